@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// topologyFlags are how up and bench pick a topology.
+type topologyFlags struct {
+	file, name, topology, mode string
+}
+
+func (t *topologyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.file, "f", "", "topology `file` (YAML); overrides --topology")
+	fs.StringVar(&t.topology, "topology", "paper", "shipped topology: paper (8 real servers) or small (2)")
+	fs.StringVar(&t.name, "name", "", "lab `name` (default: the topology's name)")
+	fs.StringVar(&t.mode, "mode", "", "wiring of the real servers' replies: direct, nat, dr or tun (default: the topology's)")
+}
+
+func (t *topologyFlags) spec() (*topology.Spec, error) {
+	var s *topology.Spec
+	switch {
+	case t.file != "":
+		var err error
+		if s, err = topology.LoadFile(t.file); err != nil {
+			return nil, err
+		}
+	case t.topology == "paper":
+		s = topology.Paper()
+	case t.topology == "small":
+		s = topology.Small()
+	default:
+		// A name may also be one of the shipped files.
+		path := filepath.Join("fixtures", "topologies", t.topology+".yaml")
+		if _, err := os.Stat(path); err != nil {
+			return nil, usageError{fmt.Errorf("topology %q is unknown: use paper, small or -f FILE", t.topology)}
+		}
+		var err error
+		if s, err = topology.LoadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	if t.name != "" {
+		s.Name = t.name
+	}
+	if t.mode != "" {
+		s.Mode = topology.Mode(t.mode)
+	}
+	return topology.Plan(s)
+}
+
+// labName picks the lab a command acts on: the one named, or the only
+// one that is up.
+func labName(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	labs, err := topology.Labs()
+	if err != nil {
+		return "", err
+	}
+	switch len(labs) {
+	case 0:
+		return "", errors.New("no lab is up: start one with sudo lvslab up")
+	case 1:
+		return labs[0], nil
+	}
+	return "", usageError{fmt.Errorf("%d labs are up (%v): say which with --name", len(labs), labs)}
+}

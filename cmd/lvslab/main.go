@@ -1,0 +1,143 @@
+// Command lvslab builds Linux Virtual Server labs from network namespaces,
+// loads them and tears them down. Run "lvslab help" for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+type command struct {
+	name    string
+	summary string
+	usage   string
+	hidden  bool
+	// root says the command needs root before it does anything.
+	root bool
+	run  func(ctx context.Context, fs *flag.FlagSet, args []string) error
+}
+
+var commands []*command
+
+func register(c *command) { commands = append(commands, c) }
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ error }
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			if c := find(args[1]); c != nil {
+				return run([]string{c.name, "--help"})
+			}
+		}
+		printHelp(os.Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c := find(args[0])
+	if c == nil {
+		fmt.Fprintf(os.Stderr, "lvslab: unknown command %q (see lvslab help)\n", args[0])
+		return 2
+	}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := c.run(ctx, fs, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(os.Stdout, c, fs)
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "lvslab %s: %v (see lvslab %s --help)\n", c.name, ue.error, c.name)
+		return 2
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(os.Stderr, "lvslab %s: %s\n", c.name, ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(os.Stderr, "lvslab %s: %s\n", c.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	return 1
+}
+
+// exitError carries a specific exit status (e.g. the guest's in lvslab vm).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+func find(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// parse parses flags, rejects stray arguments and checks for root.
+func parse(c *command, fs *flag.FlagSet, args []string, allowArgs bool) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if !allowArgs && fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if c.root && os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (network namespaces and netlink): run sudo lvslab %s", c.name)
+	}
+	return nil
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "lvslab builds Linux Virtual Server labs from network namespaces, loads them and tears them down.")
+	fmt.Fprintln(w, "\nUsage: lvslab <command> [flags]\n\nCommands:")
+	for _, c := range commands {
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		}
+	}
+	fmt.Fprintln(w, "\nRun lvslab <command> --help for its flags.")
+}
+
+func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: lvslab %s\n\n%s\n", c.usage, c.summary)
+	fs.SetOutput(w)
+	if hasFlags(fs) {
+		fmt.Fprintln(w, "\nFlags:")
+		fs.PrintDefaults()
+	}
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}

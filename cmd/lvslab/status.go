@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/topology"
+)
+
+func init() {
+	register(&command{
+		name:    "status",
+		summary: "Show the labs that are up, or one lab's nodes and real-server counters.",
+		usage:   "status [--name N] [--json]",
+		root:    true,
+		run:     runStatus,
+	})
+	register(&command{
+		name:    "down",
+		summary: "Tear a lab down (namespaces, links, processes, state), or with --all every lab lvslab recorded, crashed runs included.",
+		usage:   "down [--name N] | --all",
+		root:    true,
+		run:     runDown,
+	})
+}
+
+type labStatus struct {
+	Lab        string                      `json:"lab"`
+	Mode       topology.Mode               `json:"mode"`
+	Created    string                      `json:"created"`
+	Supervisor bool                        `json:"supervisor_running"`
+	Spec       *topology.Spec              `json:"spec,omitempty"`
+	Servers    map[string]harness.Counters `json:"servers,omitempty"`
+}
+
+func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	name := fs.String("name", "", "lab to show (default: list every lab)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(find("status"), fs, args, false); err != nil {
+		return err
+	}
+	labs := []string{*name}
+	if *name == "" {
+		var err error
+		if labs, err = topology.Labs(); err != nil {
+			return err
+		}
+	}
+	var out []labStatus
+	for _, lab := range labs {
+		st, err := topology.ReadState(lab)
+		if err != nil {
+			return err
+		}
+		s := labStatus{Lab: lab, Mode: st.Spec.Mode, Created: st.Created.Format("2006-01-02 15:04:05Z"),
+			Supervisor: len(topology.Processes(lab)) > 0}
+		if *name != "" {
+			s.Spec = st.Spec
+			if s.Supervisor {
+				s.Servers, _ = harness.Connect(lab).Counters(ctx)
+			}
+		}
+		out = append(out, s)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if *name == "" {
+		if len(out) == 0 {
+			fmt.Println("no lab is up")
+			return nil
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "LAB\tMODE\tCREATED\tREAL SERVERS")
+		for _, s := range out {
+			serving := "not serving (supervisor gone: lvslab down --name " + s.Lab + ")"
+			if s.Supervisor {
+				serving = "serving"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Lab, s.Mode, s.Created, serving)
+		}
+		return tw.Flush()
+	}
+	s := out[0]
+	fmt.Printf("lab %s, mode %s, created %s\n\n", s.Lab, s.Mode, s.Created)
+	printNodes(os.Stdout, s.Spec)
+	if !s.Supervisor {
+		fmt.Println("\nreal servers: not serving (the supervisor is gone; lvslab down --name " + s.Lab + " removes the lab)")
+		return nil
+	}
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REAL SERVER\tUP\tACCEPTS\tREQUESTS\tUDP")
+	for _, rs := range s.Spec.ByRole(topology.RoleRealServer) {
+		c := s.Servers[rs.Name]
+		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%d\n", rs.Name, c.Up, c.Accepts, c.Requests, c.UDP)
+	}
+	return tw.Flush()
+}
+
+func runDown(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	name := fs.String("name", "", "lab to tear down (default: the only lab up)")
+	all := fs.Bool("all", false, "tear down every lab lvslab recorded, including what crashed runs left")
+	if err := parse(find("down"), fs, args, false); err != nil {
+		return err
+	}
+	if *all {
+		if *name != "" {
+			return usageError{fmt.Errorf("give --name or --all, not both")}
+		}
+		labs, err := topology.Sweep()
+		for _, l := range labs {
+			fmt.Fprintf(os.Stderr, "removed lab %s\n", l)
+		}
+		return err
+	}
+	lab, err := labName(*name)
+	if err != nil {
+		return err
+	}
+	if err := topology.Remove(lab); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "removed lab %s\n", lab)
+	return nil
+}

@@ -1,0 +1,208 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Response headers every real server sets.
+const (
+	HeaderServer = "X-Real-Server"
+	HeaderClient = "X-Client-Addr"
+)
+
+// ServerConfig shapes what every real server answers.
+type ServerConfig struct {
+	// BodySize is the response body in bytes (a request may ask for
+	// another size with ?size=N).
+	BodySize int `json:"body_size"`
+	// ServiceTime is how long each request takes, to emulate a loaded server.
+	ServiceTime time.Duration `json:"service_time"`
+}
+
+// DefaultServerConfig is a small static page, as WebBench fetched.
+var DefaultServerConfig = ServerConfig{BodySize: 128}
+
+// maxBody bounds ?size= so that a request cannot make a server allocate
+// without limit.
+const maxBody = 64 << 20
+
+// Counters are what one real server has seen since it was created.
+type Counters struct {
+	Accepts  uint64 `json:"accepts"`
+	Requests uint64 `json:"requests"`
+	UDP      uint64 `json:"udp_datagrams"`
+	Up       bool   `json:"up"`
+}
+
+// RealServer is the HTTP server and UDP echo responder of one real-server
+// node, listening on every address of the node at the VIP's port (so it
+// also answers on a VIP held on lo in DR and TUN mode).
+type RealServer struct {
+	Node *topology.Node
+	port uint16
+	cfg  ServerConfig
+	body []byte
+
+	accepts, requests, udp atomic.Uint64
+
+	mu      sync.Mutex
+	http    *http.Server
+	packets net.PacketConn
+	done    sync.WaitGroup
+}
+
+func newRealServer(n *topology.Node, port uint16, cfg ServerConfig) *RealServer {
+	return &RealServer{Node: n, port: port, cfg: cfg, body: bytes.Repeat([]byte("x"), cfg.BodySize)}
+}
+
+// Name is the real server's node name (rs1, rs2, …).
+func (s *RealServer) Name() string { return s.Node.Name }
+
+// Start opens the listeners inside the node and serves them. Starting a
+// running server is a no-op.
+func (s *RealServer) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.http != nil {
+		return nil
+	}
+	addr := net.JoinHostPort("", strconv.Itoa(int(s.port)))
+	l, err := s.Node.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	pc, err := s.Node.ListenPacket("udp", addr)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          nil,
+	}
+	s.http, s.packets = srv, pc
+	s.done.Add(2)
+	go func() {
+		defer s.done.Done()
+		srv.Serve(&countingListener{Listener: l, n: &s.accepts})
+	}()
+	go func() {
+		defer s.done.Done()
+		s.echo(pc)
+	}()
+	return nil
+}
+
+// Stop closes the listeners and every open connection: clients see
+// refusals (TCP) or silence (UDP) until Start.
+func (s *RealServer) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.http == nil {
+		return nil
+	}
+	err := errors.Join(s.http.Close(), s.packets.Close())
+	s.done.Wait()
+	s.http, s.packets = nil, nil
+	if err != nil {
+		return fmt.Errorf("stop real server %s: %w", s.Name(), err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting and waits (up to ctx) for open requests to end.
+func (s *RealServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.http
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Shutdown(ctx)
+	}
+	return s.Stop()
+}
+
+// Counters returns the server's counters.
+func (s *RealServer) Counters() Counters {
+	s.mu.Lock()
+	up := s.http != nil
+	s.mu.Unlock()
+	return Counters{Accepts: s.accepts.Load(), Requests: s.requests.Load(), UDP: s.udp.Load(), Up: up}
+}
+
+func (s *RealServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	body := s.body
+	if v := r.URL.Query().Get("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxBody {
+			http.Error(w, fmt.Sprintf("size must be 0-%d", maxBody), http.StatusBadRequest)
+			return
+		}
+		body = bytes.Repeat([]byte("x"), n)
+	}
+	if s.cfg.ServiceTime > 0 {
+		time.Sleep(s.cfg.ServiceTime)
+	}
+	h := w.Header()
+	h.Set(HeaderServer, s.Name())
+	h.Set(HeaderClient, r.RemoteAddr)
+	h.Set("Content-Type", "text/plain")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+// echo answers each datagram with "<server> <client address>\n" followed
+// by the datagram itself, so a UDP client learns who answered and what
+// source address the server saw.
+func (s *RealServer) echo(pc net.PacketConn) {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		s.udp.Add(1)
+		reply := append([]byte(s.Name()+" "+from.String()+"\n"), buf[:n]...)
+		pc.WriteTo(reply, from)
+	}
+}
+
+// ParseEcho splits a UDP echo reply into server, client address and payload.
+func ParseEcho(reply []byte) (server, client string, payload []byte, err error) {
+	head, payload, ok := bytes.Cut(reply, []byte("\n"))
+	if !ok {
+		return "", "", nil, errors.New("echo reply has no header line")
+	}
+	server, client, ok = strings.Cut(string(head), " ")
+	if !ok {
+		return "", "", nil, fmt.Errorf("echo header %q is not \"<server> <client>\"", head)
+	}
+	return server, client, payload, nil
+}
+
+type countingListener struct {
+	net.Listener
+	n *atomic.Uint64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}

@@ -1,0 +1,160 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// ErrorKind is why a request failed.
+type ErrorKind string
+
+const (
+	ErrRefused   ErrorKind = "refused"
+	ErrReset     ErrorKind = "reset"
+	ErrTimeout   ErrorKind = "timeout"
+	ErrBadStatus ErrorKind = "bad_status"
+	ErrShortBody ErrorKind = "short_body"
+	ErrOther     ErrorKind = "other"
+)
+
+// Second is one second of a run.
+type Second struct {
+	At       int     `json:"at"` // seconds since the start
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	MeanMs   float64 `json:"mean_ms"`
+	MaxMs    float64 `json:"max_ms"`
+}
+
+// Latency summarises the latency histogram, in milliseconds.
+type Latency struct {
+	Min  float64 `json:"min_ms"`
+	Mean float64 `json:"mean_ms"`
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p99_9_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+// CPU is what the load generator's own process used during the run.
+type CPU struct {
+	UserSeconds   float64 `json:"user_s"`
+	SystemSeconds float64 `json:"system_s"`
+	// Cores is CPU time over wall time: 1.0 is one core kept busy.
+	Cores float64 `json:"cores"`
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Loop        string              `json:"loop"` // closed or open
+	Connection  string              `json:"connection"` // new or keepalive
+	Clients     int                 `json:"clients"`
+	Rate        float64             `json:"rate,omitempty"`
+	Elapsed     float64             `json:"elapsed_s"`
+	Requests    int64               `json:"requests"`
+	Successes   int64               `json:"successes"`
+	Connections int64               `json:"connections"`
+	Errors      map[ErrorKind]int64 `json:"errors"`
+	// RequestsPerSec counts successful requests; ConnectionsPerSec new
+	// connections that carried at least one successful request.
+	RequestsPerSec    float64          `json:"requests_per_s"`
+	ConnectionsPerSec float64          `json:"connections_per_s"`
+	Latency           Latency          `json:"latency"`
+	Series            []Second         `json:"series"`
+	Servers           map[string]int64 `json:"servers"`
+	CPU               CPU              `json:"cpu"`
+	Interrupted       bool             `json:"interrupted,omitempty"`
+
+	hist *hdrhistogram.Histogram
+}
+
+// ErrorCount is the number of failed requests.
+func (r *Result) ErrorCount() int64 {
+	var n int64
+	for _, v := range r.Errors {
+		n += v
+	}
+	return n
+}
+
+// Histogram returns the latency histogram (microseconds).
+func (r *Result) Histogram() *hdrhistogram.Histogram { return r.hist }
+
+func newHistogram() *hdrhistogram.Histogram {
+	// 1 µs to 60 s at 3 significant digits.
+	return hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
+}
+
+func summarise(h *hdrhistogram.Histogram) Latency {
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	if h.TotalCount() == 0 {
+		return Latency{}
+	}
+	return Latency{
+		Min:  ms(h.Min()),
+		Mean: h.Mean() / 1000,
+		P50:  ms(h.ValueAtQuantile(50)),
+		P90:  ms(h.ValueAtQuantile(90)),
+		P99:  ms(h.ValueAtQuantile(99)),
+		P999: ms(h.ValueAtQuantile(99.9)),
+		Max:  ms(h.Max()),
+	}
+}
+
+// WriteJSON writes the result as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the result for people.
+func (r *Result) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	loop := fmt.Sprintf("%s loop, %d clients", r.Loop, r.Clients)
+	if r.Loop == "open" {
+		loop = fmt.Sprintf("open loop, %.0f req/s offered, up to %d in flight", r.Rate, r.Clients)
+	}
+	fmt.Fprintf(tw, "load\t%s, %s connections, %.2fs%s\n", loop, r.Connection, r.Elapsed, map[bool]string{true: " (interrupted)"}[r.Interrupted])
+	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)\n", r.Requests, r.Successes, r.ErrorCount())
+	fmt.Fprintf(tw, "throughput\t%.1f requests/s, %.1f new connections/s\n", r.RequestsPerSec, r.ConnectionsPerSec)
+	l := r.Latency
+	fmt.Fprintf(tw, "latency\tp50 %.3fms  p90 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  (mean %.3fms)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
+	if n := r.ErrorCount(); n > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, r.Errors[k]))
+		}
+		fmt.Fprintf(tw, "errors\t%s\n", strings.Join(parts, ", "))
+	}
+	if len(r.Servers) > 0 {
+		var parts []string
+		for _, k := range sortedServers(r.Servers) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, r.Servers[k]))
+		}
+		fmt.Fprintf(tw, "per server\t%s\n", strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(tw, "load generator CPU\t%.2f cores (user %.2fs, system %.2fs)\n", r.CPU.Cores, r.CPU.UserSeconds, r.CPU.SystemSeconds)
+	return tw.Flush()
+}
+
+// sortedServers orders rs2 before rs10.
+func sortedServers(m map[string]int64) []string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
+}

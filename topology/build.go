@@ -1,0 +1,365 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// switchNode is the namespace that holds a lab's bridges.
+const switchNode = "sw"
+
+// Lab is a built lab: its namespaces, ready to be served and loaded.
+type Lab struct {
+	Spec  *Spec
+	Nodes []*Node
+	sw    *Node
+	byName map[string]*Node
+}
+
+// Build validates spec, records the lab and creates its namespaces, bridges,
+// veth pairs, addresses, routes and sysctls. On error nothing is left.
+func Build(ctx context.Context, spec *Spec) (lab *Lab, err error) {
+	p, err := Plan(spec)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Lab: p.Name, Created: time.Now().UTC(), Spec: p, Namespaces: []string{namespaceName(p.Name, switchNode)}}
+	for _, n := range p.Nodes {
+		st.Namespaces = append(st.Namespaces, namespaceName(p.Name, n.Name))
+	}
+	if err := checkPrivileges(); err != nil {
+		return nil, err
+	}
+	if err := claimState(st); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if lab != nil {
+				lab.release()
+			}
+			lab = nil
+			err = errors.Join(err, Remove(p.Name))
+		}
+	}()
+	if err := createNamespaces(st.Namespaces); err != nil {
+		return nil, err
+	}
+	lab, err = open(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return lab, err
+	}
+	if err := lab.wire(ctx); err != nil {
+		return lab, err
+	}
+	return lab, nil
+}
+
+// Open attaches to a lab that is already up (built by another process).
+// Release it with Detach; Close would tear it down.
+func Open(name string) (*Lab, error) {
+	st, err := ReadState(name)
+	if err != nil {
+		return nil, err
+	}
+	return open(st.Spec)
+}
+
+func open(p *Spec) (*Lab, error) {
+	lab := &Lab{Spec: p, byName: map[string]*Node{}}
+	sw, err := openNode(NodeSpec{Name: switchNode}, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	lab.sw = sw
+	for _, spec := range p.Nodes {
+		n, err := openNode(spec, p.Name)
+		if err != nil {
+			lab.release()
+			return nil, err
+		}
+		lab.Nodes = append(lab.Nodes, n)
+		lab.byName[n.Name] = n
+	}
+	return lab, nil
+}
+
+// Node returns the node with that name, or nil.
+func (l *Lab) Node(name string) *Node { return l.byName[name] }
+
+// Client returns the lab's client node.
+func (l *Lab) Client() *Node { return l.first(RoleClient) }
+
+// Director returns the director node, or nil if the lab has none.
+func (l *Lab) Director() *Node { return l.first(RoleDirector) }
+
+// Router returns the router node, or nil if the lab has none.
+func (l *Lab) Router() *Node { return l.first(RoleRouter) }
+
+// RealServers returns the real servers in spec order.
+func (l *Lab) RealServers() []*Node {
+	var out []*Node
+	for _, n := range l.Nodes {
+		if n.Role == RoleRealServer {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (l *Lab) first(r Role) *Node {
+	for _, n := range l.Nodes {
+		if n.Role == r {
+			return n
+		}
+	}
+	return nil
+}
+
+// Detach releases this process's handles and leaves the lab up.
+func (l *Lab) Detach() { l.release() }
+
+// Close tears the lab down: namespaces (and with them every link, address
+// and route), recorded processes and the state directory.
+func (l *Lab) Close() error {
+	l.release()
+	return Remove(l.Spec.Name)
+}
+
+func (l *Lab) release() {
+	for _, n := range l.Nodes {
+		n.close()
+	}
+	if l.sw != nil {
+		l.sw.close()
+	}
+	l.Nodes, l.sw = nil, nil
+}
+
+func checkPrivileges() error {
+	if os.Geteuid() != 0 {
+		return errors.New("building a lab needs root (network namespaces and netlink): run it with sudo")
+	}
+	return nil
+}
+
+// createNamespaces makes each named namespace on a throw-away thread:
+// unshare moves the thread into a fresh namespace, which is then pinned by a
+// bind mount, and the thread is never returned to the runtime.
+func createNamespaces(names []string) error {
+	if err := os.MkdirAll(netnsRoot, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", netnsRoot, err)
+	}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread() // never unlocked: this thread's namespace changes
+			errs[i] = createNamespace(name)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func createNamespace(name string) error {
+	path := filepath.Join(netnsRoot, name)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if err != nil {
+		return fmt.Errorf("create namespace %s: %w (an earlier lab of that name left it? run lvslab down --all)", name, err)
+	}
+	f.Close()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("create namespace %s: unshare: %w", name, err)
+	}
+	self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("create namespace %s: bind mount: %w", name, err)
+	}
+	// Set while still inside: addresses must be usable at once (no DAD
+	// delay) and links in a fresh namespace should not solicit routers.
+	for key, v := range map[string]string{
+		"net.ipv6.conf.default.accept_dad": "0",
+		"net.ipv6.conf.all.accept_dad":     "0",
+		"net.ipv6.conf.default.accept_ra":  "0",
+	} {
+		if err := writeSysctl(key, v); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("namespace %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// wire builds bridges and veths in the switch namespace, then configures
+// every node in parallel through its own netlink handle.
+func (l *Lab) wire(ctx context.Context) error {
+	if err := l.sw.Do(func() error {
+		return writeSysctl("net.ipv6.conf.all.disable_ipv6", "1")
+	}); err != nil {
+		return err
+	}
+	bridges := map[string]int{}
+	for _, seg := range l.Spec.Segments {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: seg.Name, Flags: net.FlagUp}}
+		if err := l.sw.nl.LinkAdd(br); err != nil {
+			return fmt.Errorf("create bridge %s in %s: %w", seg.Name, l.sw.Namespace, err)
+		}
+		bridges[seg.Name] = br.Index
+	}
+	for _, n := range l.Nodes {
+		for _, link := range n.Links {
+			veth := &netlink.Veth{
+				LinkAttrs:     netlink.LinkAttrs{Name: n.Name + "-" + link.Segment, MasterIndex: bridges[link.Segment], Flags: net.FlagUp},
+				PeerName:      link.Segment,
+				PeerNamespace: netlink.NsFd(int(n.ns)),
+			}
+			if err := l.sw.nl.LinkAdd(veth); err != nil {
+				return fmt.Errorf("create veth %s in %s (peer %s in %s): %w", veth.Name, l.sw.Namespace, link.Segment, n.Namespace, err)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	errs := make([]error, len(l.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range l.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.configure(n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (l *Lab) configure(n *Node) error {
+	lo, err := n.nl.LinkByName("lo")
+	if err == nil {
+		err = n.nl.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("bring up lo in %s: %w", n.Namespace, err)
+	}
+	sysctls := map[string]string{}
+	if n.Role == RoleDirector || n.Role == RoleRouter {
+		sysctls["net.ipv4.ip_forward"] = "1"
+		sysctls["net.ipv6.conf.all.forwarding"] = "1"
+	}
+	for k, v := range n.Sysctls {
+		sysctls[k] = v
+	}
+	if len(sysctls) > 0 {
+		if err := n.Do(func() error {
+			for k, v := range sysctls {
+				if err := writeSysctl(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+	}
+	for _, ls := range n.Links {
+		seg := l.segment(ls.Segment)
+		link, err := n.nl.LinkByName(ls.Segment)
+		if err != nil {
+			return fmt.Errorf("find link %s in %s: %w", ls.Segment, n.Namespace, err)
+		}
+		for _, a := range ls.IPv4 {
+			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(seg.IPv4.Bits(), 32)}}
+			if err := n.nl.AddrAdd(link, addr); err != nil {
+				return fmt.Errorf("add %s to %s in %s: %w", a, ls.Segment, n.Namespace, err)
+			}
+		}
+		for _, a := range ls.IPv6 {
+			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(seg.IPv6.Bits(), 128)}, Flags: unix.IFA_F_NODAD}
+			if err := n.nl.AddrAdd(link, addr); err != nil {
+				return fmt.Errorf("add %s to %s in %s: %w", a, ls.Segment, n.Namespace, err)
+			}
+		}
+		if err := n.nl.LinkSetUp(link); err != nil {
+			return fmt.Errorf("bring up %s in %s: %w", ls.Segment, n.Namespace, err)
+		}
+	}
+	for _, r := range l.Spec.Routes(n.Name) {
+		if err := n.addRoute(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Lab) segment(name string) SegmentSpec {
+	for _, s := range l.Spec.Segments {
+		if s.Name == name {
+			return s
+		}
+	}
+	return SegmentSpec{}
+}
+
+// Route is one route a node needs for the lab's mode.
+type Route struct {
+	Dst netip.Prefix // zero for the default route of Via's family
+	Via netip.Addr
+}
+
+func (r Route) String() string {
+	dst := "default"
+	if r.Dst.IsValid() {
+		dst = r.Dst.String()
+	}
+	return dst + " via " + r.Via.String()
+}
+
+func (n *Node) addRoute(r Route) error {
+	route := &netlink.Route{Gw: r.Via.AsSlice()}
+	if r.Dst.IsValid() {
+		route.Dst = &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())}
+	} else if r.Via.Is4() {
+		route.Dst = &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}
+	} else {
+		route.Dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+	}
+	if err := n.nl.RouteReplace(route); err != nil {
+		return fmt.Errorf("route %s in %s: %w", r, n.Namespace, err)
+	}
+	return nil
+}
+
+// SetMode rewires the real servers' default routes for another mode.
+func (l *Lab) SetMode(m Mode) error {
+	next := l.Spec.Clone()
+	next.Mode = m
+	if _, err := Plan(next); err != nil {
+		return err
+	}
+	l.Spec.Mode = m
+	for _, n := range l.RealServers() {
+		for _, r := range l.Spec.Routes(n.Name) {
+			if err := n.addRoute(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+// Package topology owns what a lab is and how it exists in the kernel: the
+// Spec (nodes by role, L2 segments, addresses, the virtual service address),
+// its validation and address planning, building it from network namespaces,
+// bridges and veth pairs over netlink, running code inside a node, and
+// tearing everything down again, including what a crashed run left behind.
+//
+// One topology serves every forwarding method. A lab has two L2 segments:
+// "front" (client, director, router) and "back" (director, router, real
+// servers). The client reaches the VIP through the director and the real
+// servers' own addresses through the router. What differs between modes is
+// only the real servers' default route (Spec.Mode): through the director for
+// NAT, so replies are un-NATed on their way back; through the router for
+// direct, DR and TUN, so replies reach the client without passing the
+// director. Keeping one wiring means a benchmark compares modes on exactly
+// the same links.
+//
+// Every namespace is named "lvs-<lab>-<node>" and bind-mounted under
+// /run/netns so that "ip netns exec" can enter it. Bridges live in a
+// namespace of their own ("lvs-<lab>-sw"). Nothing is created in the root
+// namespace and the root namespace gets no route into a lab. Before anything
+// is created, the lab's namespaces are recorded in a state directory
+// (/run/lvslab/<lab>) so that Sweep removes exactly what lvslab made and
+// nothing else.
+//
+// This package must not touch the root namespace's links, routes, sysctls
+// or firewall, and it starts no servers: that is package harness.
+package topology

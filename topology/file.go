@@ -1,0 +1,155 @@
+package topology
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The YAML form keeps addresses as strings so that a bad one is reported
+// with the node it belongs to, not as a bare parse error.
+type fileSpec struct {
+	Name     string        `yaml:"name"`
+	Mode     string        `yaml:"mode"`
+	VIP      fileVIP       `yaml:"vip"`
+	Segments []fileSegment `yaml:"segments"`
+	Nodes    []fileNode    `yaml:"nodes"`
+}
+
+type fileVIP struct {
+	IPv4 string `yaml:"ipv4"`
+	IPv6 string `yaml:"ipv6"`
+	Port int    `yaml:"port"`
+}
+
+type fileSegment struct {
+	Name string `yaml:"name"`
+	IPv4 string `yaml:"ipv4"`
+	IPv6 string `yaml:"ipv6"`
+}
+
+type fileNode struct {
+	Name    string            `yaml:"name"`
+	Role    string            `yaml:"role"`
+	Links   []fileLink        `yaml:"links"`
+	Sysctls map[string]string `yaml:"sysctls"`
+}
+
+type fileLink struct {
+	Segment string   `yaml:"segment"`
+	IPv4    addrList `yaml:"ipv4"`
+	IPv6    addrList `yaml:"ipv6"`
+	Sources int      `yaml:"sources"`
+}
+
+// addrList takes one address or a list of them.
+type addrList []string
+
+func (l *addrList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = addrList{n.Value}
+		return nil
+	}
+	var s []string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*l = s
+	return nil
+}
+
+// LoadFile reads a topology file. It does not validate: call Plan.
+func LoadFile(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read topology file: %w", err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("topology file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse reads a topology from YAML. Unknown fields are errors, so a typo
+// never silently falls back to a default.
+func Parse(data []byte) (*Spec, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f fileSpec
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty: it needs name, vip, segments and nodes")
+		}
+		return nil, fmt.Errorf("malformed YAML: %w", err)
+	}
+	var errs []error
+	addr := func(what, s string) netip.Addr {
+		if s == "" {
+			return netip.Addr{}
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not an IP address", what, s))
+		}
+		return a
+	}
+	prefix := func(what, s string) netip.Prefix {
+		if s == "" {
+			return netip.Prefix{}
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a prefix (e.g. 192.0.2.0/24)", what, s))
+		}
+		return p
+	}
+	s := &Spec{Name: f.Name, Mode: Mode(f.Mode)}
+	s.VIP.IPv4 = addr("vip.ipv4", f.VIP.IPv4)
+	s.VIP.IPv6 = addr("vip.ipv6", f.VIP.IPv6)
+	if f.VIP.Port < 0 || f.VIP.Port > 65535 {
+		errs = append(errs, fmt.Errorf("vip.port %d is not a port number (1-65535)", f.VIP.Port))
+	} else {
+		s.VIP.Port = uint16(f.VIP.Port)
+	}
+	for i, seg := range f.Segments {
+		where := fmt.Sprintf("segments[%d]", i)
+		s.Segments = append(s.Segments, SegmentSpec{
+			Name: seg.Name,
+			IPv4: prefix(where+".ipv4", seg.IPv4),
+			IPv6: prefix(where+".ipv6", seg.IPv6),
+		})
+	}
+	for i, n := range f.Nodes {
+		node := NodeSpec{Name: n.Name, Role: Role(n.Role), Sysctls: n.Sysctls}
+		for j, l := range n.Links {
+			where := fmt.Sprintf("nodes[%d] (%s).links[%d]", i, n.Name, j)
+			link := LinkSpec{Segment: l.Segment, Sources: l.Sources}
+			if l.Sources < 0 || l.Sources > 64 {
+				errs = append(errs, fmt.Errorf("%s: sources %d: use 1 to 64", where, l.Sources))
+				link.Sources = 0
+			}
+			for _, a := range l.IPv4 {
+				if ip := addr(where+".ipv4", a); ip.IsValid() {
+					link.IPv4 = append(link.IPv4, ip)
+				}
+			}
+			for _, a := range l.IPv6 {
+				if ip := addr(where+".ipv6", a); ip.IsValid() {
+					link.IPv6 = append(link.IPv6, ip)
+				}
+			}
+			node.Links = append(node.Links, link)
+		}
+		s.Nodes = append(s.Nodes, node)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}

@@ -1,0 +1,326 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Node is one running namespace of a lab.
+type Node struct {
+	NodeSpec
+	// Namespace is the name under /run/netns ("ip netns exec <Namespace> …").
+	Namespace string
+
+	ns netns.NsHandle
+	nl *netlink.Handle
+
+	factoryOnce sync.Once
+	sockets     chan socketRequest
+	factoryErr  error
+	quit        chan struct{}
+}
+
+func namespaceName(lab, node string) string { return "lvs-" + lab + "-" + node }
+
+func openNode(spec NodeSpec, lab string) (*Node, error) {
+	n := &Node{NodeSpec: spec, Namespace: namespaceName(lab, spec.Name), quit: make(chan struct{})}
+	h, err := netns.GetFromPath(filepath.Join(netnsRoot, n.Namespace))
+	if err != nil {
+		return nil, fmt.Errorf("open namespace %s: %w", n.Namespace, err)
+	}
+	n.ns = h
+	n.nl, err = netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("open netlink in %s: %w", n.Namespace, err)
+	}
+	return n, nil
+}
+
+func (n *Node) close() {
+	close(n.quit)
+	if n.nl != nil {
+		n.nl.Close()
+	}
+	n.ns.Close()
+}
+
+// Netlink is a netlink handle opened inside the node; safe to use from
+// any goroutine, one call at a time.
+func (n *Node) Netlink() *netlink.Handle { return n.nl }
+
+// NsPath is the node's namespace as a path, for libraries that open their
+// own handle inside it (moby/ipvs).
+func (n *Node) NsPath() string { return filepath.Join(netnsRoot, n.Namespace) }
+
+// Do runs fn on an OS thread inside the node's namespace. Sockets fn opens
+// stay in the namespace and can be used afterwards from any goroutine. A
+// thread that cannot be switched back is never reused.
+func (n *Node) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Every early return leaves the thread locked: the runtime then
+		// ends it with this goroutine instead of reusing it.
+		origin, err := netns.Get()
+		if err != nil {
+			errc <- fmt.Errorf("read current namespace: %w", err)
+			return
+		}
+		defer origin.Close()
+		if err := netns.Set(n.ns); err != nil {
+			errc <- fmt.Errorf("enter namespace %s: %w", n.Namespace, err)
+			return
+		}
+		ferr := safeCall(fn)
+		if err := netns.Set(origin); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("leave namespace %s: %w", n.Namespace, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+func safeCall(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic inside namespace: %v", r)
+		}
+	}()
+	return fn()
+}
+
+// Listen opens a listener inside the node.
+func (n *Node) Listen(network, address string) (net.Listener, error) {
+	var l net.Listener
+	err := n.Do(func() (err error) {
+		l, err = net.Listen(network, address)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s in %s: %w", network, address, n.Name, err)
+	}
+	return l, nil
+}
+
+// ListenPacket opens a packet listener inside the node.
+func (n *Node) ListenPacket(network, address string) (net.PacketConn, error) {
+	var c net.PacketConn
+	err := n.Do(func() (err error) {
+		c, err = net.ListenPacket(network, address)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s in %s: %w", network, address, n.Name, err)
+	}
+	return c, nil
+}
+
+// SetLinkUp takes the node's link on a segment down or up (fault injection).
+func (n *Node) SetLinkUp(segment string, up bool) error {
+	link, err := n.nl.LinkByName(segment)
+	if err != nil {
+		return fmt.Errorf("find link %s in %s: %w", segment, n.Name, err)
+	}
+	if up {
+		err = n.nl.LinkSetUp(link)
+	} else {
+		err = n.nl.LinkSetDown(link)
+	}
+	if err != nil {
+		return fmt.Errorf("set link %s in %s up=%v: %w", segment, n.Name, up, err)
+	}
+	return nil
+}
+
+// SetSysctl writes a net.* sysctl inside the node.
+func (n *Node) SetSysctl(key, value string) error {
+	if !sysctlRE.MatchString(key) {
+		return fmt.Errorf("sysctl %q: only net.* sysctls are per namespace", key)
+	}
+	return n.Do(func() error { return writeSysctl(key, value) })
+}
+
+// Sysctl reads a net.* sysctl inside the node.
+func (n *Node) Sysctl(key string) (string, error) {
+	var v string
+	err := n.Do(func() error {
+		data, err := os.ReadFile(sysctlPath(key))
+		v = strings.TrimSpace(string(data))
+		return err
+	})
+	return v, err
+}
+
+func sysctlPath(key string) string {
+	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+}
+
+// writeSysctl must run on a thread inside the target namespace: files under
+// /proc/sys/net belong to the namespace of the thread that opens them.
+func writeSysctl(key, value string) error {
+	if err := os.WriteFile(sysctlPath(key), []byte(value), 0o644); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// Dial connects from inside the node. laddr, if valid, is the source
+// address (the port is picked at connect time, so many destinations can
+// share source ports). network is "tcp" or "udp".
+//
+// Go's net.Dialer creates its socket in the namespace of whatever thread
+// runs it, so this creates the socket on a thread parked inside the node
+// and hands the connected descriptor to Go's poller: one namespace switch
+// per node instead of two per dial.
+func (n *Node) Dial(ctx context.Context, network string, laddr netip.Addr, raddr netip.AddrPort) (net.Conn, error) {
+	typ := unix.SOCK_STREAM
+	if network == "udp" {
+		typ = unix.SOCK_DGRAM
+	} else if network != "tcp" {
+		return nil, fmt.Errorf("dial %s: network %q is not tcp or udp", raddr, network)
+	}
+	family := unix.AF_INET
+	if raddr.Addr().Is6() && !raddr.Addr().Is4In6() {
+		family = unix.AF_INET6
+	}
+	fd, err := n.socket(family, typ)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s from %s: %w", raddr, n.Name, err)
+	}
+	if laddr.IsValid() {
+		if typ == unix.SOCK_STREAM {
+			// Defer the port choice to connect, so the 4-tuple, not the
+			// source address alone, must be unique.
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+		}
+		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(laddr, 0))); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("bind %s in %s: %w", laddr, n.Name, err)
+		}
+	}
+	f := os.NewFile(uintptr(fd), "socket")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", raddr, err)
+	}
+	if err := connect(ctx, c, sockaddr(raddr)); err != nil {
+		c.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(raddr), Err: err}
+	}
+	return c, nil
+}
+
+func connect(ctx context.Context, c net.Conn, sa unix.Sockaddr) error {
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cerr error
+	if err := rc.Control(func(fd uintptr) { cerr = unix.Connect(int(fd), sa) }); err != nil {
+		return err
+	}
+	if !errors.Is(cerr, unix.EINPROGRESS) {
+		return cerr
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.SetWriteDeadline(d)
+		defer c.SetWriteDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetWriteDeadline(time.Now()) })
+	defer stop()
+	werr := rc.Write(func(fd uintptr) bool {
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+			cerr = err
+			if v != 0 {
+				cerr = unix.Errno(v)
+			}
+			return true
+		}
+		if _, err := unix.Getpeername(int(fd)); err == nil {
+			cerr = nil
+			return true
+		}
+		return false // still connecting: wait for writability
+	})
+	if werr != nil {
+		if ctx.Err() != nil && !errors.Is(werr, os.ErrDeadlineExceeded) {
+			return ctx.Err()
+		}
+		return werr
+	}
+	return cerr
+}
+
+func sockaddr(ap netip.AddrPort) unix.Sockaddr {
+	a := ap.Addr()
+	if a.Is4() || a.Is4In6() {
+		return &unix.SockaddrInet4{Addr: a.Unmap().As4(), Port: int(ap.Port())}
+	}
+	return &unix.SockaddrInet6{Addr: a.As16(), Port: int(ap.Port())}
+}
+
+type socketRequest struct {
+	family, typ int
+	reply       chan socketReply
+}
+
+type socketReply struct {
+	fd  int
+	err error
+}
+
+// socket creates a socket inside the node on a thread that lives there
+// until the node is closed.
+func (n *Node) socket(family, typ int) (int, error) {
+	n.factoryOnce.Do(func() {
+		n.sockets = make(chan socketRequest)
+		ready := make(chan error)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with the node
+			if err := netns.Set(n.ns); err != nil {
+				ready <- fmt.Errorf("enter namespace %s: %w", n.Namespace, err)
+				return
+			}
+			close(ready)
+			for {
+				select {
+				case req := <-n.sockets:
+					fd, err := unix.Socket(req.family, req.typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+					req.reply <- socketReply{fd, err}
+				case <-n.quit:
+					return
+				}
+			}
+		}()
+		n.factoryErr = <-ready
+	})
+	if n.factoryErr != nil {
+		return -1, n.factoryErr
+	}
+	reply := make(chan socketReply, 1)
+	select {
+	case n.sockets <- socketRequest{family, typ, reply}:
+	case <-n.quit:
+		return -1, fmt.Errorf("node %s is closed", n.Name)
+	}
+	r := <-reply
+	return r.fd, r.err
+}

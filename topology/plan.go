@@ -1,0 +1,345 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Kernel and lvslab limits on names.
+const (
+	// maxIfName is IFNAMSIZ-1: the longest interface name the kernel takes.
+	maxIfName = 15
+	// maxLabName keeps namespace names readable in "ip netns list".
+	maxLabName = 20
+)
+
+var (
+	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	sysctlRE = regexp.MustCompile(`^net\.[a-z0-9_.-]+$`)
+)
+
+// Role-based host numbers for planned addresses, so that rs3 is always .13
+// and the director always .2 in every lab.
+var hostBase = map[Role]int{RoleRouter: 1, RoleDirector: 2, RoleRealServer: 10, RoleClient: 100}
+
+// Plan validates the spec and returns a copy with every address planned.
+// The error lists every problem found, one per line, each naming what is
+// wrong and what to do.
+func Plan(s *Spec) (*Spec, error) {
+	p := s.Clone()
+	if p.Mode == "" {
+		p.Mode = ModeDirect
+	}
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	switch {
+	case p.Name == "":
+		bad("lab name is missing: set name (e.g. name: paper)")
+	case len(p.Name) > maxLabName || !nameRE.MatchString(p.Name):
+		bad("lab name %q: use 1-%d lower-case letters and digits, starting with a letter", p.Name, maxLabName)
+	}
+	if !validMode(p.Mode) {
+		bad("mode %q is unknown: use one of direct, nat, dr, tun", p.Mode)
+	}
+
+	segs := map[string]SegmentSpec{}
+	for i, seg := range p.Segments {
+		where := fmt.Sprintf("segment %d (%s)", i+1, seg.Name)
+		switch {
+		case seg.Name == "":
+			bad("segment %d has no name: give it one (e.g. front)", i+1)
+			continue
+		case len(seg.Name) > maxIfName || !nameRE.MatchString(seg.Name):
+			bad("%s: the name becomes a link name, so use at most %d lower-case letters and digits", where, maxIfName)
+		}
+		if _, dup := segs[seg.Name]; dup {
+			bad("segment name %q is used twice: segment names must be unique", seg.Name)
+		}
+		if !seg.IPv4.IsValid() || !seg.IPv4.Addr().Is4() {
+			bad("%s: ipv4 prefix is missing or not IPv4 (e.g. ipv4: 192.0.2.0/24)", where)
+		} else if seg.IPv4.Bits() > 29 {
+			bad("%s: ipv4 prefix %s is too small for a lab: use /29 or larger", where, seg.IPv4)
+		}
+		if seg.IPv6.IsValid() && (!seg.IPv6.Addr().Is6() || seg.IPv6.Addr().Is4In6() || seg.IPv6.Bits() > 120) {
+			bad("%s: ipv6 prefix %s must be IPv6 and /120 or larger", where, seg.IPv6)
+		}
+		for _, other := range segs {
+			if overlaps(seg.IPv4, other.IPv4) || overlaps(seg.IPv6, other.IPv6) {
+				bad("%s overlaps segment %s: give each segment its own prefix", where, other.Name)
+			}
+		}
+		p.Segments[i].IPv4 = seg.IPv4.Masked()
+		p.Segments[i].IPv6 = seg.IPv6.Masked()
+		segs[seg.Name] = p.Segments[i]
+	}
+	if len(p.Segments) == 0 {
+		bad("no segments: a lab needs at least one (e.g. front and back)")
+	}
+
+	if !p.VIP.IPv4.IsValid() || !p.VIP.IPv4.Is4() {
+		bad("vip.ipv4 is missing or not IPv4 (e.g. vip: {ipv4: 203.0.113.10, port: 80})")
+	}
+	if p.VIP.IPv6.IsValid() && (!p.VIP.IPv6.Is6() || p.VIP.IPv6.Is4In6()) {
+		bad("vip.ipv6 %s is not an IPv6 address", p.VIP.IPv6)
+	}
+	if p.VIP.Port == 0 {
+		bad("vip.port is missing: set the service port (e.g. port: 80)")
+	}
+	for _, seg := range segs {
+		for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
+			if vip.IsValid() && (seg.IPv4.Contains(vip) || seg.IPv6.Contains(vip)) {
+				bad("vip %s lies inside segment %s: pick an address outside every segment (e.g. 203.0.113.10)", vip, seg.Name)
+			}
+		}
+	}
+
+	names := map[string]bool{}
+	count := map[Role]int{}
+	for i := range p.Nodes {
+		n := &p.Nodes[i]
+		where := fmt.Sprintf("node %d (%s)", i+1, n.Name)
+		switch {
+		case n.Name == "":
+			bad("node %d has no name: give it one (e.g. rs1)", i+1)
+		case !nameRE.MatchString(n.Name):
+			bad("%s: use lower-case letters and digits, starting with a letter", where)
+		case names[n.Name]:
+			bad("node name %q is used twice: node names must be unique", n.Name)
+		case n.Name == switchNode:
+			bad("%s: %q is reserved for the lab's bridges", where, switchNode)
+		}
+		names[n.Name] = true
+		if _, ok := hostBase[n.Role]; !ok {
+			bad("%s: role %q is unknown: use client, director, router or real-server", where, n.Role)
+		}
+		count[n.Role]++
+		if len(n.Links) == 0 {
+			bad("%s has no links: attach it to a segment (links: [{segment: back}])", where)
+		}
+		onSeg := map[string]bool{}
+		for _, l := range n.Links {
+			seg, ok := segs[l.Segment]
+			if !ok {
+				bad("%s: link to unknown segment %q: define it under segments", where, l.Segment)
+				continue
+			}
+			if onSeg[l.Segment] {
+				bad("%s is linked to segment %s twice", where, l.Segment)
+			}
+			onSeg[l.Segment] = true
+			if len(n.Name)+1+len(l.Segment) > maxIfName {
+				bad("%s: %q is longer than the kernel's %d-character link name limit: shorten the node or segment name",
+					where, n.Name+"-"+l.Segment, maxIfName)
+			}
+			for _, a := range l.IPv4 {
+				if !a.Is4() || !seg.IPv4.Contains(a) || !isHost(seg.IPv4, a) {
+					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv4)
+				}
+			}
+			for _, a := range l.IPv6 {
+				if !seg.IPv6.IsValid() {
+					bad("%s: address %s given but segment %s has no ipv6 prefix", where, a, seg.Name)
+				} else if !a.Is6() || !seg.IPv6.Contains(a) || !isHost(seg.IPv6, a) {
+					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv6)
+				}
+			}
+		}
+		for k, v := range n.Sysctls {
+			if !sysctlRE.MatchString(k) {
+				bad("%s: sysctl %q: only net.* sysctls are per namespace, so only they can be set", where, k)
+			}
+			if strings.ContainsAny(v, "\n\x00") || v == "" {
+				bad("%s: sysctl %s has an empty or multi-line value", where, k)
+			}
+		}
+	}
+	if count[RoleClient] != 1 {
+		bad("a lab needs exactly one client node, found %d", count[RoleClient])
+	}
+	if count[RoleRealServer] == 0 {
+		bad("a lab needs at least one real-server node")
+	}
+	if count[RoleDirector] > 1 || count[RoleRouter] > 1 {
+		bad("a lab has at most one director and one router, found %d and %d", count[RoleDirector], count[RoleRouter])
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := checkWiring(p); err != nil {
+		return nil, err
+	}
+	if err := planAddresses(p, segs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func validMode(m Mode) bool {
+	for _, x := range Modes {
+		if m == x {
+			return true
+		}
+	}
+	return false
+}
+
+// checkWiring makes sure the mode's paths exist: the client reaches the
+// real servers (through the router, or directly) and the director stands on
+// the client's segment and on every real server's segment.
+func checkWiring(p *Spec) error {
+	client := p.ByRole(RoleClient)[0]
+	front := client.Links[0].Segment
+	gateways := map[Role]bool{}
+	for _, r := range []Role{RoleDirector, RoleRouter} {
+		for _, g := range p.ByRole(r) {
+			ok := hasSegment(g, front)
+			for _, rs := range p.ByRole(RoleRealServer) {
+				ok = ok && hasSegment(g, rs.Links[0].Segment)
+			}
+			if !ok {
+				return fmt.Errorf("%s %s must be linked to the client's segment (%s) and to every real server's segment", r, g.Name, front)
+			}
+			gateways[r] = true
+		}
+	}
+	needs := map[Mode]Role{ModeNAT: RoleDirector, ModeDR: RoleRouter, ModeTUN: RoleRouter}
+	if r, ok := needs[p.Mode]; ok && !gateways[r] {
+		why := "the real servers' replies go back through it"
+		if r == RoleRouter {
+			why = "the real servers' replies must reach the client without passing the director"
+		}
+		return fmt.Errorf("mode %s needs a %s node: %s", p.Mode, r, why)
+	}
+	if p.Mode == ModeDirect && !gateways[RoleRouter] {
+		for _, rs := range p.ByRole(RoleRealServer) {
+			if !hasSegment(rs, front) {
+				return fmt.Errorf("mode direct: real server %s is not on the client's segment and there is no router: add a router node", rs.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func hasSegment(n NodeSpec, seg string) bool {
+	_, ok := n.Link(seg)
+	return ok
+}
+
+// planAddresses gives every link without addresses role-based host numbers
+// in its segment and rejects duplicates and collisions with the VIP.
+func planAddresses(p *Spec, segs map[string]SegmentSpec) error {
+	used := map[netip.Addr]string{}
+	var errs []error
+	claim := func(a netip.Addr, who string) {
+		if prev, dup := used[a]; dup {
+			errs = append(errs, fmt.Errorf("address %s is given to both %s and %s: each address must be unique", a, prev, who))
+		}
+		used[a] = who
+	}
+	for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
+		if vip.IsValid() {
+			claim(vip, "the vip")
+		}
+	}
+	for _, n := range p.Nodes {
+		for _, l := range n.Links {
+			for _, a := range append(append([]netip.Addr(nil), l.IPv4...), l.IPv6...) {
+				claim(a, n.Name)
+			}
+		}
+	}
+	rsIndex := 0
+	for i := range p.Nodes {
+		n := &p.Nodes[i]
+		base := hostBase[n.Role]
+		if n.Role == RoleRealServer {
+			rsIndex++
+			base += rsIndex
+		}
+		for j := range n.Links {
+			l := &n.Links[j]
+			seg := segs[l.Segment]
+			want := max(1, l.Sources)
+			if len(l.IPv4) == 0 {
+				l.IPv4 = pick(seg.IPv4, base, want, used, n.Name)
+			}
+			if len(l.IPv6) == 0 && seg.IPv6.IsValid() {
+				l.IPv6 = pick(seg.IPv6, v6Host(base), want, used, n.Name)
+			}
+			if len(l.IPv4) < want {
+				errs = append(errs, fmt.Errorf("segment %s (%s) has no free address left for %s: use a larger prefix", seg.Name, seg.IPv4, n.Name))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// v6Host writes a host number's decimal digits as hex, so that rs3 is
+// 2001:db8:2::13 as it is 192.0.2.13.
+func v6Host(h int) int {
+	n, _ := strconv.ParseInt(strconv.Itoa(h), 16, 64)
+	return int(n)
+}
+
+// pick returns up to n free host addresses of prefix, from host number base on.
+func pick(prefix netip.Prefix, base, n int, used map[netip.Addr]string, who string) []netip.Addr {
+	var out []netip.Addr
+	for h := base; len(out) < n; h++ {
+		a, ok := hostAddr(prefix, h)
+		if !ok {
+			break
+		}
+		if _, taken := used[a]; taken {
+			continue
+		}
+		used[a] = who
+		out = append(out, a)
+	}
+	return out
+}
+
+// hostAddr returns host number h of prefix, if it is a usable host address.
+func hostAddr(prefix netip.Prefix, h int) (netip.Addr, bool) {
+	b := prefix.Masked().Addr().AsSlice()
+	carry := h
+	for i := len(b) - 1; i >= 0 && carry > 0; i-- {
+		sum := int(b[i]) + carry
+		b[i] = byte(sum)
+		carry = sum >> 8
+	}
+	a, _ := netip.AddrFromSlice(b)
+	if carry > 0 || !prefix.Contains(a) || !isHost(prefix, a) {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// isHost reports whether a is neither the network address nor, for IPv4,
+// the broadcast address of prefix.
+func isHost(prefix netip.Prefix, a netip.Addr) bool {
+	p := prefix.Masked()
+	if a == p.Addr() {
+		return false
+	}
+	if a.Is4() {
+		b := a.As4()
+		for i := range 4 {
+			bits := min(8, max(0, p.Bits()-8*i))
+			hostBits := byte(0xff) >> bits
+			if b[i]&hostBits != hostBits {
+				return true
+			}
+		}
+		return false // every host bit set: the broadcast address
+	}
+	return true
+}
+
+func overlaps(a, b netip.Prefix) bool {
+	return a.IsValid() && b.IsValid() && a.Overlaps(b)
+}
