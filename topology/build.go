@@ -21,9 +21,9 @@ const switchNode = "sw"
 
 // Lab is a built lab: its namespaces, ready to be served and loaded.
 type Lab struct {
-	Spec  *Spec
-	Nodes []*Node
-	sw    *Node
+	Spec   *Spec
+	Nodes  []*Node
+	sw     *Node
 	byName map[string]*Node
 }
 
@@ -81,13 +81,13 @@ func Open(name string) (*Lab, error) {
 
 func open(p *Spec) (*Lab, error) {
 	lab := &Lab{Spec: p, byName: map[string]*Node{}}
-	sw, err := openNode(NodeSpec{Name: switchNode}, p.Name)
+	sw, err := openNode(NodeSpec{Name: switchNode}, p)
 	if err != nil {
 		return nil, err
 	}
 	lab.sw = sw
 	for _, spec := range p.Nodes {
-		n, err := openNode(spec, p.Name)
+		n, err := openNode(spec, p)
 		if err != nil {
 			lab.release()
 			return nil, err
@@ -193,11 +193,14 @@ func createNamespace(name string) error {
 		return fmt.Errorf("create namespace %s: bind mount: %w", name, err)
 	}
 	// Set while still inside: addresses must be usable at once (no DAD
-	// delay) and links in a fresh namespace should not solicit routers.
+	// delay), must survive a link taken down for fault injection (IPv6
+	// drops them by default), and no link should solicit routers.
 	for key, v := range map[string]string{
-		"net.ipv6.conf.default.accept_dad": "0",
-		"net.ipv6.conf.all.accept_dad":     "0",
-		"net.ipv6.conf.default.accept_ra":  "0",
+		"net.ipv6.conf.all.keep_addr_on_down":     "1",
+		"net.ipv6.conf.default.keep_addr_on_down": "1",
+		"net.ipv6.conf.default.accept_dad":        "0",
+		"net.ipv6.conf.all.accept_dad":            "0",
+		"net.ipv6.conf.default.accept_ra":         "0",
 	} {
 		if err := writeSysctl(key, v); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("namespace %s: %w", name, err)

@@ -25,8 +25,9 @@ type Node struct {
 	// Namespace is the name under /run/netns ("ip netns exec <Namespace> …").
 	Namespace string
 
-	ns netns.NsHandle
-	nl *netlink.Handle
+	ns   netns.NsHandle
+	nl   *netlink.Handle
+	spec *Spec // the lab's, for the routes a link brought back up needs
 
 	factoryOnce sync.Once
 	sockets     chan socketRequest
@@ -36,8 +37,8 @@ type Node struct {
 
 func namespaceName(lab, node string) string { return "lvs-" + lab + "-" + node }
 
-func openNode(spec NodeSpec, lab string) (*Node, error) {
-	n := &Node{NodeSpec: spec, Namespace: namespaceName(lab, spec.Name), quit: make(chan struct{})}
+func openNode(spec NodeSpec, lab *Spec) (*Node, error) {
+	n := &Node{NodeSpec: spec, Namespace: namespaceName(lab.Name, spec.Name), spec: lab, quit: make(chan struct{})}
 	h, err := netns.GetFromPath(filepath.Join(netnsRoot, n.Namespace))
 	if err != nil {
 		return nil, fmt.Errorf("open namespace %s: %w", n.Namespace, err)
@@ -132,7 +133,9 @@ func (n *Node) ListenPacket(network, address string) (net.PacketConn, error) {
 	return c, nil
 }
 
-// SetLinkUp takes the node's link on a segment down or up (fault injection).
+// SetLinkUp takes the node's link on a segment down or up (fault
+// injection). The kernel drops routes through a link that goes down, so
+// bringing it up restores the node's routes.
 func (n *Node) SetLinkUp(segment string, up bool) error {
 	link, err := n.nl.LinkByName(segment)
 	if err != nil {
@@ -145,6 +148,13 @@ func (n *Node) SetLinkUp(segment string, up bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("set link %s in %s up=%v: %w", segment, n.Name, up, err)
+	}
+	if up {
+		for _, r := range n.spec.Routes(n.Name) {
+			if err := n.addRoute(r); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

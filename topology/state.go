@@ -154,15 +154,21 @@ func Remove(lab string) error {
 	return nil
 }
 
-// Sweep removes every lab recorded in the state root: what a crashed run
-// left behind. It touches nothing that is not recorded there.
-func Sweep() ([]string, error) {
-	labs, err := Labs()
+// Sweep removes every lab recorded in the state root whose name match
+// accepts (every lab when match is nil): what a crashed run left behind.
+// It touches nothing that is not recorded there.
+func Sweep(match func(lab string) bool) ([]string, error) {
+	all, err := Labs()
 	if err != nil {
 		return nil, err
 	}
+	var labs []string
 	var errs []error
-	for _, lab := range labs {
+	for _, lab := range all {
+		if match != nil && !match(lab) {
+			continue
+		}
+		labs = append(labs, lab)
 		if err := Remove(lab); err != nil {
 			errs = append(errs, err)
 		}

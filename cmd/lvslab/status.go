@@ -115,7 +115,7 @@ func runDown(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if *name != "" {
 			return usageError{fmt.Errorf("give --name or --all, not both")}
 		}
-		labs, err := topology.Sweep()
+		labs, err := topology.Sweep(nil)
 		for _, l := range labs {
 			fmt.Fprintf(os.Stderr, "removed lab %s\n", l)
 		}

@@ -1,0 +1,191 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// loopbackDial dials from the test's own namespace; these tests need no root.
+func loopbackDial(ctx context.Context, network string, _ netip.Addr, raddr netip.AddrPort) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, raddr.String())
+}
+
+func serve(t *testing.T, h http.HandlerFunc) Target {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	ap := netip.MustParseAddrPort(strings.TrimPrefix(s.URL, "http://"))
+	return Target{Name: "t", Addr: ap}
+}
+
+func named(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Real-Server", name)
+		w.Write([]byte("hello"))
+	}
+}
+
+func TestClosedLoopStopsAtRequestCount(t *testing.T) {
+	a, b := serve(t, named("a")), serve(t, named("b"))
+	for _, keep := range []bool{false, true} {
+		res, err := Run(context.Background(), Config{Targets: []Target{a, b}, Dial: loopbackDial, Clients: 4,
+			Duration: time.Minute, Requests: 200, KeepAlive: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Successes != 200 || res.Requests != 200 || res.ErrorCount() != 0 {
+			t.Fatalf("keepalive=%v: %d requests, %d ok, errors %v; want exactly 200 ok", keep, res.Requests, res.Successes, res.Errors)
+		}
+		if res.Servers["a"] != 100 || res.Servers["b"] != 100 {
+			t.Errorf("round-robin over two targets gave %v, want 100 each", res.Servers)
+		}
+		if !keep && res.Connections != 200 {
+			t.Errorf("one connection per request: %d connections for 200 requests", res.Connections)
+		}
+		if keep && res.Connections > 8 {
+			t.Errorf("keep-alive: %d connections for 4 clients and 2 targets", res.Connections)
+		}
+		var sum int64
+		for _, s := range res.Series {
+			sum += s.Requests
+		}
+		if sum != 200 || res.Histogram().TotalCount() != 200 {
+			t.Errorf("series adds up to %d and histogram holds %d, want 200", sum, res.Histogram().TotalCount())
+		}
+	}
+}
+
+func TestDurationBoundsTheRun(t *testing.T) {
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(20 * time.Millisecond) })
+	start := time.Now()
+	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Dial: loopbackDial, Clients: 2, Duration: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("a 300ms run took %s", took)
+	}
+	if res.Successes == 0 || res.Latency.P50 < 20 {
+		t.Errorf("got %d successes with p50 %.1fms; want some, each ≥ 20ms", res.Successes, res.Latency.P50)
+	}
+}
+
+func TestOpenLoopMeasuresFromScheduledTime(t *testing.T) {
+	// One request in flight at a time, each taking 50ms, offered at 100/s:
+	// requests queue up, and their latency must show the queueing.
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(50 * time.Millisecond) })
+	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Dial: loopbackDial, Clients: 1,
+		Rate: 100, Duration: 10 * time.Second, Requests: 10, KeepAlive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Successes != 10 {
+		t.Fatalf("%d successes, want 10", res.Successes)
+	}
+	// The 10th request was scheduled at 90ms and finished near 500ms.
+	if res.Latency.Max < 300 {
+		t.Errorf("max latency %.1fms: the open loop hid the queueing (coordinated omission)", res.Latency.Max)
+	}
+	if res.Loop != "open" {
+		t.Errorf("loop %q, want open", res.Loop)
+	}
+}
+
+func TestErrorKinds(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := netip.MustParseAddrPort(l.Addr().String())
+	l.Close()
+	short := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("only ten b"))
+	})
+	bad := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusServiceUnavailable) })
+	for _, c := range []struct {
+		target Target
+		kind   ErrorKind
+	}{{Target{Addr: closed}, ErrRefused}, {short, ErrShortBody}, {bad, ErrBadStatus}} {
+		res, err := Run(context.Background(), Config{Targets: []Target{c.target}, Dial: loopbackDial, Clients: 1, Duration: time.Minute, Requests: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Errors[c.kind] != 3 || res.Successes != 0 {
+			t.Errorf("want 3 %s errors, got %v and %d successes", c.kind, res.Errors, res.Successes)
+		}
+	}
+}
+
+func TestCancelMarksInterrupted(t *testing.T) {
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(time.Second) })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Run(ctx, Config{Targets: []Target{slow}, Dial: loopbackDial, Clients: 2, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.ErrorCount() != 0 || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("interrupted=%v errors=%v after %s: want a prompt, clean stop", res.Interrupted, res.Errors, time.Since(start))
+	}
+}
+
+func TestValidation(t *testing.T) {
+	_, err := Run(context.Background(), Config{})
+	for _, want := range []string{"no targets", "no dialer", "clients 0", "duration 0s"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+}
+
+func TestSummaryAndTable(t *testing.T) {
+	h := newHistogram()
+	for i := int64(1); i <= 1000; i++ {
+		h.RecordValue(i * 1000) // 1ms … 1000ms
+	}
+	l := summarise(h)
+	if l.P50 < 495 || l.P50 > 505 || l.P99 < 985 || l.P99 > 995 || l.Max < 999 || l.Min != 1 {
+		t.Errorf("quantiles off: %+v", l)
+	}
+	r := &Result{Loop: "closed", Connection: "new", Clients: 2, Successes: 9, Errors: map[ErrorKind]int64{ErrReset: 1},
+		Servers: map[string]int64{"rs10": 1, "rs2": 8}, Latency: l}
+	r.Requests = 10
+	var buf bytes.Buffer
+	r.WriteTable(&buf)
+	out := buf.String()
+	for _, want := range []string{"10 (9 ok, 1 failed)", "reset 1", "rs2 8, rs10 1", "p99"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestTargetsFor(t *testing.T) {
+	spec, err := topology.Plan(topology.Paper())
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, _ := TargetsFor(spec, "direct", false)
+	if len(direct) != 8 || direct[2].Addr.String() != "192.0.2.13:80" {
+		t.Errorf("direct targets %v", direct)
+	}
+	vip, _ := TargetsFor(spec, "vip", true)
+	if vip[0].Addr.String() != "[2001:db8:f::10]:80" {
+		t.Errorf("vip6 %v", vip)
+	}
+	if _, err := TargetsFor(spec, "rs9", false); err == nil || !strings.Contains(err.Error(), "rs1…rs8") {
+		t.Errorf("rs9: %v", err)
+	}
+	if n := len(SourcesFor(spec, false)); n != 4 {
+		t.Errorf("%d client sources, want 4", n)
+	}
+}

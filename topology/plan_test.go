@@ -1,0 +1,200 @@
+package topology
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+)
+
+func mustPlan(t *testing.T, s *Spec) *Spec {
+	t.Helper()
+	p, err := Plan(s)
+	if err != nil {
+		t.Fatalf("Plan: %v", err)
+	}
+	return p
+}
+
+func TestPlanPaperAddresses(t *testing.T) {
+	p := mustPlan(t, Paper())
+	want := map[string]string{"router": "198.51.100.1", "director": "198.51.100.2", "client": "198.51.100.100", "rs1": "192.0.2.11", "rs8": "192.0.2.18"}
+	for node, addr := range want {
+		n, _ := p.Node(node)
+		if got := n.Addr(false).String(); got != addr {
+			t.Errorf("%s: first IPv4 %s, want %s", node, got, addr)
+		}
+	}
+	rs3, _ := p.Node("rs3")
+	if got := rs3.Addr(true).String(); got != "2001:db8:2::13" {
+		t.Errorf("rs3 IPv6 %s, want 2001:db8:2::13", got)
+	}
+	client, _ := p.Node("client")
+	if n := len(client.Links[0].IPv4); n != 4 {
+		t.Errorf("client has %d source addresses, want 4", n)
+	}
+}
+
+func TestPlanDoesNotChangeCaller(t *testing.T) {
+	s := Paper()
+	mustPlan(t, s)
+	if len(s.Nodes[0].Links[0].IPv4) != 0 {
+		t.Fatal("Plan wrote addresses into the caller's spec")
+	}
+}
+
+func TestPlanKeepsExplicitAddressesAndAvoidsThem(t *testing.T) {
+	s := Paper(WithRealServers(2))
+	s.Nodes[3].Links[0].IPv4 = []netip.Addr{netip.MustParseAddr("192.0.2.12")} // rs1 takes rs2's planned address
+	p := mustPlan(t, s)
+	rs1, _ := p.Node("rs1")
+	rs2, _ := p.Node("rs2")
+	if rs1.Addr(false).String() != "192.0.2.12" || rs2.Addr(false).String() != "192.0.2.13" {
+		t.Errorf("rs1 %s rs2 %s, want 192.0.2.12 and the next free 192.0.2.13", rs1.Addr(false), rs2.Addr(false))
+	}
+}
+
+func TestShippedFilesMatchGoSpecs(t *testing.T) {
+	for name, spec := range map[string]*Spec{"paper": Paper(), "small": Small()} {
+		fromFile, err := LoadFile("../fixtures/topologies/" + name + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(mustPlan(t, fromFile))
+		b, _ := json.Marshal(mustPlan(t, spec))
+		if string(a) != string(b) {
+			t.Errorf("%s.yaml and topology.%s differ:\n%s\n%s", name, strings.ToUpper(name[:1])+name[1:], a, b)
+		}
+	}
+}
+
+func TestValidationErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Spec)
+		want string
+	}{
+		{"unknown role", func(s *Spec) { s.Nodes[3].Role = "balancer" }, `role "balancer" is unknown`},
+		{"address outside segment", func(s *Spec) {
+			s.Nodes[3].Links[0].IPv4 = []netip.Addr{netip.MustParseAddr("192.0.3.4")}
+		}, "not a host address of segment back"},
+		{"broadcast address", func(s *Spec) {
+			s.Nodes[3].Links[0].IPv4 = []netip.Addr{netip.MustParseAddr("192.0.2.255")}
+		}, "not a host address of segment back"},
+		{"duplicate address", func(s *Spec) {
+			s.Nodes[3].Links[0].IPv4 = []netip.Addr{netip.MustParseAddr("192.0.2.20")}
+			s.Nodes[4].Links[0].IPv4 = []netip.Addr{netip.MustParseAddr("192.0.2.20")}
+		}, "is given to both rs1 and rs2"},
+		{"duplicate name", func(s *Spec) { s.Nodes[4].Name = "rs1" }, `node name "rs1" is used twice`},
+		{"vip inside a segment", func(s *Spec) { s.VIP.IPv4 = netip.MustParseAddr("192.0.2.200") }, "lies inside segment back"},
+		{"vip collides with a node", func(s *Spec) {
+			s.VIP.IPv4 = netip.MustParseAddr("203.0.113.10")
+			s.Segments[0].IPv4 = netip.MustParsePrefix("203.0.113.0/24")
+		}, "inside segment front"},
+		{"name too long for a link", func(s *Spec) { s.Nodes[3].Name = "realserverone" }, "15-character link name limit"},
+		{"missing vip", func(s *Spec) { s.VIP.IPv4 = netip.Addr{} }, "vip.ipv4 is missing"},
+		{"missing port", func(s *Spec) { s.VIP.Port = 0 }, "vip.port is missing"},
+		{"missing name", func(s *Spec) { s.Name = "" }, "lab name is missing"},
+		{"bad lab name", func(s *Spec) { s.Name = "Paper Lab" }, `lab name "Paper Lab"`},
+		{"unknown segment", func(s *Spec) { s.Nodes[3].Links[0].Segment = "dmz" }, `unknown segment "dmz"`},
+		{"unknown mode", func(s *Spec) { s.Mode = "snat" }, `mode "snat" is unknown`},
+		{"dr without router", func(s *Spec) { s.Mode = ModeDR; s.Nodes = append(s.Nodes[:2], s.Nodes[3:]...) }, "mode dr needs a router"},
+		{"host sysctl", func(s *Spec) { s.Nodes[0].Sysctls = map[string]string{"kernel.panic": "1"} }, "only net.* sysctls"},
+		{"two clients", func(s *Spec) { s.Nodes[1].Role = RoleClient }, "exactly one client"},
+		{"no real servers", func(s *Spec) { s.Nodes = s.Nodes[:3] }, "at least one real-server"},
+		{"overlapping segments", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("198.51.100.128/25") }, "overlaps segment front"},
+		{"segment too small", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("192.0.2.0/30") }, "too small"},
+		{"reserved name", func(s *Spec) { s.Nodes[3].Name = "sw" }, "reserved"},
+		{"no free address", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("192.0.2.0/29") }, "no free address"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := Paper()
+			c.edit(s)
+			_, err := Plan(s)
+			if err == nil {
+				t.Fatalf("Plan accepted a spec with %s", c.name)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not say %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestRoutesPerMode(t *testing.T) {
+	for mode, gw := range map[Mode]string{ModeDirect: "192.0.2.1", ModeNAT: "192.0.2.2", ModeDR: "192.0.2.1", ModeTUN: "192.0.2.1"} {
+		p := mustPlan(t, Paper(WithMode(mode)))
+		routes := p.Routes("rs1")
+		if len(routes) != 2 || routes[0].Dst.IsValid() || routes[0].Via.String() != gw {
+			t.Errorf("mode %s: rs1 routes %v, want default via %s (and IPv6)", mode, routes, gw)
+		}
+	}
+	p := mustPlan(t, Paper())
+	var got []string
+	for _, r := range p.Routes("client") {
+		got = append(got, r.String())
+	}
+	want := "192.0.2.0/24 via 198.51.100.1,2001:db8:2::/64 via 2001:db8:1::1,203.0.113.10/32 via 198.51.100.2,2001:db8:f::10/128 via 2001:db8:1::2"
+	if strings.Join(got, ",") != want {
+		t.Errorf("client routes\n got %s\nwant %s", strings.Join(got, ","), want)
+	}
+	if r := p.Routes("director"); len(r) != 0 {
+		t.Errorf("director should only forward, got routes %v", r)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := map[string]string{
+		"":                               "empty",
+		"name: [":                        "malformed YAML",
+		"name: x\nbogus: 1\n":            "field bogus not found",
+		"vip: {ipv4: 1.2.3}\n":           `vip.ipv4: "1.2.3" is not an IP address`,
+		"segments: [{ipv4: 10.0.0.0}]\n": "is not a prefix",
+		"vip: {ipv4: 203.0.113.1, port: 70000}\n": "not a port number",
+	}
+	for in, want := range cases {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want an error saying %q", in, err, want)
+		}
+	}
+}
+
+func TestHostAddr(t *testing.T) {
+	p := netip.MustParsePrefix("192.0.2.0/24")
+	if a, ok := hostAddr(p, 255); ok {
+		t.Errorf("host 255 of a /24 is the broadcast address, got %s", a)
+	}
+	if a, ok := hostAddr(p, 254); !ok || a.String() != "192.0.2.254" {
+		t.Errorf("host 254 = %s %v", a, ok)
+	}
+	if a, ok := hostAddr(netip.MustParsePrefix("2001:db8::/64"), 0x100); !ok || a.String() != "2001:db8::100" {
+		t.Errorf("IPv6 host 0x100 = %s %v", a, ok)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"paper", "small"} {
+		data, err := os.ReadFile("../fixtures/topologies/" + name + ".yaml")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data)
+		if err != nil {
+			return
+		}
+		p, err := Plan(s)
+		if err != nil {
+			return
+		}
+		// A planned spec plans to itself.
+		if _, err := Plan(p); err != nil {
+			t.Fatalf("a planned spec no longer plans: %v", err)
+		}
+	})
+}
