@@ -51,3 +51,5 @@ func expectCleanAfter() {
 		Expect(host.Diff(now)).To(BeEmpty())
 	})
 }
+
+func guardLeftovers() []string { return guard.Leftovers() }

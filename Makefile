@@ -1,0 +1,58 @@
+# lvslab: the README's two commands are `sudo make bench` and `sudo make test`.
+GO      ?= $(shell command -v go || echo /usr/local/go/bin/go)
+BIN     := bin/lvslab
+LABELS  ?=
+KERNEL  ?= debian-6.1
+RESULTS ?= results
+GOFLAGS_TEST := -count=1
+
+ginkgo_flags = -ginkgo.no-color -ginkgo.v=false $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
+
+.PHONY: all build deps test unit test-lab test-ipvs test-matrix bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/lvslab
+
+deps:
+	@bash ci/deps.sh
+
+# Unit tests (no root), the lab suite on this host, then the IPVS suites on
+# this host if its kernel has ip_vs, else inside a VM (lvslab vm).
+test: deps build unit test-lab test-ipvs
+
+unit:
+	$(GO) test $(GOFLAGS_TEST) ./topology/... ./harness/... ./loadgen/... ./cmd/... ./ci/...
+
+test-lab: build
+	@mkdir -p $(RESULTS)
+	LVSLAB_BIN=$(abspath $(BIN)) $(GO) test $(GOFLAGS_TEST) -v ./suites/lab/ $(ginkgo_flags) \
+		-ginkgo.junit-report=$(abspath $(RESULTS))/lab-junit.xml
+
+test-ipvs: build
+	@mkdir -p $(RESULTS)
+	$(GO) test -c -o bin/ipvs.test ./suites/ipvs/
+	@if [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null; then \
+		echo "== IPVS suites on this host (kernel $$(uname -r) has ip_vs)"; \
+		bin/ipvs.test $(ginkgo_flags) -ginkgo.junit-report=$(abspath $(RESULTS))/ipvs-junit.xml; \
+	else \
+		echo "== this kernel has no ip_vs: IPVS suites run inside a VM ($(KERNEL))"; \
+		$(BIN) vm --kernel $(KERNEL) --out $(RESULTS) -- bin/ipvs.test $(ginkgo_flags) \
+			-ginkgo.junit-report=$(abspath $(RESULTS))/ipvs-$(KERNEL)-junit.xml; \
+	fi
+
+# The IPVS suites on every kernel of fixtures/kernels.yaml, one summary line each.
+test-matrix: deps build
+	$(GO) test -c -o bin/ipvs.test ./suites/ipvs/
+	$(BIN) vm --matrix --out $(RESULTS) -- bin/ipvs.test $(ginkgo_flags)
+
+bench: deps build
+	$(BIN) bench --out $(RESULTS)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,178 @@
+package lab_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/lvslab/lvslab/loadgen"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// lvslabBinary is the CLI under test: $LVSLAB_BIN (make test builds it), or
+// built here. It lives in a world-readable directory so the non-root spec
+// can run it.
+func lvslabBinary() string {
+	GinkgoHelper()
+	if bin := os.Getenv("LVSLAB_BIN"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		Expect(err).NotTo(HaveOccurred())
+		return abs
+	}
+	dir, err := os.MkdirTemp("", "lvslab-cli-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	Expect(os.Chmod(dir, 0o755)).To(Succeed())
+	built, err := gexec.Build("github.com/lvslab/lvslab/cmd/lvslab")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(gexec.CleanupBuildArtifacts)
+	data, err := os.ReadFile(built)
+	Expect(err).NotTo(HaveOccurred())
+	bin := filepath.Join(dir, "lvslab")
+	Expect(os.WriteFile(bin, data, 0o755)).To(Succeed())
+	return bin
+}
+
+var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
+	var bin string
+	BeforeAll(func() {
+		bin = lvslabBinary()
+	})
+
+	start := func(args ...string) *gexec.Session {
+		GinkgoHelper()
+		s, err := gexec.Start(exec.Command(bin, args...), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		return s
+	}
+	run := func(args ...string) *gexec.Session {
+		GinkgoHelper()
+		s := start(args...)
+		Eventually(s).WithTimeout(60 * time.Second).Should(gexec.Exit())
+		return s
+	}
+	down := func(name string) {
+		// Best effort: the spec may already have removed it.
+		run("down", "--name", name)
+	}
+
+	It("brings a lab up, serves it after returning, loads it, shows it and tears it down", func() {
+		s := run("up", "--name", prefix+"cli")
+		DeferCleanup(down, prefix+"cli")
+		Expect(s).To(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say("ip netns exec lvs-" + prefix + "cli-client"))
+
+		s = run("load", "--name", prefix+"cli", "--target", "direct", "--clients", "8", "--requests", "400", "--duration", "30s", "--json")
+		Expect(s).To(gexec.Exit(0))
+		var res loadgen.Result
+		Expect(json.Unmarshal(s.Out.Contents(), &res)).To(Succeed())
+		Expect(res.Successes).To(BeEquivalentTo(400))
+		Expect(res.Servers).To(HaveLen(8))
+
+		s = run("status", "--name", prefix+"cli", "--json")
+		Expect(s).To(gexec.Exit(0))
+		var st []struct {
+			Supervisor bool                                 `json:"supervisor_running"`
+			Servers    map[string]struct{ Requests uint64 } `json:"servers"`
+		}
+		Expect(json.Unmarshal(s.Out.Contents(), &st)).To(Succeed())
+		Expect(st[0].Supervisor).To(BeTrue())
+		var total uint64
+		for _, c := range st[0].Servers {
+			total += c.Requests
+		}
+		Expect(total).To(BeEquivalentTo(400))
+
+		Expect(run("down", "--name", prefix+"cli")).To(gexec.Exit(0))
+		Expect(guardLeftovers()).To(BeEmpty())
+	})
+
+	It("stops a load at Ctrl-C with the result so far", func() {
+		Expect(run("up", "--name", prefix+"int", "--topology", "small")).To(gexec.Exit(0))
+		DeferCleanup(down, prefix+"int")
+		s := start("load", "--name", prefix+"int", "--duration", "60s")
+		time.Sleep(700 * time.Millisecond)
+		s.Signal(syscall.SIGINT)
+		Eventually(s).WithTimeout(5 * time.Second).Should(gexec.Exit(130))
+		Expect(s.Out).To(gbytes.Say("interrupted"))
+	})
+
+	It("cleans up after a SIGKILLed up and a SIGKILLed supervisor with down --all", func() {
+		for _, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, time.Second} {
+			s := start("up", "--name", prefix+"kill", "--topology", "small")
+			time.Sleep(delay)
+			s.Kill()
+			Eventually(s).Should(gexec.Exit())
+			// Whatever it got to, the supervisor (if any) dies too, here.
+			for _, p := range topology.Processes(prefix + "kill") {
+				syscall.Kill(p.PID, syscall.SIGKILL)
+			}
+			Expect(run("down", "--all")).To(gexec.Exit(0))
+			Eventually(guardLeftovers).Should(BeEmpty(), "after SIGKILL at %s", delay)
+		}
+	})
+
+	DescribeTable("rejects bad input with one clear line, a non-zero exit and nothing created",
+		func(args []string, file, want string) {
+			if file != "" {
+				args = append(args, "-f", writeFile(file))
+			}
+			s := run(args...)
+			Expect(s.ExitCode()).NotTo(BeZero())
+			Expect(strings.Count(strings.TrimSpace(string(s.Err.Contents())), "\n")).To(BeZero(), "more than one line: %s", s.Err.Contents())
+			Expect(string(s.Err.Contents())).To(ContainSubstring(want))
+			Expect(guardLeftovers()).To(BeEmpty())
+		},
+		Entry("malformed topology file", []string{"up"}, "name: [oops", "malformed YAML"),
+		Entry("topology with an error", []string{"up"}, strings.ReplaceAll(paperYAML(), "rs3, role: real-server", "rs3, role: realserver"), `role "realserver" is unknown`),
+		Entry("missing file", []string{"up", "-f", "/nonexistent/lab.yaml"}, "", "no such file"),
+		Entry("unknown flag", []string{"up", "--bogus"}, "", "flag provided but not defined: -bogus"),
+		Entry("unknown command", []string{"upp"}, "", `unknown command "upp"`),
+		Entry("lab that is not up", []string{"load", "--name", "nosuchlab", "--target", "rs3"}, "", `no lab named "nosuchlab"`),
+		Entry("bad duration", []string{"load", "--duration", "0s"}, "", "--duration 0s"),
+	)
+
+	It("refuses a lab name already in use and leaves the running lab alone", func() {
+		Expect(run("up", "--name", prefix+"dup", "--topology", "small")).To(gexec.Exit(0))
+		DeferCleanup(down, prefix+"dup")
+		s := run("up", "--name", prefix+"dup", "--topology", "small")
+		Expect(s).To(gexec.Exit(1))
+		Expect(s.Err).To(gbytes.Say("already exists"))
+		Expect(run("load", "--name", prefix+"dup", "--requests", "10", "--duration", "10s")).To(gexec.Exit(0))
+	})
+
+	It("tells a non-root user that root is needed, and creates nothing", func() {
+		cmd := exec.Command(bin, "up", "--name", prefix+"user")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s).Should(gexec.Exit(1))
+		Expect(s.Err).To(gbytes.Say("needs root"))
+		Expect(guardLeftovers()).To(BeEmpty())
+	})
+})
+
+func writeFile(content string) string {
+	f, err := os.CreateTemp("", "lvslab-topology-*.yaml")
+	if err != nil {
+		Fail(err.Error())
+	}
+	defer f.Close()
+	f.WriteString(content)
+	DeferCleanup(os.Remove, f.Name())
+	return f.Name()
+}
+
+func paperYAML() string {
+	data, _ := os.ReadFile("../../fixtures/topologies/paper.yaml")
+	return strings.ReplaceAll(string(data), "name: paper", "name: "+prefix+"bad")
+}
