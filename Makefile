@@ -13,7 +13,7 @@ ginkgo_flags = -ginkgo.no-color -ginkgo.v=false $(if $(LABELS),-ginkgo.label-fil
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/lvslab
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lvslab
 
 deps:
 	@bash ci/deps.sh

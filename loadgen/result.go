@@ -55,7 +55,7 @@ type CPU struct {
 
 // Result is the outcome of one run.
 type Result struct {
-	Loop        string              `json:"loop"` // closed or open
+	Loop        string              `json:"loop"`       // closed or open
 	Connection  string              `json:"connection"` // new or keepalive
 	Clients     int                 `json:"clients"`
 	Rate        float64             `json:"rate,omitempty"`

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/lvslab/lvslab/ci"
 )
 
 type command struct {
@@ -32,6 +34,10 @@ func register(c *command) { commands = append(commands, c) }
 type usageError struct{ error }
 
 func main() {
+	// The same binary is the VM's init and its modprobe (see lvslab vm).
+	if ci.IsGuest() {
+		os.Exit(ci.GuestMain())
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -1,0 +1,15 @@
+// Package ci owns what CI needs beyond "go test": the VM runner that boots
+// a stock distribution kernel in QEMU, so that the IPVS suites run on a
+// real ip_vs even where the host kernel has none. It fetches and caches
+// kernels (fixtures/kernels.yaml), builds a small initramfs around the
+// lvslab binary itself as PID 1, shares the host's root filesystem
+// read-only into the guest (writable there through an overlay on tmpfs),
+// runs one command, streams the console and returns the guest's exit
+// status.
+//
+// Inside the guest, GuestMain is init: it loads modules (and answers the
+// kernel's on-demand module requests as /sbin/modprobe), mounts the host's
+// files, runs the command in a chroot at the host's working directory and
+// powers off. Nothing here changes the host beyond the kernel cache
+// (/var/cache/lvslab) and the output folder the caller names.
+package ci

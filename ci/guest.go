@@ -1,0 +1,314 @@
+package ci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Paths inside the initramfs.
+const (
+	guestConfigPath = "/lvslab/guest.json"
+	guestModprobe   = "/sbin/modprobe"
+	guestModules    = "/lib/modules"
+	hostRootTag     = "hostroot"
+	outTag          = "out"
+)
+
+// Console markers the host reads.
+const (
+	markerBooted = "lvslab-guest: booted"
+	markerExit   = "lvslab-guest: exit status "
+	markerError  = "lvslab-guest: error: "
+)
+
+// guestConfig is what the host tells the guest's init.
+type guestConfig struct {
+	Argv    []string `json:"argv"`
+	Dir     string   `json:"dir"`
+	Env     []string `json:"env"`
+	Release string   `json:"release"`
+	// Boot modules are needed to reach the host's files; Modules are
+	// loaded for the command (a missing one is reported, not fatal).
+	BootModules []string `json:"boot_modules"`
+	Modules     []string `json:"modules"`
+	OutDir      string   `json:"out_dir,omitempty"`
+}
+
+// IsGuest reports whether this process is lvslab running as the VM's init
+// or as the modprobe the guest kernel calls.
+func IsGuest() bool {
+	return os.Getpid() == 1 || filepath.Base(os.Args[0]) == "modprobe"
+}
+
+// GuestMain is init (PID 1) of the VM, or its modprobe. It never returns
+// as init: it powers the guest off.
+func GuestMain() int {
+	if filepath.Base(os.Args[0]) == "modprobe" {
+		return modprobeMain(os.Args[1:])
+	}
+	code := 125
+	if err := guestInit(&code); err != nil {
+		fmt.Printf("\n%s%v\n", markerError, err)
+	}
+	fmt.Printf("\n%s%d\n", markerExit, code)
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	select {}
+}
+
+func guestInit(code *int) error {
+	if err := os.MkdirAll("/dev", 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mount /dev: %w", err)
+	}
+	if c, err := os.OpenFile("/dev/console", os.O_RDWR, 0); err == nil {
+		for fd := 0; fd < 3; fd++ {
+			unix.Dup2(int(c.Fd()), fd)
+		}
+	}
+	for _, m := range []struct{ src, dst, typ string }{{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}} {
+		os.MkdirAll(m.dst, 0o755)
+		if err := unix.Mount(m.src, m.dst, m.typ, 0, ""); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dst, err)
+		}
+	}
+	data, err := os.ReadFile(guestConfigPath)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", guestConfigPath, err)
+	}
+	var cfg guestConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("parse %s: %w", guestConfigPath, err)
+	}
+	// Modules the kernel asks for later (a scheduler named for the first
+	// time, an nftables expression) come from the initramfs, through us.
+	if err := os.WriteFile("/proc/sys/kernel/modprobe", []byte(guestModprobe), 0o644); err != nil {
+		return fmt.Errorf("set kernel modprobe helper: %w", err)
+	}
+	ix, err := ReadModuleIndex(filepath.Join(guestModules, cfg.Release))
+	if err != nil {
+		return err
+	}
+	if err := loadModules(ix, cfg.BootModules...); err != nil {
+		return err
+	}
+	if err := mountHost(cfg); err != nil {
+		return err
+	}
+	var missing []string
+	for _, m := range cfg.Modules {
+		if err := loadModules(ix, m); err != nil {
+			missing = append(missing, err.Error())
+		}
+	}
+	fmt.Printf("%s in %s (kernel %s)\n", markerBooted, uptime(), cfg.Release)
+	if len(missing) > 0 {
+		fmt.Printf("lvslab-guest: modules not loaded: %s\n", strings.Join(missing, "; "))
+	}
+	return runCommand(cfg, code)
+}
+
+func uptime() string {
+	data, _ := os.ReadFile("/proc/uptime")
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0] + "s"
+}
+
+// mountHost makes /newroot the host's root filesystem, read-only from the
+// host and writable in the guest through an overlay on tmpfs.
+func mountHost(cfg guestConfig) error {
+	for _, d := range []string{"/host", "/rw", "/newroot"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount(hostRootTag, "/host", "9p", unix.MS_RDONLY,
+		"trans=virtio,version=9p2000.L,msize=512000,cache=loose"); err != nil {
+		return fmt.Errorf("mount the host's root (9p %s): %w", hostRootTag, err)
+	}
+	if err := unix.Mount("tmpfs", "/rw", "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs: %w", err)
+	}
+	os.MkdirAll("/rw/upper", 0o755)
+	os.MkdirAll("/rw/work", 0o755)
+	if err := unix.Mount("overlay", "/newroot", "overlay", 0,
+		"lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work"); err != nil {
+		return fmt.Errorf("mount overlay over the host's root: %w", err)
+	}
+	mounts := []struct{ src, dst, typ, opts string }{
+		{"proc", "/proc", "proc", ""},
+		{"sysfs", "/sys", "sysfs", ""},
+		{"devtmpfs", "/dev", "devtmpfs", ""},
+		{"devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666"},
+		{"tmpfs", "/run", "tmpfs", "mode=0755"},
+		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
+	}
+	for _, m := range mounts {
+		dst := filepath.Join("/newroot", m.dst)
+		os.MkdirAll(dst, 0o755)
+		if err := unix.Mount(m.src, dst, m.typ, 0, m.opts); err != nil {
+			return fmt.Errorf("mount %s in the guest: %w", m.dst, err)
+		}
+	}
+	// The host's own modprobe (which ipvsadm and moby/ipvs call) finds
+	// the guest kernel's modules where it looks for them.
+	mods := filepath.Join(guestModules, cfg.Release)
+	dst := filepath.Join("/newroot", mods)
+	if err := os.MkdirAll(dst, 0o755); err == nil {
+		if err := unix.Mount(mods, dst, "", unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("bind the kernel's modules into the guest: %w", err)
+		}
+	}
+	if cfg.OutDir != "" {
+		dst := filepath.Join("/newroot", cfg.OutDir)
+		os.MkdirAll(dst, 0o755)
+		if err := unix.Mount(outTag, dst, "9p", 0, "trans=virtio,version=9p2000.L,msize=512000"); err != nil {
+			return fmt.Errorf("mount the output folder %s: %w", cfg.OutDir, err)
+		}
+	}
+	return nil
+}
+
+// runCommand runs the command chrooted into the host's files, at the
+// host's working directory, and reaps every orphan until it ends.
+func runCommand(cfg guestConfig, code *int) error {
+	path, err := guestLookPath(cfg.Argv[0], cfg.Dir, cfg.Env)
+	if err != nil {
+		*code = 127
+		return err
+	}
+	devnull, _ := os.Open("/dev/null")
+	p, err := os.StartProcess(path, cfg.Argv, &os.ProcAttr{
+		Dir:   cfg.Dir,
+		Env:   cfg.Env,
+		Files: []*os.File{devnull, os.Stdout, os.Stderr},
+		Sys:   &syscall.SysProcAttr{Chroot: "/newroot", Setsid: true},
+	})
+	if err != nil {
+		*code = 126
+		return fmt.Errorf("start %s: %w", cfg.Argv[0], err)
+	}
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for %s: %w", cfg.Argv[0], err)
+		}
+		if pid == p.Pid {
+			switch {
+			case ws.Exited():
+				*code = ws.ExitStatus()
+			case ws.Signaled():
+				*code = 128 + int(ws.Signal())
+			}
+			// Let orphans that still write to the console finish their line.
+			time.Sleep(10 * time.Millisecond)
+			return nil
+		}
+	}
+}
+
+// guestLookPath finds a command inside /newroot: the kernel resolves the
+// path after chroot, but Go's own lookup would search the initramfs.
+func guestLookPath(name, dir string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if _, err := os.Stat(filepath.Join("/newroot", p)); err != nil {
+			return "", fmt.Errorf("command %s not found in the guest (at %s)", name, p)
+		}
+		return p, nil
+	}
+	pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, d := range filepath.SplitList(pathVar) {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(filepath.Join("/newroot", p)); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("command %s not found in the guest's PATH (%s)", name, pathVar)
+}
+
+// modprobeMain answers the kernel's request_module: "modprobe -q -- NAME".
+func modprobeMain(args []string) int {
+	var names []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			names = append(names, a)
+		}
+	}
+	release := kernelRelease()
+	ix, err := ReadModuleIndex(filepath.Join(guestModules, release))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "modprobe:", err)
+		return 1
+	}
+	status := 0
+	for _, n := range names {
+		mods := ix.Resolve(n)
+		if len(mods) == 0 {
+			status = 1
+			continue
+		}
+		if err := loadModules(ix, mods...); err != nil {
+			fmt.Fprintln(os.Stderr, "modprobe:", err)
+			status = 1
+		}
+	}
+	return status
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// moduleCompressedFile is MODULE_INIT_COMPRESSED_FILE: the kernel
+// decompresses a .ko.xz/.ko.zst itself (CONFIG_MODULE_DECOMPRESS).
+const moduleCompressedFile = 4
+
+// loadModules loads modules and their dependencies with finit_module.
+func loadModules(ix *ModuleIndex, names ...string) error {
+	order, err := ix.LoadOrder(names...)
+	if err != nil {
+		return err
+	}
+	for _, m := range order {
+		file := filepath.Join(ix.Dir, ix.Files[m])
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("load module %s: %w", m, err)
+		}
+		flags := 0
+		if !strings.HasSuffix(file, ".ko") {
+			flags = moduleCompressedFile
+		}
+		err = unix.FinitModule(int(f.Fd()), "", flags)
+		f.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("load module %s: %w", m, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lvslab/lvslab/ci"
+)
+
+func init() {
+	register(&command{
+		name: "vm",
+		summary: "Boot a stock kernel that has IPVS in QEMU and run one command inside it, with the host's files at the same paths;\n" +
+			"the console streams live and the command's exit status becomes lvslab's.",
+		usage: "vm [--kernel debian-6.1 | --kernel-image BZIMAGE --modules DIR] [--cpus 2] [--memory 2G] [--timeout 30m] [--out DIR] [--matrix] [--fetch] -- COMMAND…",
+		root:  true,
+		run:   runVM,
+	})
+}
+
+// guestEnv is the host environment the guest command sees.
+var guestEnvPrefixes = []string{"CI=", "TERM=", "LANG=", "LVSLAB_", "GINKGO_", "NO_COLOR="}
+
+func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	list := fs.String("kernels", "fixtures/kernels.yaml", "kernel list `file`")
+	kernel := fs.String("kernel", "", "kernel `name` from the list (default: the list's default)")
+	image := fs.String("kernel-image", "", "boot this bzImage instead of a listed kernel (needs --modules)")
+	modules := fs.String("modules", "", "modules `directory` (lib/modules/RELEASE, after depmod) for --kernel-image")
+	cpus := fs.Int("cpus", 2, "guest CPUs")
+	memory := fs.String("memory", "2G", "guest memory")
+	timeout := fs.Duration("timeout", 30*time.Minute, "kill the guest after this long")
+	accel := fs.String("accel", "auto", "auto (KVM if a guest boots under it, else TCG), kvm or tcg")
+	out := fs.String("out", "results", "host `folder` the guest can write (reports), at the same path")
+	matrix := fs.Bool("matrix", false, "run the command on every kernel of the list, one summary line each")
+	fetch := fs.Bool("fetch", false, "only fetch the kernel(s) into the cache")
+	if err := parse(find("vm"), fs, args, true); err != nil {
+		return err
+	}
+	argv := fs.Args()
+	if len(argv) == 0 && !*fetch {
+		return usageError{errors.New("no command: give one after --, e.g. lvslab vm -- ipvsadm -Ln")}
+	}
+	if *cpus < 1 || *cpus > 64 || *timeout <= 0 {
+		return usageError{errors.New("--cpus must be 1-64 and --timeout positive")}
+	}
+	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
+		return usageError{fmt.Errorf("--accel %q: use auto, kvm or tcg", *accel)}
+	}
+	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab vm: "+s) }
+
+	var kernels []*ci.Kernel
+	if *image != "" {
+		k, err := customKernel(*image, *modules)
+		if err != nil {
+			return err
+		}
+		kernels = append(kernels, k)
+	} else {
+		l, err := ci.LoadKernels(*list)
+		if err != nil {
+			return err
+		}
+		specs := l.Kernels
+		if !*matrix {
+			name := *kernel
+			if name == "" {
+				name = l.Default
+			}
+			k, err := l.Find(name)
+			if err != nil {
+				return usageError{err}
+			}
+			specs = []ci.KernelSpec{k}
+		}
+		for _, s := range specs {
+			k, err := ci.Fetch(ctx, s, log)
+			if err != nil {
+				return err
+			}
+			kernels = append(kernels, k)
+		}
+	}
+	if *fetch {
+		for _, k := range kernels {
+			fmt.Printf("%s\t%s\t%s\n", k.Name, k.Release, k.Image)
+		}
+		return nil
+	}
+	outDir, err := filepath.Abs(*out)
+	if err == nil {
+		err = os.MkdirAll(outDir, 0o755)
+	}
+	if err != nil {
+		return fmt.Errorf("output folder %s: %w", *out, err)
+	}
+	cwd, _ := os.Getwd()
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin", "HOME=/root"}
+	for _, e := range os.Environ() {
+		for _, p := range guestEnvPrefixes {
+			if strings.HasPrefix(e, p) {
+				env = append(env, e)
+			}
+		}
+	}
+	var summary []string
+	worst := 0
+	for _, k := range kernels {
+		start := time.Now()
+		res, err := ci.RunVM(ctx, ci.VMOptions{
+			Kernel: k, CPUs: *cpus, Memory: *memory, Timeout: *timeout, Accel: *accel,
+			OutDir: outDir, Argv: argv, Dir: cwd, Env: env, Console: os.Stdout, Log: log,
+		})
+		if err != nil {
+			if !*matrix || ctx.Err() != nil {
+				return err
+			}
+			summary = append(summary, fmt.Sprintf("%-12s %-24s FAILED: %v", k.Name, k.Release, err))
+			worst = max(worst, 1)
+			continue
+		}
+		verdict := "passed"
+		if res.ExitCode != 0 {
+			verdict = fmt.Sprintf("FAILED (exit status %d)", res.ExitCode)
+			worst = max(worst, res.ExitCode)
+		}
+		line := fmt.Sprintf("%-12s %-24s %s under %s, boot %.1fs, total %s", k.Name, k.Release, verdict, res.Accel,
+			res.Boot.Seconds(), time.Since(start).Round(time.Second))
+		log(line)
+		summary = append(summary, line)
+	}
+	if *matrix {
+		fmt.Println("\nkernel matrix:")
+		for _, s := range summary {
+			fmt.Println("  " + s)
+		}
+	}
+	if worst != 0 {
+		return exitError{code: worst}
+	}
+	return nil
+}
+
+func customKernel(image, modules string) (*ci.Kernel, error) {
+	if modules == "" {
+		return nil, usageError{errors.New("--kernel-image needs --modules DIR (its lib/modules/RELEASE directory)")}
+	}
+	if _, err := os.Stat(image); err != nil {
+		return nil, fmt.Errorf("kernel image: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
+		return nil, fmt.Errorf("%s has no modules.dep: run depmod -b BASE RELEASE first", modules)
+	}
+	return &ci.Kernel{Name: "custom", Release: filepath.Base(filepath.Clean(modules)), Image: image, Modules: modules}, nil
+}
