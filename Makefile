@@ -2,6 +2,8 @@
 GO      ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN     := bin/lvslab
 LABELS  ?=
+# FORCE_VM=1 runs the IPVS suites in the VM even where the host has ip_vs.
+FORCE_VM ?=
 KERNEL  ?= debian-6.1
 RESULTS ?= results
 GOFLAGS_TEST := -count=1
@@ -20,7 +22,10 @@ deps:
 
 # Unit tests (no root), the lab suite on this host, then the IPVS suites on
 # this host if its kernel has ip_vs, else inside a VM (lvslab vm).
-test: deps build unit test-lab test-ipvs
+test: deps build
+	@rm -f $(RESULTS)/*-junit.xml
+	$(MAKE) --no-print-directory unit test-lab test-ipvs
+	@$(BIN) summary $(RESULTS)/*-junit.xml
 
 unit:
 	$(GO) test $(GOFLAGS_TEST) ./topology/... ./harness/... ./loadgen/... ./cmd/... ./ci/...
@@ -33,7 +38,7 @@ test-lab: build
 test-ipvs: build
 	@mkdir -p $(RESULTS)
 	$(GO) test -c -o bin/ipvs.test ./suites/ipvs/
-	@if [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null; then \
+	@if [ -z "$(FORCE_VM)" ] && { [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null; }; then \
 		echo "== IPVS suites on this host (kernel $$(uname -r) has ip_vs)"; \
 		bin/ipvs.test $(ginkgo_flags) -ginkgo.junit-report=$(abspath $(RESULTS))/ipvs-junit.xml; \
 	else \
