@@ -153,8 +153,9 @@ func mountHost(cfg guestConfig) error {
 		{"sysfs", "/sys", "sysfs", ""},
 		{"devtmpfs", "/dev", "devtmpfs", ""},
 		{"devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666"},
+		// A fresh /run: no host namespaces or lab state leak in. /tmp stays
+		// the host's (through the overlay): a checkout may live there.
 		{"tmpfs", "/run", "tmpfs", "mode=0755"},
-		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
 	}
 	for _, m := range mounts {
 		dst := filepath.Join("/newroot", m.dst)
