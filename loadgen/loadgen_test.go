@@ -1,7 +1,10 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"context"
 	"net"
 	"net/http"
@@ -187,5 +190,36 @@ func TestTargetsFor(t *testing.T) {
 	}
 	if n := len(SourcesFor(spec, false)); n != 4 {
 		t.Errorf("%d client sources, want 4", n)
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	cases := []struct {
+		in      string
+		status  int
+		server  string
+		close   bool
+		wantErr error
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Real-Server: rs2\r\n\r\nabc", 200, "rs2", false, nil},
+		{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 200, "", true, nil},
+		{"HTTP/1.0 503 Busy\r\nContent-Length: 0\r\n\r\n", 503, "", true, nil},
+		{"HTTP/1.1 200 OK\r\n\r\nuntil close", 200, "", true, nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 200, "", true, errShortBody},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200, "", true, errMalformed},
+		{"SSH-2.0-OpenSSH\r\n", 0, "", true, errMalformed},
+		{"HTTP/1.1 200 OK\r\nContent-Le", 200, "", true, io.ErrUnexpectedEOF},
+	}
+	for _, c := range cases {
+		status, server, closeConn, err := readResponse(bufio.NewReader(strings.NewReader(c.in)))
+		if c.wantErr != nil {
+			if !errors.Is(err, c.wantErr) {
+				t.Errorf("%q: error %v, want %v", c.in, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || status != c.status || server != c.server || closeConn != c.close {
+			t.Errorf("%q: got %d %q close=%v err=%v", c.in, status, server, closeConn, err)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"sync"
@@ -148,6 +147,16 @@ type conn struct {
 	br *bufio.Reader
 }
 
+// readers recycles response buffers: one per connection would otherwise
+// be most of what the load generator allocates in one-connection-per-request mode.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+func (c *conn) close() {
+	c.Conn.Close()
+	c.br.Reset(nil)
+	readers.Put(c.br)
+}
+
 type worker struct {
 	run     *run
 	hist    *hdrhistogram.Histogram
@@ -214,7 +223,9 @@ func (w *worker) exchange(ti int, target Target) (server string, fresh bool, err
 		if err != nil {
 			return "", false, err
 		}
-		c = &conn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10)}
+		br := readers.Get().(*bufio.Reader)
+		br.Reset(nc)
+		c = &conn{Conn: nc, br: br}
 		fresh = true
 		w.setActive(nc)
 	}
@@ -226,7 +237,7 @@ func (w *worker) exchange(ti int, target Target) (server string, fresh bool, err
 		}
 		delete(w.conns, ti)
 		w.setActive(nil)
-		c.Close()
+		c.close()
 	}()
 	c.SetDeadline(deadline)
 	req := "GET " + cfg.Path + " HTTP/1.1\r\nHost: " + target.Addr.String() + "\r\nUser-Agent: lvslab\r\n"
@@ -236,20 +247,15 @@ func (w *worker) exchange(ti int, target Target) (server string, fresh bool, err
 	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
 		return "", fresh, err
 	}
-	resp, err := http.ReadResponse(c.br, nil)
+	status, server, closeConn, err := readResponse(c.br)
 	if err != nil {
 		return "", fresh, err
 	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil || (resp.ContentLength >= 0 && n != resp.ContentLength) {
-		return "", fresh, errShortBody
+	if status != 200 {
+		return "", fresh, fmt.Errorf("%w: %d", errBadStatus, status)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fresh, fmt.Errorf("%w: %s", errBadStatus, resp.Status)
-	}
-	keep = cfg.KeepAlive && !resp.Close
-	return resp.Header.Get("X-Real-Server"), fresh, nil
+	keep = cfg.KeepAlive && !closeConn
+	return server, fresh, nil
 }
 
 func (w *worker) source() (a netip.Addr) {
@@ -277,7 +283,7 @@ func (w *worker) abort() {
 
 func (w *worker) closeAll() {
 	for _, c := range w.conns {
-		c.Close()
+		c.close()
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -30,8 +29,7 @@ type Node struct {
 	spec *Spec // the lab's, for the routes a link brought back up needs
 
 	factoryOnce sync.Once
-	sockets     chan socketRequest
-	factoryErr  error
+	pool        *socketPool
 	quit        chan struct{}
 }
 
@@ -196,9 +194,10 @@ func writeSysctl(key, value string) error {
 // share source ports). network is "tcp" or "udp".
 //
 // Go's net.Dialer creates its socket in the namespace of whatever thread
-// runs it, so this creates the socket on a thread parked inside the node
-// and hands the connected descriptor to Go's poller: one namespace switch
-// per node instead of two per dial.
+// runs it, so this takes a socket made inside the node (see socketPool),
+// connects it and lets Go's poller drive it as an *os.File: no namespace
+// switch per dial, and none of net.FileConn's descriptor duplication, which
+// matters when the load generator opens one connection per request.
 func (n *Node) Dial(ctx context.Context, network string, laddr netip.Addr, raddr netip.AddrPort) (net.Conn, error) {
 	typ := unix.SOCK_STREAM
 	if network == "udp" {
@@ -215,22 +214,12 @@ func (n *Node) Dial(ctx context.Context, network string, laddr netip.Addr, raddr
 		return nil, fmt.Errorf("dial %s from %s: %w", raddr, n.Name, err)
 	}
 	if laddr.IsValid() {
-		if typ == unix.SOCK_STREAM {
-			// Defer the port choice to connect, so the 4-tuple, not the
-			// source address alone, must be unique.
-			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-		}
 		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(laddr, 0))); err != nil {
 			unix.Close(fd)
 			return nil, fmt.Errorf("bind %s in %s: %w", laddr, n.Name, err)
 		}
 	}
-	f := os.NewFile(uintptr(fd), "socket")
-	c, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", raddr, err)
-	}
+	c := &fileConn{File: os.NewFile(uintptr(fd), "socket"), network: network}
 	if err := connect(ctx, c, sockaddr(raddr)); err != nil {
 		c.Close()
 		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(raddr), Err: err}
@@ -238,8 +227,35 @@ func (n *Node) Dial(ctx context.Context, network string, laddr netip.Addr, raddr
 	return c, nil
 }
 
-func connect(ctx context.Context, c net.Conn, sa unix.Sockaddr) error {
-	rc, err := c.(syscall.Conn).SyscallConn()
+// fileConn is a connected socket driven by Go's poller through *os.File.
+type fileConn struct {
+	*os.File
+	network string
+}
+
+func (c *fileConn) LocalAddr() net.Addr  { return c.addr(unix.Getsockname) }
+func (c *fileConn) RemoteAddr() net.Addr { return c.addr(unix.Getpeername) }
+
+func (c *fileConn) addr(get func(int) (unix.Sockaddr, error)) net.Addr {
+	var sa unix.Sockaddr
+	if rc, err := c.File.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { sa, _ = get(int(fd)) })
+	}
+	var ap netip.AddrPort
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		ap = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		ap = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	if c.network == "udp" {
+		return net.UDPAddrFromAddrPort(ap)
+	}
+	return net.TCPAddrFromAddrPort(ap)
+}
+
+func connect(ctx context.Context, c *fileConn, sa unix.Sockaddr) error {
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -287,50 +303,106 @@ func sockaddr(ap netip.AddrPort) unix.Sockaddr {
 	return &unix.SockaddrInet6{Addr: a.As16(), Port: int(ap.Port())}
 }
 
-type socketRequest struct {
-	family, typ int
-	reply       chan socketReply
+// socketPool holds sockets created inside the node, made in batches by a
+// thread that lives there: one wake-up of that thread per batch instead of
+// one per dial.
+type socketPool struct {
+	mu     sync.Mutex
+	free   map[[2]int][]int // (family, type) -> descriptors
+	ready  chan struct{}    // closed (and replaced) after each batch
+	err    error
+	refill chan [2]int
 }
 
-type socketReply struct {
-	fd  int
-	err error
-}
+const socketBatch = 64
 
-// socket creates a socket inside the node on a thread that lives there
-// until the node is closed.
+// socket returns a socket created inside the node.
 func (n *Node) socket(family, typ int) (int, error) {
-	n.factoryOnce.Do(func() {
-		n.sockets = make(chan socketRequest)
-		ready := make(chan error)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread ends with the node
-			if err := netns.Set(n.ns); err != nil {
-				ready <- fmt.Errorf("enter namespace %s: %w", n.Namespace, err)
-				return
+	n.factoryOnce.Do(n.startFactory)
+	p := n.pool
+	key := [2]int{family, typ}
+	for {
+		p.mu.Lock()
+		if p.err != nil {
+			p.mu.Unlock()
+			return -1, p.err
+		}
+		fds := p.free[key]
+		if len(fds) > 0 {
+			fd := fds[len(fds)-1]
+			p.free[key] = fds[:len(fds)-1]
+			p.mu.Unlock()
+			if len(fds) == socketBatch/2 {
+				p.ask(key) // more, before the pool runs dry
 			}
-			close(ready)
-			for {
-				select {
-				case req := <-n.sockets:
-					fd, err := unix.Socket(req.family, req.typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-					req.reply <- socketReply{fd, err}
-				case <-n.quit:
-					return
-				}
-			}
-		}()
-		n.factoryErr = <-ready
-	})
-	if n.factoryErr != nil {
-		return -1, n.factoryErr
+			return fd, nil
+		}
+		ready := p.ready
+		p.mu.Unlock()
+		p.ask(key)
+		select {
+		case <-ready:
+		case <-n.quit:
+			return -1, fmt.Errorf("node %s is closed", n.Name)
+		}
 	}
-	reply := make(chan socketReply, 1)
+}
+
+// ask requests a batch unless one is already requested.
+func (p *socketPool) ask(key [2]int) {
 	select {
-	case n.sockets <- socketRequest{family, typ, reply}:
-	case <-n.quit:
-		return -1, fmt.Errorf("node %s is closed", n.Name)
+	case p.refill <- key:
+	default:
 	}
-	r := <-reply
-	return r.fd, r.err
+}
+
+func (n *Node) startFactory() {
+	p := &socketPool{free: map[[2]int][]int{}, ready: make(chan struct{}), refill: make(chan [2]int, 1)}
+	n.pool = p
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the node
+		err := netns.Set(n.ns)
+		if err != nil {
+			err = fmt.Errorf("enter namespace %s: %w", n.Namespace, err)
+		}
+		for err == nil {
+			select {
+			case key := <-p.refill:
+				var batch []int
+				for range socketBatch {
+					fd, e := unix.Socket(key[0], key[1]|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+					if e != nil {
+						if len(batch) == 0 {
+							err = fmt.Errorf("create socket in %s: %w", n.Namespace, e)
+						}
+						break
+					}
+					if key[1] == unix.SOCK_STREAM {
+						// Bind to a source address without a port: the port is
+						// picked at connect, so only the 4-tuple must be unique.
+						unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+					}
+					batch = append(batch, fd)
+				}
+				p.mu.Lock()
+				p.free[key] = append(p.free[key], batch...)
+				p.err = err
+				close(p.ready)
+				p.ready = make(chan struct{})
+				p.mu.Unlock()
+			case <-n.quit:
+				err = fmt.Errorf("node %s is closed", n.Name)
+			}
+		}
+		p.mu.Lock()
+		for _, fds := range p.free {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
+		p.free = nil
+		p.err = err
+		close(p.ready)
+		p.mu.Unlock()
+	}()
 }
