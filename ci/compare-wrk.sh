@@ -2,6 +2,8 @@
 # lvslab load against wrk, back to back, same concurrency, one real server
 # (rs3) of the paper lab, from the client namespace: one connection per
 # request, then keep-alive. Prints both rates, the ratio and lvslab's CPU.
+# Keep-alive runs lvslab with --procs 1 (set KEEPALIVE_PROCS=0 for Go's
+# default): on a 2-CPU machine that leaves a CPU to the server under test.
 #   sudo ci/compare-wrk.sh [CLIENTS] [SECONDS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,7 @@ trap '"$bin" down --name wrkcmp >/dev/null 2>&1' EXIT
 url=http://192.0.2.13/
 for mode in close keepalive; do
   hdr=(); flag=()
-  [ "$mode" = close ] && hdr=(-H "Connection: close") || flag=(--keepalive)
+  [ "$mode" = close ] && hdr=(-H "Connection: close") || flag=(--keepalive --procs "${KEEPALIVE_PROCS:-1}")
   for r in $(seq "$rounds"); do
     w=$(ip netns exec lvs-wrkcmp-client wrk -t2 -c"$c" -d"${d}s" "${hdr[@]}" "$url" | awk '/Requests\/sec/ {print $2}')
     j=$("$bin" load --name wrkcmp --target rs3 --clients "$c" --duration "${d}s" "${flag[@]}" --json)

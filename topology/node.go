@@ -219,10 +219,17 @@ func (n *Node) Dial(ctx context.Context, network string, laddr netip.Addr, raddr
 			return nil, fmt.Errorf("bind %s in %s: %w", laddr, n.Name, err)
 		}
 	}
+	// Connect before handing the descriptor to the poller, so that the
+	// poller's first report is the connection's, not the unconnected
+	// socket's.
+	cerr := unix.Connect(fd, sockaddr(raddr))
 	c := &fileConn{File: os.NewFile(uintptr(fd), "socket"), network: network}
-	if err := connect(ctx, c, sockaddr(raddr)); err != nil {
+	if errors.Is(cerr, unix.EINPROGRESS) {
+		cerr = waitConnected(ctx, c)
+	}
+	if cerr != nil {
 		c.Close()
-		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(raddr), Err: err}
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(raddr), Err: cerr}
 	}
 	return c, nil
 }
@@ -254,17 +261,11 @@ func (c *fileConn) addr(get func(int) (unix.Sockaddr, error)) net.Addr {
 	return net.TCPAddrFromAddrPort(ap)
 }
 
-func connect(ctx context.Context, c *fileConn, sa unix.Sockaddr) error {
+// waitConnected waits for a non-blocking connect to finish.
+func waitConnected(ctx context.Context, c *fileConn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
-	}
-	var cerr error
-	if err := rc.Control(func(fd uintptr) { cerr = unix.Connect(int(fd), sa) }); err != nil {
-		return err
-	}
-	if !errors.Is(cerr, unix.EINPROGRESS) {
-		return cerr
 	}
 	if d, ok := ctx.Deadline(); ok {
 		c.SetWriteDeadline(d)
@@ -272,19 +273,26 @@ func connect(ctx context.Context, c *fileConn, sa unix.Sockaddr) error {
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetWriteDeadline(time.Now()) })
 	defer stop()
+	var cerr error
 	werr := rc.Write(func(fd uintptr) bool {
-		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+		// One poll tells "still connecting" (no event) from connected
+		// (POLLOUT) and failed (POLLERR, then SO_ERROR says why).
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		if _, err := unix.Poll(pfd, 0); err != nil {
 			cerr = err
-			if v != 0 {
+			return true
+		}
+		switch {
+		case pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0:
+			cerr = unix.ECONNREFUSED
+			if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {
 				cerr = unix.Errno(v)
 			}
 			return true
-		}
-		if _, err := unix.Getpeername(int(fd)); err == nil {
-			cerr = nil
+		case pfd[0].Revents&unix.POLLOUT != 0:
 			return true
 		}
-		return false // still connecting: wait for writability
+		return false
 	})
 	if werr != nil {
 		if ctx.Err() != nil && !errors.Is(werr, os.ErrDeadlineExceeded) {
