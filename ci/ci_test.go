@@ -1,0 +1,76 @@
+package ci
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func writeIndex(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestLoadOrderFollowsHardAndSoftDependencies(t *testing.T) {
+	dir := writeIndex(t, map[string]string{
+		"modules.dep": "kernel/net/ipvs/ip_vs.ko: kernel/net/nf_conntrack.ko kernel/net/nf_defrag_ipv6.ko kernel/lib/libcrc32c.ko\n" +
+			"kernel/net/nf_conntrack.ko: kernel/net/nf_defrag_ipv6.ko kernel/lib/libcrc32c.ko\n" +
+			"kernel/net/nf_defrag_ipv6.ko:\nkernel/lib/libcrc32c.ko:\nkernel/crypto/crc32c_generic.ko:\n" +
+			"kernel/net/ipvs/ip_vs_mh.ko.xz: kernel/net/ipvs/ip_vs.ko kernel/net/nf_conntrack.ko kernel/net/nf_defrag_ipv6.ko kernel/lib/libcrc32c.ko\n",
+		"modules.softdep": "softdep libcrc32c pre: crc32c\n",
+		"modules.alias":   "alias crc32c crc32c_generic\nalias nft-chain-2-* nf_conntrack\n",
+		"modules.builtin": "kernel/net/ipv6/ipv6.ko\n",
+	})
+	ix, err := ReadModuleIndex(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, err := ix.LoadOrder("ip_vs_mh", "ipv6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"crc32c_generic", "libcrc32c", "nf_defrag_ipv6", "nf_conntrack", "ip_vs", "ip_vs_mh"}
+	if !reflect.DeepEqual(order, want) {
+		t.Errorf("load order %v, want %v (soft deps first, built-ins left out)", order, want)
+	}
+	if got := ix.Resolve("nft-chain-2-nat"); !reflect.DeepEqual(got, []string{"nf_conntrack"}) {
+		t.Errorf("alias resolved to %v", got)
+	}
+	if _, err := ix.LoadOrder("no_such"); err == nil || !strings.Contains(err.Error(), "no_such") {
+		t.Errorf("missing module: %v", err)
+	}
+}
+
+func TestKernelList(t *testing.T) {
+	l, err := LoadKernels("../fixtures/kernels.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"debian-6.1", "debian-6.12"} {
+		if _, err := l.Find(name); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := l.Find("debian-9"); err == nil || !strings.Contains(err.Error(), "debian-6.1, debian-6.12") {
+		t.Errorf("unknown kernel: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "k.yaml")
+	os.WriteFile(bad, []byte("default: x\nkernels: [{name: y, package: z}]\n"), 0o644)
+	if _, err := LoadKernels(bad); err == nil || !strings.Contains(err.Error(), `kernel "x" is not in the list`) {
+		t.Errorf("bad default: %v", err)
+	}
+}
+
+func TestStaticCheck(t *testing.T) {
+	if err := checkStatic("/bin/sh"); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
+		t.Errorf("a dynamically linked binary passed: %v", err)
+	}
+}
