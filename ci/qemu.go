@@ -129,6 +129,9 @@ func RunVM(ctx context.Context, o VMOptions) (*VMResult, error) {
 		if ctx.Err() == context.DeadlineExceeded {
 			return res, fmt.Errorf("the guest did not finish within %s: QEMU was killed (raise --timeout)", o.Timeout)
 		}
+		if ctx.Err() != nil {
+			return res, errors.New("interrupted: QEMU was killed")
+		}
 		return res, err
 	}
 	return nil, errors.New("no accelerator left to try")
