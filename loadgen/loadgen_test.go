@@ -3,9 +3,9 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
-	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"

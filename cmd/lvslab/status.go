@@ -16,7 +16,7 @@ func init() {
 	register(&command{
 		name:    "status",
 		summary: "Show the labs that are up, or one lab's nodes and real-server counters.",
-		usage:   "status [--name N] [--json]",
+		usage:   "status [--name N] [--stats] [--json]",
 		root:    true,
 		run:     runStatus,
 	})
@@ -36,11 +36,14 @@ type labStatus struct {
 	Supervisor bool                        `json:"supervisor_running"`
 	Spec       *topology.Spec              `json:"spec,omitempty"`
 	Servers    map[string]harness.Counters `json:"servers,omitempty"`
+	IPVS       []harness.ServiceState      `json:"ipvs,omitempty"`
+	ipvsHeader string
 }
 
 func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	name := fs.String("name", "", "lab to show (default: list every lab)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	stats := fs.Bool("stats", false, "show the IPVS table's counters, as ipvsadm -Ln --stats")
 	if err := parse(find("status"), fs, args, false); err != nil {
 		return err
 	}
@@ -63,6 +66,12 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			s.Spec = st.Spec
 			if s.Supervisor {
 				s.Servers, _ = harness.Connect(lab).Counters(ctx)
+			}
+			if st.Spec.Mode != topology.ModeDirect {
+				s.IPVS, s.ipvsHeader, err = readIPVS(lab)
+				if err != nil {
+					return err
+				}
 			}
 		}
 		out = append(out, s)
@@ -89,8 +98,19 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return tw.Flush()
 	}
 	s := out[0]
+	if *stats && s.ipvsHeader == "" {
+		return fmt.Errorf("lab %s has no IPVS director (mode %s)", s.Lab, s.Mode)
+	}
+	if s.ipvsHeader != "" && *stats {
+		harness.WriteTable(os.Stdout, s.ipvsHeader, s.IPVS, true)
+		return nil
+	}
 	fmt.Printf("lab %s, mode %s, created %s\n\n", s.Lab, s.Mode, s.Created)
 	printNodes(os.Stdout, s.Spec)
+	if s.ipvsHeader != "" {
+		fmt.Println()
+		harness.WriteTable(os.Stdout, s.ipvsHeader, s.IPVS, false)
+	}
 	if !s.Supervisor {
 		fmt.Println("\nreal servers: not serving (the supervisor is gone; lvslab down --name " + s.Lab + " removes the lab)")
 		return nil
@@ -130,4 +150,24 @@ func runDown(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "removed lab %s\n", lab)
 	return nil
+}
+
+// readIPVS reads the director's IPVS table of a lab that is up.
+func readIPVS(lab string) ([]harness.ServiceState, string, error) {
+	t, err := topology.Open(lab)
+	if err != nil {
+		return nil, "", err
+	}
+	defer t.Detach()
+	d, err := harness.OpenDirector(t)
+	if err != nil {
+		return nil, "", err
+	}
+	defer d.Close()
+	svcs, err := d.Services()
+	if err != nil {
+		return nil, "", err
+	}
+	header, err := harness.IPVSHeader(t.Director())
+	return svcs, header, err
 }

@@ -22,7 +22,7 @@ func init() {
 	register(&command{
 		name:    "up",
 		summary: "Build a lab and leave it running: namespaces, bridges, addresses, routes, and a real server in each real-server node.",
-		usage:   "up [-f FILE | --topology paper|small] [--name N] [--mode direct|nat|dr|tun] [--body-size B] [--service-time D] [--json]",
+		usage:   "up [-f FILE | --topology paper|small] [--name N] [--mode direct|nat|dr|tun] [--scheduler rr] [--body-size B] [--service-time D] [--json]",
 		root:    true,
 		run:     runUp,
 	})
@@ -62,6 +62,7 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	tf.register(fs)
 	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print the lab as JSON")
+	scheduler := fs.String("scheduler", "rr", "IPVS scheduler of the VIP's services (rr, wrr, lc, wlc, sh, mh, …)")
 	if err := parse(find("up"), fs, args, false); err != nil {
 		return err
 	}
@@ -81,6 +82,11 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := startSupervisor(ctx, spec.Name, sf); err != nil {
 		return errors.Join(err, lab.Close())
 	}
+	if spec.Mode != topology.ModeDirect {
+		if err := startDirector(lab, spec.Mode, *scheduler); err != nil {
+			return errors.Join(err, lab.Close())
+		}
+	}
 	lab.Detach()
 	took := time.Since(start)
 	if *asJSON {
@@ -93,8 +99,32 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	printNodes(os.Stdout, spec)
 	client := spec.ByRole(topology.RoleClient)[0]
 	fmt.Printf("\nenter a node:   sudo ip netns exec lvs-%s-%s bash\n", spec.Name, client.Name)
-	fmt.Printf("load it:        sudo lvslab load --name %s --target direct --clients 16 --duration 10s\n", spec.Name)
+	target := "direct"
+	if spec.Mode != topology.ModeDirect {
+		target = "vip"
+	}
+	fmt.Printf("load it:        sudo lvslab load --name %s --target %s --clients 16 --duration 10s\n", spec.Name, target)
 	fmt.Printf("tear it down:   sudo lvslab down --name %s\n", spec.Name)
+	return nil
+}
+
+// startDirector wires the lab for an LVS mode, creates the VIP's services
+// and checks the result before the lab is handed over.
+func startDirector(lab *topology.Lab, mode topology.Mode, scheduler string) error {
+	if err := harness.Wire(lab, mode); err != nil {
+		return err
+	}
+	d, err := harness.OpenDirector(lab)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := harness.ServeVIP(d, lab, mode, scheduler); err != nil {
+		return err
+	}
+	if err := harness.Verify(lab, mode); err != nil {
+		return fmt.Errorf("the lab is not wired for %s:\n%w", mode, err)
+	}
 	return nil
 }
 

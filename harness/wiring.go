@@ -1,0 +1,247 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Wire sets a lab up for one forwarding method (../shared/FIELD-NOTES §2,
+// the kernel's ipvs.sh selftest): the real servers' routes, the VIP on
+// the director, and on the real servers what DR and TUN need (the VIP on
+// lo, ARP kept quiet about it, reverse-path filtering off, tunl0 up).
+// Wiring for another mode first undoes what the last one set.
+func Wire(lab *topology.Lab, mode topology.Mode) error {
+	if err := lab.SetMode(mode); err != nil {
+		return err
+	}
+	vips := vipPrefixes(lab.Spec)
+	if d := lab.Director(); d != nil {
+		if err := setLoAddrs(d, vips, true); err != nil {
+			return err
+		}
+		// A director that forwards to real servers on the segment a packet
+		// came in on would send ICMP redirects in DR mode.
+		for _, k := range []string{"net.ipv4.conf.all.send_redirects", "net.ipv4.conf.default.send_redirects"} {
+			if err := d.SetSysctl(k, "0"); err != nil {
+				return err
+			}
+		}
+	}
+	bypass := mode == topology.ModeDR || mode == topology.ModeTUN
+	for _, rs := range lab.RealServers() {
+		seg := rs.Links[0].Segment
+		if err := setLoAddrs(rs, vips, bypass); err != nil {
+			return err
+		}
+		ignore, announce, rpf := "0", "0", "0"
+		if bypass {
+			ignore, announce = "1", "2"
+		}
+		for _, dev := range []string{"all", seg} {
+			for k, v := range map[string]string{"arp_ignore": ignore, "arp_announce": announce, "rp_filter": rpf} {
+				if err := rs.SetSysctl("net.ipv4.conf."+dev+"."+k, v); err != nil {
+					return err
+				}
+			}
+		}
+		if err := setTunnel(rs, mode == topology.ModeTUN); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func vipPrefixes(s *topology.Spec) []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range []netip.Addr{s.VIP.IPv4, s.VIP.IPv6} {
+		if a.IsValid() {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
+}
+
+func setLoAddrs(n *topology.Node, prefixes []netip.Prefix, present bool) error {
+	lo, err := n.Netlink().LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("find lo in %s: %w", n.Name, err)
+	}
+	for _, p := range prefixes {
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+		if p.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if present {
+			err = n.Netlink().AddrReplace(lo, addr)
+		} else if err = n.Netlink().AddrDel(lo, addr); errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ESRCH) {
+			err = nil
+		}
+		if err != nil {
+			return fmt.Errorf("set VIP %s on lo of %s (present=%v): %w", p, n.Name, present, err)
+		}
+	}
+	return nil
+}
+
+// setTunnel brings the IP-in-IP fallback device (created in every
+// namespace once the ipip module is loaded) up or down.
+func setTunnel(n *topology.Node, up bool) error {
+	link, err := n.Netlink().LinkByName("tunl0")
+	if err != nil {
+		if !up {
+			return nil
+		}
+		return fmt.Errorf("%s has no tunl0: TUN mode needs the ipip module (modprobe ipip)", n.Name)
+	}
+	if up {
+		if err := n.Netlink().LinkSetUp(link); err != nil {
+			return fmt.Errorf("bring up tunl0 in %s: %w", n.Name, err)
+		}
+		return n.SetSysctl("net.ipv4.conf.tunl0.rp_filter", "0")
+	}
+	return n.Netlink().LinkSetDown(link)
+}
+
+// Verify checks that a lab is wired for a forwarding method and names
+// every cause it finds that would break it: the preflight of "lvslab up"
+// and of the suites.
+func Verify(lab *topology.Lab, mode topology.Mode) error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	d := lab.Director()
+	if d == nil {
+		return fmt.Errorf("lab %s has no director", lab.Spec.Name)
+	}
+	for _, p := range vipPrefixes(lab.Spec) {
+		if !hasAddr(d, "lo", p.Addr()) {
+			bad("director: the VIP %s is not a local address, so IPVS never sees packets for it: put it on lo", p.Addr())
+		}
+	}
+	client := lab.Client().Addr(false)
+	for _, rs := range lab.RealServers() {
+		seg := rs.Links[0].Segment
+		via := routeVia(rs, client)
+		dBack, _ := d.Link(seg)
+		switch mode {
+		case topology.ModeNAT:
+			if len(dBack.IPv4) > 0 && via != dBack.IPv4[0] {
+				bad("%s: replies to the client go via %s, not back through the director (%s): NAT needs the real servers' route back through the director",
+					rs.Name, orNone(via), dBack.IPv4[0])
+			}
+		case topology.ModeDR, topology.ModeTUN:
+			if len(dBack.IPv4) > 0 && via == dBack.IPv4[0] {
+				bad("%s: replies to the client go through the director: %s needs them to bypass it (route via the router)", rs.Name, mode)
+			}
+			if v := sysctlMax(rs, "arp_ignore", seg); v < 1 {
+				bad("%s: arp_ignore is %d on %s: the real server answers ARP for the VIP and takes it from the director (%s needs arp_ignore=1)", rs.Name, v, seg, mode)
+			}
+			if v := sysctlMax(rs, "arp_announce", seg); v < 2 {
+				bad("%s: arp_announce is %d on %s: it may announce the VIP from its LAN address (%s needs arp_announce=2)", rs.Name, v, seg, mode)
+			}
+			if !hasAddr(rs, "lo", lab.Spec.VIP.IPv4) {
+				bad("%s: the VIP %s is not on lo: packets the director forwards to it are dropped (%s needs the VIP on lo)", rs.Name, lab.Spec.VIP.IPv4, mode)
+			}
+		}
+		if mode == topology.ModeTUN {
+			link, err := rs.Netlink().LinkByName("tunl0")
+			switch {
+			case err != nil:
+				bad("%s: no tunl0 (module ipip): it cannot decapsulate what the director tunnels to it", rs.Name)
+			case link.Attrs().Flags&net.FlagUp == 0:
+				bad("%s: tunl0 is down: the director's IP-in-IP packets are dropped (TUN needs tunl0 up)", rs.Name)
+			default:
+				if v := sysctlMax(rs, "rp_filter", "tunl0"); v != 0 {
+					bad("%s: rp_filter is %d on tunl0: decapsulated packets from the client fail the reverse-path check (TUN needs rp_filter=0)", rs.Name, v)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func orNone(a netip.Addr) string {
+	if !a.IsValid() {
+		return "no route"
+	}
+	return a.String()
+}
+
+// routeVia is the gateway a node uses to reach dst (invalid if on-link or none).
+func routeVia(n *topology.Node, dst netip.Addr) netip.Addr {
+	routes, err := n.Netlink().RouteGet(dst.AsSlice())
+	if err != nil || len(routes) == 0 {
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(routes[0].Gw)
+	return a.Unmap()
+}
+
+// sysctlMax is the value the kernel applies for per-device IPv4 settings
+// such as arp_ignore: the larger of "all" and the device's.
+func sysctlMax(n *topology.Node, key, dev string) int {
+	best := 0
+	for _, d := range []string{"all", dev} {
+		v, err := n.Sysctl("net.ipv4.conf." + d + "." + key)
+		if err != nil {
+			continue
+		}
+		if x, err := strconv.Atoi(v); err == nil && x > best {
+			best = x
+		}
+	}
+	return best
+}
+
+func hasAddr(n *topology.Node, link string, a netip.Addr) bool {
+	l, err := n.Netlink().LinkByName(link)
+	if err != nil {
+		return false
+	}
+	addrs, err := n.Netlink().AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return false
+	}
+	for _, x := range addrs {
+		if y, ok := netip.AddrFromSlice(x.IP); ok && y.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeVIP creates the lab's standard services (TCP and UDP on the VIP's
+// port, IPv4 and, if the lab has one, IPv6) with every real server at
+// weight 1, forwarded by mode.
+func ServeVIP(d *Director, lab *topology.Lab, mode topology.Mode, scheduler string) ([]Service, error) {
+	var out []Service
+	for _, v6 := range []bool{false, true} {
+		vip := lab.Spec.VIP.IPv4
+		if v6 {
+			vip = lab.Spec.VIP.IPv6
+		}
+		if !vip.IsValid() || (v6 && mode == topology.ModeTUN) {
+			continue // TUN over IPv6 needs ip6_tunnel wiring of its own
+		}
+		for _, proto := range []string{"tcp", "udp"} {
+			s := Service{Protocol: proto, Addr: vip, Port: lab.Spec.VIP.Port, Scheduler: scheduler}
+			if err := d.AddService(s); err != nil {
+				return out, err
+			}
+			out = append(out, s)
+			for _, rs := range lab.RealServers() {
+				if err := d.AddReal(s, Real{Addr: rs.Addr(v6), Port: lab.Spec.VIP.Port, Weight: 1, Method: mode}); err != nil {
+					return out, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
