@@ -164,6 +164,11 @@ func mountHost(cfg guestConfig) error {
 			return fmt.Errorf("mount %s in the guest: %w", m.dst, err)
 		}
 	}
+	// devtmpfs has no /dev/fd and friends (udev makes them); shells need them.
+	for link, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		os.Symlink(target, filepath.Join("/newroot/dev", link))
+	}
 	// The host's own modprobe (which ipvsadm and moby/ipvs call) finds
 	// the guest kernel's modules where it looks for them.
 	mods := filepath.Join(guestModules, cfg.Release)

@@ -17,7 +17,6 @@ import (
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
-	"golang.org/x/term"
 )
 
 func init() {
@@ -85,7 +84,7 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	report := benchReport{Started: time.Now().UTC(), Kernel: kernelRelease(), CPUs: runtime.NumCPU(),
 		Topology: lab.Spec, Duration: duration.String(), Env: map[string]string{"version": version()}}
-	progress := term.IsTerminal(int(os.Stderr.Fd()))
+	progress := showProgress()
 	total := len(clients) * len(conns)
 	for _, conn := range conns {
 		for _, c := range clients {

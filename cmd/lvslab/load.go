@@ -13,7 +13,6 @@ import (
 
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
-	"golang.org/x/term"
 )
 
 func init() {
@@ -88,7 +87,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		Clients: *clients, Rate: *rate, Duration: *duration, Requests: *requests,
 		KeepAlive: *keepalive, Timeout: *timeout, Path: *path,
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
+	if showProgress() {
 		cfg.Progress = func(s loadgen.Second) {
 			fmt.Fprintf(os.Stderr, "\r%3ds  %8d req/s  %6d errors ", s.At, s.Requests, s.Errors)
 		}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/lvslab/lvslab/ci"
+	"golang.org/x/term"
 )
 
 type command struct {
@@ -146,4 +147,12 @@ func hasFlags(fs *flag.FlagSet) bool {
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	return n > 0
+}
+
+// showProgress says whether to draw progress on stderr: only on a
+// terminal that understands escapes (a VM's serial console is a terminal
+// even when the host's output goes to a CI log; lvslab vm passes TERM on).
+func showProgress() bool {
+	t := os.Getenv("TERM")
+	return term.IsTerminal(int(os.Stderr.Fd())) && t != "" && t != "dumb"
 }

@@ -107,10 +107,13 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Printf("lab %s, mode %s, created %s\n\n", s.Lab, s.Mode, s.Created)
 	printNodes(os.Stdout, s.Spec)
-	if s.ipvsHeader != "" {
-		fmt.Println()
-		harness.WriteTable(os.Stdout, s.ipvsHeader, s.IPVS, false)
-	}
+	// The IPVS table comes last, so that it reads (and diffs) like ipvsadm -Ln.
+	defer func() {
+		if s.ipvsHeader != "" {
+			fmt.Println()
+			harness.WriteTable(os.Stdout, s.ipvsHeader, s.IPVS, false)
+		}
+	}()
 	if !s.Supervisor {
 		fmt.Println("\nreal servers: not serving (the supervisor is gone; lvslab down --name " + s.Lab + " removes the lab)")
 		return nil

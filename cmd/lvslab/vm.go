@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/lvslab/lvslab/ci"
 )
 
@@ -102,6 +104,9 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	cwd, _ := os.Getwd()
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin", "HOME=/root"}
 	for _, e := range os.Environ() {
+		if strings.HasPrefix(e, "TERM=") && !term.IsTerminal(int(os.Stdout.Fd())) {
+			continue // the guest's console is a terminal; the host's output may not be
+		}
 		for _, p := range guestEnvPrefixes {
 			if strings.HasPrefix(e, p) {
 				env = append(env, e)
