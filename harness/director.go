@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -100,7 +101,7 @@ func (s Service) ipvs() *ipvs.Service {
 		bits = s.PersistenceBits
 	}
 	if out.AddressFamily == unix.AF_INET {
-		out.Netmask = uint32(0xffffffff) << (32 - bits)
+		out.Netmask = netmaskAttr(uint32(0xffffffff) << (32 - bits))
 	} else {
 		out.Netmask = uint32(bits)
 	}
@@ -312,12 +313,21 @@ func fromIPVS(s *ipvs.Service) Service {
 	if s.Flags&FlagPersistent != 0 {
 		out.Persistence = time.Duration(s.Timeout) * time.Second
 		if s.AddressFamily == unix.AF_INET {
-			out.PersistenceBits = maskBits(s.Netmask)
+			out.PersistenceBits = maskBits(netmaskAttr(s.Netmask))
 		} else {
 			out.PersistenceBits = int(s.Netmask)
 		}
 	}
 	return out
+}
+
+// netmaskAttr converts an IPv4 netmask to and from the form moby/ipvs
+// passes through: the kernel's attribute is big-endian, moby/ipvs writes
+// and reads the uint32 in host order, so the bytes must be swapped here.
+func netmaskAttr(m uint32) uint32 {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], m)
+	return binary.NativeEndian.Uint32(b[:])
 }
 
 func maskBits(m uint32) int {

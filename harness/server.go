@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -20,6 +21,8 @@ import (
 const (
 	HeaderServer = "X-Real-Server"
 	HeaderClient = "X-Client-Addr"
+	// HeaderReceived is the size of the request body the server read.
+	HeaderReceived = "X-Body-Bytes"
 )
 
 // ServerConfig shapes what every real server answers.
@@ -154,11 +157,18 @@ func (s *RealServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		body = bytes.Repeat([]byte("x"), n)
 	}
+	// A request body (an upload) is read whole and its size reported, so
+	// that large requests can be sent through the director (TUN's MTU).
+	received, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return // the client went away mid-body
+	}
 	if s.cfg.ServiceTime > 0 {
 		time.Sleep(s.cfg.ServiceTime)
 	}
 	h := w.Header()
 	h.Set(HeaderServer, s.Name())
+	h.Set(HeaderReceived, strconv.FormatInt(received, 10))
 	h.Set(HeaderClient, r.RemoteAddr)
 	h.Set("Content-Type", "text/plain")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
