@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"io"
 	"net"
 	"net/http"
@@ -62,7 +64,7 @@ type RealServer struct {
 
 	mu      sync.Mutex
 	http    *http.Server
-	packets net.PacketConn
+	packets []echoConn
 	done    sync.WaitGroup
 }
 
@@ -86,7 +88,7 @@ func (s *RealServer) Start() error {
 	if err != nil {
 		return err
 	}
-	pc, err := s.Node.ListenPacket("udp", addr)
+	echo, err := s.listenEcho()
 	if err != nil {
 		l.Close()
 		return err
@@ -97,16 +99,18 @@ func (s *RealServer) Start() error {
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          nil,
 	}
-	s.http, s.packets = srv, pc
-	s.done.Add(2)
+	s.http, s.packets = srv, echo
+	s.done.Add(1 + len(echo))
 	go func() {
 		defer s.done.Done()
 		srv.Serve(&countingListener{Listener: l, n: &s.accepts})
 	}()
-	go func() {
-		defer s.done.Done()
-		s.echo(pc)
-	}()
+	for _, pc := range echo {
+		go func() {
+			defer s.done.Done()
+			s.echo(pc)
+		}()
+	}
 	return nil
 }
 
@@ -118,7 +122,10 @@ func (s *RealServer) Stop() error {
 	if s.http == nil {
 		return nil
 	}
-	err := errors.Join(s.http.Close(), s.packets.Close())
+	err := s.http.Close()
+	for _, pc := range s.packets {
+		err = errors.Join(err, pc.Close())
+	}
 	s.done.Wait()
 	s.http, s.packets = nil, nil
 	if err != nil {
@@ -175,19 +182,84 @@ func (s *RealServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// echoConn is a UDP socket that learns each datagram's destination
+// address and answers from it: in DR and TUN mode a datagram arrives for
+// the VIP, and the client only accepts a reply from the VIP.
+type echoConn interface {
+	Close() error
+	read(buf []byte) (n int, dst net.IP, from net.Addr, err error)
+	reply(b []byte, src net.IP, to net.Addr) error
+}
+
+type echo4 struct{ *ipv4.PacketConn }
+
+func (c echo4) read(b []byte) (int, net.IP, net.Addr, error) {
+	n, cm, from, err := c.ReadFrom(b)
+	if cm == nil {
+		return n, nil, from, err
+	}
+	return n, cm.Dst, from, err
+}
+
+func (c echo4) reply(b []byte, src net.IP, to net.Addr) error {
+	_, err := c.WriteTo(b, &ipv4.ControlMessage{Src: src}, to)
+	return err
+}
+
+type echo6 struct{ *ipv6.PacketConn }
+
+func (c echo6) read(b []byte) (int, net.IP, net.Addr, error) {
+	n, cm, from, err := c.ReadFrom(b)
+	if cm == nil {
+		return n, nil, from, err
+	}
+	return n, cm.Dst, from, err
+}
+
+func (c echo6) reply(b []byte, src net.IP, to net.Addr) error {
+	_, err := c.WriteTo(b, &ipv6.ControlMessage{Src: src}, to)
+	return err
+}
+
+// listenEcho opens the UDP echo sockets, one per family, inside the node.
+func (s *RealServer) listenEcho() ([]echoConn, error) {
+	port := strconv.Itoa(int(s.port))
+	pc4, err := s.Node.ListenPacket("udp4", "0.0.0.0:"+port)
+	if err != nil {
+		return nil, err
+	}
+	c4 := ipv4.NewPacketConn(pc4)
+	if err := c4.SetControlMessage(ipv4.FlagDst, true); err != nil {
+		pc4.Close()
+		return nil, fmt.Errorf("UDP echo in %s: %w", s.Name(), err)
+	}
+	pc6, err := s.Node.ListenPacket("udp6", "[::]:"+port)
+	if err != nil {
+		pc4.Close()
+		return nil, err
+	}
+	c6 := ipv6.NewPacketConn(pc6)
+	if err := c6.SetControlMessage(ipv6.FlagDst, true); err != nil {
+		pc4.Close()
+		pc6.Close()
+		return nil, fmt.Errorf("UDP echo in %s: %w", s.Name(), err)
+	}
+	return []echoConn{echo4{c4}, echo6{c6}}, nil
+}
+
 // echo answers each datagram with "<server> <client address>\n" followed
 // by the datagram itself, so a UDP client learns who answered and what
 // source address the server saw.
-func (s *RealServer) echo(pc net.PacketConn) {
+func (s *RealServer) echo(c echoConn) {
 	buf := make([]byte, 65536)
 	for {
-		n, from, err := pc.ReadFrom(buf)
+		n, dst, from, err := c.read(buf)
 		if err != nil {
 			return
 		}
 		s.udp.Add(1)
 		reply := append([]byte(s.Name()+" "+from.String()+"\n"), buf[:n]...)
-		pc.WriteTo(reply, from)
+		c.reply(reply, dst, from)
 	}
 }
 

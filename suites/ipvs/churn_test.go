@@ -1,0 +1,127 @@
+package ipvs_test
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/loadgen"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Changes under load, in every mode: what clients see while a server is
+// drained, added, removed, cut off, or the scheduler changes.
+var _ = Describe("a director changed under load", func() {
+	for _, mode := range []topology.Mode{topology.ModeNAT, topology.ModeDR, topology.ModeTUN} {
+		Context(fmt.Sprintf("in %s mode", modeName(mode)), Ordered, Label("churn", string(mode)), func() {
+			var d *directorLab
+			BeforeAll(func() {
+				expectCleanAfter()
+				d = startDirectorLab("churn"+string(mode), mode, harness.DefaultServerConfig)
+			})
+			requests := func(name string) uint64 { return d.Server(name).Counters().Requests }
+			// errorsAfter counts failures from second `from` of a run on.
+			errorsAfter := func(res *loadgen.Result, from int) int64 {
+				var n int64
+				for _, s := range res.Series {
+					if s.At >= from {
+						n += s.Errors
+					}
+				}
+				return n
+			}
+
+			It("drains a server set to weight 0: no new connections reach it and no request fails", func() {
+				results := d.loadInBackground(4, 4*time.Second)
+				time.Sleep(time.Second)
+				d.setWeights(d.HTTP, map[string]int{"rs1": 0})
+				time.Sleep(300 * time.Millisecond) // requests already sent to rs1 finish
+				drained := requests("rs1")
+				res := <-results
+				GinkgoWriter.Printf("drain: %d requests, errors %v, series %+v\n", res.Requests, res.Errors, res.Series)
+				Expect(res.Errors).To(BeEmpty(), "draining must not fail a request")
+				Expect(requests("rs1")).To(Equal(drained), "rs1 got new connections at weight 0")
+				Expect(res.Servers["rs2"]).To(BeNumerically(">", res.Servers["rs1"]))
+			})
+
+			It("brings an added server into service at once", func() {
+				Expect(d.Dir.DelReal(d.HTTP, d.real("rs8", 1, false))).To(Succeed())
+				before := requests("rs8")
+				results := d.loadInBackground(4, 3*time.Second)
+				time.Sleep(time.Second)
+				Expect(d.Dir.AddReal(d.HTTP, d.real("rs8", 1, false))).To(Succeed())
+				res := <-results
+				Expect(res.Errors).To(BeEmpty())
+				Expect(requests("rs8")-before).To(BeNumerically(">", 0), "the added server took no connection")
+			})
+
+			// ipvs-sysctl.rst: with expire_nodest_conn=0 the connections of a
+			// removed server keep going to it until their entries expire;
+			// with 1 the next packet of such a connection expires its entry
+			// and is dropped, so the client sees a reset or a retransmission
+			// that is scheduled anew (kubernetes/kubernetes#57841).
+			DescribeTable("removes a server with failures as expire_nodest_conn promises",
+				func(expire string) {
+					d.ipvsSysctl("expire_nodest_conn", expire)
+					results := d.loadInBackground(4, 4*time.Second)
+					time.Sleep(time.Second)
+					Expect(d.Dir.DelReal(d.HTTP, d.real("rs2", 1, false))).To(Succeed())
+					DeferCleanup(d.Dir.AddReal, d.HTTP, d.real("rs2", 1, false))
+					stopped := requests("rs2")
+					res := <-results
+					GinkgoWriter.Printf("remove rs2, expire_nodest_conn=%s: %d requests, errors %v, errors from second 3 on: %d\n",
+						expire, res.Requests, res.Errors, errorsAfter(res, 3))
+					for kind := range res.Errors {
+						Expect(kind).To(BeElementOf(loadgen.ErrReset, loadgen.ErrTimeout), "%v", res.Errors)
+					}
+					// Only requests in flight on rs2 (at most one per client) can be
+					// affected, and new connections never are.
+					Expect(res.ErrorCount()).To(BeNumerically("<=", 4), "more failures than requests in flight: %v", res.Errors)
+					Expect(errorsAfter(res, 3)).To(BeZero(), "clients must recover at once")
+					Expect(requests("rs2")).To(BeNumerically("<=", stopped+4), "new connections reached the removed server")
+				},
+				Entry("expire_nodest_conn=1: what is in flight is cut, new connections go elsewhere", "1"),
+				Entry("expire_nodest_conn=0: what is in flight finishes on the removed server", "0"),
+			)
+
+			It("shows clients timeouts while a real server's link is down, and serves again once it is up", func() {
+				rs := d.Node("rs3")
+				results := d.loadInBackground(4, 5*time.Second)
+				time.Sleep(time.Second)
+				Expect(rs.SetLinkUp(rs.Links[0].Segment, false)).To(Succeed())
+				time.Sleep(1500 * time.Millisecond)
+				Expect(rs.SetLinkUp(rs.Links[0].Segment, true)).To(Succeed())
+				back := requests("rs3")
+				res := <-results
+				GinkgoWriter.Printf("link down 1.5 s without a health check: %d of %d requests failed: %v\n", res.ErrorCount(), res.Requests, res.Errors)
+				Expect(res.ErrorCount()).To(BeNumerically(">", 0), "no health check: rr keeps sending to the cut-off server")
+				for kind := range res.Errors {
+					Expect(kind).To(Equal(loadgen.ErrTimeout))
+				}
+				Expect(requests("rs3")).To(BeNumerically(">", back), "rs3 serves again once its link is up")
+			})
+
+			It("changes the scheduler of a live service, refusing only what arrives during the switch", func() {
+				results := d.loadInBackground(4, 4*time.Second)
+				time.Sleep(time.Second)
+				d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "wlc"})
+				time.Sleep(time.Second)
+				Expect(d.Dir.UpdateService(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "mh"})).To(Succeed())
+				res := <-results
+				GinkgoWriter.Printf("scheduler changes under load: %d requests, errors %v, series %+v\n", res.Requests, res.Errors, res.Series)
+				// The kernel unbinds the old scheduler and waits for an RCU grace
+				// period before binding the new one; a SYN arriving in between
+				// finds no scheduler, falls to the director's own stack and is
+				// refused (or is lost, and the client's retransmission may come
+				// too late for the request's timeout).
+				for kind := range res.Errors {
+					Expect(kind).To(BeElementOf(loadgen.ErrRefused, loadgen.ErrTimeout))
+				}
+				Expect(errorsAfter(res, 3)).To(BeZero(), "refusals must stop once the new scheduler is bound")
+			})
+		})
+	}
+})
