@@ -58,11 +58,11 @@ var _ = Describe("a director changed under load", func() {
 				Expect(requests("rs8")-before).To(BeNumerically(">", 0), "the added server took no connection")
 			})
 
-			// ipvs-sysctl.rst: with expire_nodest_conn=0 the connections of a
-			// removed server keep going to it until their entries expire;
-			// with 1 the next packet of such a connection expires its entry
-			// and is dropped, so the client sees a reset or a retransmission
-			// that is scheduled anew (kubernetes/kubernetes#57841).
+			// With expire_nodest_conn=0 the entries of a removed server stay
+			// and IPVS drops their packets, so requests in flight on it hang
+			// until they time out; with 1 the next packet expires the entry
+			// and the client is reset (kubernetes/kubernetes#57841; pinned
+			// one connection at a time in gotcha_test.go).
 			DescribeTable("removes a server with failures as expire_nodest_conn promises",
 				func(expire string) {
 					d.ipvsSysctl("expire_nodest_conn", expire)
@@ -84,7 +84,7 @@ var _ = Describe("a director changed under load", func() {
 					Expect(requests("rs2")).To(BeNumerically("<=", stopped+4), "new connections reached the removed server")
 				},
 				Entry("expire_nodest_conn=1: what is in flight is cut, new connections go elsewhere", "1"),
-				Entry("expire_nodest_conn=0: what is in flight finishes on the removed server", "0"),
+				Entry("expire_nodest_conn=0: what is in flight hangs until it times out", "0"),
 			)
 
 			It("shows clients timeouts while a real server's link is down, and serves again once it is up", func() {

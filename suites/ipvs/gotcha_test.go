@@ -1,0 +1,197 @@
+package ipvs_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
+
+	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// IPVS behaviours users got burned by (FIELD-NOTES §3), each pinned on the
+// kernel under test. #4 (persistence and weight 0) is in scheduler_test.go,
+// #5 (UDP to a deleted server) in udp_test.go.
+var _ = Describe("known IPVS traps", Label("gotcha"), func() {
+	Context("on a NAT director", Ordered, Label("nat"), func() {
+		var d *directorLab
+		BeforeAll(func() {
+			expectCleanAfter()
+			d = startDirectorLab("trap", topology.ModeNAT, harness.DefaultServerConfig)
+		})
+		port := 40000
+		// fromPort makes one HTTP/1.0 request from a fixed source port (the
+		// server closes first, so the client can reuse the port at once
+		// while IPVS still tracks the old connection in TIME_WAIT) and says
+		// who answered and how long it took.
+		fromPort := func(p int) (string, time.Duration) {
+			GinkgoHelper()
+			src := d.sources(false)[0]
+			start := time.Now()
+			var c net.Conn
+			Expect(d.Client().Do(func() (err error) {
+				dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice(), Port: p}, Timeout: 5 * time.Second,
+					Control: func(_, _ string, rc syscall.RawConn) error {
+						return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) })
+					}}
+				c, err = dialer.Dial("tcp", d.vip(false).String())
+				return err
+			})).To(Succeed())
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			Expect(err).NotTo(HaveOccurred())
+			io.Copy(io.Discard, resp.Body)
+			took := time.Since(start)
+			// Wait for the server's FIN, so the client closes second and
+			// keeps no TIME_WAIT: its port is free again at once.
+			_, err = br.ReadByte()
+			Expect(err).To(MatchError(io.EOF))
+			return resp.Header.Get(harness.HeaderServer), took
+		}
+
+		// #1, kubernetes/kubernetes#70747, #81775, #93297: with
+		// conn_reuse_mode=1 and conntrack=1, a SYN that reuses the port of
+		// a connection IPVS still tracks was dropped, and the client waited
+		// a second for its retransmission. Fixed in 5.9: no stall here.
+		It("does not stall a client that reuses a source port (conn_reuse_mode=1, conntrack=1; fixed in 5.9)", func() {
+			d.ipvsSysctl("conntrack", "1")
+			d.ipvsSysctl("conn_reuse_mode", "1")
+			port++
+			_, first := fromPort(port)
+			_, again := fromPort(port)
+			GinkgoWriter.Printf("first connection %s, same source port again %s\n", first, again)
+			Expect(again).To(BeNumerically("<", 900*time.Millisecond), "a reused port stalled for a SYN retransmission")
+		})
+
+		// #2, kubernetes/kubernetes#81775, cloudnativelabs/kube-router#544:
+		// conn_reuse_mode=0 reuses the old entry, so a reused port goes
+		// back to its old server even at weight 0, which then never drains.
+		DescribeTable("sends a reused source port to a weight-0 server only with conn_reuse_mode=0",
+			func(mode string, backToDrained bool) {
+				d.ipvsSysctl("conn_reuse_mode", mode)
+				port++
+				first, _ := fromPort(port)
+				d.setWeights(d.HTTP, map[string]int{first: 0})
+				again, _ := fromPort(port)
+				if backToDrained {
+					Expect(again).To(Equal(first), "the old entry was not reused")
+				} else {
+					Expect(again).NotTo(Equal(first), "a new connection reached a weight-0 server")
+				}
+			},
+			Entry("conn_reuse_mode=0: back to the drained server", "0", true),
+			Entry("conn_reuse_mode=1: scheduled anew", "1", false),
+		)
+
+		// #3, kubernetes/kubernetes#57841: the open connections of a
+		// deleted server. With expire_nodest_conn=0 their entries stay and
+		// IPVS drops their packets: they hang until the entry expires (900 s
+		// for an established one). With 1 the next packet expires the entry;
+		// the client's retransmission then reaches the director's own stack,
+		// which resets it.
+		DescribeTable("handles the open connections of a deleted server as expire_nodest_conn says",
+			func(expire string, want error) {
+				d.ipvsSysctl("expire_nodest_conn", expire)
+				h := d.hold(d.sources(false)[2])
+				Expect(d.Dir.DelReal(d.HTTP, d.real(h.Server, 1, false))).To(Succeed())
+				DeferCleanup(d.Dir.AddReal, d.HTTP, d.real(h.Server, 1, false))
+				_, err := h.request()
+				Expect(err).To(MatchError(want))
+			},
+			Entry("expire_nodest_conn=0: the open connection hangs", "0", os.ErrDeadlineExceeded),
+			Entry("expire_nodest_conn=1: the open connection is reset", "1", syscall.ECONNRESET),
+		)
+	})
+
+	// #7, projectcalico/calico#7146. In TUN mode only the client's packets
+	// are tunnelled (replies go straight back), so what must exceed the
+	// tunnel's MTU is the request: full-size segments plus 20 bytes of
+	// outer header. With pmtu_disc=1 (default) the director answers
+	// "fragmentation needed" and the client shrinks its segments; if that
+	// ICMP is filtered, the upload hangs; with pmtu_disc=0 the director
+	// fragments the outer packet instead.
+	Context("on a TUN director", Ordered, Label("tun"), func() {
+		var d *directorLab
+		BeforeAll(func() {
+			expectCleanAfter()
+			d = startDirectorLab("mtu", topology.ModeTUN, harness.DefaultServerConfig)
+		})
+		const size = 64 << 10
+		upload := func() error {
+			d.Client().SetSysctl("net.ipv4.route.flush", "1") // forget any path MTU learnt before
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := d.Client().Dial(ctx, "tcp", d.sources(false)[0], d.vip(false))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(4 * time.Second))
+			fmt.Fprintf(c, "POST / HTTP/1.0\r\nContent-Length: %d\r\n\r\n", size)
+			if _, err := c.Write(bytes.Repeat([]byte("x"), size)); err != nil {
+				return err
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				return err
+			}
+			if got, _ := strconv.Atoi(resp.Header.Get(harness.HeaderReceived)); got != size {
+				return fmt.Errorf("server received %d of %d bytes", got, size)
+			}
+			return nil
+		}
+		blockFragNeeded := func() {
+			Expect(nftIn(d.Client(), "table ip lvslab {\n chain in {\n  type filter hook input priority 0\n  icmp type destination-unreachable drop\n }\n}\n")).To(Succeed())
+			DeferCleanup(nftIn, d.Client(), "delete table ip lvslab")
+		}
+
+		It("gets an upload bigger than the tunnel MTU through by path MTU discovery (pmtu_disc=1)", func() {
+			Expect(upload()).To(Succeed())
+			routes, err := d.Client().Netlink().RouteGet(d.Spec.VIP.IPv4.AsSlice())
+			Expect(err).NotTo(HaveOccurred())
+			Expect(routes[0].MTU).To(Equal(1480), "the client learnt the tunnel's path MTU from the director")
+		})
+
+		It("hangs that upload when the director's 'fragmentation needed' is filtered (the MTU black hole)", func() {
+			blockFragNeeded()
+			err := upload()
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring("timeout"))
+		})
+
+		It("gets it through even so when the director fragments instead (pmtu_disc=0)", func() {
+			blockFragNeeded()
+			d.ipvsSysctl("pmtu_disc", "0")
+			Expect(upload()).To(Succeed())
+		})
+	})
+})
+
+// nftIn runs an nft script inside a node.
+func nftIn(n *topology.Node, script string) error {
+	return n.Do(func() error {
+		cmd := exec.Command("nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("nft: %v: %s", err, out)
+		}
+		return nil
+	})
+}
