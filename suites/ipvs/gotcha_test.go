@@ -27,45 +27,13 @@ import (
 // kernel under test. #4 (persistence and weight 0) is in scheduler_test.go,
 // #5 (UDP to a deleted server) in udp_test.go.
 var _ = Describe("known IPVS traps", Label("gotcha"), func() {
+	port := 40000 // a fresh fixed source port for each spec
 	Context("on a NAT director", Ordered, Label("nat"), func() {
 		var d *directorLab
 		BeforeAll(func() {
 			expectCleanAfter()
 			d = startDirectorLab("trap", topology.ModeNAT, harness.DefaultServerConfig)
 		})
-		port := 40000
-		// fromPort makes one HTTP/1.0 request from a fixed source port (the
-		// server closes first, so the client can reuse the port at once
-		// while IPVS still tracks the old connection in TIME_WAIT) and says
-		// who answered and how long it took.
-		fromPort := func(p int) (string, time.Duration) {
-			GinkgoHelper()
-			src := d.sources(false)[0]
-			start := time.Now()
-			var c net.Conn
-			Expect(d.Client().Do(func() (err error) {
-				dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice(), Port: p}, Timeout: 5 * time.Second,
-					Control: func(_, _ string, rc syscall.RawConn) error {
-						return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) })
-					}}
-				c, err = dialer.Dial("tcp", d.vip(false).String())
-				return err
-			})).To(Succeed())
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
-			br := bufio.NewReader(c)
-			resp, err := http.ReadResponse(br, nil)
-			Expect(err).NotTo(HaveOccurred())
-			io.Copy(io.Discard, resp.Body)
-			took := time.Since(start)
-			// Wait for the server's FIN, so the client closes second and
-			// keeps no TIME_WAIT: its port is free again at once.
-			_, err = br.ReadByte()
-			Expect(err).To(MatchError(io.EOF))
-			return resp.Header.Get(harness.HeaderServer), took
-		}
-
 		// #1, kubernetes/kubernetes#70747, #81775, #93297: with
 		// conn_reuse_mode=1 and conntrack=1, a SYN that reuses the port of
 		// a connection IPVS still tracks was dropped, and the client waited
@@ -74,8 +42,8 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 			d.ipvsSysctl("conntrack", "1")
 			d.ipvsSysctl("conn_reuse_mode", "1")
 			port++
-			_, first := fromPort(port)
-			_, again := fromPort(port)
+			_, first := d.fromPort(port)
+			_, again := d.fromPort(port)
 			GinkgoWriter.Printf("first connection %s, same source port again %s\n", first, again)
 			Expect(again).To(BeNumerically("<", 900*time.Millisecond), "a reused port stalled for a SYN retransmission")
 		})
@@ -87,9 +55,9 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 			func(mode string, backToDrained bool) {
 				d.ipvsSysctl("conn_reuse_mode", mode)
 				port++
-				first, _ := fromPort(port)
+				first, _ := d.fromPort(port)
 				d.setWeights(d.HTTP, map[string]int{first: 0})
-				again, _ := fromPort(port)
+				again, _ := d.fromPort(port)
 				if backToDrained {
 					Expect(again).To(Equal(first), "the old entry was not reused")
 				} else {
@@ -117,6 +85,33 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 			},
 			Entry("expire_nodest_conn=0: the open connection hangs", "0", os.ErrDeadlineExceeded),
 			Entry("expire_nodest_conn=1: the open connection is reset", "1", syscall.ECONNRESET),
+		)
+	})
+
+	// #2 in DR: the director sees only the client's half, so a closed
+	// connection stays in FIN_WAIT, which conn_reuse_mode=1 does not
+	// reschedule; bit 2 (conn_reuse_mode=2) does (ipvs-sysctl.rst).
+	Context("on a DR director", Ordered, Label("dr"), func() {
+		var d *directorLab
+		BeforeAll(func() {
+			expectCleanAfter()
+			d = startDirectorLab("trapdr", topology.ModeDR, harness.DefaultServerConfig)
+		})
+		DescribeTable("sends a reused source port back to a weight-0 server unless conn_reuse_mode has bit 2",
+			func(mode string, backToDrained bool) {
+				d.ipvsSysctl("conn_reuse_mode", mode)
+				port++
+				first, _ := d.fromPort(port)
+				d.setWeights(d.HTTP, map[string]int{first: 0})
+				again, _ := d.fromPort(port)
+				if backToDrained {
+					Expect(again).To(Equal(first), "the FIN_WAIT entry was rescheduled")
+				} else {
+					Expect(again).NotTo(Equal(first), "a new connection reached a weight-0 server")
+				}
+			},
+			Entry("conn_reuse_mode=1: back to the drained server", "1", true),
+			Entry("conn_reuse_mode=2: scheduled anew", "2", false),
 		)
 	})
 
@@ -194,4 +189,35 @@ func nftIn(n *topology.Node, script string) error {
 		}
 		return nil
 	})
+}
+
+// fromPort makes one HTTP/1.0 request from a fixed source port (the server
+// closes first, so the client can reuse the port at once while IPVS still
+// tracks the old connection) and says who answered and how long it took.
+func (d *directorLab) fromPort(p int) (string, time.Duration) {
+	GinkgoHelper()
+	src := d.sources(false)[0]
+	start := time.Now()
+	var c net.Conn
+	Expect(d.Client().Do(func() (err error) {
+		dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice(), Port: p}, Timeout: 5 * time.Second,
+			Control: func(_, _ string, rc syscall.RawConn) error {
+				return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) })
+			}}
+		c, err = dialer.Dial("tcp", d.vip(false).String())
+		return err
+	})).To(Succeed())
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	Expect(err).NotTo(HaveOccurred())
+	io.Copy(io.Discard, resp.Body)
+	took := time.Since(start)
+	// Wait for the server's FIN, so the client closes second and keeps no
+	// TIME_WAIT: its port is free again at once.
+	_, err = br.ReadByte()
+	Expect(err).To(MatchError(io.EOF))
+	return resp.Header.Get(harness.HeaderServer), took
 }
