@@ -21,6 +21,15 @@ var _ = Describe("a director changed under load", func() {
 			BeforeAll(func() {
 				expectCleanAfter()
 				d = startDirectorLab("churn"+string(mode), mode, harness.DefaultServerConfig)
+				if mode != topology.ModeNAT {
+					// A DR or TUN director sees only the client's half, so the
+					// last state it knows of a closed connection is FIN_WAIT. A
+					// client that reuses such a connection's port (it does at
+					// these rates) goes back to the old server, drained or
+					// deleted, unless conn_reuse_mode has bit 2 (ipvs-sysctl.rst;
+					// pinned in gotcha_test.go): the setting for DR and TUN.
+					Expect(d.Dir.SetSysctl("conn_reuse_mode", "2")).To(Succeed())
+				}
 			})
 			requests := func(name string) uint64 { return d.Server(name).Counters().Requests }
 			// errorsAfter counts failures from second `from` of a run on.
@@ -35,14 +44,6 @@ var _ = Describe("a director changed under load", func() {
 			}
 
 			It("drains a server set to weight 0: no new connections reach it and no request fails", func() {
-				if mode != topology.ModeNAT {
-					// A DR or TUN director sees only the client's half, so the
-					// last state it knows of a closed connection is FIN_WAIT. A
-					// client that reuses such a connection's port (it does at
-					// this rate) is sent back to the old, drained server unless
-					// conn_reuse_mode has bit 2 (ipvs-sysctl.rst).
-					d.ipvsSysctl("conn_reuse_mode", "2")
-				}
 				results := d.loadInBackground(4, 4*time.Second)
 				time.Sleep(time.Second)
 				d.setWeights(d.HTTP, map[string]int{"rs1": 0})
