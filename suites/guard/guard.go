@@ -6,6 +6,7 @@
 package guard
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,4 +112,30 @@ func Leftovers() []string {
 		}
 	}
 	return out
+}
+
+// Prepare removes what earlier runs of a suite left behind (the labs whose
+// names start with prefix; a user's own labs are left alone) and
+// snapshots the host for Check.
+func Prepare(prefix string) (Host, error) {
+	if _, err := topology.Sweep(func(lab string) bool { return strings.HasPrefix(lab, prefix) }); err != nil {
+		return Host{}, err
+	}
+	return Snapshot()
+}
+
+// Check fails when anything is left behind or the root namespace changed
+// since h was taken.
+func (h Host) Check() error {
+	if left := Leftovers(); len(left) > 0 {
+		return fmt.Errorf("left behind: %s", strings.Join(left, ", "))
+	}
+	now, err := Snapshot()
+	if err != nil {
+		return err
+	}
+	if diff := h.Diff(now); diff != "" {
+		return errors.New(diff)
+	}
+	return nil
 }

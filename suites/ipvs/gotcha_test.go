@@ -53,16 +53,8 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		// back to its old server even at weight 0, which then never drains.
 		DescribeTable("sends a reused source port to a weight-0 server only with conn_reuse_mode=0",
 			func(mode string, backToDrained bool) {
-				d.ipvsSysctl("conn_reuse_mode", mode)
 				port++
-				first, _ := d.fromPort(port)
-				d.setWeights(d.HTTP, map[string]int{first: 0})
-				again, _ := d.fromPort(port)
-				if backToDrained {
-					Expect(again).To(Equal(first), "the old entry was not reused")
-				} else {
-					Expect(again).NotTo(Equal(first), "a new connection reached a weight-0 server")
-				}
+				reusedPortAfterDrain(d, port, mode, backToDrained)
 			},
 			Entry("conn_reuse_mode=0: back to the drained server", "0", true),
 			Entry("conn_reuse_mode=1: scheduled anew", "1", false),
@@ -99,16 +91,8 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		})
 		DescribeTable("sends a reused source port back to a weight-0 server unless conn_reuse_mode has bit 2",
 			func(mode string, backToDrained bool) {
-				d.ipvsSysctl("conn_reuse_mode", mode)
 				port++
-				first, _ := d.fromPort(port)
-				d.setWeights(d.HTTP, map[string]int{first: 0})
-				again, _ := d.fromPort(port)
-				if backToDrained {
-					Expect(again).To(Equal(first), "the FIN_WAIT entry was rescheduled")
-				} else {
-					Expect(again).NotTo(Equal(first), "a new connection reached a weight-0 server")
-				}
+				reusedPortAfterDrain(d, port, mode, backToDrained)
 			},
 			Entry("conn_reuse_mode=1: back to the drained server", "1", true),
 			Entry("conn_reuse_mode=2: scheduled anew", "2", false),
@@ -220,4 +204,20 @@ func (d *directorLab) fromPort(p int) (string, time.Duration) {
 	_, err = br.ReadByte()
 	Expect(err).To(MatchError(io.EOF))
 	return resp.Header.Get(harness.HeaderServer), took
+}
+
+// reusedPortAfterDrain connects from a fixed source port, sets the server
+// that answered to weight 0, connects from the same port again and checks
+// where that connection went under the given conn_reuse_mode.
+func reusedPortAfterDrain(d *directorLab, port int, reuseMode string, backToDrained bool) {
+	GinkgoHelper()
+	d.ipvsSysctl("conn_reuse_mode", reuseMode)
+	first, _ := d.fromPort(port)
+	d.setWeights(d.HTTP, map[string]int{first: 0})
+	again, _ := d.fromPort(port)
+	if backToDrained {
+		Expect(again).To(Equal(first), "the old entry was rescheduled")
+	} else {
+		Expect(again).NotTo(Equal(first), "a new connection reached a weight-0 server")
+	}
 }

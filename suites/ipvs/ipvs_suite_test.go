@@ -6,14 +6,12 @@ package ipvs_test
 import (
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/lvslab/lvslab/suites/guard"
-	"github.com/lvslab/lvslab/topology"
 )
 
 func TestIPVS(t *testing.T) {
@@ -31,9 +29,8 @@ const prefix = "spec"
 var host guard.Host
 
 var _ = BeforeSuite(func() {
-	_, err := topology.Sweep(func(lab string) bool { return strings.HasPrefix(lab, prefix) })
-	Expect(err).NotTo(HaveOccurred())
-	host, err = guard.Snapshot()
+	var err error
+	host, err = guard.Prepare(prefix)
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -41,9 +38,6 @@ var _ = BeforeSuite(func() {
 // cleaned up, that nothing is left and the root namespace is unchanged.
 func expectCleanAfter() {
 	DeferCleanup(func() {
-		Eventually(guard.Leftovers).Should(BeEmpty(), "a spec left something behind")
-		now, err := guard.Snapshot()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(host.Diff(now)).To(BeEmpty())
+		Eventually(host.Check).Should(Succeed(), "a spec left something behind or changed the root namespace")
 	})
 }

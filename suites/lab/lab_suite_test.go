@@ -3,14 +3,12 @@
 package lab_test
 
 import (
-	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/lvslab/lvslab/suites/guard"
-	"github.com/lvslab/lvslab/topology"
 )
 
 func TestLab(t *testing.T) {
@@ -26,9 +24,8 @@ const prefix = "spec"
 var host guard.Host
 
 var _ = BeforeSuite(func() {
-	_, err := topology.Sweep(func(lab string) bool { return strings.HasPrefix(lab, prefix) })
-	Expect(err).NotTo(HaveOccurred())
-	host, err = guard.Snapshot()
+	var err error
+	host, err = guard.Prepare(prefix)
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -45,10 +42,7 @@ var _ = BeforeEach(func() {
 // first-out.
 func expectCleanAfter() {
 	DeferCleanup(func() {
-		Eventually(guard.Leftovers).Should(BeEmpty(), "a spec left something behind")
-		now, err := guard.Snapshot()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(host.Diff(now)).To(BeEmpty())
+		Eventually(host.Check).Should(Succeed(), "a spec left something behind or changed the root namespace")
 	})
 }
 
