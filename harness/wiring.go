@@ -52,7 +52,7 @@ func Wire(lab *topology.Lab, mode topology.Mode) error {
 				}
 			}
 		}
-		if err := setTunnel(rs, mode == topology.ModeTUN); err != nil {
+		if err := setTunnel(rs, mode == topology.ModeTUN, lab.Spec.VIP.IPv6.IsValid()); err != nil {
 			return err
 		}
 	}
@@ -91,23 +91,35 @@ func setLoAddrs(n *topology.Node, prefixes []netip.Prefix, present bool) error {
 	return nil
 }
 
-// setTunnel brings the IP-in-IP fallback device (created in every
-// namespace once the ipip module is loaded) up or down.
-func setTunnel(n *topology.Node, up bool) error {
-	link, err := n.Netlink().LinkByName("tunl0")
-	if err != nil {
+// setTunnel brings the tunnel fallback devices up or down: tunl0 (IPv4 in
+// IPv4, module ipip) and, for an IPv6 VIP, ip6tnl0 (IPv6 in IPv6, module
+// ip6_tunnel). The kernel creates them in every namespace once the module
+// is loaded.
+func setTunnel(n *topology.Node, up, v6 bool) error {
+	for _, dev := range []struct{ name, module string }{{"tunl0", "ipip"}, {"ip6tnl0", "ip6_tunnel"}} {
+		link, err := n.Netlink().LinkByName(dev.name)
+		if err != nil {
+			if !up || dev.name == "ip6tnl0" && !v6 {
+				continue
+			}
+			return fmt.Errorf("%s has no %s: TUN mode needs the %s module (modprobe %s)", n.Name, dev.name, dev.module, dev.module)
+		}
 		if !up {
-			return nil
+			if err := n.Netlink().LinkSetDown(link); err != nil {
+				return err
+			}
+			continue
 		}
-		return fmt.Errorf("%s has no tunl0: TUN mode needs the ipip module (modprobe ipip)", n.Name)
-	}
-	if up {
 		if err := n.Netlink().LinkSetUp(link); err != nil {
-			return fmt.Errorf("bring up tunl0 in %s: %w", n.Name, err)
+			return fmt.Errorf("bring up %s in %s: %w", dev.name, n.Name, err)
 		}
-		return n.SetSysctl("net.ipv4.conf.tunl0.rp_filter", "0")
+		if dev.name == "tunl0" {
+			if err := n.SetSysctl("net.ipv4.conf.tunl0.rp_filter", "0"); err != nil {
+				return err
+			}
+		}
 	}
-	return n.Netlink().LinkSetDown(link)
+	return nil
 }
 
 // Verify checks that a lab is wired for a forwarding method and names
@@ -160,6 +172,11 @@ func Verify(lab *topology.Lab, mode topology.Mode) error {
 			default:
 				if v := sysctlMax(rs, "rp_filter", "tunl0"); v != 0 {
 					bad("%s: rp_filter is %d on tunl0: decapsulated packets from the client fail the reverse-path check (TUN needs rp_filter=0)", rs.Name, v)
+				}
+			}
+			if lab.Spec.VIP.IPv6.IsValid() {
+				if link, err := rs.Netlink().LinkByName("ip6tnl0"); err != nil || link.Attrs().Flags&net.FlagUp == 0 {
+					bad("%s: ip6tnl0 is missing or down: the director's IPv6-in-IPv6 packets are dropped (TUN over IPv6 needs ip6tnl0 up, module ip6_tunnel)", rs.Name)
 				}
 			}
 		}
@@ -227,8 +244,8 @@ func ServeVIP(d *Director, lab *topology.Lab, mode topology.Mode, scheduler stri
 		if v6 {
 			vip = lab.Spec.VIP.IPv6
 		}
-		if !vip.IsValid() || (v6 && mode == topology.ModeTUN) {
-			continue // TUN over IPv6 needs ip6_tunnel wiring of its own
+		if !vip.IsValid() {
+			continue
 		}
 		for _, proto := range []string{"tcp", "udp"} {
 			s := Service{Protocol: proto, Addr: vip, Port: lab.Spec.VIP.Port, Scheduler: scheduler}

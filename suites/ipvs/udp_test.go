@@ -70,9 +70,7 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 				})
 			}
 
-			if mode == topology.ModeTUN {
-				return // TUN over IPv6 needs ip6_tunnel wiring lvslab does not do yet
-			}
+			// In TUN mode IPv6 is tunnelled IPv6 in IPv6, to ip6tnl0 (module ip6_tunnel).
 			It("serves HTTP over IPv6 from every real server, each seeing the real client address", Label("ipv6"), func() {
 				src := d.sources(true)
 				seen := map[string]bool{}
