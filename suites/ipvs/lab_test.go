@@ -189,3 +189,12 @@ func ctxTimeout() context.Context {
 	DeferCleanup(cancel)
 	return ctx
 }
+
+// udpConn opens a UDP socket from a source address to the VIP, closed after the spec.
+func udpConn(d *directorLab, from netip.Addr) net.Conn {
+	GinkgoHelper()
+	c, err := d.Client().Dial(ctxTimeout(), "udp", from, d.vip(from.Is6()))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(c.Close)
+	return c
+}

@@ -24,7 +24,7 @@ import (
 // A director in each forwarding method, on the paper's lab.
 var _ = Describe("an IPVS director", func() {
 	for _, mode := range []topology.Mode{topology.ModeNAT, topology.ModeDR, topology.ModeTUN} {
-		Context(fmt.Sprintf("in %s mode", strings.ToUpper(string(mode))), Ordered, Label(string(mode)), func() {
+		Context(fmt.Sprintf("in %s mode", modeName(mode)), Ordered, Label(string(mode)), func() {
 			var (
 				lab  *harness.Lab
 				dir  *harness.Director
@@ -32,19 +32,8 @@ var _ = Describe("an IPVS director", func() {
 			)
 			BeforeAll(func() {
 				expectCleanAfter()
-				var err error
-				lab, err = harness.Start(context.Background(), topology.Paper(topology.WithName(prefix+string(mode)), topology.WithMode(mode)),
-					harness.DefaultServerConfig)
-				Expect(err).NotTo(HaveOccurred())
-				DeferCleanup(lab.Close)
-				Expect(harness.Wire(lab.Lab, mode)).To(Succeed())
-				dir, err = harness.OpenDirector(lab.Lab)
-				Expect(err).NotTo(HaveOccurred())
-				DeferCleanup(dir.Close)
-				services, err := harness.ServeVIP(dir, lab.Lab, mode, "rr")
-				Expect(err).NotTo(HaveOccurred())
-				http = services[0]
-				Expect(harness.Verify(lab.Lab, mode)).To(Succeed())
+				d := startDirectorLab(string(mode), mode, harness.DefaultServerConfig)
+				lab, dir, http = d.Lab, d.Dir, d.HTTP
 			})
 
 			load := func(requests int64) *loadgen.Result {

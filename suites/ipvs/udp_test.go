@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -141,15 +139,7 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 		It("groups two ports into one service by an nftables firewall mark", Label("fwmark"), func() {
 			nft := func(script string) {
 				GinkgoHelper()
-				Expect(d.Director().Do(func() error {
-					cmd := exec.Command("nft", "-f", "-")
-					cmd.Stdin = strings.NewReader(script)
-					out, err := cmd.CombinedOutput()
-					if err != nil {
-						return fmt.Errorf("nft: %v: %s", err, out)
-					}
-					return nil
-				})).To(Succeed())
+				Expect(nftIn(d.Director(), script)).To(Succeed())
 			}
 			vip := d.Spec.VIP.IPv4
 			nft(fmt.Sprintf("table ip lvslab {\n chain pre {\n  type filter hook prerouting priority mangle\n  ip daddr %s tcp dport { 80, 8080 } meta mark set 1\n }\n}\n", vip))

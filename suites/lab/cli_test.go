@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/lvslab/lvslab/loadgen"
+	"github.com/lvslab/lvslab/suites/guard"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -93,7 +94,7 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Expect(total).To(BeEquivalentTo(400))
 
 		Expect(run("down", "--name", prefix+"cli")).To(gexec.Exit(0))
-		Expect(guardLeftovers()).To(BeEmpty())
+		Expect(guard.Leftovers()).To(BeEmpty())
 	})
 
 	It("stops a load at Ctrl-C with the result so far", func() {
@@ -117,7 +118,7 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 				syscall.Kill(p.PID, syscall.SIGKILL)
 			}
 			Expect(run("down", "--all")).To(gexec.Exit(0))
-			Eventually(guardLeftovers).Should(BeEmpty(), "after SIGKILL at %s", delay)
+			Eventually(guard.Leftovers).Should(BeEmpty(), "after SIGKILL at %s", delay)
 		}
 	})
 
@@ -130,7 +131,7 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 			Expect(s.ExitCode()).NotTo(BeZero())
 			Expect(strings.Count(strings.TrimSpace(string(s.Err.Contents())), "\n")).To(BeZero(), "more than one line: %s", s.Err.Contents())
 			Expect(string(s.Err.Contents())).To(ContainSubstring(want))
-			Expect(guardLeftovers()).To(BeEmpty())
+			Expect(guard.Leftovers()).To(BeEmpty())
 		},
 		Entry("malformed topology file", []string{"up"}, "name: [oops", "malformed YAML"),
 		Entry("topology with an error", []string{"up"}, strings.ReplaceAll(paperYAML(), "rs3, role: real-server", "rs3, role: realserver"), `role "realserver" is unknown`),
@@ -157,7 +158,7 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(s).Should(gexec.Exit(1))
 		Expect(s.Err).To(gbytes.Say("needs root"))
-		Expect(guardLeftovers()).To(BeEmpty())
+		Expect(guard.Leftovers()).To(BeEmpty())
 	})
 })
 

@@ -45,5 +45,3 @@ func expectCleanAfter() {
 		Eventually(host.Check).Should(Succeed(), "a spec left something behind or changed the root namespace")
 	})
 }
-
-func guardLeftovers() []string { return guard.Leftovers() }
