@@ -6,6 +6,7 @@ LABELS  ?=
 FORCE_VM ?=
 KERNEL  ?= debian-6.1
 RESULTS ?= results
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 GOFLAGS_TEST := -count=1
 
 ginkgo_flags = -ginkgo.no-color -ginkgo.v=false $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
@@ -15,7 +16,7 @@ ginkgo_flags = -ginkgo.no-color -ginkgo.v=false $(if $(LABELS),-ginkgo.label-fil
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lvslab
+	CGO_ENABLED=0 $(GO) build -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/lvslab
 
 deps:
 	@bash ci/deps.sh

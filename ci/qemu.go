@@ -25,6 +25,10 @@ type VMOptions struct {
 	Timeout time.Duration
 	// Accel is auto (KVM if the guest boots under it, else TCG), kvm or tcg.
 	Accel string
+	// ICount, under TCG, gives the guest a clock driven by the instructions
+	// it executes (QEMU's -icount, e.g. "shift=2,sleep=off"): its timings
+	// then depend on the work done, not on how busy the host is.
+	ICount string
 	// OutDir is a host folder the guest can write, at the same path.
 	OutDir string
 	Argv   []string
@@ -153,6 +157,9 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 	// set); KVM keeps QEMU's default model.
 	if accel == "kvm" {
 		args = append(args, "-accel", "kvm")
+	} else if o.ICount != "" {
+		// icount runs every vCPU on one host thread.
+		args = append(args, "-accel", "tcg,thread=single", "-cpu", "max", "-icount", o.ICount)
 	} else {
 		args = append(args, "-accel", "tcg,thread=multi", "-cpu", "max")
 	}

@@ -51,6 +51,9 @@ type CPU struct {
 	SystemSeconds float64 `json:"system_s"`
 	// Cores is CPU time over wall time: 1.0 is one core kept busy.
 	Cores float64 `json:"cores"`
+	// MachineBusy is the fraction of all the machine's CPU time that was
+	// busy during the run (every process, the kernel's forwarding included).
+	MachineBusy float64 `json:"machine_busy"`
 }
 
 // Result is the outcome of one run.
@@ -143,7 +146,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "per server\t%s\n", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(tw, "load generator CPU\t%.2f cores (user %.2fs, system %.2fs)\n", r.CPU.Cores, r.CPU.UserSeconds, r.CPU.SystemSeconds)
+	fmt.Fprintf(tw, "load generator CPU\t%.2f cores (user %.2fs, system %.2fs); machine %.0f%% busy\n", r.CPU.Cores, r.CPU.UserSeconds, r.CPU.SystemSeconds, 100*r.CPU.MachineBusy)
 	return tw.Flush()
 }
 

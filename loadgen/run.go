@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +30,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &run{cfg: cfg, parent: ctx, start: time.Now()}
 	var ru0 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	busy0, total0 := machineTicks()
 	stop := r.start.Add(cfg.Duration)
 	var cancel context.CancelFunc
 	r.ctx, cancel = context.WithDeadline(ctx, stop)
@@ -75,6 +78,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	unix.Getrusage(unix.RUSAGE_SELF, &ru1)
 	res := r.merge(workers, end)
 	res.CPU = cpuUse(ru0, ru1, end.Sub(r.start))
+	if busy1, total1 := machineTicks(); total1 > total0 {
+		res.CPU.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
+	}
 	res.Interrupted = ctx.Err() != nil
 	return res, nil
 }
@@ -356,6 +362,28 @@ func (r *run) merge(workers []*worker, end time.Time) *Result {
 		res.Series = append(res.Series, sec)
 	}
 	return res
+}
+
+// machineTicks reads the whole machine's busy and total CPU time from
+// /proc/stat (the same in every namespace); zeros if it cannot.
+func machineTicks() (busy, total uint64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseUint(f, 10, 64)
+		if i >= 7 { // guest and guest_nice are already in user and nice
+			break
+		}
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total
 }
 
 func cpuUse(a, b unix.Rusage, wall time.Duration) CPU {

@@ -44,7 +44,7 @@ func Plan(s *Spec) (*Spec, error) {
 		bad("lab name %q: use 1-%d lower-case letters and digits, starting with a letter", p.Name, maxLabName)
 	}
 	if !validMode(p.Mode) {
-		bad("mode %q is unknown: use one of direct, nat, dr, tun", p.Mode)
+		bad("mode %q is unknown: use one of direct, routed, nat, dr, tun", p.Mode)
 	}
 
 	segs := map[string]SegmentSpec{}
@@ -207,7 +207,7 @@ func checkWiring(p *Spec) error {
 			gateways[r] = true
 		}
 	}
-	needs := map[Mode]Role{ModeNAT: RoleDirector, ModeDR: RoleRouter, ModeTUN: RoleRouter}
+	needs := map[Mode]Role{ModeNAT: RoleDirector, ModeRouted: RoleDirector, ModeDR: RoleRouter, ModeTUN: RoleRouter}
 	if r, ok := needs[p.Mode]; ok && !gateways[r] {
 		why := "the real servers' replies go back through it"
 		if r == RoleRouter {

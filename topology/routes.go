@@ -3,10 +3,10 @@ package topology
 import "net/netip"
 
 // Routes returns the routes a node needs in the spec's mode. The client
-// reaches the real servers' segments through the router (or the director
-// when there is no router) and the VIP through the director; real servers
-// send everything through the director in NAT mode and through the router
-// otherwise. Directors and routers only forward.
+// reaches the real servers' segments through the router (the director in
+// routed mode or when there is no router) and the VIP through the
+// director; real servers send everything through the director in NAT and
+// routed mode and through the router otherwise. Directors and routers only forward.
 func (s *Spec) Routes(node string) []Route {
 	n, ok := s.Node(node)
 	if !ok || len(n.Links) == 0 {
@@ -19,11 +19,11 @@ func (s *Spec) Routes(node string) []Route {
 	case RoleClient:
 		front := n.Links[0].Segment
 		gw, ok := router, hasRouter
-		if !ok {
+		if s.Mode == ModeRouted || !ok {
 			gw, ok = director, hasDirector
 		}
 		for _, seg := range s.Segments {
-			if seg.Name == front || !s.hasRealServerOn(seg.Name) || !ok {
+			if _, on := n.Link(seg.Name); on || !s.hasRealServerOn(seg.Name) || !ok {
 				continue
 			}
 			out = append(out, viaOn(gw, front, seg.IPv4, seg.IPv6)...)
@@ -33,7 +33,7 @@ func (s *Spec) Routes(node string) []Route {
 		}
 	case RoleRealServer:
 		gw, ok := router, hasRouter
-		if s.Mode == ModeNAT || !ok {
+		if s.Mode == ModeNAT || s.Mode == ModeRouted || !ok {
 			gw, ok = director, hasDirector
 		}
 		if ok {

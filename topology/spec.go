@@ -22,6 +22,10 @@ const (
 	// ModeDirect: the client talks to the real servers' own addresses,
 	// through the router (the paper's setup without LVS).
 	ModeDirect Mode = "direct"
+	// ModeRouted: the client reaches the real servers' own addresses
+	// through the director acting as a plain router (no virtual service),
+	// and the replies come back the same way: one hop, no IPVS.
+	ModeRouted Mode = "routed"
 	// ModeNAT: real servers route replies through the director.
 	ModeNAT Mode = "nat"
 	// ModeDR and ModeTUN: real servers route replies through the router,
@@ -30,8 +34,12 @@ const (
 	ModeTUN Mode = "tun"
 )
 
+// Balanced says whether the mode puts a virtual service (IPVS) on the
+// path: nat, dr and tun do; direct and routed do not.
+func (m Mode) Balanced() bool { return m == ModeNAT || m == ModeDR || m == ModeTUN }
+
 // Modes lists every mode a lab can be wired for.
-var Modes = []Mode{ModeDirect, ModeNAT, ModeDR, ModeTUN}
+var Modes = []Mode{ModeDirect, ModeRouted, ModeNAT, ModeDR, ModeTUN}
 
 // Spec is a lab: its nodes, the segments that join them and the virtual
 // service. Addresses left empty are planned by Validate.
@@ -117,6 +125,19 @@ func WithClientSources(n int) Option {
 		for i := range s.Nodes {
 			if s.Nodes[i].Role == RoleClient {
 				s.Nodes[i].Links[0].Sources = n
+			}
+		}
+	}
+}
+
+// WithClientOn moves the client to another segment, keeping its number of
+// source addresses: on the real servers' segment it reaches them with no
+// hop at all (the paper's direct setup).
+func WithClientOn(segment string) Option {
+	return func(s *Spec) {
+		for i := range s.Nodes {
+			if s.Nodes[i].Role == RoleClient {
+				s.Nodes[i].Links[0] = LinkSpec{Segment: segment, Sources: s.Nodes[i].Links[0].Sources}
 			}
 		}
 	}

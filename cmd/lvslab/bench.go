@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/lvslab/lvslab/ci"
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
@@ -22,113 +24,269 @@ import (
 func init() {
 	register(&command{
 		name:    "bench",
-		summary: "Build the paper lab, sweep client counts in both connection modes against the real servers directly, and write a table and JSON.",
-		usage:   "bench [--clients 1,4,16,64] [--conn new,keepalive] [--duration D] [--warmup W] [--out DIR]",
-		root:    true,
-		run:     runBench,
+		summary: "Reproduce the paper's Figure 7 (direct, routed, NAT, DR, TUN; interleaved trials) into results.json, results.txt, figure7.svg/png, summary.md.",
+		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 1,2,4,8,16,32,64] [--conn new|keepalive] [--trials 6] " +
+			"[--duration 1.5s] [--warmup 0.5s] [--latency 2s] [--kernel K] [--out DIR] [--save-baseline FILE]",
+		root: true,
+		run:  runBench,
 	})
 }
 
-// benchPoint is one measured point of a sweep.
-type benchPoint struct {
-	Target     string          `json:"target"`
-	Connection string          `json:"connection"`
-	Clients    int             `json:"clients"`
-	Result     *loadgen.Result `json:"result"`
+type benchFlags struct {
+	modes, clients, conn, kernel, out, baseline, scheduler, name, where string
+	icount                                                              string
+	trials, rules, cpus                                                 int
+	duration, warmup, latency, timeout                                  time.Duration
 }
 
-type benchReport struct {
-	Started  time.Time         `json:"started"`
-	Kernel   string            `json:"kernel"`
-	CPUs     int               `json:"cpus"`
-	Topology *topology.Spec    `json:"topology"`
-	Duration string            `json:"duration_per_point"`
-	Points   []benchPoint      `json:"points"`
-	Env      map[string]string `json:"env"`
+func (b *benchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.modes, "modes", "direct,routed,nat,dr,tun", "modes to compare, interleaved; direct is the reference of every ratio")
+	fs.StringVar(&b.clients, "clients", "1,2,4,8,16,32,64", "closed-loop client counts")
+	fs.StringVar(&b.conn, "conn", "new", "new (one TCP connection per request, like WebBench) or keepalive")
+	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count")
+	fs.DurationVar(&b.duration, "duration", 1500*time.Millisecond, "measured time per mode, client count and trial")
+	fs.DurationVar(&b.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each measurement")
+	fs.DurationVar(&b.latency, "latency", 2*time.Second, "single-client latency run per mode (0 skips it)")
+	fs.StringVar(&b.kernel, "kernel", "", "kernel from fixtures/kernels.yaml for the VM (default: the list's default)")
+	fs.StringVar(&b.out, "out", "results/bench", "output `folder`")
+	fs.StringVar(&b.baseline, "save-baseline", "", "also write the result as a baseline `file` for lvslab gate")
+	fs.StringVar(&b.scheduler, "scheduler", "rr", "IPVS scheduler of the virtual services")
+	fs.IntVar(&b.rules, "director-rules", 0, "slow the director down on purpose with this many nftables rules (proves the gate)")
+	fs.StringVar(&b.name, "name", "bench", "prefix of the labs' names")
+	fs.StringVar(&b.where, "where", "auto", "auto (this host if its kernel has ip_vs, else the VM), host or vm")
+	fs.DurationVar(&b.timeout, "vm-timeout", 30*time.Minute, "kill the VM after this long")
+	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs")
+	// An instruction-driven clock makes a trial's timing depend on the work
+	// it took, not on what else the host ran: the ratios' CV fell from
+	// 10-15 % to under 2 % on a 2-core CI machine.
+	fs.StringVar(&b.icount, "vm-icount", "shift=2,sleep=off", "QEMU -icount for the VM's clock, or off for the host's real time")
+}
+
+// config checks the flags and turns them into a benchmark.
+func (b *benchFlags) config() (harness.BenchConfig, error) {
+	cfg := harness.BenchConfig{Name: b.name, Trials: b.trials, Duration: b.duration, Warmup: b.warmup,
+		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig}
+	for _, m := range strings.Split(b.modes, ",") {
+		cfg.Modes = append(cfg.Modes, topology.Mode(strings.TrimSpace(m)))
+	}
+	var err error
+	if cfg.Clients, err = parseInts(b.clients); err != nil {
+		return cfg, usageError{fmt.Errorf("--clients: %w", err)}
+	}
+	switch b.conn {
+	case "new":
+	case "keepalive":
+		cfg.KeepAlive = true
+	default:
+		return cfg, usageError{fmt.Errorf("--conn %q: use new or keepalive", b.conn)}
+	}
+	if b.where != "auto" && b.where != "host" && b.where != "vm" {
+		return cfg, usageError{fmt.Errorf("--where %q: use auto, host or vm", b.where)}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
 }
 
 func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	clientsFlag := fs.String("clients", "1,4,16,64", "comma-separated client counts")
-	connFlag := fs.String("conn", "new,keepalive", "connection modes: new (one TCP connection per request), keepalive")
-	duration := fs.Duration("duration", 5*time.Second, "measured time per point")
-	warmup := fs.Duration("warmup", time.Second, "unmeasured load before each point")
-	out := fs.String("out", "results", "directory for the JSON")
-	name := fs.String("name", "bench", "lab name")
+	var b benchFlags
+	b.register(fs)
 	if err := parse(find("bench"), fs, args, false); err != nil {
 		return err
 	}
-	clients, err := parseInts(*clientsFlag)
-	if err != nil {
-		return usageError{fmt.Errorf("--clients: %w", err)}
-	}
-	conns := strings.Split(*connFlag, ",")
-	for _, c := range conns {
-		if c != "new" && c != "keepalive" {
-			return usageError{fmt.Errorf("--conn %q: use new, keepalive or both", c)}
-		}
-	}
-	if *duration <= 0 || *duration > time.Hour || *warmup < 0 || *warmup > time.Hour {
-		return usageError{errors.New("--duration must be in (0, 1h] and --warmup in [0, 1h]")}
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", *out, err)
-	}
-	lab, err := harness.Start(ctx, topology.Paper(topology.WithName(*name)), harness.DefaultServerConfig)
+	cfg, err := b.config()
 	if err != nil {
 		return err
 	}
-	defer lab.Close()
-	targets, err := loadgen.TargetsFor(lab.Spec, "direct", false)
+	if b.out, err = filepath.Abs(b.out); err != nil {
+		return err
+	}
+	where := b.where
+	if where == "auto" {
+		where = "vm"
+		if hasIPVS() || !needsIPVS(cfg.Modes) {
+			where = "host"
+		} else if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+			cfg.Modes = withoutIPVS(cfg.Modes)
+			where = "host"
+			fmt.Fprintf(os.Stderr, "lvslab bench: this kernel has no ip_vs and QEMU is not installed: measuring %s only (install qemu-system-x86, or run make deps)\n",
+				joinModes(cfg.Modes))
+			if len(cfg.Modes) == 0 {
+				return errors.New("no mode left to measure: add direct or routed to --modes, or install QEMU")
+			}
+		}
+	}
+	var res *harness.BenchResult
+	if where == "vm" {
+		res, err = benchInVM(ctx, &b)
+	} else {
+		res, err = benchHere(ctx, cfg, b.out)
+	}
 	if err != nil {
 		return err
 	}
-	report := benchReport{Started: time.Now().UTC(), Kernel: kernelRelease(), CPUs: runtime.NumCPU(),
-		Topology: lab.Spec, Duration: duration.String(), Env: map[string]string{"version": version()}}
-	progress := showProgress()
-	total := len(clients) * len(conns)
-	for _, conn := range conns {
-		for _, c := range clients {
-			if progress {
-				fmt.Fprintf(os.Stderr, "\r\033[K[%d/%d] direct, %s connections, %d clients", len(report.Points)+1, total, conn, c)
-			}
-			cfg := loadgen.Config{Targets: targets, Sources: loadgen.SourcesFor(lab.Spec, false), Dial: lab.Client().Dial,
-				Clients: c, KeepAlive: conn == "keepalive"}
-			if *warmup > 0 {
-				cfg.Duration = *warmup
-				if _, err := loadgen.Run(ctx, cfg); err != nil {
-					return err
-				}
-			}
-			cfg.Duration = *duration
-			res, err := loadgen.Run(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			if res.Interrupted {
-				return exitError{code: 130, msg: "interrupted"}
-			}
-			report.Points = append(report.Points, benchPoint{Target: "direct", Connection: conn, Clients: c, Result: res})
+	printBench(res)
+	fmt.Printf("\nfigure:  %s\nsummary: %s\ntrials:  %s (benchstat -col /mode %s)\n",
+		filepath.Join(b.out, harness.FigureSVG), filepath.Join(b.out, harness.SummaryMD),
+		filepath.Join(b.out, harness.ResultsJSON), filepath.Join(b.out, harness.ResultsText))
+	if b.baseline != "" {
+		f, err := os.Create(b.baseline)
+		if err != nil {
+			return fmt.Errorf("save baseline: %w", err)
+		}
+		if err := errors.Join(res.WriteJSON(f), f.Close()); err != nil {
+			return fmt.Errorf("save baseline %s: %w", b.baseline, err)
+		}
+		fmt.Printf("baseline: %s\n", b.baseline)
+	}
+	return nil
+}
+
+// benchHere runs the benchmark on this kernel and writes its files.
+func benchHere(ctx context.Context, cfg harness.BenchConfig, out string) (*harness.BenchResult, error) {
+	cfg.ServeOutside = func(ctx context.Context, lab *topology.Lab) error {
+		return startSupervisor(ctx, lab.Spec.Name, serverFlags{bodySize: cfg.Server.BodySize})
+	}
+	var bar *progressbar.ProgressBar
+	if showProgress() {
+		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
+			progressbar.OptionSetElapsedTime(true), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+		cfg.Progress = func(s harness.BenchStep) {
+			bar.ChangeMax(s.Total)
+			bar.Describe(fmt.Sprintf("%s trial %d: %-6s %2d clients", s.Phase, s.Trial, s.Mode, s.Clients))
+			bar.Set(s.Done)
 		}
 	}
-	if progress {
-		fmt.Fprint(os.Stderr, "\r\033[K")
+	res, err := harness.Bench(ctx, cfg)
+	if bar != nil {
+		bar.Finish()
 	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, exitError{code: 130, msg: "interrupted: every lab was removed"}
+		}
+		return nil, err
+	}
+	res.Env.Version = version()
+	res.Env.KernelName = os.Getenv("LVSLAB_KERNEL_NAME")
+	if a := os.Getenv("LVSLAB_ACCEL"); a != "" {
+		res.Env.Accel = a
+	}
+	return res, res.WriteFiles(out)
+}
+
+// benchInVM runs this same command inside the VM, which writes the files
+// into the output folder, then completes them with what only the host
+// knows (the accelerator QEMU used).
+func benchInVM(ctx context.Context, b *benchFlags) (*harness.BenchResult, error) {
+	list, err := ci.LoadKernels("fixtures/kernels.yaml")
+	if err != nil {
+		return nil, err
+	}
+	name := b.kernel
+	if name == "" {
+		name = list.Default
+	}
+	spec, err := list.Find(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab bench: "+s) }
+	k, err := ci.Fetch(ctx, spec, log)
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(b.out, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", b.out, err)
+	}
+	os.Remove(filepath.Join(b.out, harness.ResultsJSON))
+	argv := []string{self, "bench", "--where", "host", "--modes", b.modes, "--clients", b.clients, "--conn", b.conn,
+		"--trials", fmt.Sprint(b.trials), "--duration", b.duration.String(), "--warmup", b.warmup.String(),
+		"--latency", b.latency.String(), "--scheduler", b.scheduler, "--director-rules", fmt.Sprint(b.rules),
+		"--name", b.name, "--out", b.out}
+	env := append(guestEnv(), "LVSLAB_KERNEL_NAME="+k.Name)
+	cwd, _ := os.Getwd()
+	log(fmt.Sprintf("this kernel has no ip_vs: running the benchmark in a VM on %s (%s)", k.Name, k.Release))
+	accel, icount := "auto", b.icount
+	if icount == "off" {
+		icount = ""
+	} else {
+		accel = "tcg" // icount is TCG's
+	}
+	// The guest's own summary goes to the console; the host prints it again at the end.
+	vm, err := ci.RunVM(ctx, ci.VMOptions{Kernel: k, CPUs: b.cpus, Memory: "2G", Timeout: b.timeout, Accel: accel, ICount: icount,
+		OutDir: b.out, Argv: argv, Dir: cwd, Env: env, Console: os.Stderr, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	if vm.ExitCode != 0 {
+		return nil, exitError{code: vm.ExitCode, msg: fmt.Sprintf("the benchmark failed in the VM (exit status %d; its output is above)", vm.ExitCode)}
+	}
+	res, err := harness.ReadBenchResult(filepath.Join(b.out, harness.ResultsJSON))
+	if err != nil {
+		return nil, fmt.Errorf("the VM wrote no result: %w", err)
+	}
+	res.Env.Accel = vm.Accel
+	if icount != "" {
+		res.Env.Accel += " icount " + icount
+	}
+	return res, res.WriteFiles(b.out)
+}
+
+func printBench(r *harness.BenchResult) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tconnection\tclients\trequests/s\tconn/s\tp50 ms\tp99 ms\terrors\tcores*\t")
-	for _, p := range report.Points {
-		r := p.Result
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.0f\t%.3f\t%.3f\t%d\t%.2f\t\n", p.Target, p.Connection, p.Clients,
-			r.RequestsPerSec, r.ConnectionsPerSec, r.Latency.P50, r.Latency.P99, r.ErrorCount(), r.CPU.Cores)
+	fmt.Fprintln(tw, "mode\tclients\treq/s\tratio to direct\t95% interval\tCV\tp99 ms\terrors\tloadgen-bound\t")
+	for _, p := range r.Points {
+		ratio, ci, cv := "-", "-", "-"
+		if p.Ratio != nil {
+			ratio = fmt.Sprintf("%.3f", p.Ratio.Median)
+			ci = fmt.Sprintf("[%.3f, %.3f]", p.Ratio.Lo, p.Ratio.Hi)
+			cv = fmt.Sprintf("%.1f%%", 100*p.Ratio.CV)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%.2f\t%d\t%d/%d\t\n", p.Mode, p.Clients, p.RequestsPerSec.Median,
+			ratio, ci, cv, p.P99, p.Errors, p.LoadgenBound, len(p.RequestsPerSec.Values))
 	}
 	tw.Flush()
-	path := filepath.Join(*out, "bench-"+report.Started.Format("20060102-150405")+".json")
-	data, _ := json.MarshalIndent(report, "", "  ")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	for _, t := range r.Latency {
+		fmt.Printf("one client, %s: %.0f req/s, mean %.3f ms, p99 %.3f ms\n", t.Mode, t.RequestsPerSec, t.Latency.Mean, t.Latency.P99)
 	}
-	fmt.Println("* CPU of this process: the load generator and the real servers together")
-	fmt.Printf("\nresults: %s\n", path)
-	return nil
+}
+
+// hasIPVS says whether this kernel has IPVS, loading the module if it can.
+func hasIPVS() bool {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		return true
+	}
+	if exec.Command("modprobe", "-q", "ip_vs").Run() != nil {
+		return false
+	}
+	_, err := os.Stat("/proc/net/ip_vs")
+	return err == nil
+}
+
+func needsIPVS(modes []topology.Mode) bool { return len(withoutIPVS(modes)) < len(modes) }
+
+func withoutIPVS(modes []topology.Mode) []topology.Mode {
+	var out []topology.Mode
+	for _, m := range modes {
+		if !m.Balanced() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func joinModes(ms []topology.Mode) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, string(m))
+	}
+	return strings.Join(s, " and ")
 }
 
 func parseInts(s string) ([]int, error) {
@@ -141,9 +299,4 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func kernelRelease() string {
-	data, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return strings.TrimSpace(string(data))
 }

@@ -19,7 +19,7 @@ func (t *topologyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.file, "f", "", "topology `file` (YAML); overrides --topology")
 	fs.StringVar(&t.topology, "topology", "paper", "shipped topology: paper (8 real servers) or small (2)")
 	fs.StringVar(&t.name, "name", "", "lab `name` (default: the topology's name)")
-	fs.StringVar(&t.mode, "mode", "", "wiring of the real servers' replies: direct, nat, dr or tun (default: the topology's)")
+	fs.StringVar(&t.mode, "mode", "", "wiring of the real servers' replies: direct, routed, nat, dr or tun (default: the topology's)")
 }
 
 func (t *topologyFlags) spec() (*topology.Spec, error) {

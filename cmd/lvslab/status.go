@@ -67,7 +67,7 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if s.Supervisor {
 				s.Servers, _ = harness.Connect(lab).Counters(ctx)
 			}
-			if st.Spec.Mode != topology.ModeDirect {
+			if st.Spec.Mode.Balanced() {
 				s.IPVS, s.ipvsHeader, err = readIPVS(lab)
 				if err != nil {
 					return err

@@ -22,7 +22,7 @@ func init() {
 	register(&command{
 		name:    "up",
 		summary: "Build a lab and leave it running: namespaces, bridges, addresses, routes, and a real server in each real-server node.",
-		usage:   "up [-f FILE | --topology paper|small] [--name N] [--mode direct|nat|dr|tun] [--scheduler rr] [--body-size B] [--service-time D] [--json]",
+		usage:   "up [-f FILE | --topology paper|small] [--name N] [--mode direct|routed|nat|dr|tun] [--scheduler rr] [--body-size B] [--service-time D] [--json]",
 		root:    true,
 		run:     runUp,
 	})
@@ -82,7 +82,12 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := startSupervisor(ctx, spec.Name, sf); err != nil {
 		return errors.Join(err, lab.Close())
 	}
-	if spec.Mode != topology.ModeDirect {
+	if spec.Mode == topology.ModeRouted {
+		if err := harness.Wire(lab, spec.Mode); err != nil {
+			return errors.Join(err, lab.Close())
+		}
+	}
+	if spec.Mode.Balanced() {
 		if err := startDirector(lab, spec.Mode, *scheduler); err != nil {
 			return errors.Join(err, lab.Close())
 		}
@@ -100,7 +105,7 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	client := spec.ByRole(topology.RoleClient)[0]
 	fmt.Printf("\nenter a node:   sudo ip netns exec lvs-%s-%s bash\n", spec.Name, client.Name)
 	target := "direct"
-	if spec.Mode != topology.ModeDirect {
+	if spec.Mode.Balanced() {
 		target = "vip"
 	}
 	fmt.Printf("load it:        sudo lvslab load --name %s --target %s --clients 16 --duration 10s\n", spec.Name, target)

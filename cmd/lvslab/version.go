@@ -2,8 +2,16 @@ package main
 
 import "runtime/debug"
 
-// version is the module version, or the VCS revision of a source build.
+// buildVersion is set by the Makefile (git describe), since the build
+// runs with -buildvcs=false.
+var buildVersion string
+
+// version is the version the build was given, the module version, or the
+// VCS revision of a source build.
 func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"

@@ -102,17 +102,7 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("output folder %s: %w", *out, err)
 	}
 	cwd, _ := os.Getwd()
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin", "HOME=/root"}
-	for _, e := range os.Environ() {
-		if strings.HasPrefix(e, "TERM=") && !term.IsTerminal(int(os.Stdout.Fd())) {
-			continue // the guest's console is a terminal; the host's output may not be
-		}
-		for _, p := range guestEnvPrefixes {
-			if strings.HasPrefix(e, p) {
-				env = append(env, e)
-			}
-		}
-	}
+	env := guestEnv()
 	var summary []string
 	worst := 0
 	for _, k := range kernels {
@@ -149,6 +139,23 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code: worst}
 	}
 	return nil
+}
+
+// guestEnv is the environment a guest command gets: a plain PATH and the
+// host's variables that change how lvslab and its tests behave.
+func guestEnv() []string {
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin", "HOME=/root"}
+	for _, e := range os.Environ() {
+		if strings.HasPrefix(e, "TERM=") && !term.IsTerminal(int(os.Stdout.Fd())) {
+			continue // the guest's console is a terminal; the host's output may not be
+		}
+		for _, p := range guestEnvPrefixes {
+			if strings.HasPrefix(e, p) {
+				env = append(env, e)
+			}
+		}
+	}
+	return env
 }
 
 func customKernel(image, modules string) (*ci.Kernel, error) {

@@ -137,8 +137,8 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 			return nil
 		}
 		blockFragNeeded := func() {
-			Expect(nftIn(d.Client(), "table ip lvslab {\n chain in {\n  type filter hook input priority 0\n  icmp type destination-unreachable drop\n }\n}\n")).To(Succeed())
-			DeferCleanup(nftIn, d.Client(), "delete table ip lvslab")
+			Expect(harness.Nft(d.Client(), "table ip lvslab {\n chain in {\n  type filter hook input priority 0\n  icmp type destination-unreachable drop\n }\n}\n")).To(Succeed())
+			DeferCleanup(harness.Nft, d.Client(), "delete table ip lvslab")
 		}
 
 		It("gets an upload bigger than the tunnel MTU through by path MTU discovery (pmtu_disc=1)", func() {
@@ -162,18 +162,6 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		})
 	})
 })
-
-// nftIn runs an nft script inside a node.
-func nftIn(n *topology.Node, script string) error {
-	return n.Do(func() error {
-		cmd := exec.Command("nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("nft: %v: %s", err, out)
-		}
-		return nil
-	})
-}
 
 // fromPort makes one HTTP/1.0 request from a fixed source port (the server
 // closes first, so the client can reuse the port at once while IPVS still

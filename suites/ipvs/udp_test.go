@@ -139,7 +139,7 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 		It("groups two ports into one service by an nftables firewall mark", Label("fwmark"), func() {
 			nft := func(script string) {
 				GinkgoHelper()
-				Expect(nftIn(d.Director(), script)).To(Succeed())
+				Expect(harness.Nft(d.Director(), script)).To(Succeed())
 			}
 			vip := d.Spec.VIP.IPv4
 			nft(fmt.Sprintf("table ip lvslab {\n chain pre {\n  type filter hook prerouting priority mangle\n  ip daddr %s tcp dport { 80, 8080 } meta mark set 1\n }\n}\n", vip))

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/lvslab/lvslab/harness"
+)
+
+// Exit statuses of lvslab gate, so CI can tell a slower director from a
+// broken fixed limit.
+const (
+	exitRegression = 1
+	exitThreshold  = 3
+)
+
+func init() {
+	register(&command{
+		name:    "gate",
+		summary: "Fail a benchmark that regressed against a baseline (mode ÷ direct ratios, U test, bootstrap): exit 1, or 3 for a broken --thresholds limit.",
+		usage:   "gate --baseline FILE [--margin 10%] [--alpha 0.05] [--thresholds fixtures/thresholds.yaml] [--json] RESULTS.json",
+		run:     runGate,
+	})
+}
+
+func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	baseline := fs.String("baseline", "", "baseline `file` (lvslab bench --save-baseline, or an older results.json)")
+	marginFlag := fs.String("margin", "10%", "smallest drop of a ratio that fails the gate (10% or 0.10)")
+	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test")
+	thresholds := fs.String("thresholds", "", "fixed limits `file` (e.g. fixtures/thresholds.yaml)")
+	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	if err := parse(find("gate"), fs, args, true); err != nil {
+		return err
+	}
+	if *baseline == "" {
+		return usageError{errors.New("--baseline is required: give a file written by lvslab bench --save-baseline")}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("give exactly one results.json to judge, e.g. results/bench/results.json")}
+	}
+	margin, err := parseFraction(*marginFlag)
+	if err != nil {
+		return usageError{fmt.Errorf("--margin: %w", err)}
+	}
+	base, err := harness.ReadBenchResult(*baseline)
+	if err != nil {
+		return usageError{fmt.Errorf("--baseline: %w", err)}
+	}
+	cur, err := harness.ReadBenchResult(fs.Arg(0))
+	if err != nil {
+		return usageError{err}
+	}
+	var limits *harness.Thresholds
+	if *thresholds != "" {
+		if limits, err = harness.LoadThresholds(*thresholds); err != nil {
+			return usageError{err}
+		}
+	}
+	report, err := harness.Gate(base, cur, harness.GateOptions{Margin: margin, Alpha: *alpha})
+	if err != nil {
+		return usageError{err}
+	}
+	var broken []string
+	if limits != nil {
+		broken = limits.Check(cur)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			*harness.GateReport
+			Broken []string `json:"thresholds_broken"`
+		}{report, broken}); err != nil {
+			return err
+		}
+	} else {
+		if err := report.WriteTable(os.Stdout); err != nil {
+			return err
+		}
+		if limits != nil {
+			for _, b := range broken {
+				fmt.Println("threshold broken: " + b)
+			}
+			if len(broken) == 0 {
+				fmt.Printf("thresholds: every limit of %s holds\n", *thresholds)
+			}
+		}
+	}
+	switch {
+	case report.Regressions > 0:
+		return exitError{code: exitRegression}
+	case len(broken) > 0:
+		return exitError{code: exitThreshold}
+	}
+	return nil
+}
+
+// parseFraction reads "10%" or "0.10".
+func parseFraction(s string) (float64, error) {
+	pct := strings.HasSuffix(s, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number: write 10%% or 0.10", s)
+	}
+	if pct {
+		v /= 100
+	}
+	if v < 0 || v >= 1 {
+		return 0, fmt.Errorf("%q: use 0%% to 99%%", s)
+	}
+	return v, nil
+}

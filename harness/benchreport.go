@@ -1,0 +1,300 @@
+package harness
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// The paper's figures (../shared/seed): LVS-NAT handled at most 1,790 valid
+// TCP connections/s where the same servers took more than 7,116 directly;
+// one client saw 0.3 ms per request and more than 178 requests/s.
+const (
+	PaperNATConnsPerSec    = 1790
+	PaperDirectConnsPerSec = 7116
+	PaperSingleLatencyMs   = 0.3
+	PaperSingleReqPerSec   = 178
+)
+
+// The files a benchmark writes into its output folder.
+const (
+	ResultsJSON = "results.json"
+	ResultsText = "results.txt"
+	FigureSVG   = "figure7.svg"
+	FigurePNG   = "figure7.png"
+	SummaryMD   = "summary.md"
+)
+
+// WriteFiles writes every output of a benchmark into dir.
+func (r *BenchResult) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	write := func(name string, fn func(io.Writer) error) error {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", path, err)
+		}
+		if err := errors.Join(fn(f), f.Close()); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	}
+	return errors.Join(
+		write(ResultsJSON, r.WriteJSON),
+		write(ResultsText, r.WriteBenchfmt),
+		write(SummaryMD, r.WriteSummary),
+		r.SaveFigure(filepath.Join(dir, FigureSVG)),
+		r.SaveFigure(filepath.Join(dir, FigurePNG)),
+	)
+}
+
+// WriteJSON writes the whole result, as results.json and baselines hold it.
+func (r *BenchResult) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(r)
+}
+
+// ReadBenchResult reads a results.json or a baseline.
+func ReadBenchResult(path string) (*BenchResult, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r BenchResult
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s is not an lvslab bench result: %w", path, err)
+	}
+	if len(r.Trials) == 0 {
+		return nil, fmt.Errorf("%s holds no trials: give a results.json written by lvslab bench", path)
+	}
+	r.Points = Summarise(&r)
+	return &r, nil
+}
+
+// WriteBenchfmt writes every trial in the Go benchmark format, one line per
+// trial, so that benchstat reads it: benchstat -col /mode results.txt
+// shows the modes side by side.
+func (r *BenchResult) WriteBenchfmt(w io.Writer) error {
+	bw := benchfmt.NewWriter(w)
+	res := &benchfmt.Result{}
+	for _, kv := range [][2]string{{"goos", "linux"}, {"kernel", r.Env.Kernel}, {"cpu", r.Env.CPUModel},
+		{"accelerator", r.Env.Accel}, {"lvslab", r.Env.Version}, {"connection", r.Config.Connection}} {
+		res.SetConfig(kv[0], strings.ReplaceAll(kv[1], " ", "_"))
+		res.Config[len(res.Config)-1].File = true
+	}
+	direct := map[[2]int]float64{}
+	for _, t := range r.Trials {
+		if t.Mode == topology.ModeDirect {
+			direct[[2]int{t.Clients, t.Trial}] = t.RequestsPerSec
+		}
+	}
+	// benchstat orders columns as they first appear: direct, the reference, first.
+	trials := slices.Clone(r.Trials)
+	slices.SortStableFunc(trials, func(a, b BenchTrial) int {
+		return cmp.Or(a.Trial-b.Trial, slices.Index(r.Config.Clients, a.Clients)-slices.Index(r.Config.Clients, b.Clients),
+			slices.Index(r.Config.Modes, a.Mode)-slices.Index(r.Config.Modes, b.Mode))
+	})
+	for _, t := range trials {
+		res.Name = benchfmt.Name(fmt.Sprintf("WebBench/clients=%d/mode=%s", t.Clients, t.Mode))
+		res.Iters = int(t.Requests)
+		res.Values = []benchfmt.Value{
+			{Value: t.RequestsPerSec, Unit: "req/s"},
+			{Value: t.Latency.P50 / 1000, Unit: "p50-sec"},
+			{Value: t.Latency.P99 / 1000, Unit: "p99-sec"},
+		}
+		if d, ok := direct[[2]int{t.Clients, t.Trial}]; ok && d > 0 && t.Mode != topology.ModeDirect {
+			res.Values = append(res.Values, benchfmt.Value{Value: t.RequestsPerSec / d, Unit: "ratio-to-direct"})
+		}
+		if err := bw.Write(res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveFigure draws Figure 7 again: requests/s against the number of
+// clients, one line per mode, with the bootstrap interval of each median
+// as error bars. The extension picks the format (.svg, .png).
+func (r *BenchResult) SaveFigure(path string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("lvslab Figure 7: %s connections, kernel %s (%s)", r.Config.Connection, r.Env.Kernel, r.Env.Accel)
+	p.X.Label.Text = "clients"
+	p.Y.Label.Text = "requests/s (median, 95% interval)"
+	p.X.Scale = plot.LogScale{}
+	var ticks []plot.Tick
+	for _, c := range r.Config.Clients {
+		ticks = append(ticks, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	if n := len(r.Config.Clients); n > 0 {
+		p.X.Min, p.X.Max = float64(slices.Min(r.Config.Clients))/1.25, float64(slices.Max(r.Config.Clients))*1.25
+	}
+	p.Y.Min = 0
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Add(plotter.NewGrid())
+	type points struct {
+		plotter.XYs
+		plotter.YErrors
+	}
+	for i, m := range r.Config.Modes {
+		var pts points
+		for _, pt := range r.Points {
+			if pt.Mode != m {
+				continue
+			}
+			e := pt.RequestsPerSec
+			pts.XYs = append(pts.XYs, plotter.XY{X: float64(pt.Clients), Y: e.Median})
+			pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{e.Median - e.Lo, e.Hi - e.Median})
+		}
+		if len(pts.XYs) == 0 {
+			continue
+		}
+		line, scatter, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return fmt.Errorf("figure: %w", err)
+		}
+		line.Color, scatter.Color = plotutil.Color(i), plotutil.Color(i)
+		scatter.Shape = plotutil.Shape(i)
+		bars, err := plotter.NewYErrorBars(pts)
+		if err != nil {
+			return fmt.Errorf("figure: %w", err)
+		}
+		bars.Color = plotutil.Color(i)
+		p.Add(line, scatter, bars)
+		p.Legend.Add(string(m), line, scatter)
+		p.Y.Max = max(p.Y.Max, slicesMax(pts.XYs)*1.1)
+	}
+	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+		return fmt.Errorf("save figure %s: %w", path, err)
+	}
+	return nil
+}
+
+func slicesMax(xys plotter.XYs) float64 {
+	m := 0.0
+	for _, xy := range xys {
+		m = max(m, xy.Y)
+	}
+	return m
+}
+
+// WriteSummary writes summary.md: the environment, each mode's ratio to
+// direct with its interval, the paper's figures beside them, the
+// single-client latency run and any warning.
+func (r *BenchResult) WriteSummary(w io.Writer) error {
+	e, c := r.Env, r.Config
+	kernel := e.Kernel
+	if e.KernelName != "" {
+		kernel += " (" + e.KernelName + ")"
+	}
+	fmt.Fprintf(w, "# lvslab bench\n\n")
+	fmt.Fprintf(w, "Kernel %s, %d × %s, accelerator %s, lvslab %s, %s.\n", kernel, e.CPUs, e.CPUModel, e.Accel, e.Version, e.Started.Format("2006-01-02 15:04 MST"))
+	conn := "one TCP connection per request (like WebBench)"
+	if c.Connection == "keepalive" {
+		conn = "keep-alive connections"
+	}
+	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
+		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration, c.Warmup)
+	if c.DirectorRules > 0 {
+		fmt.Fprintf(w, " **The director was slowed down on purpose by %d nftables rules.**", c.DirectorRules)
+	}
+	fmt.Fprintf(w, "\n\nIntervals are %.0f%% bootstrap intervals of the median; CV is the coefficient of variation over trials.\n\n", 100*Confidence)
+
+	fmt.Fprintf(w, "## Requests/s (median of %d trials)\n\n| clients |", c.Trials)
+	for _, m := range c.Modes {
+		fmt.Fprintf(w, " %s |", m)
+	}
+	fmt.Fprintf(w, "\n|---:|%s\n", strings.Repeat("---:|", len(c.Modes)))
+	for _, n := range c.Clients {
+		fmt.Fprintf(w, "| %d |", n)
+		for _, m := range c.Modes {
+			if p, ok := r.Point(m, n); ok {
+				fmt.Fprintf(w, " %.0f |", p.RequestsPerSec.Median)
+			} else {
+				fmt.Fprint(w, " – |")
+			}
+		}
+		fmt.Fprintln(w)
+	}
+
+	fmt.Fprintf(w, "\n## Ratio to direct\n\n| mode | clients | ratio | %.0f%% interval | CV | p99 ms | errors | paper |\n|---|---:|---:|---|---:|---:|---:|---|\n", 100*Confidence)
+	for _, m := range c.Modes {
+		for _, n := range c.Clients {
+			p, ok := r.Point(m, n)
+			if !ok || p.Ratio == nil {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %d | %.3f | [%.3f, %.3f] | %.1f%% | %.2f | %d | %s |\n", m, n, p.Ratio.Median,
+				p.Ratio.Lo, p.Ratio.Hi, 100*p.Ratio.CV, p.P99, p.Errors, paperNote(m))
+		}
+	}
+	fmt.Fprintf(w, "\nThe paper (../shared/seed): LVS-NAT peaked at %d conn/s where the servers took more than %d directly, a ratio of at most %.2f; it did not measure DR or TUN.\n",
+		PaperNATConnsPerSec, PaperDirectConnsPerSec, float64(PaperNATConnsPerSec)/PaperDirectConnsPerSec)
+	fmt.Fprintf(w, "\n## Peak\n\n| mode | peak req/s | at clients | paper |\n|---|---:|---:|---|\n")
+	for _, m := range c.Modes {
+		var best BenchPoint
+		for _, p := range r.Points {
+			if p.Mode == m && p.RequestsPerSec.Median > best.RequestsPerSec.Median {
+				best = p
+			}
+		}
+		paper := "–"
+		switch m {
+		case topology.ModeDirect:
+			paper = fmt.Sprintf("> %d conn/s", PaperDirectConnsPerSec)
+		case topology.ModeNAT:
+			paper = fmt.Sprintf("≤ %d conn/s", PaperNATConnsPerSec)
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %d | %s |\n", m, best.RequestsPerSec.Median, best.Clients, paper)
+	}
+	if len(r.Latency) > 0 {
+		fmt.Fprintf(w, "\n## One client (the paper's third test: %.1f ms per request, more than %d requests/s)\n\n", PaperSingleLatencyMs, PaperSingleReqPerSec)
+		fmt.Fprintf(w, "| mode | requests/s | mean ms | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n")
+		for _, t := range r.Latency {
+			l := t.Latency
+			fmt.Fprintf(w, "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", t.Mode, t.RequestsPerSec, l.Mean, l.P50, l.P99, l.Max)
+		}
+	}
+	var warnings []string
+	for _, p := range r.Points {
+		if p.LoadgenBound > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the load generator, not the system under test, was the bottleneck in %d of %d trials",
+				p.Mode, p.Clients, p.LoadgenBound, len(p.RequestsPerSec.Values)))
+		}
+		if p.Errors > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: %d requests failed", p.Mode, p.Clients, p.Errors))
+		}
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(w, "\n## Warnings\n\n")
+		for _, s := range warnings {
+			fmt.Fprintf(w, "- %s\n", s)
+		}
+	}
+	_, err := fmt.Fprintf(w, "\nFiles: `%s` (every trial), `%s` (`benchstat -col /mode %s`), `%s`/`%s`.\n", ResultsJSON, ResultsText, ResultsText, FigureSVG, FigurePNG)
+	return err
+}
+
+func paperNote(m topology.Mode) string {
+	if m == topology.ModeNAT {
+		return fmt.Sprintf("≤ %.2f (%d ÷ %d conn/s)", float64(PaperNATConnsPerSec)/PaperDirectConnsPerSec, PaperNATConnsPerSec, PaperDirectConnsPerSec)
+	}
+	return "–"
+}

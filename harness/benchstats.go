@@ -1,0 +1,166 @@
+package harness
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Confidence is the level of every interval lvslab reports.
+const Confidence = 0.95
+
+// bootstrapResamples is enough for a stable 95 % percentile interval; the
+// generator is seeded, so the same data always gives the same interval.
+const bootstrapResamples = 4000
+
+// Estimate is a sample summarised by its median, a bootstrap confidence
+// interval of the median and its coefficient of variation.
+type Estimate struct {
+	Median float64   `json:"median"`
+	Lo     float64   `json:"lo"`
+	Hi     float64   `json:"hi"`
+	CV     float64   `json:"cv"`
+	Values []float64 `json:"values"`
+}
+
+// Estimated summarises values (in any order).
+func Estimated(values []float64) Estimate {
+	e := Estimate{Values: slices.Clone(values)}
+	if len(values) == 0 {
+		return e
+	}
+	e.Median = median(values)
+	scratch := make([]float64, len(values))
+	e.Lo, e.Hi = bootstrap(func(rng *rand.Rand) float64 {
+		return median(resample(rng, values, scratch))
+	})
+	var sum, sq float64
+	for _, v := range values {
+		sum += v
+	}
+	mean := sum / float64(len(values))
+	for _, v := range values {
+		sq += (v - mean) * (v - mean)
+	}
+	if len(values) > 1 && mean != 0 {
+		e.CV = math.Sqrt(sq/float64(len(values)-1)) / mean
+	}
+	return e
+}
+
+// bootstrap returns the Confidence percentile interval of a statistic
+// computed on resamples. Hand-written: benchmath's own intervals are
+// order-statistic ones that need more samples than a few trials give.
+func bootstrap(stat func(rng *rand.Rand) float64) (lo, hi float64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	stats := make([]float64, bootstrapResamples)
+	for i := range stats {
+		stats[i] = stat(rng)
+	}
+	slices.Sort(stats)
+	tail := (1 - Confidence) / 2
+	return quantile(stats, tail), quantile(stats, 1-tail)
+}
+
+// resample fills into (as long as values) with a draw with replacement.
+func resample(rng *rand.Rand, values, into []float64) []float64 {
+	for i := range into {
+		into[i] = values[rng.IntN(len(values))]
+	}
+	return into
+}
+
+func median(values []float64) float64 {
+	s := slices.Clone(values)
+	slices.Sort(s)
+	return quantile(s, 0.5)
+}
+
+// quantile of sorted values, interpolating between neighbours.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	pos := q * float64(len(sorted)-1)
+	i := int(pos)
+	if i+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
+}
+
+// BenchPoint summarises one mode at one client count over all trials.
+type BenchPoint struct {
+	Mode           topology.Mode `json:"mode"`
+	Clients        int           `json:"clients"`
+	RequestsPerSec Estimate      `json:"requests_per_s"`
+	// Ratio is requests/s over direct's in the same trial; nil for direct
+	// itself and when direct was not measured.
+	Ratio *Estimate `json:"ratio_to_direct,omitempty"`
+	// P99 is the median over trials of each trial's 99th percentile.
+	P99    float64 `json:"p99_ms"`
+	Errors int64   `json:"errors"`
+	// LoadgenBound counts the trials the load generator limited.
+	LoadgenBound int `json:"loadgen_bound_trials,omitempty"`
+}
+
+// Summarise turns a result's trials into points, in the order of the
+// configured client counts and modes. Ratios pair each trial with direct's
+// trial at the same client count, measured seconds apart.
+func Summarise(r *BenchResult) []BenchPoint {
+	type key struct {
+		mode    topology.Mode
+		clients int
+	}
+	trials := map[key][]BenchTrial{}
+	for _, t := range r.Trials {
+		k := key{t.Mode, t.Clients}
+		trials[k] = append(trials[k], t)
+	}
+	var out []BenchPoint
+	for _, c := range r.Config.Clients {
+		direct := map[int]float64{}
+		for _, t := range trials[key{topology.ModeDirect, c}] {
+			direct[t.Trial] = t.RequestsPerSec
+		}
+		for _, m := range r.Config.Modes {
+			ts := trials[key{m, c}]
+			if len(ts) == 0 {
+				continue
+			}
+			p := BenchPoint{Mode: m, Clients: c}
+			var rps, ratios, p99 []float64
+			for _, t := range ts {
+				rps = append(rps, t.RequestsPerSec)
+				p99 = append(p99, t.Latency.P99)
+				p.Errors += t.Errors
+				if t.LoadgenBound {
+					p.LoadgenBound++
+				}
+				if d, ok := direct[t.Trial]; ok && d > 0 && m != topology.ModeDirect {
+					ratios = append(ratios, t.RequestsPerSec/d)
+				}
+			}
+			p.RequestsPerSec = Estimated(rps)
+			p.P99 = median(p99)
+			if len(ratios) > 0 {
+				e := Estimated(ratios)
+				p.Ratio = &e
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Point returns the summary of one mode at one client count.
+func (r *BenchResult) Point(m topology.Mode, clients int) (BenchPoint, bool) {
+	for _, p := range r.Points {
+		if p.Mode == m && p.Clients == clients {
+			return p, true
+		}
+	}
+	return BenchPoint{}, false
+}

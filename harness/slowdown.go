@@ -1,0 +1,45 @@
+package harness
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// SlowDirector makes a lab's director slower on purpose: n nftables rules
+// that every packet entering it must be compared with and none matches.
+// The cost grows with n like a long firewall's would, on every forwarding
+// path (routed, NAT, DR and TUN alike), and the table is the lab's own, so
+// it goes with the director's namespace.
+func SlowDirector(lab *topology.Lab, n int) error {
+	d := lab.Director()
+	if d == nil {
+		return fmt.Errorf("lab %s has no director to slow down", lab.Spec.Name)
+	}
+	var b strings.Builder
+	b.WriteString("table ip lvslab_slow {\n chain pre {\n  type filter hook prerouting priority -300; policy accept;\n")
+	for i := range n {
+		// Never matches: no lab traffic goes to this address.
+		fmt.Fprintf(&b, "  ip daddr 203.0.113.250 tcp dport %d counter\n", 1+i%65535)
+	}
+	b.WriteString(" }\n}\n")
+	if err := Nft(d, b.String()); err != nil {
+		return fmt.Errorf("slow down the director of %s: %w", lab.Spec.Name, err)
+	}
+	return nil
+}
+
+// Nft runs an nft script inside a node (the nft tool loads big rule sets
+// in one transaction, which google/nftables would take rule by rule).
+func Nft(n *topology.Node, script string) error {
+	return n.Do(func() error {
+		cmd := exec.Command("nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("nft in %s: %v: %s", n.Name, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	})
+}
