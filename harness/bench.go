@@ -187,6 +187,8 @@ func loadgenBound(cores, busy float64, cpus int) bool {
 	return saturated || cores >= 0.9*float64(runtime.GOMAXPROCS(0))
 }
 
+var errInterrupted = errors.New("bench interrupted")
+
 // benchLab is one mode's lab, ready to be loaded.
 type benchLab struct {
 	mode    topology.Mode
@@ -211,6 +213,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (res *BenchResult, err error) {
 	start := time.Now()
 	var labs []*benchLab
 	defer func() {
+		if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+			err = fmt.Errorf("%w: %w", errInterrupted, err)
+		}
 		for _, l := range labs {
 			err = errors.Join(err, l.close())
 		}
@@ -359,7 +364,7 @@ func measure(ctx context.Context, l *benchLab, clients int, warmup, d time.Durat
 		return BenchTrial{}, err
 	}
 	if r.Interrupted || ctx.Err() != nil {
-		return BenchTrial{}, fmt.Errorf("bench interrupted: %w", context.Cause(ctx))
+		return BenchTrial{}, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
 	}
 	return BenchTrial{
 		Mode: l.mode, Clients: clients, Requests: r.Requests, Errors: r.ErrorCount(),

@@ -124,7 +124,7 @@ func TestValidationErrors(t *testing.T) {
 }
 
 func TestRoutesPerMode(t *testing.T) {
-	for mode, gw := range map[Mode]string{ModeDirect: "192.0.2.1", ModeNAT: "192.0.2.2", ModeDR: "192.0.2.1", ModeTUN: "192.0.2.1"} {
+	for mode, gw := range map[Mode]string{ModeDirect: "192.0.2.1", ModeRouted: "192.0.2.2", ModeNAT: "192.0.2.2", ModeDR: "192.0.2.1", ModeTUN: "192.0.2.1"} {
 		p := mustPlan(t, Paper(WithMode(mode)))
 		routes := p.Routes("rs1")
 		if len(routes) != 2 || routes[0].Dst.IsValid() || routes[0].Via.String() != gw {
@@ -142,6 +142,22 @@ func TestRoutesPerMode(t *testing.T) {
 	}
 	if r := p.Routes("director"); len(r) != 0 {
 		t.Errorf("director should only forward, got routes %v", r)
+	}
+	routed := mustPlan(t, Paper(WithMode(ModeRouted), WithoutIPv6()))
+	if r := routed.Routes("client"); len(r) != 2 || r[0].String() != "192.0.2.0/24 via 198.51.100.2" {
+		t.Errorf("routed: the client should reach the real servers through the director, got %v", r)
+	}
+}
+
+func TestClientOnTheServersSegment(t *testing.T) {
+	p := mustPlan(t, Paper(WithClientOn(SegmentBack), WithoutIPv6()))
+	c, _ := p.Node("client")
+	if len(c.Links) != 1 || c.Links[0].Segment != SegmentBack || len(c.Links[0].IPv4) != 4 || c.Links[0].IPv4[0].String() != "192.0.2.100" {
+		t.Fatalf("client links %+v, want four addresses from 192.0.2.100 on back", c.Links)
+	}
+	// Nothing to route to the real servers: they are on the client's segment.
+	if r := p.Routes("client"); len(r) != 1 || r[0].String() != "203.0.113.10/32 via 192.0.2.2" {
+		t.Errorf("client routes %v, want only the VIP via the director", r)
 	}
 }
 

@@ -20,7 +20,7 @@ func init() {
 		name: "vm",
 		summary: "Boot a stock kernel that has IPVS in QEMU and run one command inside it, with the host's files at the same paths;\n" +
 			"the console streams live and the command's exit status becomes lvslab's.",
-		usage: "vm [--kernel debian-6.1 | --kernel-image BZIMAGE --modules DIR] [--cpus 2] [--memory 2G] [--timeout 30m] [--out DIR] [--matrix] [--fetch] -- COMMAND…",
+		usage: "vm [--kernel debian-6.1 | --kernel-image BZIMAGE --modules DIR] [--cpus 2] [--memory 2G] [--timeout 30m] [--icount shift=2,sleep=off] [--out DIR] [--matrix] [--fetch] -- COMMAND…",
 		root:  true,
 		run:   runVM,
 	})
@@ -38,6 +38,7 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	memory := fs.String("memory", "2G", "guest memory")
 	timeout := fs.Duration("timeout", 30*time.Minute, "kill the guest after this long")
 	accel := fs.String("accel", "auto", "auto (KVM if a guest boots under it, else TCG), kvm or tcg")
+	icount := fs.String("icount", "", "QEMU -icount under TCG (e.g. shift=2,sleep=off): a clock driven by executed instructions, for steady timings")
 	out := fs.String("out", "results", "host `folder` the guest can write (reports), at the same path")
 	matrix := fs.Bool("matrix", false, "run the command on every kernel of the list, one summary line each")
 	fetch := fs.Bool("fetch", false, "only fetch the kernel(s) into the cache")
@@ -53,6 +54,12 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
 		return usageError{fmt.Errorf("--accel %q: use auto, kvm or tcg", *accel)}
+	}
+	if *icount != "" {
+		if *accel == "kvm" {
+			return usageError{errors.New("--icount needs TCG: leave out --accel kvm")}
+		}
+		*accel = "tcg"
 	}
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab vm: "+s) }
 
@@ -108,7 +115,7 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	for _, k := range kernels {
 		start := time.Now()
 		res, err := ci.RunVM(ctx, ci.VMOptions{
-			Kernel: k, CPUs: *cpus, Memory: *memory, Timeout: *timeout, Accel: *accel,
+			Kernel: k, CPUs: *cpus, Memory: *memory, Timeout: *timeout, Accel: *accel, ICount: *icount,
 			OutDir: outDir, Argv: argv, Dir: cwd, Env: env, Console: os.Stdout, Log: log,
 		})
 		if err != nil {
