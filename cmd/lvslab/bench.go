@@ -117,6 +117,10 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			}
 		}
 	}
+	if where == "host" && needsIPVS(cfg.Modes) && !hasIPVS() {
+		return fmt.Errorf("this kernel (%s) has no ip_vs for %s: use --where auto or vm to run in a VM, or --modes direct,routed",
+			kernelRelease(), joinModes(cfg.Modes))
+	}
 	var res *harness.BenchResult
 	if where == "vm" {
 		res, err = benchInVM(ctx, &b)
@@ -299,4 +303,9 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+func kernelRelease() string {
+	data, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(data))
 }

@@ -140,7 +140,26 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Entry("unknown command", []string{"upp"}, "", `unknown command "upp"`),
 		Entry("lab that is not up", []string{"load", "--name", "nosuchlab", "--target", "rs3"}, "", `no lab named "nosuchlab"`),
 		Entry("bad duration", []string{"load", "--duration", "0s"}, "", "--duration 0s"),
+		Entry("unknown bench mode", []string{"bench", "--modes", "direct,lb"}, "", `mode "lb" is unknown`),
+		Entry("bench with no trial", []string{"bench", "--modes", "direct", "--trials", "0"}, "", "trials 0"),
+		Entry("gate without a baseline", []string{"gate", "results.json"}, "", "--baseline is required"),
 	)
+
+	It("benchmarks direct against routed, writes every file, gates it and leaves nothing behind", func() {
+		out := GinkgoT().TempDir()
+		s := run("bench", "--name", prefix+"b", "--modes", "direct,routed", "--clients", "2,8", "--trials", "2",
+			"--duration", "300ms", "--warmup", "100ms", "--latency", "200ms", "--out", out)
+		Expect(s).To(gexec.Exit(0), string(s.Err.Contents()))
+		Expect(s.Out).To(gbytes.Say(`routed\s+8\s+\d+\s+0\.\d+`))
+		for _, f := range []string{"results.json", "results.txt", "figure7.svg", "figure7.png", "summary.md"} {
+			Expect(filepath.Join(out, f)).To(BeAnExistingFile())
+		}
+		Expect(guard.Leftovers()).To(BeEmpty())
+		results := filepath.Join(out, "results.json")
+		s = run("gate", "--baseline", results, results)
+		Expect(s).To(gexec.Exit(0))
+		Expect(s.Out).To(gbytes.Say("gate: pass"))
+	})
 
 	It("refuses a lab name already in use and leaves the running lab alone", func() {
 		Expect(run("up", "--name", prefix+"dup", "--topology", "small")).To(gexec.Exit(0))
