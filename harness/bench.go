@@ -227,7 +227,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (res *BenchResult, err error) {
 		}
 		labs = append(labs, l)
 	}
-	res = &BenchResult{Env: benchEnv(labs[0].lab), Config: settings(cfg)}
+	res = &BenchResult{Env: benchEnv(labs), Config: settings(cfg)}
 	res.Env.Started = start.UTC()
 
 	total := cfg.Trials * len(cfg.Clients) * len(labs)
@@ -311,6 +311,15 @@ func startBenchLab(ctx context.Context, cfg BenchConfig, m topology.Mode) (_ *be
 			return nil, err
 		}
 		_, err = ServeVIP(d, t, m, cfg.Scheduler)
+		if err == nil && (m == topology.ModeDR || m == topology.ModeTUN) {
+			// A DR or TUN director never sees the replies, so it keeps a
+			// finished connection in FIN_WAIT; with the default reuse mode a
+			// client port the load generator reuses goes back to that same
+			// real server instead of being scheduled afresh. 3 (the default
+			// bit 1, plus bit 2) expires such entries, as an operator of
+			// these modes should (see the gotcha specs).
+			err = d.SetSysctl("conn_reuse_mode", "3")
+		}
 		d.Close()
 		if err != nil {
 			return nil, err
@@ -391,17 +400,21 @@ var benchSysctls = map[string][]string{
 	"rs1":      {"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"},
 }
 
-func benchEnv(l *topology.Lab) BenchEnv {
+// benchEnv records the machine and, per mode, the sysctls of benchSysctls
+// ("nat/director/net.ipv4.vs.conn_reuse_mode").
+func benchEnv(labs []*benchLab) BenchEnv {
 	e := BenchEnv{GoVersion: runtime.Version(), Kernel: readTrim("/proc/sys/kernel/osrelease"),
 		CPUModel: cpuModel(), CPUs: runtime.NumCPU(), Accel: "host", Sysctls: map[string]string{}}
-	for node, keys := range benchSysctls {
-		n := l.Node(node)
-		if n == nil {
-			continue
-		}
-		for _, k := range keys {
-			if v, err := n.Sysctl(k); err == nil {
-				e.Sysctls[node+"/"+k] = strings.Join(strings.Fields(v), " ")
+	for _, l := range labs {
+		for node, keys := range benchSysctls {
+			n := l.lab.Node(node)
+			if n == nil || (node == "director" && l.mode == topology.ModeDirect) {
+				continue
+			}
+			for _, k := range keys {
+				if v, err := n.Sysctl(k); err == nil {
+					e.Sysctls[string(l.mode)+"/"+node+"/"+k] = strings.Join(strings.Fields(v), " ")
+				}
 			}
 		}
 	}

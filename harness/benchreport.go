@@ -147,7 +147,7 @@ func (r *BenchResult) SaveFigure(path string) error {
 		p.X.Min, p.X.Max = float64(slices.Min(r.Config.Clients))/1.25, float64(slices.Max(r.Config.Clients))*1.25
 	}
 	p.Y.Min = 0
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = false, false // bottom right: the axis starts at 0, the lines run high
 	p.Add(plotter.NewGrid())
 	type points struct {
 		plotter.XYs
