@@ -278,6 +278,10 @@ func (r *BenchResult) WriteSummary(w io.Writer) error {
 			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the load generator, not the system under test, was the bottleneck in %d of %d trials",
 				p.Mode, p.Clients, p.LoadgenBound, len(p.RequestsPerSec.Values)))
 		}
+		if p.Ratio != nil && p.Ratio.CV > 0.05 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the trials' ratios vary by %.0f%% (CV): look for a drift across trials in %s",
+				p.Mode, p.Clients, 100*p.Ratio.CV, ResultsJSON))
+		}
 		if p.Errors > 0 {
 			warnings = append(warnings, fmt.Sprintf("%s at %d clients: %d requests failed", p.Mode, p.Clients, p.Errors))
 		}
