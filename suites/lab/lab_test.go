@@ -165,7 +165,8 @@ var _ = Describe("direct load on the paper lab", Ordered, Label("lab", "load"), 
 	})
 
 	for _, keepalive := range []bool{false, true} {
-		It("gets an answer from all 8 servers with zero errors, and the counts agree everywhere", func() {
+		conn := map[bool]string{false: "one connection per request", true: "keep-alive"}[keepalive]
+		It("gets an answer from all 8 servers with zero errors, and the counts agree everywhere ("+conn+")", func() {
 			before := lab.Counters()
 			targets, err := loadgen.TargetsFor(lab.Spec, "direct", false)
 			Expect(err).NotTo(HaveOccurred())
