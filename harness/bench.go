@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,11 +76,7 @@ func (c *BenchConfig) Validate() error {
 	}
 	seen := map[topology.Mode]bool{}
 	for _, m := range c.Modes {
-		known := false
-		for _, b := range BenchModes {
-			known = known || m == b
-		}
-		if !known {
+		if !slices.Contains(BenchModes, m) {
 			errs = append(errs, fmt.Errorf("mode %q is unknown: use direct, routed, nat, dr or tun", m))
 		}
 		if seen[m] {
@@ -403,7 +400,7 @@ var benchSysctls = map[string][]string{
 // benchEnv records the machine and, per mode, the sysctls of benchSysctls
 // ("nat/director/net.ipv4.vs.conn_reuse_mode").
 func benchEnv(labs []*benchLab) BenchEnv {
-	e := BenchEnv{GoVersion: runtime.Version(), Kernel: readTrim("/proc/sys/kernel/osrelease"),
+	e := BenchEnv{GoVersion: runtime.Version(), Kernel: KernelRelease(),
 		CPUModel: cpuModel(), CPUs: runtime.NumCPU(), Accel: "host", Sysctls: map[string]string{}}
 	for _, l := range labs {
 		for node, keys := range benchSysctls {
@@ -420,6 +417,9 @@ func benchEnv(labs []*benchLab) BenchEnv {
 	}
 	return e
 }
+
+// KernelRelease is the running kernel's release (uname -r).
+func KernelRelease() string { return readTrim("/proc/sys/kernel/osrelease") }
 
 func readTrim(path string) string {
 	data, _ := os.ReadFile(path)

@@ -179,20 +179,11 @@ func (r *BenchResult) SaveFigure(path string) error {
 		bars.Color = plotutil.Color(i)
 		p.Add(line, scatter, bars)
 		p.Legend.Add(string(m), line, scatter)
-		p.Y.Max = max(p.Y.Max, slicesMax(pts.XYs)*1.1)
 	}
 	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
 		return fmt.Errorf("save figure %s: %w", path, err)
 	}
 	return nil
-}
-
-func slicesMax(xys plotter.XYs) float64 {
-	m := 0.0
-	for _, xy := range xys {
-		m = max(m, xy.Y)
-	}
-	return m
 }
 
 // WriteSummary writes summary.md: the environment, each mode's ratio to

@@ -119,7 +119,7 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	if where == "host" && needsIPVS(cfg.Modes) && !hasIPVS() {
 		return fmt.Errorf("this kernel (%s) has no ip_vs for %s: use --where auto or vm to run in a VM, or --modes direct,routed",
-			kernelRelease(), joinModes(cfg.Modes))
+			harness.KernelRelease(), joinModes(cfg.Modes))
 	}
 	var res *harness.BenchResult
 	if where == "vm" {
@@ -184,20 +184,12 @@ func benchHere(ctx context.Context, cfg harness.BenchConfig, out string) (*harne
 // into the output folder, then completes them with what only the host
 // knows (the accelerator QEMU used).
 func benchInVM(ctx context.Context, b *benchFlags) (*harness.BenchResult, error) {
-	list, err := ci.LoadKernels("fixtures/kernels.yaml")
+	specs, err := listedKernels("fixtures/kernels.yaml", b.kernel, false)
 	if err != nil {
 		return nil, err
 	}
-	name := b.kernel
-	if name == "" {
-		name = list.Default
-	}
-	spec, err := list.Find(name)
-	if err != nil {
-		return nil, usageError{err}
-	}
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab bench: "+s) }
-	k, err := ci.Fetch(ctx, spec, log)
+	k, err := ci.Fetch(ctx, specs[0], log)
 	if err != nil {
 		return nil, err
 	}
@@ -303,9 +295,4 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func kernelRelease() string {
-	data, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return strings.TrimSpace(string(data))
 }

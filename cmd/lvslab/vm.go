@@ -71,21 +71,9 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		kernels = append(kernels, k)
 	} else {
-		l, err := ci.LoadKernels(*list)
+		specs, err := listedKernels(*list, *kernel, *matrix)
 		if err != nil {
 			return err
-		}
-		specs := l.Kernels
-		if !*matrix {
-			name := *kernel
-			if name == "" {
-				name = l.Default
-			}
-			k, err := l.Find(name)
-			if err != nil {
-				return usageError{err}
-			}
-			specs = []ci.KernelSpec{k}
 		}
 		for _, s := range specs {
 			k, err := ci.Fetch(ctx, s, log)
@@ -146,6 +134,26 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code: worst}
 	}
 	return nil
+}
+
+// listedKernels reads a kernel list and picks the kernel of that name (the
+// list's default when empty), or every kernel when all is set.
+func listedKernels(path, name string, all bool) ([]ci.KernelSpec, error) {
+	l, err := ci.LoadKernels(path)
+	if err != nil {
+		return nil, err
+	}
+	if all {
+		return l.Kernels, nil
+	}
+	if name == "" {
+		name = l.Default
+	}
+	k, err := l.Find(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return []ci.KernelSpec{k}, nil
 }
 
 // guestEnv is the environment a guest command gets: a plain PATH and the
