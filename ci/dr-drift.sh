@@ -4,7 +4,7 @@
 # TCP counters. On debian-6.1 under QEMU TCG with -icount shift=2,sleep=off
 # the rate held at ~605 req/s, then fell to ~490 from about 330 s of guest
 # uptime on, whatever the lab had carried; NAT and routed labs in the same
-# benchmark did not (see the closing note of issue 6).
+# benchmark did not.
 #   sudo bin/lvslab vm --cpus 1 --icount shift=2,sleep=off -- bash ci/dr-drift.sh
 set -u
 cd "$(dirname "$0")/.."

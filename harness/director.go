@@ -2,10 +2,10 @@ package harness
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -44,7 +44,26 @@ type Real struct {
 	Addr   netip.Addr
 	Port   uint16
 	Weight int
-	Method topology.Mode // nat, dr or tun
+	Method ForwardMethod
+}
+
+// ForwardMethod is how IPVS hands a connection to a real server. It is
+// what a lab's Mode becomes on the director: only nat, dr and tun have one.
+type ForwardMethod string
+
+// The forwarding methods, by ipvsadm's names Masq, Route and Tunnel.
+const (
+	MethodNAT ForwardMethod = "nat"
+	MethodDR  ForwardMethod = "dr"
+	MethodTUN ForwardMethod = "tun"
+)
+
+// MethodOf is the forwarding method of a lab mode.
+func MethodOf(m topology.Mode) (ForwardMethod, error) {
+	if !m.Balanced() {
+		return "", fmt.Errorf("mode %s has no IPVS director: use nat, dr or tun", m)
+	}
+	return ForwardMethod(m), nil
 }
 
 // IPVS service flags.
@@ -54,16 +73,41 @@ const (
 	FlagOnePacket  = 0x4
 )
 
-var methodFlags = map[topology.Mode]uint32{
-	topology.ModeNAT: ipvs.ConnectionFlagMasq,
-	topology.ModeDR:  ipvs.ConnectionFlagDirectRoute,
-	topology.ModeTUN: ipvs.ConnectionFlagTunnel,
+var methodFlags = map[ForwardMethod]uint32{
+	MethodNAT: ipvs.ConnectionFlagMasq,
+	MethodDR:  ipvs.ConnectionFlagDirectRoute,
+	MethodTUN: ipvs.ConnectionFlagTunnel,
 }
+
+// CheckIPVS says whether this kernel has IPVS, loading the module if it
+// can, and if not, what to do. It is the one probe lvslab has: the CLI,
+// the benchmark and the suites all ask it.
+func CheckIPVS() error {
+	if _, err := os.Stat(ipvsProc); err == nil {
+		return nil
+	}
+	// modprobe is absent or fails on a kernel built without modules; only
+	// the file decides.
+	exec.Command("modprobe", "-q", "ip_vs").Run()
+	if _, err := os.Stat(ipvsProc); err != nil {
+		return fmt.Errorf("this kernel (%s) has no IPVS (%s is missing and modprobe ip_vs failed): use a kernel with ip_vs, or run inside lvslab vm", topology.KernelRelease(), ipvsProc)
+	}
+	return nil
+}
+
+const ipvsProc = "/proc/net/ip_vs"
 
 // Director configures kernel IPVS in a lab's director namespace through a
 // netlink handle opened there.
 type Director struct {
 	Node *topology.Node
+	// Method, VIP and Sysctls are what StartDirector set up: the lab's
+	// forwarding method, the services on the VIP and the IPVS sysctls.
+	Method  ForwardMethod
+	VIP     []Service
+	Sysctls map[string]string
+
+	port uint16
 	mu   sync.Mutex // the handle's netlink socket takes one request at a time
 	h    *ipvs.Handle
 }
@@ -74,8 +118,8 @@ func OpenDirector(lab *topology.Lab) (*Director, error) {
 	if n == nil {
 		return nil, fmt.Errorf("lab %s has no director node", lab.Spec.Name)
 	}
-	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
-		return nil, errors.New("this kernel has no IPVS (/proc/net/ip_vs is missing): load ip_vs, or run inside lvslab vm")
+	if err := CheckIPVS(); err != nil {
+		return nil, err
 	}
 	h, err := ipvs.New(n.NsPath())
 	if err != nil {
@@ -256,7 +300,7 @@ func (d *Director) Services() ([]ServiceState, error) {
 		}
 		for _, dst := range dsts {
 			a, _ := netip.AddrFromSlice(dst.Address)
-			method := topology.ModeNAT
+			method := MethodNAT
 			for m, f := range methodFlags {
 				if dst.ConnectionFlags&ipvs.ConnectionFlagFwdMask == f {
 					method = m

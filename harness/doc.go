@@ -1,8 +1,10 @@
 // Package harness owns a running lab: the real servers inside their
-// namespaces (an HTTP server and a UDP echo responder each, with counters),
-// starting and stopping them, fault injection, and the supervisor that
-// keeps the servers of a lab brought up by "lvslab up" serving after the
-// command returns.
+// namespaces (an HTTP server and a UDP echo responder each, with
+// counters), starting and stopping them, the supervisor process that keeps
+// a lab's servers running after "lvslab up" returns, and the IPVS director:
+// its netlink handle, services and real servers, each forwarding method's
+// wiring and sysctls (StartDirector), and the checks that name a
+// miswired lab's cause.
 //
 // It builds on package topology and must not create or delete namespaces
 // or links itself, nor touch the root namespace.

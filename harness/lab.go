@@ -21,15 +21,16 @@ func Start(ctx context.Context, spec *topology.Spec, cfg ServerConfig) (*Lab, er
 	if err != nil {
 		return nil, err
 	}
-	lab, err := Serve(t, cfg)
+	lab, err := StartServers(t, cfg)
 	if err != nil {
 		return nil, errors.Join(err, t.Close())
 	}
 	return lab, nil
 }
 
-// Serve starts real servers in a lab that is already built.
-func Serve(t *topology.Lab, cfg ServerConfig) (*Lab, error) {
+// StartServers starts a real server in every real-server node of a lab
+// that is already built.
+func StartServers(t *topology.Lab, cfg ServerConfig) (*Lab, error) {
 	lab := &Lab{Lab: t}
 	for _, n := range t.RealServers() {
 		s := newRealServer(n, t.Spec.VIP.Port, cfg)

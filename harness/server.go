@@ -19,7 +19,8 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-// Response headers every real server sets.
+// Response headers every real server sets: the load generator counts
+// requests per server by HeaderServer.
 const (
 	HeaderServer = "X-Real-Server"
 	HeaderClient = "X-Client-Addr"
@@ -39,9 +40,25 @@ type ServerConfig struct {
 // DefaultServerConfig is a small static page, as WebBench fetched.
 var DefaultServerConfig = ServerConfig{BodySize: 128}
 
-// maxBody bounds ?size= so that a request cannot make a server allocate
+// MaxBody bounds a response body (BodySize, ?size=) and what a server
+// reads of a request body, so that no request makes a server allocate
 // without limit.
-const maxBody = 64 << 20
+const MaxBody = 64 << 20
+
+// MaxServiceTime bounds ServiceTime.
+const MaxServiceTime = time.Minute
+
+// Validate names what is out of range.
+func (c ServerConfig) Validate() error {
+	var errs []error
+	if c.BodySize < 0 || c.BodySize > MaxBody {
+		errs = append(errs, fmt.Errorf("body size %d: use 0 to %d bytes", c.BodySize, MaxBody))
+	}
+	if c.ServiceTime < 0 || c.ServiceTime > MaxServiceTime {
+		errs = append(errs, fmt.Errorf("service time %s: use 0 to %s", c.ServiceTime, MaxServiceTime))
+	}
+	return errors.Join(errs...)
+}
 
 // Counters are what one real server has seen since it was created.
 type Counters struct {
@@ -158,15 +175,15 @@ func (s *RealServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body := s.body
 	if v := r.URL.Query().Get("size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > maxBody {
-			http.Error(w, fmt.Sprintf("size must be 0-%d", maxBody), http.StatusBadRequest)
+		if err != nil || n < 0 || n > MaxBody {
+			http.Error(w, fmt.Sprintf("size must be 0-%d", MaxBody), http.StatusBadRequest)
 			return
 		}
 		body = bytes.Repeat([]byte("x"), n)
 	}
 	// A request body (an upload) is read whole and its size reported, so
 	// that large requests can be sent through the director (TUN's MTU).
-	received, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
+	received, err := io.Copy(io.Discard, io.LimitReader(r.Body, MaxBody))
 	if err != nil {
 		return // the client went away mid-body
 	}

@@ -8,6 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lvslab/lvslab/topology"
@@ -15,16 +19,17 @@ import (
 
 const controlSocket = "control.sock"
 
-// Supervise serves the real servers of a lab that is already up (built by
-// "lvslab up" in another process) until ctx ends, and answers the control
-// socket in the lab's state directory. ready is called once serving.
+// Supervise runs the real servers of a lab that is already up (built by
+// another process) until ctx ends, and answers the control socket in the
+// lab's state directory. ready is called once they serve. It is the body
+// of the supervisor process StartSupervisor starts.
 func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func()) error {
 	t, err := topology.Open(name)
 	if err != nil {
 		return err
 	}
 	defer t.Detach()
-	lab, err := Serve(t, cfg)
+	lab, err := StartServers(t, cfg)
 	if err != nil {
 		return err
 	}
@@ -73,6 +78,61 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func())
 		return fmt.Errorf("control socket: %w", err)
 	}
 	return nil
+}
+
+// SupervisorCommand is the subcommand of the lvslab binary that runs
+// Supervise: StartSupervisor runs "<lvslab> supervise --name LAB …".
+const SupervisorCommand = "supervise"
+
+// StartSupervisor starts a supervisor process for a built lab: the lvslab
+// binary running Supervise in its own session, so that the real servers
+// outlive the calling command and their CPU is not the caller's. It is
+// recorded in the lab's state, so removing the lab stops it, and this
+// returns once it answers.
+func StartSupervisor(ctx context.Context, lab string, cfg ServerConfig) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	logPath := topology.StateFile(lab, "supervisor.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", logPath, err)
+	}
+	defer log.Close()
+	cmd := exec.Command(self, SupervisorCommand, "--name", lab,
+		"--body-size", strconv.Itoa(cfg.BodySize), "--service-time", cfg.ServiceTime.String())
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the real servers' supervisor: %w", err)
+	}
+	if err := topology.RecordProcess(lab, cmd.Process.Pid, "supervisor"); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	remote := Connect(lab)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := remote.Counters(ctx); err == nil {
+			cmd.Process.Release()
+			return nil
+		}
+		select {
+		case err := <-exited:
+			msg, _ := os.ReadFile(logPath)
+			return fmt.Errorf("the real servers' supervisor exited (%v): %s", err, strings.TrimSpace(string(msg)))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the real servers' supervisor did not answer within 10s (see " + logPath + ")")
+		}
+	}
 }
 
 // Remote talks to the supervisor of a lab brought up by "lvslab up".

@@ -10,7 +10,7 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-var forwardNames = map[topology.Mode]string{topology.ModeNAT: "Masq", topology.ModeDR: "Route", topology.ModeTUN: "Tunnel"}
+var forwardNames = map[ForwardMethod]string{MethodNAT: "Masq", MethodDR: "Route", MethodTUN: "Tunnel"}
 
 // WriteTable prints the IPVS table as "ipvsadm -Ln" does, or as
 // "ipvsadm -Ln --stats" with stats, line for line, so that either can be

@@ -13,8 +13,8 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-// Wire sets a lab up for one forwarding method (../shared/FIELD-NOTES §2,
-// the kernel's ipvs.sh selftest): the real servers' routes, the VIP on
+// Wire sets a lab up for one forwarding method (as the kernel's selftest
+// tools/testing/selftests/net/netfilter/ipvs.sh does): the real servers' routes, the VIP on
 // the director, and on the real servers what DR and TUN need (the VIP on
 // lo, ARP kept quiet about it, reverse-path filtering off, tunl0 up).
 // Wiring for another mode first undoes what the last one set.
@@ -232,33 +232,4 @@ func hasAddr(n *topology.Node, link string, a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// ServeVIP creates the lab's standard services (TCP and UDP on the VIP's
-// port, IPv4 and, if the lab has one, IPv6) with every real server at
-// weight 1, forwarded by mode.
-func ServeVIP(d *Director, lab *topology.Lab, mode topology.Mode, scheduler string) ([]Service, error) {
-	var out []Service
-	for _, v6 := range []bool{false, true} {
-		vip := lab.Spec.VIP.IPv4
-		if v6 {
-			vip = lab.Spec.VIP.IPv6
-		}
-		if !vip.IsValid() {
-			continue
-		}
-		for _, proto := range []string{"tcp", "udp"} {
-			s := Service{Protocol: proto, Addr: vip, Port: lab.Spec.VIP.Port, Scheduler: scheduler}
-			if err := d.AddService(s); err != nil {
-				return out, err
-			}
-			out = append(out, s)
-			for _, rs := range lab.RealServers() {
-				if err := d.AddReal(s, Real{Addr: rs.Addr(v6), Port: lab.Spec.VIP.Port, Weight: 1, Method: mode}); err != nil {
-					return out, err
-				}
-			}
-		}
-	}
-	return out, nil
 }

@@ -81,6 +81,22 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
+// ForLab is load from a lab's client to one of its targets ("direct",
+// "vip" or a real server's name), over IPv4 or IPv6: the targets, the
+// client's source addresses and the client node's dialer. Set Clients and
+// Duration (and Requests, Rate, KeepAlive as wanted) before Run.
+func ForLab(lab *topology.Lab, target string, v6 bool) (Config, error) {
+	targets, err := TargetsFor(lab.Spec, target, v6)
+	if err != nil {
+		return Config{}, err
+	}
+	client := lab.Client()
+	if client == nil {
+		return Config{}, fmt.Errorf("lab %s has no client node", lab.Spec.Name)
+	}
+	return Config{Targets: targets, Sources: SourcesFor(lab.Spec, v6), Dial: client.Dial}, nil
+}
+
 // TargetsFor resolves a target name against a lab: "direct" (every real
 // server's own address, round-robin), a real server's name ("rs3") or
 // "vip". v6 picks IPv6 addresses.

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/lvslab/lvslab/harness"
 )
 
 var errMalformed = errors.New("malformed response")
 
+var headerServer = []byte(harness.HeaderServer)
+
 // readResponse reads one HTTP/1.x response and discards its body. It
 // parses only what a load generator needs: the status, Content-Length,
-// Connection and X-Real-Server. net/http.ReadResponse builds a header map
+// Connection and the real server's name. net/http.ReadResponse builds a header map
 // for every response, which here would cost more CPU than the rest of a
 // keep-alive request, and the load generator must not be what limits a
 // measurement.
@@ -55,7 +59,7 @@ func readResponse(br *bufio.Reader) (status int, server string, closeConn bool, 
 			}
 		case bytes.EqualFold(k, []byte("Connection")):
 			closeConn = bytes.EqualFold(v, []byte("close"))
-		case bytes.EqualFold(k, []byte("X-Real-Server")):
+		case bytes.EqualFold(k, headerServer):
 			server = string(v)
 		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
 			return status, server, true, fmt.Errorf("%w: Transfer-Encoding %q is not supported", errMalformed, v)

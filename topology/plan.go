@@ -13,8 +13,8 @@ import (
 const (
 	// maxIfName is IFNAMSIZ-1: the longest interface name the kernel takes.
 	maxIfName = 15
-	// maxLabName keeps namespace names readable in "ip netns list".
-	maxLabName = 20
+	// MaxLabName keeps namespace names readable in "ip netns list".
+	MaxLabName = 20
 )
 
 var (
@@ -37,11 +37,8 @@ func Plan(s *Spec) (*Spec, error) {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
-	switch {
-	case p.Name == "":
-		bad("lab name is missing: set name (e.g. name: paper)")
-	case len(p.Name) > maxLabName || !nameRE.MatchString(p.Name):
-		bad("lab name %q: use 1-%d lower-case letters and digits, starting with a letter", p.Name, maxLabName)
+	if err := CheckLabName(p.Name); err != nil {
+		errs = append(errs, err)
 	}
 	if !validMode(p.Mode) {
 		bad("mode %q is unknown: use one of direct, routed, nat, dr, tun", p.Mode)
@@ -177,6 +174,19 @@ func Plan(s *Spec) (*Spec, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// CheckLabName is the one rule for a lab's name, which every command
+// checks before it does anything: it becomes a directory under StateRoot
+// and the prefix of namespace names, so it must be short and plain.
+func CheckLabName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("lab name is missing: give one (e.g. --name paper)")
+	case len(name) > MaxLabName || !nameRE.MatchString(name):
+		return fmt.Errorf("lab name %q: use 1-%d lower-case letters and digits, starting with a letter", name, MaxLabName)
+	}
+	return nil
 }
 
 func validMode(m Mode) bool {

@@ -61,7 +61,7 @@ func claimState(st *State) error {
 func ReadState(lab string) (*State, error) {
 	data, err := os.ReadFile(filepath.Join(stateDir(lab), "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no lab named %q is up (see lvslab status)", lab)
+		return nil, fmt.Errorf("no lab named %q is up (see lvslab status): %w", lab, os.ErrNotExist)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state of lab %s: %w", lab, err)
@@ -136,13 +136,17 @@ func Remove(lab string) error {
 		}
 	}
 	st, err := ReadState(lab)
-	if err == nil {
+	switch {
+	case err == nil:
 		for _, ns := range st.Namespaces {
 			if err := deleteNamespace(ns); err != nil {
 				errs = append(errs, err)
 			}
 		}
-	} else {
+	case errors.Is(err, os.ErrNotExist):
+		// Killed between making the directory and recording the state:
+		// the state is written before anything is created, so nothing was.
+	default:
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -233,4 +237,14 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// KernelRelease is the running kernel's release (uname -r): what a lab is
+// built on, recorded with every result.
+func KernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }

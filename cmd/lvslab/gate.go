@@ -10,15 +10,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/bench"
 )
 
-// Exit statuses of lvslab gate, so CI can tell a slower director from a
-// broken fixed limit.
-const (
-	exitRegression = 1
-	exitThreshold  = 3
-)
+// exitRegression is lvslab gate's "regressed".
+const exitRegression = 1
 
 func init() {
 	register(&command{
@@ -48,21 +44,21 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--margin: %w", err)}
 	}
-	base, err := harness.ReadBenchResult(*baseline)
+	base, err := bench.ReadResult(*baseline)
 	if err != nil {
 		return usageError{fmt.Errorf("--baseline: %w", err)}
 	}
-	cur, err := harness.ReadBenchResult(fs.Arg(0))
+	cur, err := bench.ReadResult(fs.Arg(0))
 	if err != nil {
 		return usageError{err}
 	}
-	var limits *harness.Thresholds
+	var limits *bench.Thresholds
 	if *thresholds != "" {
-		if limits, err = harness.LoadThresholds(*thresholds); err != nil {
+		if limits, err = bench.LoadThresholds(*thresholds); err != nil {
 			return usageError{err}
 		}
 	}
-	report, err := harness.Gate(base, cur, harness.GateOptions{Margin: margin, Alpha: *alpha})
+	report, err := bench.Gate(base, cur, bench.GateOptions{Margin: margin, Alpha: *alpha})
 	if err != nil {
 		return usageError{err}
 	}
@@ -74,7 +70,7 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
-			*harness.GateReport
+			*bench.GateReport
 			Broken []string `json:"thresholds_broken"`
 		}{report, broken}); err != nil {
 			return err

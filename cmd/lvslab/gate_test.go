@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/bench"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -13,13 +13,13 @@ import (
 // each of six trials (spread by ±1 %).
 func writeResult(t *testing.T, dir, name string, ratio float64) string {
 	t.Helper()
-	r := &harness.BenchResult{Config: harness.BenchSettings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeNAT},
+	r := &bench.Result{Config: bench.Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeNAT},
 		Clients: []int{16}, Trials: 6, Connection: "new"}}
 	for trial := 1; trial <= 6; trial++ {
 		spread := 1 + 0.01*float64(trial%3-1)
 		r.Trials = append(r.Trials,
-			harness.BenchTrial{Mode: topology.ModeDirect, Clients: 16, Trial: trial, RequestsPerSec: 1000},
-			harness.BenchTrial{Mode: topology.ModeNAT, Clients: 16, Trial: trial, RequestsPerSec: 1000 * ratio * spread})
+			bench.Trial{Mode: topology.ModeDirect, Clients: 16, Trial: trial, RequestsPerSec: 1000},
+			bench.Trial{Mode: topology.ModeNAT, Clients: 16, Trial: trial, RequestsPerSec: 1000 * ratio * spread})
 	}
 	path := filepath.Join(dir, name)
 	f, err := os.Create(path)

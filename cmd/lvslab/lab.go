@@ -4,9 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
+	"strings"
 
+	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -17,7 +17,7 @@ type topologyFlags struct {
 
 func (t *topologyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.file, "f", "", "topology `file` (YAML); overrides --topology")
-	fs.StringVar(&t.topology, "topology", "paper", "shipped topology: paper (8 real servers) or small (2)")
+	fs.StringVar(&t.topology, "topology", "paper", "shipped topology: "+strings.Join(fixtures.Topologies(), ", ")+" (paper: 8 real servers, small: 2)")
 	fs.StringVar(&t.name, "name", "", "lab `name` (default: the topology's name)")
 	fs.StringVar(&t.mode, "mode", "", "wiring of the real servers' replies: direct, routed, nat, dr or tun (default: the topology's)")
 }
@@ -35,14 +35,12 @@ func (t *topologyFlags) spec() (*topology.Spec, error) {
 	case t.topology == "small":
 		s = topology.Small()
 	default:
-		// A name may also be one of the shipped files.
-		path := filepath.Join("fixtures", "topologies", t.topology+".yaml")
-		if _, err := os.Stat(path); err != nil {
-			return nil, usageError{fmt.Errorf("topology %q is unknown: use paper, small or -f FILE", t.topology)}
+		data, err := fixtures.Topology(t.topology)
+		if err != nil {
+			return nil, usageError{err}
 		}
-		var err error
-		if s, err = topology.LoadFile(path); err != nil {
-			return nil, err
+		if s, err = topology.Parse(data); err != nil {
+			return nil, fmt.Errorf("shipped topology %s: %w", t.topology, err)
 		}
 	}
 	if t.name != "" {

@@ -77,17 +77,13 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer t.Detach()
-	targets, err := loadgen.TargetsFor(t.Spec, *target, *v6)
+	cfg, err := loadgen.ForLab(t, *target, *v6)
 	if err != nil {
 		return usageError{err}
 	}
-	client := t.Client()
-	cfg := loadgen.Config{
-		Targets: targets, Sources: loadgen.SourcesFor(t.Spec, *v6), Dial: client.Dial,
-		Clients: *clients, Rate: *rate, Duration: *duration, Requests: *requests,
-		KeepAlive: *keepalive, Timeout: *timeout, Path: *path,
-	}
-	if showProgress() {
+	cfg.Clients, cfg.Rate, cfg.Duration, cfg.Requests = *clients, *rate, *duration, *requests
+	cfg.KeepAlive, cfg.Timeout, cfg.Path = *keepalive, *timeout, *path
+	if onTerminal() {
 		cfg.Progress = func(s loadgen.Second) {
 			fmt.Fprintf(os.Stderr, "\r%3ds  %8d req/s  %6d errors ", s.At, s.Requests, s.Errors)
 		}
@@ -105,7 +101,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if *asJSON {
 		err = res.WriteJSON(os.Stdout)
 	} else {
-		fmt.Printf("lab %s, target %s (%d address(es)), from %d source address(es)\n", lab, *target, len(targets), len(cfg.Sources))
+		fmt.Printf("lab %s, target %s (%d address(es)), from %d source address(es)\n", lab, *target, len(cfg.Targets), len(cfg.Sources))
 		err = res.WriteTable(os.Stdout)
 	}
 	if err != nil {

@@ -13,8 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/lvslab/lvslab/ci"
-	"golang.org/x/term"
+	"github.com/lvslab/lvslab/vm"
 )
 
 type command struct {
@@ -36,8 +35,8 @@ type usageError struct{ error }
 
 func main() {
 	// The same binary is the VM's init and its modprobe (see lvslab vm).
-	if ci.IsGuest() {
-		os.Exit(ci.GuestMain())
+	if vm.IsGuest() {
+		os.Exit(vm.GuestMain())
 	}
 	os.Exit(run(os.Args[1:]))
 }
@@ -88,6 +87,20 @@ func run(args []string) int {
 	fmt.Fprintf(os.Stderr, "lvslab %s: %s\n", c.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	return 1
 }
+
+// Exit statuses beyond 0 (success), 1 (failure) and 2 (a usage error),
+// so that CI can tell verdicts apart.
+const (
+	// exitThreshold: lvslab gate found a fixed limit broken.
+	exitThreshold = 3
+	// exitNothingRan / exitInconclusive: a verdict that could not be reached
+	// (no spec ran; a point missing or with too few trials), never a pass.
+	exitNothingRan   = 4
+	exitInconclusive = 4
+	// exitInternal: lvslab gate could not judge at all (an unreadable file),
+	// distinct from 1, its "regressed".
+	exitInternal = 5
+)
 
 // exitError carries a specific exit status (e.g. the guest's in lvslab vm).
 type exitError struct {
@@ -147,12 +160,4 @@ func hasFlags(fs *flag.FlagSet) bool {
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	return n > 0
-}
-
-// showProgress says whether to draw progress on stderr: only on a
-// terminal that understands escapes (a VM's serial console is a terminal
-// even when the host's output goes to a CI log; lvslab vm passes TERM on).
-func showProgress() bool {
-	t := os.Getenv("TERM")
-	return term.IsTerminal(int(os.Stderr.Fd())) && t != "" && t != "dumb"
 }

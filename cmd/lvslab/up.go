@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -27,12 +25,12 @@ func init() {
 		run:     runUp,
 	})
 	register(&command{
-		name:    "serve",
-		summary: "Serve the real servers of a lab (started by lvslab up; not for direct use).",
-		usage:   "serve --name N",
+		name:    harness.SupervisorCommand,
+		summary: "Run the real servers of a lab (started by lvslab up and bench; not for direct use).",
+		usage:   harness.SupervisorCommand + " --name N",
 		hidden:  true,
 		root:    true,
-		run:     runServe,
+		run:     runSupervise,
 	})
 }
 
@@ -47,13 +45,11 @@ func (s *serverFlags) register(fs *flag.FlagSet) {
 }
 
 func (s *serverFlags) config() (harness.ServerConfig, error) {
-	if s.bodySize < 0 || s.bodySize > 64<<20 {
-		return harness.ServerConfig{}, usageError{fmt.Errorf("--body-size %d: use 0 to 67108864", s.bodySize)}
+	c := harness.ServerConfig{BodySize: s.bodySize, ServiceTime: s.serviceTime}
+	if err := c.Validate(); err != nil {
+		return c, usageError{err}
 	}
-	if s.serviceTime < 0 || s.serviceTime > time.Minute {
-		return harness.ServerConfig{}, usageError{fmt.Errorf("--service-time %s: use 0 to 1m", s.serviceTime)}
-	}
-	return harness.ServerConfig{BodySize: s.bodySize, ServiceTime: s.serviceTime}, nil
+	return c, nil
 }
 
 func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -79,18 +75,15 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := startSupervisor(ctx, spec.Name, sf); err != nil {
+	if err := harness.StartSupervisor(ctx, spec.Name, cfg); err != nil {
 		return errors.Join(err, lab.Close())
 	}
-	if spec.Mode == topology.ModeRouted {
-		if err := harness.Wire(lab, spec.Mode); err != nil {
-			return errors.Join(err, lab.Close())
-		}
-	}
 	if spec.Mode.Balanced() {
-		if err := startDirector(lab, spec.Mode, *scheduler); err != nil {
+		d, err := harness.StartDirector(lab, harness.DirectorOptions{Scheduler: *scheduler})
+		if err != nil {
 			return errors.Join(err, lab.Close())
 		}
+		d.Close()
 	}
 	lab.Detach()
 	took := time.Since(start)
@@ -110,26 +103,6 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Printf("load it:        sudo lvslab load --name %s --target %s --clients 16 --duration 10s\n", spec.Name, target)
 	fmt.Printf("tear it down:   sudo lvslab down --name %s\n", spec.Name)
-	return nil
-}
-
-// startDirector wires the lab for an LVS mode, creates the VIP's services
-// and checks the result before the lab is handed over.
-func startDirector(lab *topology.Lab, mode topology.Mode, scheduler string) error {
-	if err := harness.Wire(lab, mode); err != nil {
-		return err
-	}
-	d, err := harness.OpenDirector(lab)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if _, err := harness.ServeVIP(d, lab, mode, scheduler); err != nil {
-		return err
-	}
-	if err := harness.Verify(lab, mode); err != nil {
-		return fmt.Errorf("the lab is not wired for %s:\n%w", mode, err)
-	}
 	return nil
 }
 
@@ -160,60 +133,11 @@ func printNodes(w io.Writer, spec *topology.Spec) {
 	tw.Flush()
 }
 
-// startSupervisor starts "lvslab serve" in its own session so the real
-// servers outlive this command, records it in the lab's state and waits
-// until it answers.
-func startSupervisor(ctx context.Context, lab string, sf serverFlags) error {
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find own binary: %w", err)
-	}
-	logPath := topology.StateFile(lab, "serve.log")
-	log, err := os.Create(logPath)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", logPath, err)
-	}
-	defer log.Close()
-	cmd := exec.Command(self, "serve", "--name", lab,
-		"--body-size", fmt.Sprint(sf.bodySize), "--service-time", sf.serviceTime.String())
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the real servers' supervisor: %w", err)
-	}
-	if err := topology.RecordProcess(lab, cmd.Process.Pid, "supervisor"); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	remote := harness.Connect(lab)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := remote.Counters(ctx); err == nil {
-			cmd.Process.Release()
-			return nil
-		}
-		select {
-		case err := <-exited:
-			msg, _ := os.ReadFile(logPath)
-			return fmt.Errorf("the real servers' supervisor exited (%v): %s", err, strings.TrimSpace(string(msg)))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return errors.New("the real servers' supervisor did not answer within 10s (see " + logPath + ")")
-		}
-	}
-}
-
-func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
+func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var sf serverFlags
 	sf.register(fs)
 	name := fs.String("name", "", "lab name")
-	if err := parse(find("serve"), fs, args, false); err != nil {
+	if err := parse(find(harness.SupervisorCommand), fs, args, false); err != nil {
 		return err
 	}
 	cfg, err := sf.config()

@@ -2,8 +2,8 @@ package main
 
 import "runtime/debug"
 
-// buildVersion is set by the Makefile (git describe), since the build
-// runs with -buildvcs=false.
+// buildVersion is set by the Makefile (git describe --dirty), which says
+// more than the VCS revision a plain go build records.
 var buildVersion string
 
 // version is the version the build was given, the module version, or the

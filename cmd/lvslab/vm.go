@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
 
-	"github.com/lvslab/lvslab/ci"
+	"github.com/lvslab/lvslab/fixtures"
+	"github.com/lvslab/lvslab/vm"
 )
 
 func init() {
@@ -26,11 +26,8 @@ func init() {
 	})
 }
 
-// guestEnv is the host environment the guest command sees.
-var guestEnvPrefixes = []string{"CI=", "TERM=", "LANG=", "LVSLAB_", "GINKGO_", "NO_COLOR="}
-
 func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	list := fs.String("kernels", "fixtures/kernels.yaml", "kernel list `file`")
+	list := fs.String("kernels", "", "kernel list `file` (default: the shipped "+fixtures.KernelsFile+")")
 	kernel := fs.String("kernel", "", "kernel `name` from the list (default: the list's default)")
 	image := fs.String("kernel-image", "", "boot this bzImage instead of a listed kernel (needs --modules)")
 	modules := fs.String("modules", "", "modules `directory` (lib/modules/RELEASE, after depmod) for --kernel-image")
@@ -63,20 +60,24 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab vm: "+s) }
 
-	var kernels []*ci.Kernel
+	var kernels []*vm.Kernel
 	if *image != "" {
-		k, err := customKernel(*image, *modules)
+		k, err := vm.CustomKernel(*image, *modules)
 		if err != nil {
-			return err
+			return usageError{err}
 		}
 		kernels = append(kernels, k)
 	} else {
-		specs, err := listedKernels(*list, *kernel, *matrix)
+		l, err := vm.LoadKernels(*list)
 		if err != nil {
 			return err
 		}
+		specs, err := l.Select(*kernel, *matrix)
+		if err != nil {
+			return usageError{err}
+		}
 		for _, s := range specs {
-			k, err := ci.Fetch(ctx, s, log)
+			k, err := vm.Fetch(ctx, s, log)
 			if err != nil {
 				return err
 			}
@@ -97,12 +98,12 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("output folder %s: %w", *out, err)
 	}
 	cwd, _ := os.Getwd()
-	env := guestEnv()
+	env := vm.GuestEnv(term.IsTerminal(int(os.Stdout.Fd())))
 	var summary []string
 	worst := 0
 	for _, k := range kernels {
 		start := time.Now()
-		res, err := ci.RunVM(ctx, ci.VMOptions{
+		res, err := vm.Run(ctx, vm.Options{
 			Kernel: k, CPUs: *cpus, Memory: *memory, Timeout: *timeout, Accel: *accel, ICount: *icount,
 			OutDir: outDir, Argv: argv, Dir: cwd, Env: env, Console: os.Stdout, Log: log,
 		})
@@ -134,54 +135,4 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code: worst}
 	}
 	return nil
-}
-
-// listedKernels reads a kernel list and picks the kernel of that name (the
-// list's default when empty), or every kernel when all is set.
-func listedKernels(path, name string, all bool) ([]ci.KernelSpec, error) {
-	l, err := ci.LoadKernels(path)
-	if err != nil {
-		return nil, err
-	}
-	if all {
-		return l.Kernels, nil
-	}
-	if name == "" {
-		name = l.Default
-	}
-	k, err := l.Find(name)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return []ci.KernelSpec{k}, nil
-}
-
-// guestEnv is the environment a guest command gets: a plain PATH and the
-// host's variables that change how lvslab and its tests behave.
-func guestEnv() []string {
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin", "HOME=/root"}
-	for _, e := range os.Environ() {
-		if strings.HasPrefix(e, "TERM=") && !term.IsTerminal(int(os.Stdout.Fd())) {
-			continue // the guest's console is a terminal; the host's output may not be
-		}
-		for _, p := range guestEnvPrefixes {
-			if strings.HasPrefix(e, p) {
-				env = append(env, e)
-			}
-		}
-	}
-	return env
-}
-
-func customKernel(image, modules string) (*ci.Kernel, error) {
-	if modules == "" {
-		return nil, usageError{errors.New("--kernel-image needs --modules DIR (its lib/modules/RELEASE directory)")}
-	}
-	if _, err := os.Stat(image); err != nil {
-		return nil, fmt.Errorf("kernel image: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
-		return nil, fmt.Errorf("%s has no modules.dep: run depmod -b BASE RELEASE first", modules)
-	}
-	return &ci.Kernel{Name: "custom", Release: filepath.Base(filepath.Clean(modules)), Image: image, Modules: modules}, nil
 }

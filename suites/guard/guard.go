@@ -1,8 +1,9 @@
 // Package guard is what every lvslab suite checks around its specs: that
-// it runs as root, and that the host is left exactly as found: no lab
-// namespace, no state, no lvslab process, and the root namespace's links,
-// addresses, routes and nftables ruleset unchanged. It only reads the root
-// namespace, never changes it.
+// it runs as root, and that the host is left as found: none of the suite's
+// own lab namespaces, state or lvslab processes, and the root namespace's
+// links, addresses, routes and nftables ruleset unchanged. It only reads
+// the root namespace, never changes it, and removes only labs of the
+// suite's own names.
 package guard
 
 import (
@@ -27,10 +28,12 @@ func RequireRoot(t *testing.T) {
 	}
 }
 
-// Host is a snapshot of what lvslab must never change or leave behind.
+// Host is a snapshot of what lvslab must never change or leave behind,
+// and the prefix of the labs whose leftovers the guard looks for.
 type Host struct {
 	Links, Addrs, Routes []string
 	Ruleset              string
+	prefix               string
 }
 
 // Snapshot reads the root namespace.
@@ -88,17 +91,34 @@ func (h Host) Diff(now Host) string {
 	return strings.Join(out, "\n")
 }
 
-// Leftovers lists lab namespaces, lab state and lvslab processes that
-// still exist; suites expect none after each spec.
-func Leftovers() []string {
+// Leftovers lists the namespaces, lab state and lvslab processes of labs
+// whose names start with prefix: a suite's own, which it expects gone
+// after each spec. Labs of other names (a user's, another suite's) are not
+// its business.
+func Leftovers(prefix string) []string {
+	return leftovers(func(lab string) bool { return strings.HasPrefix(lab, prefix) })
+}
+
+// LabLeftovers lists what one lab left behind.
+func LabLeftovers(lab string) []string {
+	return leftovers(func(name string) bool { return name == lab })
+}
+
+func leftovers(match func(lab string) bool) []string {
 	var out []string
 	ns, _ := filepath.Glob("/run/netns/lvs-*")
 	for _, n := range ns {
-		out = append(out, "namespace "+filepath.Base(n))
+		// lvs-<lab>-<node>: a lab name has no dash, so it ends at the first.
+		lab, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(n), "lvs-"), "-")
+		if match(lab) {
+			out = append(out, "namespace "+filepath.Base(n))
+		}
 	}
 	labs, _ := topology.Labs()
 	for _, l := range labs {
-		out = append(out, "lab state "+l)
+		if match(l) {
+			out = append(out, "lab state "+l)
+		}
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
@@ -107,29 +127,60 @@ func Leftovers() []string {
 			continue
 		}
 		argv := strings.Split(string(data), "\x00")
-		if filepath.Base(argv[0]) == "lvslab" {
+		if filepath.Base(argv[0]) == "lvslab" && ownedBy(argv, match) {
 			out = append(out, "process "+strings.Join(argv, " "))
 		}
 	}
 	return out
 }
 
+// ownedBy says whether an lvslab command line acts on a matching lab
+// (--name NAME; a bench's --name is the prefix of its labs' names, which
+// match them too since they start with a matching prefix).
+func ownedBy(argv []string, match func(string) bool) bool {
+	for i, a := range argv {
+		name, ok := strings.CutPrefix(a, "--name=")
+		if !ok && a == "--name" && i+1 < len(argv) {
+			name, ok = argv[i+1], true
+		}
+		if ok && match(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // Prepare removes what earlier runs of a suite left behind (the labs whose
-// names start with prefix; a user's own labs are left alone) and
-// snapshots the host for Check.
+// names start with prefix; every other lab is left alone) and snapshots
+// the host for Check.
 func Prepare(prefix string) (Host, error) {
 	if _, err := topology.Sweep(func(lab string) bool { return strings.HasPrefix(lab, prefix) }); err != nil {
 		return Host{}, err
 	}
-	return Snapshot()
+	h, err := Snapshot()
+	h.prefix = prefix
+	return h, err
 }
 
-// Check fails when anything is left behind or the root namespace changed
-// since h was taken.
-func (h Host) Check() error {
-	if left := Leftovers(); len(left) > 0 {
+// CheckLab is Check for one lab: its leftovers only (another lab of the
+// suite may still be up), and the root namespace.
+func (h Host) CheckLab(lab string) error {
+	if left := LabLeftovers(lab); len(left) > 0 {
 		return fmt.Errorf("left behind: %s", strings.Join(left, ", "))
 	}
+	return h.checkRoot()
+}
+
+// Check fails when a lab of the prefix left anything behind or the root
+// namespace changed since h was taken.
+func (h Host) Check() error {
+	if left := Leftovers(h.prefix); len(left) > 0 {
+		return fmt.Errorf("left behind: %s", strings.Join(left, ", "))
+	}
+	return h.checkRoot()
+}
+
+func (h Host) checkRoot() error {
 	now, err := Snapshot()
 	if err != nil {
 		return err

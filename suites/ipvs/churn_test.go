@@ -9,6 +9,7 @@ import (
 
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/loadgen"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -17,10 +18,9 @@ import (
 var _ = Describe("a director changed under load", func() {
 	for _, mode := range []topology.Mode{topology.ModeNAT, topology.ModeDR, topology.ModeTUN} {
 		Context(fmt.Sprintf("in %s mode", modeName(mode)), Ordered, Label("churn", string(mode)), func() {
-			var d *directorLab
+			var d *labtest.Lab
 			BeforeAll(func() {
-				expectCleanAfter()
-				d = startDirectorLab("churn"+string(mode), mode, harness.DefaultServerConfig)
+				d = labtest.Start(mode)
 				if mode != topology.ModeNAT {
 					// A DR or TUN director sees only the client's half, so the
 					// last state it knows of a closed connection is FIN_WAIT. A
@@ -44,9 +44,9 @@ var _ = Describe("a director changed under load", func() {
 			}
 
 			It("drains a server set to weight 0: no new connections reach it and no request fails", func() {
-				results := d.loadInBackground(4, 4*time.Second)
+				results := d.LoadInBackground(4, 4*time.Second)
 				time.Sleep(time.Second)
-				d.setWeights(d.HTTP, map[string]int{"rs1": 0})
+				d.SetWeights(d.HTTP, map[string]int{"rs1": 0})
 				time.Sleep(300 * time.Millisecond) // requests already sent to rs1 finish
 				drained := requests("rs1")
 				res := <-results
@@ -57,11 +57,11 @@ var _ = Describe("a director changed under load", func() {
 			})
 
 			It("brings an added server into service at once", func() {
-				Expect(d.Dir.DelReal(d.HTTP, d.real("rs8", 1, false))).To(Succeed())
+				Expect(d.Dir.DelReal(d.HTTP, d.Real("rs8", 1, false))).To(Succeed())
 				before := requests("rs8")
-				results := d.loadInBackground(4, 3*time.Second)
+				results := d.LoadInBackground(4, 3*time.Second)
 				time.Sleep(time.Second)
-				Expect(d.Dir.AddReal(d.HTTP, d.real("rs8", 1, false))).To(Succeed())
+				Expect(d.Dir.AddReal(d.HTTP, d.Real("rs8", 1, false))).To(Succeed())
 				res := <-results
 				Expect(res.Errors).To(BeEmpty())
 				Expect(requests("rs8")-before).To(BeNumerically(">", 0), "the added server took no connection")
@@ -74,11 +74,11 @@ var _ = Describe("a director changed under load", func() {
 			// one connection at a time in gotcha_test.go).
 			DescribeTable("removes a server with failures as expire_nodest_conn promises",
 				func(expire string) {
-					d.ipvsSysctl("expire_nodest_conn", expire)
-					results := d.loadInBackground(4, 6*time.Second)
+					d.IPVSSysctl("expire_nodest_conn", expire)
+					results := d.LoadInBackground(4, 6*time.Second)
 					time.Sleep(time.Second)
-					Expect(d.Dir.DelReal(d.HTTP, d.real("rs2", 1, false))).To(Succeed())
-					DeferCleanup(d.Dir.AddReal, d.HTTP, d.real("rs2", 1, false))
+					Expect(d.Dir.DelReal(d.HTTP, d.Real("rs2", 1, false))).To(Succeed())
+					DeferCleanup(d.Dir.AddReal, d.HTTP, d.Real("rs2", 1, false))
 					stopped := requests("rs2")
 					res := <-results
 					GinkgoWriter.Printf("remove rs2, expire_nodest_conn=%s: %d requests, errors %v, errors from second 4 on: %d\n",
@@ -100,7 +100,7 @@ var _ = Describe("a director changed under load", func() {
 
 			It("shows clients timeouts while a real server's link is down, and serves again once it is up", func() {
 				rs := d.Node("rs3")
-				results := d.loadInBackground(4, 5*time.Second)
+				results := d.LoadInBackground(4, 5*time.Second)
 				time.Sleep(time.Second)
 				Expect(rs.SetLinkUp(rs.Links[0].Segment, false)).To(Succeed())
 				time.Sleep(1500 * time.Millisecond)
@@ -116,9 +116,9 @@ var _ = Describe("a director changed under load", func() {
 			})
 
 			It("changes the scheduler of a live service, refusing only what arrives during the switch", func() {
-				results := d.loadInBackground(4, 6*time.Second)
+				results := d.LoadInBackground(4, 6*time.Second)
 				time.Sleep(time.Second)
-				d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "wlc"})
+				d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "wlc"})
 				time.Sleep(time.Second)
 				Expect(d.Dir.UpdateService(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "mh"})).To(Succeed())
 				res := <-results

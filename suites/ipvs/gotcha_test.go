@@ -18,30 +18,31 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
 	"github.com/lvslab/lvslab/topology"
 )
 
-// IPVS behaviours users got burned by (FIELD-NOTES §3), each pinned on the
+// IPVS behaviours users got burned by (as reported in the kubernetes and
+// kube-router trackers cited at each spec), each pinned on the
 // kernel under test. #4 (persistence and weight 0) is in scheduler_test.go,
 // #5 (UDP to a deleted server) in udp_test.go.
 var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 	port := 40000 // a fresh fixed source port for each spec
 	Context("on a NAT director", Ordered, Label("nat"), func() {
-		var d *directorLab
+		var d *labtest.Lab
 		BeforeAll(func() {
-			expectCleanAfter()
-			d = startDirectorLab("trap", topology.ModeNAT, harness.DefaultServerConfig)
+			d = labtest.Start(topology.ModeNAT)
 		})
 		// #1, kubernetes/kubernetes#70747, #81775, #93297: with
 		// conn_reuse_mode=1 and conntrack=1, a SYN that reuses the port of
 		// a connection IPVS still tracks was dropped, and the client waited
 		// a second for its retransmission. Fixed in 5.9: no stall here.
 		It("does not stall a client that reuses a source port (conn_reuse_mode=1, conntrack=1; fixed in 5.9)", func() {
-			d.ipvsSysctl("conntrack", "1")
-			d.ipvsSysctl("conn_reuse_mode", "1")
+			d.IPVSSysctl("conntrack", "1")
+			d.IPVSSysctl("conn_reuse_mode", "1")
 			port++
-			_, first := d.fromPort(port)
-			_, again := d.fromPort(port)
+			_, first := fromPort(d, port)
+			_, again := fromPort(d, port)
 			GinkgoWriter.Printf("first connection %s, same source port again %s\n", first, again)
 			Expect(again).To(BeNumerically("<", 900*time.Millisecond), "a reused port stalled for a SYN retransmission")
 		})
@@ -66,11 +67,11 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		// which resets it.
 		DescribeTable("handles the open connections of a deleted server as expire_nodest_conn says",
 			func(expire string, want error) {
-				d.ipvsSysctl("expire_nodest_conn", expire)
-				h := d.hold(d.sources(false)[2])
-				Expect(d.Dir.DelReal(d.HTTP, d.real(h.Server, 1, false))).To(Succeed())
-				DeferCleanup(d.Dir.AddReal, d.HTTP, d.real(h.Server, 1, false))
-				_, err := h.request()
+				d.IPVSSysctl("expire_nodest_conn", expire)
+				h := d.Hold(d.Sources(false)[2])
+				Expect(d.Dir.DelReal(d.HTTP, d.Real(h.Server, 1, false))).To(Succeed())
+				DeferCleanup(d.Dir.AddReal, d.HTTP, d.Real(h.Server, 1, false))
+				_, err := h.Request()
 				Expect(err).To(MatchError(want))
 			},
 			Entry("expire_nodest_conn=0: the open connection hangs", "0", os.ErrDeadlineExceeded),
@@ -82,10 +83,9 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 	// connection stays in FIN_WAIT, which conn_reuse_mode=1 does not
 	// reschedule; bit 2 (conn_reuse_mode=2) does (ipvs-sysctl.rst).
 	Context("on a DR director", Ordered, Label("dr"), func() {
-		var d *directorLab
+		var d *labtest.Lab
 		BeforeAll(func() {
-			expectCleanAfter()
-			d = startDirectorLab("trapdr", topology.ModeDR, harness.DefaultServerConfig)
+			d = labtest.Start(topology.ModeDR)
 		})
 		DescribeTable("sends a reused source port back to a weight-0 server unless conn_reuse_mode has bit 2",
 			func(mode string, backToDrained bool) {
@@ -105,17 +105,16 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 	// ICMP is filtered, the upload hangs; with pmtu_disc=0 the director
 	// fragments the outer packet instead.
 	Context("on a TUN director", Ordered, Label("tun"), func() {
-		var d *directorLab
+		var d *labtest.Lab
 		BeforeAll(func() {
-			expectCleanAfter()
-			d = startDirectorLab("mtu", topology.ModeTUN, harness.DefaultServerConfig)
+			d = labtest.Start(topology.ModeTUN)
 		})
 		const size = 64 << 10
 		upload := func() error {
 			d.Client().SetSysctl("net.ipv4.route.flush", "1") // forget any path MTU learnt before
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			c, err := d.Client().Dial(ctx, "tcp", d.sources(false)[0], d.vip(false))
+			c, err := d.Client().Dial(ctx, "tcp", d.Sources(false)[0], d.VIP(false))
 			if err != nil {
 				return err
 			}
@@ -155,7 +154,7 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 
 		It("gets it through even so when the director fragments instead (pmtu_disc=0)", func() {
 			blockFragNeeded()
-			d.ipvsSysctl("pmtu_disc", "0")
+			d.IPVSSysctl("pmtu_disc", "0")
 			Expect(upload()).To(Succeed())
 		})
 	})
@@ -164,9 +163,9 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 // fromPort makes one HTTP/1.0 request from a fixed source port (the server
 // closes first, so the client can reuse the port at once while IPVS still
 // tracks the old connection) and says who answered and how long it took.
-func (d *directorLab) fromPort(p int) (string, time.Duration) {
+func fromPort(d *labtest.Lab, p int) (string, time.Duration) {
 	GinkgoHelper()
-	src := d.sources(false)[0]
+	src := d.Sources(false)[0]
 	start := time.Now()
 	var c net.Conn
 	Expect(d.Client().Do(func() (err error) {
@@ -174,7 +173,7 @@ func (d *directorLab) fromPort(p int) (string, time.Duration) {
 			Control: func(_, _ string, rc syscall.RawConn) error {
 				return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) })
 			}}
-		c, err = dialer.Dial("tcp", d.vip(false).String())
+		c, err = dialer.Dial("tcp", d.VIP(false).String())
 		return err
 	})).To(Succeed())
 	defer c.Close()
@@ -195,12 +194,12 @@ func (d *directorLab) fromPort(p int) (string, time.Duration) {
 // reusedPortAfterDrain connects from a fixed source port, sets the server
 // that answered to weight 0, connects from the same port again and checks
 // where that connection went under the given conn_reuse_mode.
-func reusedPortAfterDrain(d *directorLab, port int, reuseMode string, backToDrained bool) {
+func reusedPortAfterDrain(d *labtest.Lab, port int, reuseMode string, backToDrained bool) {
 	GinkgoHelper()
-	d.ipvsSysctl("conn_reuse_mode", reuseMode)
-	first, _ := d.fromPort(port)
-	d.setWeights(d.HTTP, map[string]int{first: 0})
-	again, _ := d.fromPort(port)
+	d.IPVSSysctl("conn_reuse_mode", reuseMode)
+	first, _ := fromPort(d, port)
+	d.SetWeights(d.HTTP, map[string]int{first: 0})
+	again, _ := fromPort(d, port)
 	if backToDrained {
 		Expect(again).To(Equal(first), "the old entry was rescheduled")
 	} else {

@@ -6,38 +6,23 @@ package ipvs_test
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
-	"github.com/lvslab/lvslab/suites/guard"
+	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
+	"github.com/lvslab/lvslab/topology"
 )
 
 func TestIPVS(t *testing.T) {
-	guard.RequireRoot(t)
-	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
-		fmt.Fprintln(os.Stderr, "this kernel has no IPVS (/proc/net/ip_vs is missing): run make test, which runs this suite inside lvslab vm")
+	if err := harness.CheckIPVS(); err != nil {
+		fmt.Fprintln(os.Stderr, err.Error()+": make test runs this suite inside lvslab vm")
 		t.FailNow()
 	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "lvslab IPVS suite")
+	labtest.Run(t, "i", "lvslab IPVS suite")
 }
 
-const prefix = "spec"
+// balanced are the modes with an IPVS director.
+var balanced = []topology.Mode{topology.ModeNAT, topology.ModeDR, topology.ModeTUN}
 
-var host guard.Host
-
-var _ = BeforeSuite(func() {
-	var err error
-	host, err = guard.Prepare(prefix)
-	Expect(err).NotTo(HaveOccurred())
-})
-
-// expectCleanAfter checks, once everything registered after it has been
-// cleaned up, that nothing is left and the root namespace is unchanged.
-func expectCleanAfter() {
-	DeferCleanup(func() {
-		Eventually(host.Check).Should(Succeed(), "a spec left something behind or changed the root namespace")
-	})
-}
+func modeName(m topology.Mode) string { return strings.ToUpper(string(m)) }

@@ -1,81 +1,85 @@
 package ipvs_test
 
 import (
-	"context"
-	"strings"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
 
-	"github.com/lvslab/lvslab/harness"
-	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
 )
 
-// The gate's own proof. make test runs these specs in a VM whose clock is
-// driven by executed instructions (lvslab vm --icount), where a trial's
-// ratio to direct varies by about 2 %; on a host with ip_vs they run in
-// real time.
+// The gate's own proof, through the command users run: lvslab bench, then
+// lvslab gate. make test runs these specs in a VM whose clock is driven by
+// executed instructions (lvslab vm --icount), where a trial's ratio to
+// direct varies by about 2 %; on a host with ip_vs they run in real time.
 var _ = Describe("the release gate", Ordered, Label("perf", "nat", "dr"), func() {
-	sweep := harness.BenchConfig{
-		Name:     prefix + "perf",
-		Modes:    []topology.Mode{topology.ModeDirect, topology.ModeNAT, topology.ModeDR},
-		Clients:  []int{16},
-		Trials:   6,
-		Duration: time.Second,
-		Warmup:   300 * time.Millisecond,
-		Server:   harness.DefaultServerConfig,
-	}
-	gate := harness.GateOptions{Margin: 0.10, Alpha: 0.05}
-	var baseline *harness.BenchResult
+	var bin, dir, baseline string
 
-	bench := func(ctx SpecContext, cfg harness.BenchConfig) *harness.BenchResult {
+	// bench runs the sweep the gate is proved on, into a folder of its own.
+	bench := func(name string, extra ...string) string {
 		GinkgoHelper()
-		expectCleanAfter()
-		r, err := harness.Bench(ctx, cfg)
+		out := filepath.Join(dir, name)
+		args := append([]string{"bench", "--where", "host", "--name", labtest.Name(name), "--out", out,
+			"--modes", "direct,nat,dr", "--clients", "16", "--trials", "6", "--duration", "1s",
+			"--warmup", "300ms", "--latency", "0"}, extra...)
+		s, err := gexec.Start(exec.Command(bin, args...), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
-		for _, p := range r.Points {
-			Expect(p.Errors).To(BeZero(), "%s at %d clients had failed requests", p.Mode, p.Clients)
+		Eventually(s).WithTimeout(3 * time.Minute).Should(gexec.Exit(0))
+		return filepath.Join(out, "results.json")
+	}
+	type row struct {
+		Mode       string  `json:"mode"`
+		Change     float64 `json:"change"`
+		Regression bool    `json:"regression"`
+	}
+	gate := func(result string, want int) []row {
+		GinkgoHelper()
+		cmd := exec.Command(bin, "gate", "--baseline", baseline, "--margin", "10%", "--json", result)
+		out, _ := cmd.Output()
+		AddReportEntry("gate", string(out))
+		Expect(cmd.ProcessState.ExitCode()).To(Equal(want), string(out))
+		var report struct {
+			Rows []row `json:"rows"`
 		}
-		return r
-	}
-	table := func(g *harness.GateReport) string {
-		var b strings.Builder
-		g.WriteTable(&b)
-		return b.String()
+		Expect(json.Unmarshal(out, &report)).To(Succeed())
+		return report.Rows
 	}
 
-	BeforeAll(func(ctx SpecContext) {
-		baseline = bench(ctx, sweep)
-	}, NodeTimeout(3*time.Minute))
+	BeforeAll(func() {
+		bin = labtest.Binary()
+		dir = GinkgoT().TempDir()
+		baseline = bench("base")
+	})
 
-	It("passes the same build measured twice", func(ctx SpecContext) {
-		g, err := harness.Gate(baseline, bench(ctx, sweep), gate)
-		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("gate, same build", table(g))
-		Expect(g.Regressions).To(BeZero(), table(g))
-		Expect(g.Rows).To(HaveLen(2))
-	}, NodeTimeout(3*time.Minute))
+	It("passes the same build measured twice", func() {
+		rows := gate(bench("same"), 0)
+		Expect(rows).To(HaveLen(2))
+	})
 
-	It("fails a director slowed down by a long firewall", func(ctx SpecContext) {
-		slow := sweep
+	It("fails a director slowed down by a long firewall", func() {
 		// 300 rules cost NAT about a third of its rate here; DR, whose
 		// director sees only half the packets, a little less.
-		slow.DirectorRules = 300
-		g, err := harness.Gate(baseline, bench(ctx, slow), gate)
-		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("gate, slowed director", table(g))
-		Expect(g.Regressions).To(Equal(2), table(g))
-		for _, r := range g.Rows {
-			Expect(r.Change).To(BeNumerically("<", -gate.Margin), table(g))
+		rows := gate(bench("slow", "--director-rules", "300"), 1)
+		Expect(rows).To(HaveLen(2))
+		for _, r := range rows {
+			Expect(r.Regression).To(BeTrue(), "%s changed by %+.1f%%", r.Mode, 100*r.Change)
+			Expect(r.Change).To(BeNumerically("<", -0.10))
 		}
-	}, NodeTimeout(3*time.Minute))
+	})
 
-	It("leaves nothing behind when cancelled mid-sweep", func(ctx SpecContext) {
-		expectCleanAfter()
-		short, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		_, err := harness.Bench(short, sweep)
-		Expect(err).To(MatchError(ContainSubstring("interrupted")))
-	}, NodeTimeout(time.Minute))
+	It("leaves nothing behind when interrupted mid-sweep", func() {
+		labtest.ExpectClean()
+		s, err := gexec.Start(exec.Command(bin, "bench", "--where", "host", "--name", labtest.Name("cut"),
+			"--out", filepath.Join(dir, "cut"), "--modes", "direct,nat,dr", "--clients", "16"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		time.Sleep(2 * time.Second)
+		s.Signal(syscall.SIGINT)
+		Eventually(s).WithTimeout(time.Minute).Should(gexec.Exit(130))
+	})
 })

@@ -10,16 +10,16 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
 	"github.com/lvslab/lvslab/topology"
 )
 
 // Schedulers and persistence, on a NAT director (it sees both directions,
 // so IPVS's active-connection counts are exact).
 var _ = Describe("IPVS scheduling", Ordered, func() {
-	var d *directorLab
+	var d *labtest.Lab
 	BeforeAll(func() {
-		expectCleanAfter()
-		d = startDirectorLab("sched", topology.ModeNAT, harness.DefaultServerConfig)
+		d = labtest.Start(topology.ModeNAT)
 	})
 	// only keeps the first n real servers in the HTTP service for one spec.
 	only := func(n int) []string {
@@ -29,20 +29,20 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 				names = append(names, rs.Name)
 				continue
 			}
-			Expect(d.Dir.DelReal(d.HTTP, d.real(rs.Name, 1, false))).To(Succeed())
-			DeferCleanup(d.Dir.AddReal, d.HTTP, d.real(rs.Name, 1, false))
+			Expect(d.Dir.DelReal(d.HTTP, d.Real(rs.Name, 1, false))).To(Succeed())
+			DeferCleanup(d.Dir.AddReal, d.HTTP, d.Real(rs.Name, 1, false))
 		}
 		return names
 	}
-	src := func(i int) netip.Addr { return d.sources(false)[i%len(d.sources(false))] }
+	src := func(i int) netip.Addr { return d.Sources(false)[i%len(d.Sources(false))] }
 
 	Context("by connection counts", Label("scheduler"), func() {
 		It("lc sends each new connection to the server with the fewest active ones", func() {
 			names := only(4)
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "lc"})
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "lc"})
 			count := map[string]int{}
 			for i := range 8 {
-				count[d.hold(src(i)).Server]++
+				count[d.Hold(src(i)).Server]++
 			}
 			for _, n := range names {
 				Expect(count[n]).To(Equal(2), "lc with 8 held connections on 4 servers: %v", count)
@@ -51,11 +51,11 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 
 		It("wlc does so in proportion to the weights", func() {
 			names := only(4)
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "wlc"})
-			d.setWeights(d.HTTP, map[string]int{names[0]: 3})
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "wlc"})
+			d.SetWeights(d.HTTP, map[string]int{names[0]: 3})
 			count := map[string]int{}
 			for i := range 12 {
-				count[d.hold(src(i)).Server]++
+				count[d.Hold(src(i)).Server]++
 			}
 			Expect(count[names[0]]).To(BeNumerically("~", 6, 1), "weight 3 of 6: %v", count)
 			for _, n := range names[1:] {
@@ -65,21 +65,21 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 
 		It("nq gives an idle server the next connection, sed weighs expected delay", func() {
 			names := only(2)
-			d.setWeights(d.HTTP, map[string]int{names[0]: 4})
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "nq"})
-			first, second := d.hold(src(0)).Server, d.hold(src(1)).Server
+			d.SetWeights(d.HTTP, map[string]int{names[0]: 4})
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "nq"})
+			first, second := d.Hold(src(0)).Server, d.Hold(src(1)).Server
 			Expect(first).NotTo(Equal(second), "nq: the second connection must go to the idle server")
 		})
 
 		It("sed weighs expected delay: a server of weight 4 takes the first connections and four in five overall", func() {
 			names := only(2)
-			d.setWeights(d.HTTP, map[string]int{names[0]: 4})
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "sed"})
+			d.SetWeights(d.HTTP, map[string]int{names[0]: 4})
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "sed"})
 			// (C+1)/W: rs1's 1/4, 2/4, 3/4 beat rs2's 1/1; ties go to the
 			// destination the kernel lists first (the last added).
 			count := map[string]int{}
 			for i := range 10 {
-				server := d.hold(src(i)).Server
+				server := d.Hold(src(i)).Server
 				if i < 3 {
 					Expect(server).To(Equal(names[0]), "connection %d", i+1)
 				}
@@ -92,20 +92,20 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 	Context("by weight order", Label("scheduler"), func() {
 		It("fo sends everything to the available server of highest weight", func() {
 			names := only(3)
-			d.setWeights(d.HTTP, map[string]int{names[1]: 5, names[2]: 2})
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "fo"})
+			d.SetWeights(d.HTTP, map[string]int{names[1]: 5, names[2]: 2})
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "fo"})
 			for i := range 6 {
-				Expect(d.ask(src(i))).To(Equal(names[1]))
+				Expect(d.Ask(src(i))).To(Equal(names[1]))
 			}
 		})
 
 		It("ovf fills the highest-weight server until its active connections exceed its weight, then the next", func() {
 			names := only(3)
-			d.setWeights(d.HTTP, map[string]int{names[1]: 3, names[2]: 2})
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "ovf"})
+			d.SetWeights(d.HTTP, map[string]int{names[1]: 3, names[2]: 2})
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "ovf"})
 			var got []string
 			for i := range 6 {
-				got = append(got, d.hold(src(i)).Server)
+				got = append(got, d.Hold(src(i)).Server)
 			}
 			// Eligible while active ≤ weight: weight 3 takes four.
 			Expect(got).To(Equal([]string{names[1], names[1], names[1], names[1], names[2], names[2]}))
@@ -115,11 +115,11 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 	Context("by hashing", Label("scheduler"), func() {
 		for _, sched := range []string{"sh", "mh"} {
 			It(sched+" keeps each client address on one server", func() {
-				d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: sched})
-				for _, from := range d.sources(false) {
-					first := d.ask(from)
+				d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: sched})
+				for _, from := range d.Sources(false) {
+					first := d.Ask(from)
 					for range 5 {
-						Expect(d.ask(from)).To(Equal(first), "%s moved %s", sched, from)
+						Expect(d.Ask(from)).To(Equal(first), "%s moved %s", sched, from)
 					}
 				}
 			})
@@ -144,16 +144,16 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 				Expect(d.Dir.UpdateService(svc)).To(Succeed())
 				before := map[netip.Addr]string{}
 				for _, a := range many {
-					before[a] = d.ask(a)
+					before[a] = d.Ask(a)
 				}
 				leaving := d.RealServers()[3].Name
-				Expect(d.Dir.DelReal(svc, d.real(leaving, 1, false))).To(Succeed())
+				Expect(d.Dir.DelReal(svc, d.Real(leaving, 1, false))).To(Succeed())
 				for _, a := range many {
-					if before[a] != leaving && d.ask(a) != before[a] {
+					if before[a] != leaving && d.Ask(a) != before[a] {
 						moved[sched]++
 					}
 				}
-				Expect(d.Dir.AddReal(svc, d.real(leaving, 1, false))).To(Succeed())
+				Expect(d.Dir.AddReal(svc, d.Real(leaving, 1, false))).To(Succeed())
 			}
 			Expect(d.Dir.UpdateService(d.HTTP)).To(Succeed())
 			GinkgoWriter.Printf("clients of staying servers that moved when 1 of 8 left: mh %d/100, sh %d/100\n", moved["mh"], moved["sh"])
@@ -163,10 +163,10 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 
 		for _, sched := range []string{"dh", "lblc", "lblcr"} {
 			It(sched+" routes every connection to the VIP to one server", func() {
-				d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: sched})
-				first := d.ask(src(0))
+				d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: sched})
+				first := d.Ask(src(0))
 				for i := range 8 {
-					Expect(d.ask(src(i))).To(Equal(first), "%s routes by destination", sched)
+					Expect(d.Ask(src(i))).To(Equal(first), "%s routes by destination", sched)
 				}
 			})
 		}
@@ -174,23 +174,23 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 
 	Context("with persistence", Label("persistence"), func() {
 		It("keeps a client on one server across connections", func() {
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second})
-			first := d.ask(src(0))
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second})
+			first := d.Ask(src(0))
 			for range 8 {
-				Expect(d.ask(src(0))).To(Equal(first))
+				Expect(d.Ask(src(0))).To(Equal(first))
 			}
 		})
 
 		It("groups clients by netmask", func() {
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second, PersistenceBits: 24})
-			first := d.ask(src(0))
-			for _, from := range d.sources(false) {
-				Expect(d.ask(from)).To(Equal(first), "%s is in the same /24", from)
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second, PersistenceBits: 24})
+			first := d.Ask(src(0))
+			for _, from := range d.Sources(false) {
+				Expect(d.Ask(from)).To(Equal(first), "%s is in the same /24", from)
 			}
-			d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second})
+			d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second})
 			seen := map[string]bool{}
-			for _, from := range d.sources(false) {
-				seen[d.ask(from)] = true
+			for _, from := range d.Sources(false) {
+				seen[d.Ask(from)] = true
 			}
 			Expect(len(seen)).To(BeNumerically(">", 1), "with a /32 mask, rr spreads the four client addresses")
 		})
@@ -199,26 +199,26 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 			d.Dir.SetTimeouts(0, 0, time.Second)
 			DeferCleanup(d.Dir.SetTimeouts, 900*time.Second, 120*time.Second, 300*time.Second) // the kernel's defaults
 			udp := harness.Service{Protocol: "udp", Addr: d.UDP.Addr, Port: d.UDP.Port, Scheduler: "rr", Persistence: 2 * time.Second}
-			d.setScheduler(udp)
-			c := udpConn(d, src(0))
-			first, err := udpAsk(c)
+			d.SetScheduler(udp)
+			c := d.UDPConn(src(0))
+			first, err := labtest.UDPAsk(c)
 			Expect(err).NotTo(HaveOccurred())
 			for range 3 {
-				Expect(udpAsk(c)).To(Equal(first), "within the persistence timeout")
+				Expect(labtest.UDPAsk(c)).To(Equal(first), "within the persistence timeout")
 			}
 			// The UDP entry lasts 1 s, then the template its 2 s.
 			time.Sleep(4 * time.Second)
-			Expect(udpAsk(c)).NotTo(Equal(first), "rr picks the next server once the template expired")
+			Expect(labtest.UDPAsk(c)).NotTo(Equal(first), "rr picks the next server once the template expired")
 		})
 
-		DescribeTable("and weight 0: expire_quiescent_template decides (FIELD-NOTES §3 #4, kubernetes/kubernetes#71809)",
+		DescribeTable("and weight 0: expire_quiescent_template decides (kubernetes/kubernetes#71809)",
 			Label("gotcha"),
 			func(expire string, staysOnQuiesced bool) {
-				d.ipvsSysctl("expire_quiescent_template", expire)
-				d.setScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second})
-				first := d.ask(src(0))
-				d.setWeights(d.HTTP, map[string]int{first: 0})
-				next := d.ask(src(0))
+				d.IPVSSysctl("expire_quiescent_template", expire)
+				d.SetScheduler(harness.Service{Addr: d.HTTP.Addr, Port: d.HTTP.Port, Scheduler: "rr", Persistence: 60 * time.Second})
+				first := d.Ask(src(0))
+				d.SetWeights(d.HTTP, map[string]int{first: 0})
+				next := d.Ask(src(0))
 				if staysOnQuiesced {
 					Expect(next).To(Equal(first), "the template still sends the client to the weight-0 server")
 				} else {

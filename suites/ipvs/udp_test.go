@@ -11,23 +11,23 @@ import (
 
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/loadgen"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
 	"github.com/lvslab/lvslab/topology"
 )
 
 var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 	for _, mode := range []topology.Mode{topology.ModeNAT, topology.ModeDR, topology.ModeTUN} {
 		Context(fmt.Sprintf("in %s mode", modeName(mode)), Ordered, Label(string(mode)), func() {
-			var d *directorLab
+			var d *labtest.Lab
 			BeforeAll(func() {
-				expectCleanAfter()
-				d = startDirectorLab("udp"+string(mode), mode, harness.DefaultServerConfig)
+				d = labtest.Start(mode)
 			})
 
 			It("echoes UDP through the VIP from every real server, each seeing the real client address", Label("udp"), func() {
 				seen := map[string]bool{}
 				for i := range d.RealServers() {
-					from := d.sources(false)[i%4]
-					c := udpConn(d, from)
+					from := d.Sources(false)[i%4]
+					c := d.UDPConn(from)
 					c.SetDeadline(time.Now().Add(2 * time.Second))
 					_, err := c.Write([]byte("ping"))
 					Expect(err).NotTo(HaveOccurred())
@@ -47,20 +47,20 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 			// hashed, find no entry to be un-NATed by: ops is for DR and TUN.
 			if mode != topology.ModeNAT {
 				It("spreads single datagrams of one flow with one-packet scheduling (ops)", Label("udp"), func() {
-					c := udpConn(d, d.sources(false)[0])
+					c := d.UDPConn(d.Sources(false)[0])
 					seen := map[string]bool{}
 					for range 8 {
-						s, err := udpAsk(c)
+						s, err := labtest.UDPAsk(c)
 						Expect(err).NotTo(HaveOccurred())
 						seen[s] = true
 					}
 					Expect(seen).To(HaveLen(1), "without ops, one flow is one connection: one server")
-					d.setScheduler(harness.Service{Protocol: "udp", Addr: d.UDP.Addr, Port: d.UDP.Port, Scheduler: "rr", Flags: harness.FlagOnePacket})
+					d.SetScheduler(harness.Service{Protocol: "udp", Addr: d.UDP.Addr, Port: d.UDP.Port, Scheduler: "rr", Flags: harness.FlagOnePacket})
 					// A new flow: the old one's entry would still match for 300 s.
-					c = udpConn(d, d.sources(false)[0])
+					c = d.UDPConn(d.Sources(false)[0])
 					seen = map[string]bool{}
 					for range 8 {
-						s, err := udpAsk(c)
+						s, err := labtest.UDPAsk(c)
 						Expect(err).NotTo(HaveOccurred())
 						seen[s] = true
 					}
@@ -70,10 +70,10 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 
 			// In TUN mode IPv6 is tunnelled IPv6 in IPv6, to ip6tnl0 (module ip6_tunnel).
 			It("serves HTTP over IPv6 from every real server, each seeing the real client address", Label("ipv6"), func() {
-				src := d.sources(true)
+				src := d.Sources(true)
 				seen := map[string]bool{}
 				for i := range d.RealServers() {
-					resp := get(d.Client(), src[i%len(src)], d.vip(true))
+					resp := labtest.Get(d.Client(), src[i%len(src)], d.VIP(true))
 					seen[resp.Header.Get(harness.HeaderServer)] = true
 					client, err := netip.ParseAddrPort(resp.Header.Get(harness.HeaderClient))
 					Expect(err).NotTo(HaveOccurred())
@@ -92,13 +92,12 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 	}
 
 	Context("on a NAT director", Ordered, Label("nat"), func() {
-		var d *directorLab
+		var d *labtest.Lab
 		BeforeAll(func() {
-			expectCleanAfter()
-			d = startDirectorLab("udpnat", topology.ModeNAT, harness.DefaultServerConfig)
+			d = labtest.Start(topology.ModeNAT)
 		})
 
-		// FIELD-NOTES §3 #5 (kubernetes/kubernetes#71514, #76664): the
+		// kubernetes/kubernetes#71514 and #76664: the
 		// flow's entry still names the deleted server, and IPVS drops its
 		// datagrams (expire_nodest_conn=0) without refreshing the entry: the
 		// flow is black-holed until the UDP timeout after its last delivered
@@ -107,12 +106,12 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 		It("black-holes a UDP flow of a deleted server for the UDP timeout, then reschedules it", Label("udp", "gotcha"), func() {
 			Expect(d.Dir.SetTimeouts(0, 0, 2*time.Second)).To(Succeed())
 			DeferCleanup(d.Dir.SetTimeouts, 900*time.Second, 120*time.Second, 300*time.Second) // the kernel's defaults
-			c := udpConn(d, d.sources(false)[1])
-			first, err := udpAsk(c)
+			c := d.UDPConn(d.Sources(false)[1])
+			first, err := labtest.UDPAsk(c)
 			Expect(err).NotTo(HaveOccurred())
 			deleted := time.Now()
-			Expect(d.Dir.DelReal(d.UDP, d.real(first, 1, false))).To(Succeed())
-			DeferCleanup(d.Dir.AddReal, d.UDP, d.real(first, 1, false))
+			Expect(d.Dir.DelReal(d.UDP, d.Real(first, 1, false))).To(Succeed())
+			DeferCleanup(d.Dir.AddReal, d.UDP, d.Real(first, 1, false))
 			var answeredBy string
 			var lost int
 			for answeredBy == "" && time.Since(deleted) < 6*time.Second {
@@ -148,11 +147,11 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 			Expect(d.Dir.AddService(svc)).To(Succeed())
 			DeferCleanup(d.Dir.DelService, svc)
 			for _, rs := range d.RealServers() {
-				Expect(d.Dir.AddReal(svc, d.real(rs.Name, 1, false))).To(Succeed())
+				Expect(d.Dir.AddReal(svc, d.Real(rs.Name, 1, false))).To(Succeed())
 			}
 			before := fwmarkConns(d, 1)
 			for _, port := range []uint16{80, 8080, 80, 8080} {
-				resp := get(d.Client(), d.sources(false)[0], netip.AddrPortFrom(vip, port))
+				resp := labtest.Get(d.Client(), d.Sources(false)[0], netip.AddrPortFrom(vip, port))
 				Expect(resp.Header.Get(harness.HeaderServer)).To(HavePrefix("rs"))
 			}
 			Eventually(func() uint32 { return fwmarkConns(d, 1) - before }).WithTimeout(10*time.Second).WithPolling(time.Second).
@@ -161,7 +160,7 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 	})
 })
 
-func fwmarkConns(d *directorLab, mark uint32) uint32 {
+func fwmarkConns(d *labtest.Lab, mark uint32) uint32 {
 	svcs, err := d.Dir.Services()
 	Expect(err).NotTo(HaveOccurred())
 	for _, s := range svcs {

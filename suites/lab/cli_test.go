@@ -14,39 +14,16 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/loadgen"
-	"github.com/lvslab/lvslab/suites/guard"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
 	"github.com/lvslab/lvslab/topology"
 )
-
-// lvslabBinary is the CLI under test: $LVSLAB_BIN (make test builds it), or
-// built here. It lives in a world-readable directory so the non-root spec
-// can run it.
-func lvslabBinary() string {
-	GinkgoHelper()
-	if bin := os.Getenv("LVSLAB_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		Expect(err).NotTo(HaveOccurred())
-		return abs
-	}
-	dir, err := os.MkdirTemp("", "lvslab-cli-")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(os.RemoveAll, dir)
-	Expect(os.Chmod(dir, 0o755)).To(Succeed())
-	built, err := gexec.Build("github.com/lvslab/lvslab/cmd/lvslab")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(gexec.CleanupBuildArtifacts)
-	data, err := os.ReadFile(built)
-	Expect(err).NotTo(HaveOccurred())
-	bin := filepath.Join(dir, "lvslab")
-	Expect(os.WriteFile(bin, data, 0o755)).To(Succeed())
-	return bin
-}
 
 var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 	var bin string
 	BeforeAll(func() {
-		bin = lvslabBinary()
+		bin = labtest.Binary()
 	})
 
 	start := func(args ...string) *gexec.Session {
@@ -67,19 +44,19 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 	}
 
 	It("brings a lab up, serves it after returning, loads it, shows it and tears it down", func() {
-		s := run("up", "--name", prefix+"cli")
-		DeferCleanup(down, prefix+"cli")
+		s := run("up", "--name", name("cli"))
+		DeferCleanup(down, name("cli"))
 		Expect(s).To(gexec.Exit(0))
-		Expect(s.Out).To(gbytes.Say("ip netns exec lvs-" + prefix + "cli-client"))
+		Expect(s.Out).To(gbytes.Say("ip netns exec lvs-" + name("cli") + "-client"))
 
-		s = run("load", "--name", prefix+"cli", "--target", "direct", "--clients", "8", "--requests", "400", "--duration", "30s", "--json")
+		s = run("load", "--name", name("cli"), "--target", "direct", "--clients", "8", "--requests", "400", "--duration", "30s", "--json")
 		Expect(s).To(gexec.Exit(0))
 		var res loadgen.Result
 		Expect(json.Unmarshal(s.Out.Contents(), &res)).To(Succeed())
 		Expect(res.Successes).To(BeEquivalentTo(400))
 		Expect(res.Servers).To(HaveLen(8))
 
-		s = run("status", "--name", prefix+"cli", "--json")
+		s = run("status", "--name", name("cli"), "--json")
 		Expect(s).To(gexec.Exit(0))
 		var st []struct {
 			Supervisor bool                                 `json:"supervisor_running"`
@@ -93,32 +70,32 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		}
 		Expect(total).To(BeEquivalentTo(400))
 
-		Expect(run("down", "--name", prefix+"cli")).To(gexec.Exit(0))
-		Expect(guard.Leftovers()).To(BeEmpty())
+		Expect(run("down", "--name", name("cli"))).To(gexec.Exit(0))
+		Expect(labtest.Leftovers()).To(BeEmpty())
 	})
 
 	It("stops a load at Ctrl-C with the result so far", func() {
-		Expect(run("up", "--name", prefix+"int", "--topology", "small")).To(gexec.Exit(0))
-		DeferCleanup(down, prefix+"int")
-		s := start("load", "--name", prefix+"int", "--duration", "60s")
+		Expect(run("up", "--name", name("int"), "--topology", "small")).To(gexec.Exit(0))
+		DeferCleanup(down, name("int"))
+		s := start("load", "--name", name("int"), "--duration", "60s")
 		time.Sleep(700 * time.Millisecond)
 		s.Signal(syscall.SIGINT)
 		Eventually(s).WithTimeout(5 * time.Second).Should(gexec.Exit(130))
 		Expect(s.Out).To(gbytes.Say("interrupted"))
 	})
 
-	It("cleans up after a SIGKILLed up and a SIGKILLed supervisor with down --all", func() {
+	It("cleans up after a SIGKILLed up and a SIGKILLed supervisor with down", func() {
 		for _, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, time.Second} {
-			s := start("up", "--name", prefix+"kill", "--topology", "small")
+			s := start("up", "--name", name("kill"), "--topology", "small")
 			time.Sleep(delay)
 			s.Kill()
 			Eventually(s).Should(gexec.Exit())
 			// Whatever it got to, the supervisor (if any) dies too, here.
-			for _, p := range topology.Processes(prefix + "kill") {
+			for _, p := range topology.Processes(name("kill")) {
 				syscall.Kill(p.PID, syscall.SIGKILL)
 			}
-			Expect(run("down", "--all")).To(gexec.Exit(0))
-			Eventually(guard.Leftovers).Should(BeEmpty(), "after SIGKILL at %s", delay)
+			run("down", "--name", name("kill")) // not --all: a user's labs stay up
+			Eventually(labtest.Leftovers).Should(BeEmpty(), "after SIGKILL at %s", delay)
 		}
 	})
 
@@ -131,7 +108,7 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 			Expect(s.ExitCode()).NotTo(BeZero())
 			Expect(strings.Count(strings.TrimSpace(string(s.Err.Contents())), "\n")).To(BeZero(), "more than one line: %s", s.Err.Contents())
 			Expect(string(s.Err.Contents())).To(ContainSubstring(want))
-			Expect(guard.Leftovers()).To(BeEmpty())
+			Expect(labtest.Leftovers()).To(BeEmpty())
 		},
 		Entry("malformed topology file", []string{"up"}, "name: [oops", "malformed YAML"),
 		Entry("topology with an error", []string{"up"}, strings.ReplaceAll(paperYAML(), "rs3, role: real-server", "rs3, role: realserver"), `role "realserver" is unknown`),
@@ -147,14 +124,14 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 
 	It("benchmarks direct against routed, writes every file, gates it and leaves nothing behind", func() {
 		out := GinkgoT().TempDir()
-		s := run("bench", "--name", prefix+"b", "--modes", "direct,routed", "--clients", "2,8", "--trials", "2",
+		s := run("bench", "--name", name("b"), "--modes", "direct,routed", "--clients", "2,8", "--trials", "2",
 			"--duration", "300ms", "--warmup", "100ms", "--latency", "200ms", "--out", out)
 		Expect(s).To(gexec.Exit(0), string(s.Err.Contents()))
 		Expect(s.Out).To(gbytes.Say(`routed\s+8\s+\d+\s+0\.\d+`))
 		for _, f := range []string{"results.json", "results.txt", "figure7.svg", "figure7.png", "summary.md"} {
 			Expect(filepath.Join(out, f)).To(BeAnExistingFile())
 		}
-		Expect(guard.Leftovers()).To(BeEmpty())
+		Expect(labtest.Leftovers()).To(BeEmpty())
 		results := filepath.Join(out, "results.json")
 		s = run("gate", "--baseline", results, results)
 		Expect(s).To(gexec.Exit(0))
@@ -162,22 +139,22 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 	})
 
 	It("refuses a lab name already in use and leaves the running lab alone", func() {
-		Expect(run("up", "--name", prefix+"dup", "--topology", "small")).To(gexec.Exit(0))
-		DeferCleanup(down, prefix+"dup")
-		s := run("up", "--name", prefix+"dup", "--topology", "small")
+		Expect(run("up", "--name", name("dup"), "--topology", "small")).To(gexec.Exit(0))
+		DeferCleanup(down, name("dup"))
+		s := run("up", "--name", name("dup"), "--topology", "small")
 		Expect(s).To(gexec.Exit(1))
 		Expect(s.Err).To(gbytes.Say("already exists"))
-		Expect(run("load", "--name", prefix+"dup", "--requests", "10", "--duration", "10s")).To(gexec.Exit(0))
+		Expect(run("load", "--name", name("dup"), "--requests", "10", "--duration", "10s")).To(gexec.Exit(0))
 	})
 
 	It("tells a non-root user that root is needed, and creates nothing", func() {
-		cmd := exec.Command(bin, "up", "--name", prefix+"user")
+		cmd := exec.Command(bin, "up", "--name", name("user"))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(s).Should(gexec.Exit(1))
 		Expect(s.Err).To(gbytes.Say("needs root"))
-		Expect(guard.Leftovers()).To(BeEmpty())
+		Expect(labtest.Leftovers()).To(BeEmpty())
 	})
 })
 
@@ -193,6 +170,7 @@ func writeFile(content string) string {
 }
 
 func paperYAML() string {
-	data, _ := os.ReadFile("../../fixtures/topologies/paper.yaml")
-	return strings.ReplaceAll(string(data), "name: paper", "name: "+prefix+"bad")
+	data, err := fixtures.Topology("paper")
+	Expect(err).NotTo(HaveOccurred())
+	return strings.ReplaceAll(string(data), "name: paper", "name: "+name("bad"))
 }

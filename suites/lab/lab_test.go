@@ -13,12 +13,14 @@ import (
 
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/loadgen"
+	"github.com/lvslab/lvslab/suites/internal/labtest"
 	"github.com/lvslab/lvslab/topology"
 )
 
 // startLab builds and serves a lab for one spec and tears it down after.
 func startLab(spec *topology.Spec) *harness.Lab {
 	GinkgoHelper()
+	labtest.ExpectGone(spec.Name) // registered first, so it runs after the lab's own cleanup
 	lab, err := harness.Start(context.Background(), spec, harness.DefaultServerConfig)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(lab.Close()).To(Succeed()) })
@@ -38,9 +40,9 @@ func reach(n *topology.Node, addr netip.AddrPort) error {
 
 var _ = Describe("a lab", Label("lab"), func() {
 	It("builds every namespace, records it, and removes it all on Close", func() {
-		lab, err := topology.Build(context.Background(), topology.Small(topology.WithName(prefix+"build")))
+		lab, err := topology.Build(context.Background(), topology.Small(topology.WithName(name("build"))))
 		Expect(err).NotTo(HaveOccurred())
-		st, err := topology.ReadState(prefix + "build")
+		st, err := topology.ReadState(name("build"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(st.Namespaces).To(HaveLen(6)) // switch, client, director, router, rs1, rs2
 		for _, ns := range st.Namespaces {
@@ -53,14 +55,14 @@ var _ = Describe("a lab", Label("lab"), func() {
 	})
 
 	It("refuses a second lab of the same name and leaves the first intact", func() {
-		lab := startLab(topology.Small(topology.WithName(prefix + "twice")))
-		_, err := topology.Build(context.Background(), topology.Small(topology.WithName(prefix+"twice")))
+		lab := startLab(topology.Small(topology.WithName(name("twice"))))
+		_, err := topology.Build(context.Background(), topology.Small(topology.WithName(name("twice"))))
 		Expect(err).To(MatchError(ContainSubstring("already exists")))
 		Expect(reach(lab.Client(), netip.AddrPortFrom(lab.RealServers()[0].Addr(false), 80))).To(Succeed())
 	})
 
 	It("leaves nothing when a build fails half-way", func() {
-		spec := topology.Small(topology.WithName(prefix + "half"))
+		spec := topology.Small(topology.WithName(name("half")))
 		spec.Nodes[0].Sysctls = map[string]string{"net.ipv4.no_such_sysctl": "1"}
 		_, err := topology.Build(context.Background(), spec)
 		Expect(err).To(MatchError(ContainSubstring("no_such_sysctl")))
@@ -71,8 +73,7 @@ var _ = Describe("a lab", Label("lab"), func() {
 var _ = Describe("the paper lab's wiring", Ordered, Label("lab"), func() {
 	var lab *harness.Lab
 	BeforeAll(func() {
-		expectCleanAfter()
-		lab = startLab(topology.Paper(topology.WithName(prefix + "wire")))
+		lab = startLab(topology.Paper(topology.WithName(name("wire"))))
 	})
 
 	It("lets the client reach every real server over IPv4 and IPv6, from every source address", func() {
@@ -160,8 +161,7 @@ var _ = Describe("the paper lab's wiring", Ordered, Label("lab"), func() {
 var _ = Describe("direct load on the paper lab", Ordered, Label("lab", "load"), func() {
 	var lab *harness.Lab
 	BeforeAll(func() {
-		expectCleanAfter()
-		lab = startLab(topology.Paper(topology.WithName(prefix + "load")))
+		lab = startLab(topology.Paper(topology.WithName(name("load"))))
 	})
 
 	for _, keepalive := range []bool{false, true} {
@@ -201,8 +201,8 @@ var _ = Describe("direct load on the paper lab", Ordered, Label("lab", "load"), 
 
 var _ = Describe("two labs at once", Label("lab"), func() {
 	It("do not interfere, even with the same addresses", func() {
-		a := startLab(topology.Small(topology.WithName(prefix + "a")))
-		b := startLab(topology.Small(topology.WithName(prefix + "b")))
+		a := startLab(topology.Small(topology.WithName(name("a"))))
+		b := startLab(topology.Small(topology.WithName(name("b"))))
 		targets, _ := loadgen.TargetsFor(a.Spec, "direct", false)
 		res, err := loadgen.Run(context.Background(), loadgen.Config{
 			Targets: targets, Dial: a.Client().Dial, Clients: 4, Duration: 30 * time.Second, Requests: 100,

@@ -1,4 +1,4 @@
-package harness
+package bench
 
 import (
 	"cmp"
@@ -20,9 +20,10 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-// The paper's figures (../shared/seed): LVS-NAT handled at most 1,790 valid
-// TCP connections/s where the same servers took more than 7,116 directly;
-// one client saw 0.3 ms per request and more than 178 requests/s.
+// The paper's figures (Ibrahim and Makan, "Linux on Carrier Grade Web
+// Servers"): LVS-NAT handled at most 1,790 valid TCP connections/s where
+// the same servers took more than 7,116 directly; one client saw 0.3 ms
+// per request and more than 178 requests/s.
 const (
 	PaperNATConnsPerSec    = 1790
 	PaperDirectConnsPerSec = 7116
@@ -40,7 +41,7 @@ const (
 )
 
 // WriteFiles writes every output of a benchmark into dir.
-func (r *BenchResult) WriteFiles(dir string) error {
+func (r *Result) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -65,19 +66,19 @@ func (r *BenchResult) WriteFiles(dir string) error {
 }
 
 // WriteJSON writes the whole result, as results.json and baselines hold it.
-func (r *BenchResult) WriteJSON(w io.Writer) error {
+func (r *Result) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	return enc.Encode(r)
 }
 
-// ReadBenchResult reads a results.json or a baseline.
-func ReadBenchResult(path string) (*BenchResult, error) {
+// ReadResult reads a results.json or a baseline.
+func ReadResult(path string) (*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var r BenchResult
+	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s is not an lvslab bench result: %w", path, err)
 	}
@@ -91,7 +92,7 @@ func ReadBenchResult(path string) (*BenchResult, error) {
 // WriteBenchfmt writes every trial in the Go benchmark format, one line per
 // trial, so that benchstat reads it: benchstat -col /mode results.txt
 // shows the modes side by side.
-func (r *BenchResult) WriteBenchfmt(w io.Writer) error {
+func (r *Result) WriteBenchfmt(w io.Writer) error {
 	bw := benchfmt.NewWriter(w)
 	res := &benchfmt.Result{}
 	for _, kv := range [][2]string{{"goos", "linux"}, {"kernel", r.Env.Kernel}, {"cpu", r.Env.CPUModel},
@@ -107,7 +108,7 @@ func (r *BenchResult) WriteBenchfmt(w io.Writer) error {
 	}
 	// benchstat orders columns as they first appear: direct, the reference, first.
 	trials := slices.Clone(r.Trials)
-	slices.SortStableFunc(trials, func(a, b BenchTrial) int {
+	slices.SortStableFunc(trials, func(a, b Trial) int {
 		return cmp.Or(a.Trial-b.Trial, slices.Index(r.Config.Clients, a.Clients)-slices.Index(r.Config.Clients, b.Clients),
 			slices.Index(r.Config.Modes, a.Mode)-slices.Index(r.Config.Modes, b.Mode))
 	})
@@ -132,7 +133,7 @@ func (r *BenchResult) WriteBenchfmt(w io.Writer) error {
 // SaveFigure draws Figure 7 again: requests/s against the number of
 // clients, one line per mode, with the bootstrap interval of each median
 // as error bars. The extension picks the format (.svg, .png).
-func (r *BenchResult) SaveFigure(path string) error {
+func (r *Result) SaveFigure(path string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("lvslab Figure 7: %s connections, kernel %s (%s)", r.Config.Connection, r.Env.Kernel, r.Env.Accel)
 	p.X.Label.Text = "clients"
@@ -189,7 +190,7 @@ func (r *BenchResult) SaveFigure(path string) error {
 // WriteSummary writes summary.md: the environment, each mode's ratio to
 // direct with its interval, the paper's figures beside them, the
 // single-client latency run and any warning.
-func (r *BenchResult) WriteSummary(w io.Writer) error {
+func (r *Result) WriteSummary(w io.Writer) error {
 	e, c := r.Env, r.Config
 	kernel := e.Kernel
 	if e.KernelName != "" {
@@ -236,11 +237,11 @@ func (r *BenchResult) WriteSummary(w io.Writer) error {
 				p.Ratio.Lo, p.Ratio.Hi, 100*p.Ratio.CV, p.P99, p.Errors, paperNote(m))
 		}
 	}
-	fmt.Fprintf(w, "\nThe paper (../shared/seed): LVS-NAT peaked at %d conn/s where the servers took more than %d directly, a ratio of at most %.2f; it did not measure DR or TUN.\n",
+	fmt.Fprintf(w, "\nThe paper (Ibrahim and Makan, *Linux on Carrier Grade Web Servers*): LVS-NAT peaked at %d conn/s where the servers took more than %d directly, a ratio of at most %.2f; it did not measure DR or TUN.\n",
 		PaperNATConnsPerSec, PaperDirectConnsPerSec, float64(PaperNATConnsPerSec)/PaperDirectConnsPerSec)
 	fmt.Fprintf(w, "\n## Peak\n\n| mode | peak req/s | at clients | paper |\n|---|---:|---:|---|\n")
 	for _, m := range c.Modes {
-		var best BenchPoint
+		var best Point
 		for _, p := range r.Points {
 			if p.Mode == m && p.RequestsPerSec.Median > best.RequestsPerSec.Median {
 				best = p

@@ -1,4 +1,4 @@
-package harness
+package bench
 
 import (
 	"context"
@@ -11,46 +11,49 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
 )
 
-// BenchConfig is one benchmark: the paper lab built once per mode, every
+// Config is one benchmark: the paper lab built once per mode, every
 // mode measured at every client count, trial after trial. Within a trial
 // the modes run back to back in an order rotated each trial, so that slow
 // drift of the machine hits every mode alike and the mode ÷ direct ratio of
 // one trial compares measurements taken seconds apart.
-type BenchConfig struct {
+type Config struct {
 	// Name prefixes the labs: benchdirect, benchnat, …
-	Name  string
-	Modes []topology.Mode
+	Name  string          `json:"name"`
+	Modes []topology.Mode `json:"modes"`
 	// Clients are the closed-loop client counts, ramped like WebBench's mixes.
-	Clients []int
-	Trials  int
+	Clients []int `json:"clients"`
+	Trials  int   `json:"trials"`
 	// Duration is measured; Warmup runs before each measurement, discarded.
-	Duration, Warmup time.Duration
+	Duration time.Duration `json:"duration"`
+	Warmup   time.Duration `json:"warmup"`
 	// Latency is the length of the single-client latency run per mode (the
 	// paper's third test); 0 skips it.
-	Latency time.Duration
+	Latency time.Duration `json:"latency"`
 	// KeepAlive reuses connections; the paper's WebBench opened one per request.
-	KeepAlive bool
+	KeepAlive bool `json:"keepalive"`
 	// Scheduler of the virtual services (rr by default).
-	Scheduler string
-	Server    ServerConfig
+	Scheduler string               `json:"scheduler"`
+	Server    harness.ServerConfig `json:"server"`
 	// DirectorRules adds that many non-matching nftables rules to the
 	// director's prerouting path: a director made slower on purpose, so the
 	// gate can be shown to catch it.
-	DirectorRules int
-	// ServeOutside starts a built lab's real servers in another process that
-	// the lab records (lvslab serve), so that this process's CPU is the load
-	// generator's alone. Nil serves them in this process.
-	ServeOutside func(ctx context.Context, lab *topology.Lab) error
+	DirectorRules int `json:"director_rules"`
+	// SuperviseServers runs each lab's real servers in a supervisor process
+	// (harness.StartSupervisor, which needs this to be the lvslab binary),
+	// so that this process's CPU is the load generator's alone. Otherwise
+	// they run in this process.
+	SuperviseServers bool `json:"supervise_servers"`
 	// Progress, if set, is called before each measurement.
-	Progress func(BenchStep)
+	Progress func(Step) `json:"-"`
 }
 
-// BenchStep says which measurement is about to run.
-type BenchStep struct {
+// Step says which measurement is about to run.
+type Step struct {
 	Done, Total int
 	Phase       string // "sweep" or "latency"
 	Mode        topology.Mode
@@ -58,25 +61,25 @@ type BenchStep struct {
 	Trial       int
 }
 
-// BenchModes are the modes a benchmark knows, in the order they are shown.
-var BenchModes = []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR, topology.ModeTUN}
+// Modes are the modes a benchmark knows, in the order they are shown.
+var Modes = []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR, topology.ModeTUN}
 
 // Limits that keep a benchmark bounded.
 const (
-	MaxBenchTrials   = 100
-	MaxBenchDuration = 10 * time.Minute
+	MaxTrials   = 100
+	MaxDuration = 10 * time.Minute
 )
 
 // Validate checks the configuration and fills in defaults; every problem
 // is named.
-func (c *BenchConfig) Validate() error {
+func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Modes) == 0 {
 		errs = append(errs, errors.New("no modes: give at least one of direct, routed, nat, dr, tun"))
 	}
 	seen := map[topology.Mode]bool{}
 	for _, m := range c.Modes {
-		if !slices.Contains(BenchModes, m) {
+		if !slices.Contains(Modes, m) {
 			errs = append(errs, fmt.Errorf("mode %q is unknown: use direct, routed, nat, dr or tun", m))
 		}
 		if seen[m] {
@@ -92,17 +95,20 @@ func (c *BenchConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("client count %d: use 1 to %d", n, loadgen.MaxClients))
 		}
 	}
-	if c.Trials < 1 || c.Trials > MaxBenchTrials {
-		errs = append(errs, fmt.Errorf("trials %d: use 1 to %d", c.Trials, MaxBenchTrials))
+	if c.Trials < 1 || c.Trials > MaxTrials {
+		errs = append(errs, fmt.Errorf("trials %d: use 1 to %d", c.Trials, MaxTrials))
 	}
-	if c.Duration <= 0 || c.Duration > MaxBenchDuration {
-		errs = append(errs, fmt.Errorf("duration %s: use a positive duration up to %s", c.Duration, MaxBenchDuration))
+	if c.Duration <= 0 || c.Duration > MaxDuration {
+		errs = append(errs, fmt.Errorf("duration %s: use a positive duration up to %s", c.Duration, MaxDuration))
 	}
-	if c.Warmup < 0 || c.Warmup > MaxBenchDuration || c.Latency < 0 || c.Latency > MaxBenchDuration {
-		errs = append(errs, fmt.Errorf("warm-up %s and latency run %s: use 0 up to %s", c.Warmup, c.Latency, MaxBenchDuration))
+	if c.Warmup < 0 || c.Warmup > MaxDuration || c.Latency < 0 || c.Latency > MaxDuration {
+		errs = append(errs, fmt.Errorf("warm-up %s and latency run %s: use 0 up to %s", c.Warmup, c.Latency, MaxDuration))
 	}
 	if c.DirectorRules < 0 || c.DirectorRules > 100000 {
 		errs = append(errs, fmt.Errorf("director rules %d: use 0 to 100000", c.DirectorRules))
+	}
+	if err := c.Server.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Scheduler == "" {
 		c.Scheduler = "rr"
@@ -110,23 +116,30 @@ func (c *BenchConfig) Validate() error {
 	if c.Name == "" {
 		c.Name = "bench"
 	}
+	// Every lab's name is checked now, not when its turn comes.
+	for _, m := range c.Modes {
+		if err := topology.CheckLabName(c.Name + string(m)); err != nil {
+			errs = append(errs, fmt.Errorf("--name %q makes lab names like %q: %w", c.Name, c.Name+string(m), err))
+			break
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// BenchResult is everything a benchmark measured, as results.json holds it.
-type BenchResult struct {
-	Env    BenchEnv      `json:"env"`
-	Config BenchSettings `json:"config"`
+// Result is everything a benchmark measured, as results.json holds it.
+type Result struct {
+	Env    Env      `json:"env"`
+	Config Settings `json:"config"`
 	// Trials holds every measurement of the sweep, in the order taken.
-	Trials []BenchTrial `json:"trials"`
+	Trials []Trial `json:"trials"`
 	// Latency holds the single-client runs, one per mode.
-	Latency []BenchTrial `json:"latency,omitempty"`
+	Latency []Trial `json:"latency,omitempty"`
 	// Points summarises the trials per mode and client count.
-	Points []BenchPoint `json:"points"`
+	Points []Point `json:"points"`
 }
 
-// BenchEnv is where a benchmark ran.
-type BenchEnv struct {
+// Env is where a benchmark ran.
+type Env struct {
 	Version   string `json:"lvslab_version"`
 	GoVersion string `json:"go_version"`
 	Kernel    string `json:"kernel"`
@@ -140,8 +153,8 @@ type BenchEnv struct {
 	Sysctls    map[string]string `json:"sysctls"`
 }
 
-// BenchSettings is the configuration a result was measured with.
-type BenchSettings struct {
+// Settings is the configuration a result was measured with.
+type Settings struct {
 	Modes         []topology.Mode `json:"modes"`
 	Clients       []int           `json:"clients"`
 	Trials        int             `json:"trials"`
@@ -155,8 +168,8 @@ type BenchSettings struct {
 	RealServers   int             `json:"real_servers"`
 }
 
-// BenchTrial is one measurement.
-type BenchTrial struct {
+// Trial is one measurement.
+type Trial struct {
 	Mode    topology.Mode `json:"mode"`
 	Clients int           `json:"clients"`
 	Trial   int           `json:"trial"`
@@ -187,28 +200,28 @@ func loadgenBound(cores, busy float64, cpus int) bool {
 var errInterrupted = errors.New("bench interrupted")
 
 // benchLab is one mode's lab, ready to be loaded.
-type benchLab struct {
+type modeLab struct {
 	mode    topology.Mode
 	lab     *topology.Lab
-	servers *Lab // set when the servers run in this process
+	servers *harness.Lab // set when the servers run in this process
 	load    loadgen.Config
 }
 
-func (b *benchLab) close() error {
+func (b *modeLab) close() error {
 	if b.servers != nil {
 		return b.servers.Close()
 	}
 	return b.lab.Close()
 }
 
-// Bench runs a benchmark. Every lab it builds is gone when it returns; a
+// Run runs a benchmark. Every lab it builds is gone when it returns; a
 // cancelled ctx (Ctrl-C) ends it with ctx's error and nothing left behind.
-func Bench(ctx context.Context, cfg BenchConfig) (res *BenchResult, err error) {
+func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	start := time.Now()
-	var labs []*benchLab
+	var labs []*modeLab
 	defer func() {
 		if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
 			err = fmt.Errorf("%w: %w", errInterrupted, err)
@@ -218,13 +231,13 @@ func Bench(ctx context.Context, cfg BenchConfig) (res *BenchResult, err error) {
 		}
 	}()
 	for _, m := range cfg.Modes {
-		l, err := startBenchLab(ctx, cfg, m)
+		l, err := startModeLab(ctx, cfg, m)
 		if err != nil {
 			return nil, err
 		}
 		labs = append(labs, l)
 	}
-	res = &BenchResult{Env: benchEnv(labs), Config: settings(cfg)}
+	res = &Result{Env: environment(labs), Config: settings(cfg)}
 	res.Env.Started = start.UTC()
 
 	total := cfg.Trials * len(cfg.Clients) * len(labs)
@@ -234,7 +247,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (res *BenchResult, err error) {
 	step := 0
 	progress := func(phase string, m topology.Mode, clients, trial int) {
 		if cfg.Progress != nil {
-			cfg.Progress(BenchStep{Done: step, Total: total, Phase: phase, Mode: m, Clients: clients, Trial: trial})
+			cfg.Progress(Step{Done: step, Total: total, Phase: phase, Mode: m, Clients: clients, Trial: trial})
 		}
 		step++
 	}
@@ -272,9 +285,10 @@ func Bench(ctx context.Context, cfg BenchConfig) (res *BenchResult, err error) {
 	return res, nil
 }
 
-// startBenchLab builds and wires one mode's lab. The direct lab puts the
-// client on the real servers' segment, so that nothing stands between them.
-func startBenchLab(ctx context.Context, cfg BenchConfig, m topology.Mode) (_ *benchLab, err error) {
+// startModeLab builds one mode's lab and puts its director in place. The
+// direct lab puts the client on the real servers' segment, so that nothing
+// stands between them.
+func startModeLab(ctx context.Context, cfg Config, m topology.Mode) (_ *modeLab, err error) {
 	opts := []topology.Option{topology.WithName(cfg.Name + string(m)), topology.WithMode(m), topology.WithoutIPv6()}
 	if m == topology.ModeDirect {
 		opts = append(opts, topology.WithClientOn(topology.SegmentBack))
@@ -283,47 +297,26 @@ func startBenchLab(ctx context.Context, cfg BenchConfig, m topology.Mode) (_ *be
 	if err != nil {
 		return nil, err
 	}
-	l := &benchLab{mode: m, lab: t}
+	l := &modeLab{mode: m, lab: t}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, l.close())
 		}
 	}()
-	if cfg.ServeOutside != nil {
-		if err := cfg.ServeOutside(ctx, t); err != nil {
+	if cfg.SuperviseServers {
+		if err := harness.StartSupervisor(ctx, t.Spec.Name, cfg.Server); err != nil {
 			return nil, err
 		}
-	} else if l.servers, err = Serve(t, cfg.Server); err != nil {
+	} else if l.servers, err = harness.StartServers(t, cfg.Server); err != nil {
 		return nil, err
-	}
-	if m != topology.ModeDirect {
-		if err := Wire(t, m); err != nil {
-			return nil, err
-		}
 	}
 	target := "direct"
 	if m.Balanced() {
-		d, err := OpenDirector(t)
+		d, err := harness.StartDirector(t, harness.DirectorOptions{Scheduler: cfg.Scheduler})
 		if err != nil {
 			return nil, err
-		}
-		_, err = ServeVIP(d, t, m, cfg.Scheduler)
-		if err == nil && (m == topology.ModeDR || m == topology.ModeTUN) {
-			// A DR or TUN director never sees the replies, so it keeps a
-			// finished connection in FIN_WAIT; with the default reuse mode a
-			// client port the load generator reuses goes back to that same
-			// real server instead of being scheduled afresh. 3 (the default
-			// bit 1, plus bit 2) expires such entries, as an operator of
-			// these modes should (see the gotcha specs).
-			err = d.SetSysctl("conn_reuse_mode", "3")
 		}
 		d.Close()
-		if err != nil {
-			return nil, err
-		}
-		if err := Verify(t, m); err != nil {
-			return nil, fmt.Errorf("lab %s is not wired for %s:\n%w", t.Spec.Name, m, err)
-		}
 		target = "vip"
 	}
 	if cfg.DirectorRules > 0 && m != topology.ModeDirect {
@@ -331,14 +324,13 @@ func startBenchLab(ctx context.Context, cfg BenchConfig, m topology.Mode) (_ *be
 			return nil, err
 		}
 	}
-	targets, err := loadgen.TargetsFor(t.Spec, target, false)
-	if err != nil {
+	if l.load, err = loadgen.ForLab(t, target, false); err != nil {
 		return nil, err
 	}
-	l.load = loadgen.Config{Targets: targets, Sources: loadgen.SourcesFor(t.Spec, false), Dial: t.Client().Dial, KeepAlive: cfg.KeepAlive}
+	l.load.KeepAlive = cfg.KeepAlive
 	// One request through every path proves the lab answers before it is measured.
 	probe := l.load
-	probe.Clients, probe.Requests, probe.Duration = 1, int64(len(targets)), 10*time.Second
+	probe.Clients, probe.Requests, probe.Duration = 1, int64(len(probe.Targets)), 10*time.Second
 	r, err := loadgen.Run(ctx, probe)
 	if err != nil {
 		return nil, err
@@ -349,13 +341,13 @@ func startBenchLab(ctx context.Context, cfg BenchConfig, m topology.Mode) (_ *be
 	return l, nil
 }
 
-func measure(ctx context.Context, l *benchLab, clients int, warmup, d time.Duration) (BenchTrial, error) {
+func measure(ctx context.Context, l *modeLab, clients int, warmup, d time.Duration) (Trial, error) {
 	cfg := l.load
 	cfg.Clients = clients
 	if warmup > 0 {
 		cfg.Duration = warmup
 		if _, err := loadgen.Run(ctx, cfg); err != nil {
-			return BenchTrial{}, err
+			return Trial{}, err
 		}
 	}
 	cfg.Duration = d
@@ -367,12 +359,12 @@ func measure(ctx context.Context, l *benchLab, clients int, warmup, d time.Durat
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	r, err := loadgen.Run(ctx, cfg)
 	if err != nil {
-		return BenchTrial{}, err
+		return Trial{}, err
 	}
 	if r.Interrupted || ctx.Err() != nil {
-		return BenchTrial{}, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
+		return Trial{}, fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
 	}
-	return BenchTrial{
+	return Trial{
 		Mode: l.mode, Clients: clients, Requests: r.Requests, Errors: r.ErrorCount(),
 		RequestsPerSec: r.RequestsPerSec, ConnectionsPerSec: r.ConnectionsPerSec, Latency: r.Latency,
 		LoadgenCores: r.CPU.Cores, MachineBusy: r.CPU.MachineBusy,
@@ -380,18 +372,18 @@ func measure(ctx context.Context, l *benchLab, clients int, warmup, d time.Durat
 	}, nil
 }
 
-func settings(cfg BenchConfig) BenchSettings {
+func settings(cfg Config) Settings {
 	conn := "new"
 	if cfg.KeepAlive {
 		conn = "keepalive"
 	}
-	return BenchSettings{Modes: cfg.Modes, Clients: cfg.Clients, Trials: cfg.Trials, Duration: cfg.Duration.Seconds(),
+	return Settings{Modes: cfg.Modes, Clients: cfg.Clients, Trials: cfg.Trials, Duration: cfg.Duration.Seconds(),
 		Warmup: cfg.Warmup.Seconds(), Latency: cfg.Latency.Seconds(), Connection: conn, Scheduler: cfg.Scheduler,
 		BodyBytes: cfg.Server.BodySize, DirectorRules: cfg.DirectorRules, RealServers: len(topology.Paper().ByRole(topology.RoleRealServer))}
 }
 
 // benchSysctls are the settings that change what a benchmark measures.
-var benchSysctls = map[string][]string{
+var recordedSysctls = map[string][]string{
 	"client":   {"net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_timestamps"},
 	"director": {"net.ipv4.vs.conntrack", "net.ipv4.vs.conn_reuse_mode", "net.ipv4.vs.expire_nodest_conn", "net.ipv4.ip_forward"},
 	"rs1":      {"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"},
@@ -399,11 +391,11 @@ var benchSysctls = map[string][]string{
 
 // benchEnv records the machine and, per mode, the sysctls of benchSysctls
 // ("nat/director/net.ipv4.vs.conn_reuse_mode").
-func benchEnv(labs []*benchLab) BenchEnv {
-	e := BenchEnv{GoVersion: runtime.Version(), Kernel: KernelRelease(),
+func environment(labs []*modeLab) Env {
+	e := Env{GoVersion: runtime.Version(), Kernel: topology.KernelRelease(),
 		CPUModel: cpuModel(), CPUs: runtime.NumCPU(), Accel: "host", Sysctls: map[string]string{}}
 	for _, l := range labs {
-		for node, keys := range benchSysctls {
+		for node, keys := range recordedSysctls {
 			n := l.lab.Node(node)
 			if n == nil || (node == "director" && l.mode == topology.ModeDirect) {
 				continue
@@ -417,9 +409,6 @@ func benchEnv(labs []*benchLab) BenchEnv {
 	}
 	return e
 }
-
-// KernelRelease is the running kernel's release (uname -r).
-func KernelRelease() string { return readTrim("/proc/sys/kernel/osrelease") }
 
 func readTrim(path string) string {
 	data, _ := os.ReadFile(path)

@@ -1,4 +1,4 @@
-package ci
+package vm
 
 import (
 	"encoding/json"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lvslab/lvslab/topology"
 )
 
 // Paths inside the initramfs.
@@ -263,7 +265,7 @@ func modprobeMain(args []string) int {
 			names = append(names, a)
 		}
 	}
-	release := kernelRelease()
+	release := topology.KernelRelease()
 	ix, err := ReadModuleIndex(filepath.Join(guestModules, release))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "modprobe:", err)
@@ -282,12 +284,6 @@ func modprobeMain(args []string) int {
 		}
 	}
 	return status
-}
-
-func kernelRelease() string {
-	var u unix.Utsname
-	unix.Uname(&u)
-	return unix.ByteSliceToString(u.Release[:])
 }
 
 // moduleCompressedFile is MODULE_INIT_COMPRESSED_FILE: the kernel

@@ -1,4 +1,4 @@
-package harness
+package bench
 
 import (
 	"math"
@@ -91,8 +91,8 @@ func quantile(sorted []float64, q float64) float64 {
 	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
 }
 
-// BenchPoint summarises one mode at one client count over all trials.
-type BenchPoint struct {
+// Point summarises one mode at one client count over all trials.
+type Point struct {
 	Mode           topology.Mode `json:"mode"`
 	Clients        int           `json:"clients"`
 	RequestsPerSec Estimate      `json:"requests_per_s"`
@@ -109,17 +109,17 @@ type BenchPoint struct {
 // Summarise turns a result's trials into points, in the order of the
 // configured client counts and modes. Ratios pair each trial with direct's
 // trial at the same client count, measured seconds apart.
-func Summarise(r *BenchResult) []BenchPoint {
+func Summarise(r *Result) []Point {
 	type key struct {
 		mode    topology.Mode
 		clients int
 	}
-	trials := map[key][]BenchTrial{}
+	trials := map[key][]Trial{}
 	for _, t := range r.Trials {
 		k := key{t.Mode, t.Clients}
 		trials[k] = append(trials[k], t)
 	}
-	var out []BenchPoint
+	var out []Point
 	for _, c := range r.Config.Clients {
 		direct := map[int]float64{}
 		for _, t := range trials[key{topology.ModeDirect, c}] {
@@ -130,7 +130,7 @@ func Summarise(r *BenchResult) []BenchPoint {
 			if len(ts) == 0 {
 				continue
 			}
-			p := BenchPoint{Mode: m, Clients: c}
+			p := Point{Mode: m, Clients: c}
 			var rps, ratios, p99 []float64
 			for _, t := range ts {
 				rps = append(rps, t.RequestsPerSec)
@@ -156,11 +156,11 @@ func Summarise(r *BenchResult) []BenchPoint {
 }
 
 // Point returns the summary of one mode at one client count.
-func (r *BenchResult) Point(m topology.Mode, clients int) (BenchPoint, bool) {
+func (r *Result) Point(m topology.Mode, clients int) (Point, bool) {
 	for _, p := range r.Points {
 		if p.Mode == m && p.Clients == clients {
 			return p, true
 		}
 	}
-	return BenchPoint{}, false
+	return Point{}, false
 }

@@ -1,10 +1,10 @@
-package ci
+package vm
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,30 +12,43 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/lvslab/lvslab/fixtures"
 )
 
 // CacheRoot holds fetched kernels, outside any repository.
 var CacheRoot = "/var/cache/lvslab/kernels"
 
-// KernelSpec is one entry of fixtures/kernels.yaml.
+// KernelSpec is one entry of the kernel list.
 type KernelSpec struct {
 	Name    string `yaml:"name"`
 	Package string `yaml:"package"`
 	About   string `yaml:"about"`
 }
 
-// KernelList is fixtures/kernels.yaml.
+// KernelList is a kernel list: the one shipped in lvslab
+// (fixtures/kernels.yaml) or a user's own.
 type KernelList struct {
 	Default string       `yaml:"default"`
 	Kernels []KernelSpec `yaml:"kernels"`
 }
 
-// LoadKernels reads a kernel list.
+// LoadKernels reads a kernel list file, or the shipped one when path is
+// empty.
 func LoadKernels(path string) (*KernelList, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read kernel list: %w", err)
+	data := fixtures.Kernels()
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("read kernel list: %w", err)
+		}
+	} else {
+		path = fixtures.KernelsFile
 	}
+	return parseKernels(data, path)
+}
+
+func parseKernels(data []byte, path string) (*KernelList, error) {
 	var l KernelList
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -63,6 +76,37 @@ func (l *KernelList) Find(name string) (KernelSpec, error) {
 		names = append(names, k.Name)
 	}
 	return KernelSpec{}, fmt.Errorf("kernel %q is not in the list: use one of %s, or --kernel-image/--modules", name, strings.Join(names, ", "))
+}
+
+// Select picks the kernel of that name (the list's default when empty),
+// or every kernel when all is set.
+func (l *KernelList) Select(name string, all bool) ([]KernelSpec, error) {
+	if all {
+		return l.Kernels, nil
+	}
+	if name == "" {
+		name = l.Default
+	}
+	k, err := l.Find(name)
+	if err != nil {
+		return nil, err
+	}
+	return []KernelSpec{k}, nil
+}
+
+// CustomKernel is a kernel of the user's own build: a bzImage and its
+// modules directory (lib/modules/RELEASE, after depmod).
+func CustomKernel(image, modules string) (*Kernel, error) {
+	if modules == "" {
+		return nil, errors.New("--kernel-image needs --modules DIR (its lib/modules/RELEASE directory)")
+	}
+	if _, err := os.Stat(image); err != nil {
+		return nil, fmt.Errorf("kernel image: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
+		return nil, fmt.Errorf("%s has no modules.dep: run depmod -b BASE RELEASE first", modules)
+	}
+	return &Kernel{Name: "custom", Release: filepath.Base(filepath.Clean(modules)), Image: image, Modules: modules}, nil
 }
 
 // Kernel is a kernel ready to boot: its image and its modules tree
@@ -162,7 +206,7 @@ func resolvePackage(ctx context.Context, pkg string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("kernel package %s is not known to apt (apt-cache depends %s found no linux-image package): check fixtures/kernels.yaml or your apt sources", pkg, pkg)
+	return "", fmt.Errorf("kernel package %s is not known to apt (apt-cache depends %s found no linux-image package): check the kernel list or your apt sources", pkg, pkg)
 }
 
 // showsImage reports whether pkg itself ships a kernel image.

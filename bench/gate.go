@@ -1,4 +1,4 @@
-package harness
+package bench
 
 import (
 	"errors"
@@ -52,7 +52,7 @@ type GateReport struct {
 // baseline and a current result. Ratios, not requests/s, are compared:
 // both sides of a ratio were measured seconds apart on the same machine, so
 // a faster or slower machine, or another day, cancels out.
-func Gate(base, cur *BenchResult, opt GateOptions) (*GateReport, error) {
+func Gate(base, cur *Result, opt GateOptions) (*GateReport, error) {
 	if opt.Margin < 0 || opt.Margin >= 1 {
 		return nil, fmt.Errorf("margin %g: use a fraction in [0, 1), e.g. 0.10", opt.Margin)
 	}
@@ -180,7 +180,7 @@ func LoadThresholds(path string) (*Thresholds, error) {
 		return nil, fmt.Errorf("thresholds file %s: %w", path, err)
 	}
 	for i, l := range t.Limits {
-		if l.Mode != "" && l.Mode != "*" && !slices.Contains(BenchModes, topology.Mode(l.Mode)) {
+		if l.Mode != "" && l.Mode != "*" && !slices.Contains(Modes, topology.Mode(l.Mode)) {
 			return nil, fmt.Errorf("thresholds file %s: limit %d: mode %q is unknown (use direct, routed, nat, dr, tun or *)", path, i+1, l.Mode)
 		}
 		if l.Clients < 0 {
@@ -191,7 +191,7 @@ func LoadThresholds(path string) (*Thresholds, error) {
 }
 
 // Check returns every limit a result breaks, one line each.
-func (t *Thresholds) Check(r *BenchResult) []string {
+func (t *Thresholds) Check(r *Result) []string {
 	var out []string
 	for _, l := range t.Limits {
 		for _, p := range r.Points {

@@ -1,10 +1,10 @@
-package harness
+package bench
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 
+	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -25,21 +25,8 @@ func SlowDirector(lab *topology.Lab, n int) error {
 		fmt.Fprintf(&b, "  ip daddr 203.0.113.250 tcp dport %d counter\n", 1+i%65535)
 	}
 	b.WriteString(" }\n}\n")
-	if err := Nft(d, b.String()); err != nil {
+	if err := harness.Nft(d, b.String()); err != nil {
 		return fmt.Errorf("slow down the director of %s: %w", lab.Spec.Name, err)
 	}
 	return nil
-}
-
-// Nft runs an nft script inside a node (the nft tool loads big rule sets
-// in one transaction, which google/nftables would take rule by rule).
-func Nft(n *topology.Node, script string) error {
-	return n.Do(func() error {
-		cmd := exec.Command("nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("nft in %s: %v: %s", n.Name, err, strings.TrimSpace(string(out)))
-		}
-		return nil
-	})
 }

@@ -12,4 +12,4 @@
 // files, runs the command in a chroot at the host's working directory and
 // powers off. Nothing here changes the host beyond the kernel cache
 // (/var/cache/lvslab) and the output folder the caller names.
-package ci
+package vm

@@ -1,4 +1,4 @@
-package ci
+package vm
 
 import (
 	"bufio"
@@ -15,10 +15,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lvslab/lvslab/topology"
 )
 
-// VMOptions is one run of a command inside a VM.
-type VMOptions struct {
+// Options is one run of a command inside a VM.
+type Options struct {
 	Kernel  *Kernel
 	CPUs    int
 	Memory  string // as QEMU takes it: 2G, 1024M
@@ -43,8 +45,8 @@ type VMOptions struct {
 	InitBinary string
 }
 
-// VMResult is how a run ended.
-type VMResult struct {
+// Result is how a run ended.
+type Result struct {
 	ExitCode int
 	Accel    string
 	// Boot is the wall time from starting QEMU to the guest's first line.
@@ -63,9 +65,9 @@ var (
 // later runs go straight to TCG.
 func kvmHangsFile() string { return filepath.Join(filepath.Dir(CacheRoot), "kvm-hangs") }
 
-// RunVM boots the kernel, runs the command and returns its exit status.
+// Run boots the kernel, runs the command and returns its exit status.
 // QEMU is always reaped: on success, error, timeout or ctx cancellation.
-func RunVM(ctx context.Context, o VMOptions) (*VMResult, error) {
+func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(o.Argv) == 0 {
 		return nil, errors.New("no command to run in the VM")
 	}
@@ -145,7 +147,7 @@ type bootHang struct{ tail string }
 
 func (b bootHang) Error() string { return "the guest showed no sign of life: " + b.tail }
 
-func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Duration, o VMOptions) (*VMResult, error) {
+func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Duration, o Options) (*Result, error) {
 	args := []string{
 		"-nodefaults", "-no-reboot", "-display", "none", "-serial", "stdio",
 		"-smp", strconv.Itoa(o.CPUs), "-m", o.Memory,
@@ -180,7 +182,7 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
-	res := &VMResult{ExitCode: -1, Accel: accel}
+	res := &Result{ExitCode: -1, Accel: accel}
 	booted := make(chan struct{})
 	lines := make(chan struct{})
 	var tail []string
@@ -280,9 +282,8 @@ func kvmUsable(log func(string)) bool {
 // hostFingerprint names the host kernel and QEMU, so a KVM verdict is
 // dropped when either changes.
 func hostFingerprint() string {
-	rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	ver, _ := exec.Command("qemu-system-x86_64", "--version").Output()
-	return strings.TrimSpace(string(rel)) + " " + strings.SplitN(string(ver), "\n", 2)[0]
+	return topology.KernelRelease() + " " + strings.SplitN(string(ver), "\n", 2)[0]
 }
 
 // checkStatic makes sure the init binary runs without a dynamic loader,
@@ -299,4 +300,28 @@ func checkStatic(path string) error {
 		}
 	}
 	return nil
+}
+
+// guestEnvPrefixes are the host variables a guest command sees: they
+// change how lvslab and its tests behave.
+var guestEnvPrefixes = []string{"CI=", "TERM=", "LANG=", "LVSLAB_", "GINKGO_", "NO_COLOR="}
+
+// GuestEnv is the environment a guest command gets: a plain PATH and the
+// host's variables that change how lvslab and its tests behave. TERM is
+// passed only when console (the host's side of the guest's console) is a
+// terminal: the guest's console always is one, so a command there would
+// draw progress bars into a CI log.
+func GuestEnv(consoleIsTerminal bool) []string {
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin", "HOME=/root"}
+	for _, e := range os.Environ() {
+		if strings.HasPrefix(e, "TERM=") && !consoleIsTerminal {
+			continue
+		}
+		for _, p := range guestEnvPrefixes {
+			if strings.HasPrefix(e, p) {
+				env = append(env, e)
+			}
+		}
+	}
+	return env
 }

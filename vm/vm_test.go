@@ -1,4 +1,4 @@
-package ci
+package vm
 
 import (
 	"os"
@@ -50,7 +50,7 @@ func TestLoadOrderFollowsHardAndSoftDependencies(t *testing.T) {
 }
 
 func TestKernelList(t *testing.T) {
-	l, err := LoadKernels("../fixtures/kernels.yaml")
+	l, err := LoadKernels("")
 	if err != nil {
 		t.Fatal(err)
 	}

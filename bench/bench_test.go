@@ -1,4 +1,4 @@
-package harness
+package bench
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ import (
 
 // synthetic makes a result whose modes run at the given fraction of
 // direct's 1000 req/s, each trial with multiplicative noise of sd noise.
-func synthetic(seed uint64, trials int, noise float64, ratios map[topology.Mode]float64) *BenchResult {
+func synthetic(seed uint64, trials int, noise float64, ratios map[topology.Mode]float64) *Result {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	r := &BenchResult{Config: BenchSettings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeNAT, topology.ModeDR},
+	r := &Result{Config: Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeNAT, topology.ModeDR},
 		Clients: []int{1, 16}, Trials: trials, Connection: "new"}}
 	for t := 1; t <= trials; t++ {
 		for _, c := range r.Config.Clients {
@@ -28,7 +28,7 @@ func synthetic(seed uint64, trials int, noise float64, ratios map[topology.Mode]
 					ratio = ratios[m]
 				}
 				rps := 1000 * float64(c) * ratio * (1 + noise*rng.NormFloat64())
-				r.Trials = append(r.Trials, BenchTrial{Mode: m, Clients: c, Trial: t, Order: i, Requests: int64(rps),
+				r.Trials = append(r.Trials, Trial{Mode: m, Clients: c, Trial: t, Order: i, Requests: int64(rps),
 					RequestsPerSec: rps})
 			}
 		}
@@ -170,7 +170,7 @@ func TestFilesAreReadable(t *testing.T) {
 	if n != len(r.Trials) {
 		t.Errorf("benchfmt read %d results, want %d", n, len(r.Trials))
 	}
-	back, err := ReadBenchResult(filepath.Join(dir, ResultsJSON))
+	back, err := ReadResult(filepath.Join(dir, ResultsJSON))
 	if err != nil || len(back.Points) != len(r.Points) {
 		t.Errorf("results.json read back: %v, %d points", err, len(back.Points))
 	}
@@ -185,13 +185,13 @@ func TestFilesAreReadable(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := ReadBenchResult(filepath.Join(dir, SummaryMD)); err == nil {
+	if _, err := ReadResult(filepath.Join(dir, SummaryMD)); err == nil {
 		t.Error("summary.md is not a result and must be refused")
 	}
 }
 
-func TestBenchConfigNamesEveryProblem(t *testing.T) {
-	c := BenchConfig{Modes: []topology.Mode{"nat", "nat", "lb"}, Clients: []int{0}, Trials: 0, Duration: -1}
+func TestConfigNamesEveryProblem(t *testing.T) {
+	c := Config{Modes: []topology.Mode{"nat", "nat", "lb"}, Clients: []int{0}, Trials: 0, Duration: -1}
 	err := c.Validate()
 	for _, want := range []string{"mode nat is given twice", `mode "lb" is unknown`, "client count 0", "trials 0", "duration -1ns"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,0 +1,142 @@
+// Package labtest makes an lvslab spec short: one call runs a suite (root,
+// label filter, per-process lab names, the host guard), one builds a lab
+// with its director for the current spec or container, and a few more send
+// counted load, read settled IPVS counters, make a single request or ask a
+// UDP echo.
+//
+// Every resource it makes is released with DeferCleanup. It builds labs
+// only under names that start with this process's prefix, so suites and
+// parallel processes (ginkgo -p) never share one, and a user's own labs
+// are left alone.
+package labtest
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/lvslab/lvslab/suites/guard"
+)
+
+// KnownLabels are every label the suites use: a label filter naming any other
+// word is a typo, and fails the run instead of running nothing.
+var KnownLabels = []string{
+	"lab", "cli", "load", "isolation", "switch",
+	"nat", "dr", "tun", "scheduler", "persistence", "churn", "udp", "ipv6", "fwmark",
+	"perf", "gotcha", "ha",
+}
+
+var (
+	prefix string
+	host   guard.Host
+	serial atomic.Int64
+)
+
+// Run runs a Ginkgo suite of lvslab specs from its Test function: it
+// needs root, refuses a label filter with an unknown label, names this
+// process's labs apart (code is a letter of the suite's own, so that two
+// suites run at once by go test never share a name; $LVSLAB_TEST_PREFIX,
+// "t" by default, starts every name), sweeps what an
+// earlier run of this process left, and checks after every spec outside
+// an Ordered container (and after every lab Start builds) that nothing is
+// left and the root namespace is unchanged.
+func Run(t *testing.T, code, description string) {
+	guard.RequireRoot(t)
+	if err := CheckLabelFilter(GinkgoLabelFilter()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		t.FailNow()
+	}
+	base := os.Getenv("LVSLAB_TEST_PREFIX")
+	if base == "" {
+		base = "t"
+	}
+	if !prefixRE.MatchString(base) {
+		fmt.Fprintf(os.Stderr, "LVSLAB_TEST_PREFIX=%q: use 1-4 lower-case letters and digits, starting with a letter\n", base)
+		t.FailNow()
+	}
+	prefix = fmt.Sprintf("%s%s%d", base, code, GinkgoParallelProcess())
+	BeforeSuite(func() {
+		var err error
+		host, err = guard.Prepare(prefix)
+		Expect(err).NotTo(HaveOccurred())
+	})
+	// An Ordered container's labs outlive its specs: Start checks after
+	// them instead, from the BeforeAll that builds them.
+	BeforeEach(func() {
+		if !CurrentSpecReport().IsInOrderedContainer {
+			ExpectClean()
+		}
+	})
+	RegisterFailHandler(Fail)
+	RunSpecs(t, description)
+}
+
+// Prefix is what every lab name of this process starts with.
+func Prefix() string { return prefix }
+
+// Name is a lab name of this process's own: the prefix and what, plus a
+// serial number when what is empty.
+func Name(what string) string {
+	if what == "" {
+		what = fmt.Sprintf("l%d", serial.Add(1))
+	}
+	return prefix + what
+}
+
+// ExpectClean checks, once the current spec (or Ordered container, from
+// BeforeAll) has released everything registered for cleanup after this
+// call, that this process left nothing behind and that the root namespace
+// is unchanged. Run registers it for every spec; call it again to check a
+// point within one.
+func ExpectClean() {
+	DeferCleanup(func() {
+		Eventually(host.Check).Should(Succeed(), "a spec left something behind or changed the root namespace")
+	})
+}
+
+// prefixRE is what LVSLAB_TEST_PREFIX may be: two checkouts testing on
+// one host at once give each its own, so that neither sweeps the other's labs.
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,3}$`)
+
+var labelWord = regexp.MustCompile(`[A-Za-z0-9_.-]+`)
+
+// filterWords are the label filter's own keywords (label sets, Ginkgo 2.10).
+var filterWords = []string{"containsany", "containsall", "consistsof", "issubsetof", "isempty"}
+
+// CheckLabelFilter refuses a filter that names a label no spec has (a typo
+// in LABELS= must never run zero specs and pass).
+func CheckLabelFilter(filter string) error {
+	// Regular expressions (/.../) match labels by pattern: leave them be.
+	plain := regexp.MustCompile(`/[^/]*/`).ReplaceAllString(filter, " ")
+	var unknown []string
+	for _, w := range labelWord.FindAllString(plain, -1) {
+		lw := strings.ToLower(w)
+		if !slices.Contains(KnownLabels, lw) && !slices.Contains(filterWords, lw) && !slices.Contains(unknown, w) {
+			unknown = append(unknown, w)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("label filter %q names %s, which no spec has: use %s", filter,
+			strings.Join(unknown, ", "), strings.Join(KnownLabels, ", "))
+	}
+	return nil
+}
+
+// ExpectGone checks, once the cleanups registered after this call have run,
+// that one lab left nothing behind and the root namespace is unchanged.
+// Call it before building the lab.
+func ExpectGone(lab string) {
+	DeferCleanup(func() {
+		Eventually(func() error { return host.CheckLab(lab) }).Should(Succeed(), "lab %s left something behind or changed the root namespace", lab)
+	})
+}
+
+// Leftovers lists what this process's labs left behind (guard.Leftovers).
+func Leftovers() []string { return guard.Leftovers(prefix) }
