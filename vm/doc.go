@@ -1,8 +1,8 @@
-// Package ci owns what CI needs beyond "go test": the VM runner that boots
-// a stock distribution kernel in QEMU, so that the IPVS suites run on a
-// real ip_vs even where the host kernel has none. It fetches and caches
-// kernels (fixtures/kernels.yaml), builds a small initramfs around the
-// lvslab binary itself as PID 1, shares the host's root filesystem
+// Package vm is the VM runner: it boots a stock distribution kernel in
+// QEMU, so that the IPVS suites and the benchmark run on a real ip_vs even
+// where the host kernel has none. It fetches and caches kernels (the
+// shipped list, fixtures/kernels.yaml), builds a small initramfs around
+// the lvslab binary itself as PID 1, shares the host's root filesystem
 // read-only into the guest (writable there through an overlay on tmpfs),
 // runs one command, streams the console and returns the guest's exit
 // status.
