@@ -42,7 +42,7 @@ func (m Mode) Balanced() bool { return m == ModeNAT || m == ModeDR || m == ModeT
 var Modes = []Mode{ModeDirect, ModeRouted, ModeNAT, ModeDR, ModeTUN}
 
 // Spec is a lab: its nodes, the segments that join them and the virtual
-// service. Addresses left empty are planned by Validate.
+// service. Addresses left empty are planned by Plan.
 type Spec struct {
 	Name     string        `json:"name"`
 	Mode     Mode          `json:"mode"`
@@ -76,7 +76,7 @@ type NodeSpec struct {
 }
 
 // LinkSpec attaches a node to a segment. The link inside the node is named
-// after the segment. With no addresses given, Validate plans them.
+// after the segment. With no addresses given, Plan plans them.
 type LinkSpec struct {
 	Segment string       `json:"segment"`
 	IPv4    []netip.Addr `json:"ipv4"`
