@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -16,12 +15,6 @@ import (
 
 	"github.com/lvslab/lvslab/topology"
 )
-
-// loopbackDial dials from the test's own namespace; these tests need no root.
-func loopbackDial(ctx context.Context, network string, _ netip.Addr, raddr netip.AddrPort) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, raddr.String())
-}
 
 func serve(t *testing.T, h http.HandlerFunc) Target {
 	t.Helper()
@@ -41,7 +34,7 @@ func named(name string) http.HandlerFunc {
 func TestClosedLoopStopsAtRequestCount(t *testing.T) {
 	a, b := serve(t, named("a")), serve(t, named("b"))
 	for _, keep := range []bool{false, true} {
-		res, err := Run(context.Background(), Config{Targets: []Target{a, b}, Dial: loopbackDial, Clients: 4,
+		res, err := Run(context.Background(), Config{Targets: []Target{a, b}, Client: Here, Clients: 4,
 			Duration: time.Minute, Requests: 200, KeepAlive: keep})
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +64,7 @@ func TestClosedLoopStopsAtRequestCount(t *testing.T) {
 func TestDurationBoundsTheRun(t *testing.T) {
 	slow := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(20 * time.Millisecond) })
 	start := time.Now()
-	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Dial: loopbackDial, Clients: 2, Duration: 300 * time.Millisecond})
+	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Client: Here, Clients: 2, Duration: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +80,7 @@ func TestOpenLoopMeasuresFromScheduledTime(t *testing.T) {
 	// One request in flight at a time, each taking 50ms, offered at 100/s:
 	// requests queue up, and their latency must show the queueing.
 	slow := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(50 * time.Millisecond) })
-	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Dial: loopbackDial, Clients: 1,
+	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Client: Here, Clients: 1,
 		Rate: 100, Duration: 10 * time.Second, Requests: 10, KeepAlive: true})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +110,7 @@ func TestErrorKinds(t *testing.T) {
 		target Target
 		kind   ErrorKind
 	}{{Target{Addr: closed}, ErrRefused}, {short, ErrShortBody}, {bad, ErrBadStatus}} {
-		res, err := Run(context.Background(), Config{Targets: []Target{c.target}, Dial: loopbackDial, Clients: 1, Duration: time.Minute, Requests: 3})
+		res, err := Run(context.Background(), Config{Targets: []Target{c.target}, Client: Here, Clients: 1, Duration: time.Minute, Requests: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +125,7 @@ func TestCancelMarksInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	res, err := Run(ctx, Config{Targets: []Target{slow}, Dial: loopbackDial, Clients: 2, Duration: time.Minute})
+	res, err := Run(ctx, Config{Targets: []Target{slow}, Client: Here, Clients: 2, Duration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +136,7 @@ func TestCancelMarksInterrupted(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	_, err := Run(context.Background(), Config{})
-	for _, want := range []string{"no targets", "no dialer", "clients 0", "duration 0s"} {
+	for _, want := range []string{"no targets", "no client", "clients 0", "duration 0s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}
@@ -193,6 +186,35 @@ func TestTargetsFor(t *testing.T) {
 	}
 }
 
+// readAll feeds a response to the parser in the given pieces, then the end
+// of the connection if it is not done by then.
+func readAll(pieces ...string) (status int, server string, closeConn bool, err error) {
+	var p response
+	var names serverNames
+	var lines lineBuffers
+	p.reset()
+	done := false
+	for _, piece := range pieces {
+		if done, err = p.feed([]byte(piece), &names, &lines); done {
+			break
+		}
+	}
+	if !done {
+		p.close = true
+		err = p.eof()
+	}
+	p.giveBack(&lines)
+	if p.server != noServer {
+		server = names.names[p.server]
+	}
+	return p.status, server, p.close, err
+}
+
+type lineBuffers struct{ n int }
+
+func (l *lineBuffers) lend() []byte  { l.n++; return make([]byte, 0, 16) }
+func (l *lineBuffers) take(b []byte) { l.n-- }
+
 func TestReadResponse(t *testing.T) {
 	cases := []struct {
 		in      string
@@ -203,23 +225,50 @@ func TestReadResponse(t *testing.T) {
 	}{
 		{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Real-Server: rs2\r\n\r\nabc", 200, "rs2", false, nil},
 		{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 200, "", true, nil},
-		{"HTTP/1.0 503 Busy\r\nContent-Length: 0\r\n\r\n", 503, "", true, nil},
+		{"HTTP/1.1 200 OK\nx-real-server:\trs7 \nContent-Length: 1\n\nz", 200, "rs7", false, nil},
+		{"HTTP/1.1 200 OK\r\nX-Real-Server: rs1\r\nX-Real-Server: rs2\r\nContent-Length: 0\r\n\r\n", 200, "rs1", false, nil},
+		{"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", 200, "", false, nil},
+		{"HTTP/1.1 200 OK\r\nConnection: te, close\r\nContent-Length: 0\r\n\r\n", 200, "", true, nil},
+		{"HTTP/1.0 503 Busy\r\nContent-Length: 0\r\n\r\n", 503, "", true, errBadStatus},
+		{"HTTP/1.1 204 No Content\r\n\r\n", 204, "", true, errBadStatus},
 		{"HTTP/1.1 200 OK\r\n\r\nuntil close", 200, "", true, nil},
 		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 200, "", true, errShortBody},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab", 200, "", false, errTrailing},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 200, "", false, errMalformed},
+		{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 200, "", false, errMalformed},
 		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200, "", true, errMalformed},
+		{"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", 200, "", true, errMalformed},
+		{"HTTP/1.1 2x0 OK\r\n\r\n", 0, "", true, errMalformed},
+		{"HTTP/1.1 2000 OK\r\n\r\n", 0, "", true, errMalformed},
 		{"SSH-2.0-OpenSSH\r\n", 0, "", true, errMalformed},
 		{"HTTP/1.1 200 OK\r\nContent-Le", 200, "", true, io.ErrUnexpectedEOF},
+		{"", 0, "", true, io.EOF},
+		{"HTTP/1.1 200 OK\r\nX-Pad: " + strings.Repeat("p", maxHeader) + "\r\n\r\n", 200, "", true, errHeaderLarge},
 	}
 	for _, c := range cases {
-		status, server, closeConn, err := readResponse(bufio.NewReader(strings.NewReader(c.in)))
-		if c.wantErr != nil {
-			if !errors.Is(err, c.wantErr) {
-				t.Errorf("%q: error %v, want %v", c.in, err, c.wantErr)
+		// Whole, cut in two at every place, and byte by byte: the same answer.
+		splits := [][]string{{c.in}}
+		if c.wantErr != errTrailing { // bytes in a later read belong to the next response
+			for i := 1; i < len(c.in); i++ {
+				splits = append(splits, []string{c.in[:i], c.in[i:]})
 			}
-			continue
+			var bytewise []string
+			for i := range len(c.in) {
+				bytewise = append(bytewise, c.in[i:i+1])
+			}
+			splits = append(splits, bytewise)
 		}
-		if err != nil || status != c.status || server != c.server || closeConn != c.close {
-			t.Errorf("%q: got %d %q close=%v err=%v", c.in, status, server, closeConn, err)
+		for _, pieces := range splits {
+			status, server, closeConn, err := readAll(pieces...)
+			if c.wantErr != nil {
+				if !errors.Is(err, c.wantErr) {
+					t.Errorf("%q in %d pieces: error %v, want %v", c.in, len(pieces), err, c.wantErr)
+				}
+				continue
+			}
+			if err != nil || status != c.status || server != c.server || closeConn != c.close {
+				t.Errorf("%q in %d pieces: got %d %q close=%v err=%v", c.in, len(pieces), status, server, closeConn, err)
+			}
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -43,6 +42,9 @@ type Latency struct {
 	P99  float64 `json:"p99_ms"`
 	P999 float64 `json:"p99_9_ms"`
 	Max  float64 `json:"max_ms"`
+	// OverRange counts latencies beyond the histogram's range, recorded
+	// at its top (none in a run within MaxDuration).
+	OverRange int64 `json:"over_range,omitempty"`
 }
 
 // CPU is what the load generator's own process used during the run.
@@ -67,6 +69,9 @@ type Result struct {
 	Successes   int64               `json:"successes"`
 	Connections int64               `json:"connections"`
 	Errors      map[ErrorKind]int64 `json:"errors"`
+	// Unfinished counts requests cut short by the end of the run (its
+	// duration, or a cancel): neither successes nor errors.
+	Unfinished int64 `json:"unfinished"`
 	// RequestsPerSec counts successful requests; ConnectionsPerSec new
 	// connections that carried at least one successful request.
 	RequestsPerSec    float64          `json:"requests_per_s"`
@@ -91,11 +96,6 @@ func (r *Result) ErrorCount() int64 {
 
 // Histogram returns the latency histogram (microseconds).
 func (r *Result) Histogram() *hdrhistogram.Histogram { return r.hist }
-
-func newHistogram() *hdrhistogram.Histogram {
-	// 1 µs to 60 s at 3 significant digits.
-	return hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
-}
 
 func summarise(h *hdrhistogram.Histogram) Latency {
 	ms := func(us int64) float64 { return float64(us) / 1000 }
@@ -128,10 +128,17 @@ func (r *Result) WriteTable(w io.Writer) error {
 		loop = fmt.Sprintf("open loop, %.0f req/s offered, up to %d in flight", r.Rate, r.Clients)
 	}
 	fmt.Fprintf(tw, "load\t%s, %s connections, %.2fs%s\n", loop, r.Connection, r.Elapsed, map[bool]string{true: " (interrupted)"}[r.Interrupted])
-	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)\n", r.Requests, r.Successes, r.ErrorCount())
+	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)", r.Requests, r.Successes, r.ErrorCount())
+	if r.Unfinished > 0 {
+		fmt.Fprintf(tw, "; %d cut short by the end of the run, not counted", r.Unfinished)
+	}
+	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "throughput\t%.1f requests/s, %.1f new connections/s\n", r.RequestsPerSec, r.ConnectionsPerSec)
 	l := r.Latency
 	fmt.Fprintf(tw, "latency\tp50 %.3fms  p90 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  (mean %.3fms)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
+	if l.OverRange > 0 {
+		fmt.Fprintf(tw, "\t%d latencies beyond the histogram's range, counted at its top\n", l.OverRange)
+	}
 	if n := r.ErrorCount(); n > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
