@@ -91,7 +91,7 @@ func (c *Config) CheckSettings() error {
 		errs = append(errs, fmt.Errorf("rate %g: give 0 (closed loop) or %g to %g requests/s", c.Rate, float64(MinRate), float64(MaxRate)))
 	}
 	if c.Timeout != 0 && (c.Timeout < MinTimeout || c.Timeout > MaxTimeout) {
-		errs = append(errs, fmt.Errorf("timeout %s: use %s to %s (0 for %s)", c.Timeout, MinTimeout, MaxTimeout, defaultTimeout))
+		errs = append(errs, fmt.Errorf("timeout %s: use %s to %s", c.Timeout, MinTimeout, MaxTimeout))
 	}
 	if c.Path != "" {
 		if err := checkPath(c.Path); err != nil {
@@ -221,4 +221,35 @@ func SourcesFor(spec *topology.Spec, v6 bool) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// What a run holds in memory, in bytes: these sizes are pinned by a test.
+const (
+	// ConnBytes is one client's connection state (one per target with
+	// keep-alive).
+	ConnBytes = 160
+	// LineBytes is a header line split across reads, held only while its
+	// response is read.
+	LineBytes = maxHeader
+	// HistogramBytes is one loop's latency histogram; LoopBytes the rest of
+	// a loop (read buffer, events).
+	HistogramBytes = 240 << 10
+	LoopBytes      = 24 << 10
+	// SecondBytes is one second of the run's series.
+	SecondBytes = 32
+)
+
+// MemoryBound is the most a run holds in memory (sockets' kernel buffers
+// aside): per client its connections' state and, for a request in flight
+// whose header arrives in pieces, one line buffer; per loop (one per CPU
+// the process may use) a histogram and buffers; and one series of a
+// duration's seconds. It does not grow with the number of requests.
+func MemoryBound(clients, targets int, keepAlive bool, d time.Duration, cpus int) int64 {
+	conns := int64(clients)
+	if keepAlive {
+		conns *= int64(targets)
+	}
+	loops := int64(min(cpus, clients))
+	return conns*ConnBytes + int64(clients)*LineBytes + loops*(HistogramBytes+LoopBytes) +
+		(int64(d/time.Second)+2)*SecondBytes
 }

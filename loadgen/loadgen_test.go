@@ -5,6 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -143,6 +150,109 @@ func TestValidation(t *testing.T) {
 	}
 }
 
+// Settings outside sane bounds are refused before anything is sent, each
+// with what is wrong and what to give instead.
+func TestSettingsOutOfBounds(t *testing.T) {
+	ok := Config{Clients: 16, Duration: time.Second}
+	for _, c := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		// 1e-10/s once overflowed the interval between requests, which then
+		// sent 200 requests in 35 ms.
+		{"tiny rate", func(c *Config) { c.Rate = 1e-10 }, "rate 1e-10: give 0 (closed loop) or 0.01 to 1e+06 requests/s"},
+		// NaN ran the whole load and then could not be written as JSON.
+		{"NaN rate", func(c *Config) { c.Rate = math.NaN() }, "rate NaN"},
+		{"infinite rate", func(c *Config) { c.Rate = math.Inf(1) }, "rate +Inf"},
+		{"huge rate", func(c *Config) { c.Rate = 2e6 }, "rate 2e+06"},
+		{"negative rate", func(c *Config) { c.Rate = -1 }, "rate -1"},
+		{"tiny timeout", func(c *Config) { c.Timeout = time.Microsecond }, "timeout 1µs: use 1ms to 5m0s"},
+		{"huge timeout", func(c *Config) { c.Timeout = time.Hour }, "timeout 1h0m0s"},
+		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "timeout -1s"},
+		{"clients", func(c *Config) { c.Clients = MaxClients + 1 }, "clients 10001: use 1 to 10000"},
+		{"duration", func(c *Config) { c.Duration = 25 * time.Hour }, "duration 25h0m0s"},
+		{"requests", func(c *Config) { c.Requests = -1 }, "requests -1"},
+		{"relative path", func(c *Config) { c.Path = "index.html" }, `path "index.html": start it with /`},
+		{"path with a header", func(c *Config) { c.Path = "/ HTTP/1.1\r\nX: y" }, "byte 1 is ' '"},
+		{"long path", func(c *Config) { c.Path = "/" + strings.Repeat("a", MaxPath) }, "path of 2049 bytes: use at most 2048"},
+	} {
+		cfg := ok
+		c.set(&cfg)
+		err := cfg.CheckSettings()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one that says %q", c.name, err, c.want)
+		}
+		cfg.Targets, cfg.Client = []Target{{Name: "t", Addr: netip.MustParseAddrPort("127.0.0.1:9")}}, Here
+		if _, err := Run(context.Background(), cfg); err == nil {
+			t.Errorf("%s: Run accepted it", c.name)
+		}
+	}
+	if err := ok.CheckSettings(); err != nil {
+		t.Errorf("sane settings refused: %v", err)
+	}
+	edge := Config{Clients: 1, Duration: time.Second, Rate: MinRate, Timeout: MaxTimeout, Path: "/?size=65536"}
+	if err := edge.CheckSettings(); err != nil {
+		t.Errorf("settings at the bounds refused: %v", err)
+	}
+}
+
+// A request's timeout never outlives the run: what is in flight when the
+// duration ends is cut short and counted apart, not waited for.
+func TestRunEndsByItsDeadline(t *testing.T) {
+	hang := serve(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	start := time.Now()
+	res, err := Run(context.Background(), Config{Targets: []Target{hang}, Client: Here, Clients: 3,
+		Duration: 300 * time.Millisecond, Timeout: 6 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("a 300ms run with a 6s timeout took %s", took)
+	}
+	if res.Unfinished != 3 || res.Requests != 0 {
+		t.Errorf("%d unfinished, %d requests (errors %v): want the 3 in flight cut short and nothing counted", res.Unfinished, res.Requests, res.Errors)
+	}
+	var buf bytes.Buffer
+	res.WriteTable(&buf)
+	if !strings.Contains(buf.String(), "3 cut short by the end of the run") {
+		t.Errorf("the table does not say what was cut short:\n%s", buf.String())
+	}
+}
+
+// A request that times out before the end of the run is an error.
+func TestTimeoutIsAnError(t *testing.T) {
+	hang := serve(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	res, err := Run(context.Background(), Config{Targets: []Target{hang}, Client: Here, Clients: 2,
+		Duration: 2 * time.Second, Requests: 2, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors[ErrTimeout] != 2 || res.Unfinished != 0 {
+		t.Errorf("errors %v, %d unfinished: want 2 timeouts", res.Errors, res.Unfinished)
+	}
+}
+
+// Latencies beyond the histogram's range are counted, and recorded at its
+// top: a slow request is never dropped while counted as a success.
+func TestLatencyBeyondRangeIsCounted(t *testing.T) {
+	var s series
+	l := &loop{}
+	l.rec.init(&s)
+	rec, names := &l.rec, &l.names
+	top := rec.hist.HighestTrackableValue()
+	rec.record(int64(MaxDuration)+int64(time.Hour), 0, true, noServer, nil, names)
+	rec.record(int64(time.Millisecond), 0, true, noServer, nil, names)
+	if rec.overRange != 1 || rec.hist.TotalCount() != 2 || rec.hist.Max() < top {
+		t.Errorf("over range %d, histogram holds %d with max %d: want 1 over range, both recorded, the slow one at the top (%d)",
+			rec.overRange, rec.hist.TotalCount(), rec.hist.Max(), top)
+	}
+	res := (&run{}).merge([]*loop{l}, time.Time{})
+	if res.Latency.OverRange != 1 || res.Successes != 2 {
+		t.Errorf("result: %d over range, %d successes", res.Latency.OverRange, res.Successes)
+	}
+}
+
 func TestSummaryAndTable(t *testing.T) {
 	h := newHistogram()
 	for i := int64(1); i <= 1000; i++ {
@@ -270,5 +380,79 @@ func TestReadResponse(t *testing.T) {
 				t.Errorf("%q in %d pieces: got %d %q close=%v err=%v", c.in, len(pieces), status, server, closeConn, err)
 			}
 		}
+	}
+}
+
+// What a run holds in memory is bounded by its clients, not its duration:
+// per client (and target, with keep-alive) one conn, per loop one
+// histogram, and one per-second series for the whole run. The bound
+// lvslab load --help states rests on these sizes.
+func TestMemoryBound(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > ConnBytes {
+		t.Errorf("a connection's state is %d bytes, more than the %d the stated bound allows", n, ConnBytes)
+	}
+	if n := newHistogram().ByteSize(); n > HistogramBytes {
+		t.Errorf("a histogram is %d bytes, more than the %d the stated bound allows", n, HistogramBytes)
+	}
+	if n := int(unsafe.Sizeof(secondAcc{})); n > SecondBytes {
+		t.Errorf("a second of the series is %d bytes, more than %d", n, SecondBytes)
+	}
+	if n := readBuffer + eventBatch*int(unsafe.Sizeof(unix.EpollEvent{})); n > LoopBytes {
+		t.Errorf("a loop's buffers are %d bytes, more than %d", n, LoopBytes)
+	}
+	if b := MemoryBound(MaxClients, 8, true, MaxDuration, 64); b > 200<<20 {
+		t.Errorf("the bound for %d clients, 8 targets, keep-alive, %s on 64 CPUs is %d MiB", MaxClients, MaxDuration, b>>20)
+	}
+	// One series for the run, however many loops: a 2.5 s run of 8 clients
+	// on 4 loops holds 3 seconds.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	target := serve(t, named("a"))
+	r, err := newRun(Config{Targets: []Target{target}, Client: Here, Clients: 8, Duration: 2500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loops, err := r.newLoops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.start = time.Now()
+	var wg sync.WaitGroup
+	for _, l := range loops {
+		wg.Go(func() {
+			defer l.close()
+			l.run(math.MaxInt64)
+		})
+	}
+	wg.Wait()
+	if len(loops) != 4 || len(r.series.secs) != 3 {
+		t.Errorf("%d loops, a series of %d seconds: want 4 loops sharing one series of 3", len(loops), len(r.series.secs))
+	}
+}
+
+// Run calls Progress once a second and never after it returns: the
+// command clears its live progress line when Run returns, and a call
+// after that left the line (without a newline) at the end of its output.
+func TestNoProgressAfterRun(t *testing.T) {
+	target := serve(t, named("a"))
+	var calls, after atomic.Int32
+	var returned atomic.Bool
+	for range 3 {
+		_, err := Run(context.Background(), Config{Targets: []Target{target}, Client: Here, Clients: 2, Duration: 1010 * time.Millisecond,
+			Progress: func(Second) {
+				calls.Add(1)
+				time.Sleep(20 * time.Millisecond) // a slow terminal
+				if returned.Load() {
+					after.Add(1)
+				}
+			}})
+		returned.Store(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		returned.Store(false)
+	}
+	if after.Load() > 0 || calls.Load() == 0 {
+		t.Errorf("%d progress calls, %d of them after Run returned", calls.Load(), after.Load())
 	}
 }

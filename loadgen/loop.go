@@ -110,7 +110,7 @@ func newLoop(r *run, id, clients int) (*loop, error) {
 		l.ready[i] = int32(clients - 1 - i) // client 0 first
 	}
 	l.nextSeq = int64(id)
-	l.rec = newRecorder(&r.series)
+	l.rec.init(&r.series)
 	return l, nil
 }
 
@@ -439,7 +439,7 @@ func (l *loop) lend() []byte {
 		l.lines = l.lines[:n-1]
 		return b
 	}
-	return make([]byte, 0, 512)
+	return make([]byte, 0, maxHeader) // a line never outgrows the header bound
 }
 
 func (l *loop) take(b []byte) { l.lines = append(l.lines, b) }

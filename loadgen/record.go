@@ -35,8 +35,8 @@ type secondAcc struct {
 	maxUs    int64
 }
 
-func newRecorder(s *series) recorder {
-	return recorder{hist: newHistogram(), errors: map[ErrorKind]int64{}, series: s}
+func (r *recorder) init(s *series) {
+	r.hist, r.errors, r.series = newHistogram(), map[ErrorKind]int64{}, s
 }
 
 // newHistogram covers 1 µs to the longest run at 3 significant digits

@@ -51,11 +51,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	})
 	defer halt()
 	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
 	if cfg.Progress != nil {
-		go r.progress(loops, progressDone)
+		progressWG.Go(func() { r.progress(loops, progressDone) })
 	}
 	wg.Wait()
 	close(progressDone)
+	// No progress call may come after Run returns: a progress line
+	// printed after the caller cleared it would be left without a newline.
+	progressWG.Wait()
 	end := time.Now()
 	var ru1 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru1)
