@@ -38,7 +38,7 @@ url=http://192.0.2.13/ # rs3 of the paper lab (lvslab load --target rs3)
 
 read -r load1 _ < /proc/loadavg
 ncpu=$(nproc)
-echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds; lvslab $("$bin" version 2>/dev/null | head -1)"
+echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds; lvslab $(git describe --always --dirty 2>/dev/null || echo "?")"
 if awk -v l="$load1" -v n="$ncpu" 'BEGIN { exit !(l > 0.25 * n) }'; then
   echo "# the machine is busy (load average $load1 on $ncpu CPUs): rate ratios are unreliable; CPU per 1,000 requests holds better"
 fi

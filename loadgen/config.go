@@ -73,25 +73,37 @@ const (
 	defaultTimeout = 5 * time.Second
 )
 
+// SettingError is a setting out of its bounds: its name (as lvslab load's
+// flag names it), the value given and what to give instead.
+type SettingError struct {
+	Setting, Value, Want string
+}
+
+func (e *SettingError) Error() string { return e.Setting + " " + e.Value + ": " + e.Want }
+
+func badSetting(setting, value, want string, args ...any) error {
+	return &SettingError{Setting: setting, Value: value, Want: fmt.Sprintf(want, args...)}
+}
+
 // CheckSettings says what is wrong with the run's settings (clients, rate,
-// duration, requests, timeout, path), all at once, or nil: what Run checks
-// before it sends anything, without needing a lab.
+// duration, requests, timeout, path), all at once as SettingErrors, or
+// nil: what Run checks before it sends anything, without needing a lab.
 func (c *Config) CheckSettings() error {
 	var errs []error
 	if c.Clients < 1 || c.Clients > MaxClients {
-		errs = append(errs, fmt.Errorf("clients %d: use 1 to %d", c.Clients, MaxClients))
+		errs = append(errs, badSetting("clients", fmt.Sprint(c.Clients), "use 1 to %d", MaxClients))
 	}
 	if c.Duration <= 0 || c.Duration > MaxDuration {
-		errs = append(errs, fmt.Errorf("duration %s: give a positive duration up to %s (every load is bounded)", c.Duration, MaxDuration))
+		errs = append(errs, badSetting("duration", c.Duration.String(), "give a positive duration up to %s (every load is bounded)", MaxDuration))
 	}
 	if c.Requests < 0 {
-		errs = append(errs, fmt.Errorf("requests %d: give 0 (no count limit) or a positive count", c.Requests))
+		errs = append(errs, badSetting("requests", fmt.Sprint(c.Requests), "give 0 (no count limit) or a positive count"))
 	}
 	if c.Rate != 0 && !(c.Rate >= MinRate && c.Rate <= MaxRate) { // NaN fails both
-		errs = append(errs, fmt.Errorf("rate %g: give 0 (closed loop) or %g to %g requests/s", c.Rate, float64(MinRate), float64(MaxRate)))
+		errs = append(errs, badSetting("rate", fmt.Sprint(c.Rate), "give 0 (closed loop) or %g to %g requests/s", float64(MinRate), float64(MaxRate)))
 	}
 	if c.Timeout != 0 && (c.Timeout < MinTimeout || c.Timeout > MaxTimeout) {
-		errs = append(errs, fmt.Errorf("timeout %s: use %s to %s", c.Timeout, MinTimeout, MaxTimeout))
+		errs = append(errs, badSetting("timeout", c.Timeout.String(), "use %s to %s", MinTimeout, MaxTimeout))
 	}
 	if c.Path != "" {
 		if err := checkPath(c.Path); err != nil {
@@ -106,14 +118,14 @@ func (c *Config) CheckSettings() error {
 // add a header.
 func checkPath(p string) error {
 	if len(p) > MaxPath {
-		return fmt.Errorf("path of %d bytes: use at most %d", len(p), MaxPath)
+		return badSetting("path", fmt.Sprintf("of %d bytes", len(p)), "use at most %d", MaxPath)
 	}
 	if p[0] != '/' {
-		return fmt.Errorf("path %q: start it with / (e.g. /?size=65536)", p)
+		return badSetting("path", fmt.Sprintf("%q", p), "start it with / (e.g. /?size=65536)")
 	}
 	for i := 0; i < len(p); i++ {
 		if p[i] <= ' ' || p[i] >= 0x7f {
-			return fmt.Errorf("path %q: byte %d is %q; use visible ASCII only (percent-encode the rest)", p, i, p[i])
+			return badSetting("path", fmt.Sprintf("%q", p), "byte %d is %q; use visible ASCII only (percent-encode the rest)", i, p[i])
 		}
 	}
 	return nil

@@ -176,14 +176,15 @@ func (p *response) parseLine(line []byte, names *serverNames) error {
 		return errMalformed
 	}
 	v = trimOWS(v)
+	// The length first: most fields are none of the four.
 	switch {
-	case bytes.EqualFold(k, []byte("Content-Length")):
+	case len(k) == len("Content-Length") && bytes.EqualFold(k, []byte("Content-Length")):
 		n, ok := parseLength(v)
 		if !ok || (p.length >= 0 && n != p.length) {
 			return errMalformed
 		}
 		p.length = n
-	case bytes.EqualFold(k, []byte("Connection")):
+	case len(k) == len("Connection") && bytes.EqualFold(k, []byte("Connection")):
 		for len(v) > 0 {
 			tok, rest, _ := bytes.Cut(v, []byte(","))
 			switch tok = trimOWS(tok); {
@@ -194,11 +195,11 @@ func (p *response) parseLine(line []byte, names *serverNames) error {
 			}
 			v = rest
 		}
-	case bytes.EqualFold(k, headerServer):
+	case len(k) == len(headerServer) && bytes.EqualFold(k, headerServer):
 		if p.server == noServer { // the first, as net/http's Header.Get
 			p.server = names.id(v)
 		}
-	case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+	case len(k) == len("Transfer-Encoding") && bytes.EqualFold(k, []byte("Transfer-Encoding")):
 		return errMalformed // not sent by the lab's servers, not supported
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/lvslab/lvslab/loadgen"
@@ -58,7 +59,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	settings := loadgen.Config{Clients: *clients, Rate: *rate, Duration: *duration, Requests: *requests,
 		KeepAlive: *keepalive, Timeout: *timeout, Path: *path}
 	if err := settings.CheckSettings(); err != nil {
-		return usageError{err}
+		return usageError{asFlags(err)}
 	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)
@@ -128,4 +129,22 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code: 1, msg: "no request succeeded"}
 	}
 	return nil
+}
+
+// asFlags names each setting loadgen refused by its flag, on one line.
+func asFlags(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var parts []string
+	for _, e := range errs {
+		var se *loadgen.SettingError
+		if errors.As(e, &se) {
+			parts = append(parts, "--"+se.Error())
+		} else {
+			parts = append(parts, e.Error())
+		}
+	}
+	return errors.New(strings.Join(parts, "; "))
 }
