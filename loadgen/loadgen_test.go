@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -406,53 +405,30 @@ func TestMemoryBound(t *testing.T) {
 	// One series for the run, however many loops: a 2.5 s run of 8 clients
 	// on 4 loops holds 3 seconds.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	target := serve(t, named("a"))
-	r, err := newRun(Config{Targets: []Target{target}, Client: Here, Clients: 8, Duration: 2500 * time.Millisecond})
+	res, err := Run(context.Background(), Config{Targets: []Target{serve(t, named("a"))}, Client: Here, Clients: 8, Duration: 2500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	loops, err := r.newLoops()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.start = time.Now()
-	var wg sync.WaitGroup
-	for _, l := range loops {
-		wg.Go(func() {
-			defer l.close()
-			l.run(math.MaxInt64)
-		})
-	}
-	wg.Wait()
-	if len(loops) != 4 || len(r.series.secs) != 3 {
-		t.Errorf("%d loops, a series of %d seconds: want 4 loops sharing one series of 3", len(loops), len(r.series.secs))
+	if len(res.Series) != 3 {
+		t.Errorf("a series of %d seconds, want 3", len(res.Series))
 	}
 }
 
-// Run calls Progress once a second and never after it returns: the
-// command clears its live progress line when Run returns, and a call
-// after that left the line (without a newline) at the end of its output.
-func TestNoProgressAfterRun(t *testing.T) {
+// The open loop's loops share the schedule: together they send the rate
+// asked, whatever their number.
+func TestOpenLoopRateOverLoops(t *testing.T) {
 	target := serve(t, named("a"))
-	var calls, after atomic.Int32
-	var returned atomic.Bool
-	for range 3 {
-		_, err := Run(context.Background(), Config{Targets: []Target{target}, Client: Here, Clients: 2, Duration: 1010 * time.Millisecond,
-			Progress: func(Second) {
-				calls.Add(1)
-				time.Sleep(20 * time.Millisecond) // a slow terminal
-				if returned.Load() {
-					after.Add(1)
-				}
-			}})
-		returned.Store(true)
+	for _, procs := range []int{1, 4} {
+		prev := runtime.GOMAXPROCS(procs)
+		res, err := Run(context.Background(), Config{Targets: []Target{target}, Client: Here, Clients: 8,
+			Rate: 400, Duration: time.Second, KeepAlive: true})
+		runtime.GOMAXPROCS(prev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-		returned.Store(false)
-	}
-	if after.Load() > 0 || calls.Load() == 0 {
-		t.Errorf("%d progress calls, %d of them after Run returned", calls.Load(), after.Load())
+		// 400 requests are due in the first second, the last at 997.5 ms.
+		if n := res.Requests + res.Unfinished; n < 390 || n > 400 || res.ErrorCount() > 0 {
+			t.Errorf("%d loops: %d requests sent (%d unfinished, errors %v), want 400", procs, n, res.Unfinished, res.Errors)
+		}
 	}
 }
