@@ -6,18 +6,18 @@ import (
 	"errors"
 	"io"
 	"math"
-	"runtime"
-	"sync/atomic"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/topology"
 )
@@ -430,5 +430,33 @@ func TestOpenLoopRateOverLoops(t *testing.T) {
 		if n := res.Requests + res.Unfinished; n < 390 || n > 400 || res.ErrorCount() > 0 {
 			t.Errorf("%d loops: %d requests sent (%d unfinished, errors %v), want 400", procs, n, res.Unfinished, res.Errors)
 		}
+	}
+}
+
+// Run calls Progress once a second and never after it returns: the
+// command clears its live progress line when Run returns, and a call
+// after that left the line (without a newline) at the end of its output.
+func TestNoProgressAfterRun(t *testing.T) {
+	target := serve(t, named("a"))
+	var calls, after atomic.Int32
+	var returned atomic.Bool
+	for range 3 {
+		_, err := Run(context.Background(), Config{Targets: []Target{target}, Client: Here, Clients: 2, Duration: 1010 * time.Millisecond,
+			Progress: func(Second) {
+				calls.Add(1)
+				time.Sleep(20 * time.Millisecond) // a slow terminal
+				if returned.Load() {
+					after.Add(1)
+				}
+			}})
+		returned.Store(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		returned.Store(false)
+	}
+	if after.Load() > 0 || calls.Load() == 0 {
+		t.Errorf("%d progress calls, %d of them after Run returned", calls.Load(), after.Load())
 	}
 }
