@@ -40,6 +40,7 @@ type loop struct {
 	inflight  int
 	armed     int64 // the deadline set on epf, ns since the start
 	exhausted bool  // no more requests to send
+	issuing   bool  // issue is on the stack: a request that ends at once waits in ready
 	nextSeq   int64 // open loop: the next request this loop sends
 	source    int
 	stop      atomic.Bool
@@ -166,8 +167,14 @@ func (l *loop) halt() {
 
 // issue sends what is due: every free client's next request (closed
 // loop), or the requests whose time has come while a client is free
-// (open loop).
+// (open loop). A request that fails at once puts its client back in
+// ready, for this same loop to take: no recursion however many fail.
 func (l *loop) issue(now int64) {
+	if l.issuing {
+		return
+	}
+	l.issuing = true
+	defer func() { l.issuing = false }()
 	for len(l.ready) > 0 && !l.exhausted {
 		var seq, at int64
 		if l.r.open() {
@@ -212,8 +219,9 @@ func (l *loop) send(client int32, seq, scheduled int64) {
 	l.enqueue(ci)
 	if c.fd >= 0 {
 		c.fresh = false
+		gen := c.gen
 		l.write(c)
-		if c.state == connReading && c.readable {
+		if c.gen == gen && c.state == connReading && c.readable {
 			l.read(c)
 		}
 		return
@@ -299,8 +307,9 @@ func (l *loop) handle(ev unix.EpollEvent) {
 			}
 			l.finish(c, e)
 		case ev.Events&unix.EPOLLOUT != 0:
+			gen := c.gen
 			l.write(c)
-			if c.state == connReading && ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
+			if c.gen == gen && c.state == connReading && ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 				l.read(c)
 			}
 		case ev.Events&unix.EPOLLHUP != 0:
@@ -344,7 +353,10 @@ func (l *loop) read(c *conn) {
 }
 
 // finish ends c's request: records it, keeps or closes the connection,
-// and frees the client.
+// and frees the client, whose next request goes out at once (as wrk
+// sends the next request from the callback of the last response), not
+// after the rest of the events the loop has in hand. c may carry that
+// next request when finish returns.
 func (l *loop) finish(c *conn, err error) {
 	now := l.r.now()
 	l.unqueue(c)
@@ -357,6 +369,7 @@ func (l *loop) finish(c *conn, err error) {
 		l.closeConn(c)
 	}
 	l.ready = append(l.ready, c.self/int32(l.perClient))
+	l.issue(now)
 }
 
 func (l *loop) closeConn(c *conn) {
