@@ -460,3 +460,24 @@ func TestNoProgressAfterRun(t *testing.T) {
 		t.Errorf("%d progress calls, %d of them after Run returned", calls.Load(), after.Load())
 	}
 }
+
+func TestIPv6(t *testing.T) {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatalf("IPv6 loopback: %v (the load generator must be tested on IPv6)", err)
+	}
+	s := httptest.NewUnstartedServer(named("v6"))
+	s.Listener.Close()
+	s.Listener = l
+	s.Start()
+	t.Cleanup(s.Close)
+	target := Target{Name: "v6", Addr: netip.MustParseAddrPort(l.Addr().String())}
+	res, err := Run(context.Background(), Config{Targets: []Target{target}, Sources: []netip.Addr{netip.IPv6Loopback()},
+		Client: Here, Clients: 2, Duration: time.Minute, Requests: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Successes != 20 || res.Servers["v6"] != 20 {
+		t.Errorf("%d ok, servers %v, errors %v: want 20 from v6", res.Successes, res.Servers, res.Errors)
+	}
+}
