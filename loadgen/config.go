@@ -146,6 +146,10 @@ func (c *Config) validate() error {
 			errs = append(errs, errors.New("a source address is empty: give valid client addresses or none"))
 			break
 		}
+		if len(c.Targets) > 0 && a.Unmap().Is4() != c.Targets[0].Addr.Addr().Unmap().Is4() {
+			errs = append(errs, fmt.Errorf("source %s and target %s are of different IP families: give sources of the targets' family", a, c.Targets[0].Addr))
+			break
+		}
 	}
 	if c.Client == nil {
 		errs = append(errs, errors.New("no client: set Config.Client (a client node, or Here)"))

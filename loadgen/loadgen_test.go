@@ -147,6 +147,11 @@ func TestValidation(t *testing.T) {
 			t.Errorf("error %v does not say %q", err, want)
 		}
 	}
+	_, err = Run(context.Background(), Config{Targets: []Target{{Name: "v6", Addr: netip.MustParseAddrPort("[::1]:80")}},
+		Sources: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, Client: Here, Clients: 1, Duration: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "different IP families") {
+		t.Errorf("an IPv4 source for an IPv6 target: error %v", err)
+	}
 }
 
 // Settings outside sane bounds are refused before anything is sent, each

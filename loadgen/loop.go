@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -116,9 +117,9 @@ func newLoop(r *run, id, clients int) (*loop, error) {
 }
 
 // run sends requests until the run is over, or (for benchmarks) until
-// limit more requests have ended.
-func (l *loop) run(limit int64) {
-	limit += l.completed
+// more requests have ended.
+func (l *loop) run(more int64) {
+	limit := l.completed + min(more, math.MaxInt64-l.completed)
 	for {
 		now := l.r.now()
 		if l.stop.Load() || now >= l.r.length {
