@@ -431,9 +431,11 @@ func TestOpenLoopRateOverLoops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// 400 requests are due in the first second, the last at 997.5 ms.
-		if n := res.Requests + res.Unfinished; n < 390 || n > 400 || res.ErrorCount() > 0 {
-			t.Errorf("%d loops: %d requests sent (%d unfinished, errors %v), want 400", procs, n, res.Unfinished, res.Errors)
+		// 400 requests are due in the first second, the last at 997.5 ms:
+		// each one sent (ended or cut short at the end) or counted unsent.
+		if n := res.Requests + res.Unfinished + res.Unsent; n < 399 || n > 400 || res.ErrorCount() > 0 {
+			t.Errorf("%d loops: %d requests due (%d ended, %d unfinished, %d unsent; errors %v), want 400",
+				procs, n, res.Requests, res.Unfinished, res.Unsent, res.Errors)
 		}
 	}
 }
@@ -484,5 +486,25 @@ func TestIPv6(t *testing.T) {
 	}
 	if res.Successes != 20 || res.Servers["v6"] != 20 {
 		t.Errorf("%d ok, servers %v, errors %v: want 20 from v6", res.Successes, res.Servers, res.Errors)
+	}
+}
+
+// An open loop that cannot hold its rate (too few clients for the server's
+// pace) says so: the requests it could not send are counted, not lost.
+func TestOpenLoopCountsWhatItCouldNotSend(t *testing.T) {
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(100 * time.Millisecond) })
+	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Client: Here, Clients: 1,
+		Rate: 100, Duration: time.Second, KeepAlive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 due; one client at 100 ms a request sends about 10.
+	if n := res.Requests + res.Unfinished + res.Unsent; n < 99 || n > 100 || res.Unsent < 80 {
+		t.Errorf("%d ended, %d unfinished, %d unsent: want 100 due, most of them unsent", res.Requests, res.Unfinished, res.Unsent)
+	}
+	var buf bytes.Buffer
+	res.WriteTable(&buf)
+	if !strings.Contains(buf.String(), "due but never sent") {
+		t.Errorf("the table does not say the rate was not held:\n%s", buf.String())
 	}
 }

@@ -123,6 +123,7 @@ func (l *loop) run(more int64) {
 	for {
 		now := l.r.now()
 		if l.stop.Load() || now >= l.r.length {
+			l.rec.unsent = l.unsentBy(min(now, l.r.length))
 			l.abandon()
 			return
 		}
@@ -158,6 +159,24 @@ func (l *loop) abandon() {
 		l.rec.unfinished++
 	}
 	l.exhausted = true
+}
+
+// unsentBy counts the open-loop requests of this loop due before t that
+// it never sent, every client being busy: the part of the offered rate
+// the run did not hold.
+func (l *loop) unsentBy(t int64) int64 {
+	if !l.r.open() || t <= 0 {
+		return 0
+	}
+	// This loop's requests are id, id+loops, …; the k-th is due at
+	// (id + k·loops)·interval.
+	loops, id := float64(l.r.loops), float64(l.id)
+	due := int64(math.Ceil((float64(t)/l.r.interval - id) / loops))
+	if n := l.r.cfg.Requests; n > 0 {
+		due = min(due, int64(math.Ceil((float64(n)-id)/loops)))
+	}
+	sent := (l.nextSeq - int64(l.id)) / int64(l.r.loops)
+	return max(0, due-sent)
 }
 
 // halt stops the loop from another goroutine (the caller cancelled).

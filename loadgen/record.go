@@ -17,6 +17,7 @@ type recorder struct {
 	ok         int64
 	fresh      int64
 	unfinished int64
+	unsent     int64
 	errors     map[ErrorKind]int64
 	servers    []int64 // by the loop's serverNames id
 	sec        int64   // the second cur is about

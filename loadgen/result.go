@@ -72,6 +72,10 @@ type Result struct {
 	// Unfinished counts requests cut short by the end of the run (its
 	// duration, or a cancel): neither successes nor errors.
 	Unfinished int64 `json:"unfinished"`
+	// Unsent counts the open loop's requests that were due before the end
+	// but never sent, every client being busy: the offered rate was not
+	// held (raise Clients, the most requests in flight).
+	Unsent int64 `json:"unsent,omitempty"`
 	// RequestsPerSec counts successful requests; ConnectionsPerSec new
 	// connections that carried at least one successful request.
 	RequestsPerSec    float64          `json:"requests_per_s"`
@@ -131,6 +135,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)", r.Requests, r.Successes, r.ErrorCount())
 	if r.Unfinished > 0 {
 		fmt.Fprintf(tw, "; %d cut short by the end of the run, not counted", r.Unfinished)
+	}
+	if r.Unsent > 0 {
+		fmt.Fprintf(tw, "; %d due but never sent, all %d clients busy: the offered rate was not held", r.Unsent, r.Clients)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "throughput\t%.1f requests/s, %.1f new connections/s\n", r.RequestsPerSec, r.ConnectionsPerSec)

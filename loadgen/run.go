@@ -199,6 +199,7 @@ func (r *run) merge(loops []*loop, end time.Time) *Result {
 		res.Successes += rec.ok
 		res.Connections += rec.fresh
 		res.Unfinished += rec.unfinished
+		res.Unsent += rec.unsent
 		res.Latency.OverRange += rec.overRange
 		for k, v := range rec.errors {
 			res.Errors[k] += v
