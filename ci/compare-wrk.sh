@@ -9,13 +9,12 @@
 # rate over wrk's, each tool's CPU-seconds per 1,000 requests (user + system
 # of the whole process, from the shell's getrusage of the child: the figure
 # that depends least on what else the machine runs) and the ratio of the
-# latency percentiles (wrk --latency against lvslab's histogram), with how
-# much of each connection's cycle each tool's latency covers (mean latency
-# x rate / connections): wrk starts a request's clock at its first write,
-# once the socket is reported writable, lvslab before it connects, so with
-# one connection per request wrk's latency leaves out the connect and the
-# wait for its next loop turn, and only where both cover about the whole
-# cycle do their percentiles measure the same thing.
+# latency percentiles. wrk corrects its latencies for coordinated omission
+# before it prints them (stats_correct in its src/stats.c), so they are
+# compared with lvslab's latency_corrected, the same correction of the same
+# samples; lvslab's own, uncorrected figures are shown beside. wrk starts a
+# request's clock at its first write, lvslab before it connects: with one
+# connection per request lvslab's latency also holds the connect.
 #
 #   sudo ci/compare-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]     (16 5 5)
 #   PAIRINGS="equal default" MODES="close keepalive" LAB=wrkcmp LVSLAB_BIN=bin/lvslab
@@ -54,20 +53,19 @@ ms() { awk -v v="$1" 'BEGIN { u = v; sub(/^[0-9.]+/, "", u); n = v + 0;
   if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.3f", n }'; }
 
 TIMEFORMAT='%3U %3S'
-# run_wrk THREADS MODE -> "rate requests cpu_s p50 p90 p99 mean" (ms) in $tmp/out
+# run_wrk THREADS MODE -> "rate requests cpu_s p50 p90 p99" (ms) in $tmp/out
 run_wrk() {
   local hdr=()
   [ "$2" = close ] && hdr=(-H "Connection: close")
   { time ip netns exec "$ns" wrk -t"$1" -c"$c" -d"${d}s" --latency "${hdr[@]}" "$url" >"$tmp/wrk.txt" 2>&1; } 2>"$tmp/time"
-  local rate reqs p50 p90 p99 mean
+  local rate reqs p50 p90 p99
   rate=$(awk '/^Requests\/sec/ {print $2}' "$tmp/wrk.txt")
-  mean=$(ms "$(awk '$1 == "Latency" && $2 ~ /^[0-9]/ {print $2; exit}' "$tmp/wrk.txt")")
   reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
   p50=$(ms "$(awk '$1 == "50%" {print $2}' "$tmp/wrk.txt")")
   p90=$(ms "$(awk '$1 == "90%" {print $2}' "$tmp/wrk.txt")")
   p99=$(ms "$(awk '$1 == "99%" {print $2}' "$tmp/wrk.txt")")
   [ -n "$rate" ] && [ -n "$reqs" ] || { echo "wrk gave no result:" >&2; cat "$tmp/wrk.txt" >&2; exit 1; }
-  echo "$rate $reqs $(awk '{print $1 + $2}' "$tmp/time") $p50 $p90 $p99 $mean" >"$tmp/out"
+  echo "$rate $reqs $(awk '{print $1 + $2}' "$tmp/time") $p50 $p90 $p99" >"$tmp/out"
 }
 # run_lvslab PROCS MODE (PROCS 0: lvslab's default)
 run_lvslab() {
@@ -76,8 +74,12 @@ run_lvslab() {
   [ "$2" = keepalive ] && flags+=(--keepalive)
   { time "$bin" load "${flags[@]}" >"$tmp/lvs.json" 2>"$tmp/lvs.err"; } 2>"$tmp/time" ||
     { echo "lvslab load failed:" >&2; cat "$tmp/lvs.err" >&2; exit 1; }
-  field() { sed -n "s/.*\"$1\": \([0-9.e+-]*\).*/\1/p" "$tmp/lvs.json" | head -1; }
-  echo "$(field requests_per_s) $(field requests) $(awk '{print $1 + $2}' "$tmp/time") $(field p50_ms) $(field p90_ms) $(field p99_ms) $(field mean_ms)" >"$tmp/out"
+  # field KEY [BLOCK]: the first KEY, or the first after "BLOCK".
+  field() { awk -v k="\"$1\":" -v b="\"${2:-}\":" '$1 == b { f = 1 } (f || b == "\"\":") && $1 == k {
+    gsub(/[^0-9.e+-]/, "", $2); print $2; exit }' "$tmp/lvs.json"; }
+  echo "$(field requests_per_s) $(field requests) $(awk '{print $1 + $2}' "$tmp/time")" \
+    "$(field p50_ms latency_corrected) $(field p90_ms latency_corrected) $(field p99_ms latency_corrected)" \
+    "$(field p50_ms latency) $(field p90_ms latency) $(field p99_ms latency)" >"$tmp/out"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -95,8 +97,8 @@ for pairing in $pairings; do
     case $mode in close | keepalive) ;; *) echo "MODES: '$mode' is not close or keepalive" >&2; exit 2 ;; esac
     echo
     echo "## $what; $mode ($( [ "$mode" = close ] && echo "one connection per request" || echo "keep-alive"))"
-    printf '%-5s %-6s %10s %10s %7s  %-22s %-22s %6s %6s %6s\n' round first "wrk req/s" "lvs req/s" ratio \
-      "CPU-ms/1k req wrk lvs" "" p50 p90 p99
+    printf '%-5s %-6s %10s %10s %7s  %-24s %-22s %-22s\n' round first "wrk req/s" "lvs req/s" ratio \
+      "CPU-ms/1k req: wrk lvs" "latency lvs/wrk p50 p90 p99" "(lvs uncorrected)"
     : >"$tmp/rows"
     for r in $(seq "$rounds"); do
       elapsed=$(($(date +%s) - started))
@@ -109,15 +111,16 @@ for pairing in $pairings; do
       fi
       # shellcheck disable=SC2086
       set -- $w $l
-      row=$(awk -v wr="$1" -v wn="$2" -v wc="$3" -v w50="$4" -v w90="$5" -v w99="$6" -v wm="$7" \
-                -v lr="$8" -v ln="$9" -v lc="${10}" -v l50="${11}" -v l90="${12}" -v l99="${13}" -v lm="${14}" -v c="$c" 'BEGIN {
-        printf "%s %s %s %.4f %.4f %.4f %.4f %.4f %.3f %.3f\n", wr, lr, lr / wr, 1e6 * wc / wn, 1e6 * lc / ln,
-          (w50 > 0 ? l50 / w50 : 0), (w90 > 0 ? l90 / w90 : 0), (w99 > 0 ? l99 / w99 : 0), wm * wr / c / 1000, lm * lr / c / 1000 }')
+      row=$(awk -v wr="$1" -v wn="$2" -v wc="$3" -v w50="$4" -v w90="$5" -v w99="$6" \
+                -v lr="$7" -v ln="$8" -v lc="$9" -v l50="${10}" -v l90="${11}" -v l99="${12}" \
+                -v r50="${13}" -v r90="${14}" -v r99="${15}" 'BEGIN {
+        printf "%s %s %s %.4f %.4f %.4f %.4f %.4f %.4f %.4f %.4f\n", wr, lr, lr / wr, 1e6 * wc / wn, 1e6 * lc / ln,
+          l50 / w50, l90 / w90, l99 / w99, r50 / w50, r90 / w90, r99 / w99 }')
       echo "$row" >>"$tmp/rows"
       # shellcheck disable=SC2086
       set -- $row
-      printf '%-5s %-6s %10.0f %10.0f %6.1f%%  %8.1f %8.1f %5.2fx   %6.2f %6.2f %6.2f\n' "$r" "$first" "$1" "$2" "$(echo "100 * $3" | bc -l)" \
-        "$4" "$5" "$(echo "$5 / $4" | bc -l)" "$6" "$7" "$8"
+      printf '%-5s %-6s %10.0f %10.0f %6.1f%%  %8.1f %8.1f %5.2fx   %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f\n' "$r" "$first" "$1" "$2" \
+        "$(echo "100 * $3" | bc -l)" "$4" "$5" "$(echo "$5 / $4" | bc -l)" "$6" "$7" "$8" "$9" "${10}" "${11}"
       step=$((step + 1))
     done
     rate=$(awk '{print $3}' "$tmp/rows" | median); rs=$(awk '{print $3}' "$tmp/rows" | spread)
@@ -125,8 +128,8 @@ for pairing in $pairings; do
     cr=$(awk '{print $5 / $4}' "$tmp/rows" | median); crs=$(awk '{print $5 / $4}' "$tmp/rows" | spread)
     printf 'median lvslab/wrk rate %.3f (min-max %s); CPU-ms per 1,000 requests wrk %.1f, lvslab %.1f: lvslab/wrk %.3f (min-max %s)\n' \
       "$rate" "$rs" "$cw" "$cl" "$cr" "$crs"
-    printf 'median latency lvslab/wrk: p50 %.2f, p90 %.2f, p99 %.2f; of each connection'"'"'s cycle the latency covers %.0f%% (wrk), %.0f%% (lvslab)\n' \
+    printf 'median latency lvslab/wrk, both corrected as wrk does: p50 %.2f, p90 %.2f, p99 %.2f (lvslab uncorrected: %.2f, %.2f, %.2f)\n' \
       "$(awk '{print $6}' "$tmp/rows" | median)" "$(awk '{print $7}' "$tmp/rows" | median)" "$(awk '{print $8}' "$tmp/rows" | median)" \
-      "$(awk '{print 100 * $9}' "$tmp/rows" | median)" "$(awk '{print 100 * $10}' "$tmp/rows" | median)"
+      "$(awk '{print $9}' "$tmp/rows" | median)" "$(awk '{print $10}' "$tmp/rows" | median)" "$(awk '{print $11}' "$tmp/rows" | median)"
   done
 done

@@ -508,3 +508,24 @@ func TestOpenLoopCountsWhatItCouldNotSend(t *testing.T) {
 		t.Errorf("the table does not say the rate was not held:\n%s", buf.String())
 	}
 }
+
+// The coordinated-omission correction wrk applies before it prints: a slow
+// sample also stands for the requests its connection would have sent.
+func TestCorrectLatencyAsWrk(t *testing.T) {
+	h := newHistogram()
+	h.RecordValues(1000, 99)  // 1 ms
+	h.RecordValue(100 * 1000) // 100 ms
+	c := CorrectLatency(h, 10*1000)
+	// 100 ms with a 10 ms cycle adds 90, 80, … 20 ms: 8 samples (wrk stops
+	// above the interval), so the 107th of 108 is 90 ms, and the mean
+	// (99 + 440 + 100) / 108 ms.
+	if c.P50 != 1 || c.P99 < 89.9 || c.P99 > 90.1 || c.Max < 99.9 || c.Mean < 5.9 || c.Mean > 5.93 {
+		t.Errorf("corrected %+v: want p50 1 ms, p99 90 ms, max 100 ms, mean 5.92 ms", c)
+	}
+	if raw := summarise(h); raw.P99 != 1 {
+		t.Errorf("raw p99 %.3f, want 1 ms", raw.P99)
+	}
+	if c := CorrectLatency(h, 0); c != summarise(h) {
+		t.Errorf("no interval: %+v, want the raw summary", c)
+	}
+}

@@ -81,6 +81,11 @@ type Result struct {
 	RequestsPerSec    float64          `json:"requests_per_s"`
 	ConnectionsPerSec float64          `json:"connections_per_s"`
 	Latency           Latency          `json:"latency"`
+	// LatencyCorrected (closed loop) is Latency as wrk reports its own:
+	// corrected for coordinated omission, each request slower than a
+	// connection's mean cycle also standing for those it held up
+	// (CorrectLatency). Compare it, not Latency, with wrk's --latency.
+	LatencyCorrected *Latency `json:"latency_corrected,omitempty"`
 	Series            []Second         `json:"series"`
 	Servers           map[string]int64 `json:"servers"`
 	CPU               CPU              `json:"cpu"`
@@ -115,6 +120,29 @@ func summarise(h *hdrhistogram.Histogram) Latency {
 		P999: ms(h.ValueAtQuantile(99.9)),
 		Max:  ms(h.Max()),
 	}
+}
+
+// CorrectLatency summarises h (µs) corrected for coordinated omission as
+// wrk corrects its own before printing (stats_correct in wg/wrk's
+// src/stats.c): a value v stands also for v-interval, v-2·interval, … down
+// to just above interval, the requests a closed-loop client would have sent
+// meanwhile. hdrhistogram-go's RecordCorrectedValue works one sample at a
+// time and stops at interval itself; this works bar by bar, with wrk's bound.
+func CorrectLatency(h *hdrhistogram.Histogram, interval int64) Latency {
+	if interval <= 0 {
+		return summarise(h)
+	}
+	c := hdrhistogram.New(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		c.RecordValues(b.From, b.Count)
+		for m := b.From - interval; m > interval; m -= interval {
+			c.RecordValues(m, b.Count)
+		}
+	}
+	return summarise(c)
 }
 
 // WriteJSON writes the result as indented JSON.

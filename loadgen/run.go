@@ -219,6 +219,11 @@ func (r *run) merge(loops []*loop, end time.Time) *Result {
 	over := res.Latency.OverRange
 	res.Latency = summarise(res.hist)
 	res.Latency.OverRange = over
+	if !r.open() && r.cfg.Clients > 0 && res.Successes >= int64(r.cfg.Clients) {
+		// wrk's interval: the run's time over each connection's requests.
+		corrected := CorrectLatency(res.hist, int64(res.Elapsed*1e6)/(res.Successes/int64(r.cfg.Clients)))
+		res.LatencyCorrected = &corrected
+	}
 	for i, s := range r.series.secs {
 		sec := Second{At: i, Requests: s.ok, Errors: s.errs, MaxMs: float64(s.maxUs) / 1000}
 		if s.ok > 0 {
