@@ -78,18 +78,18 @@ type Result struct {
 	Unsent int64 `json:"unsent,omitempty"`
 	// RequestsPerSec counts successful requests; ConnectionsPerSec new
 	// connections that carried at least one successful request.
-	RequestsPerSec    float64          `json:"requests_per_s"`
-	ConnectionsPerSec float64          `json:"connections_per_s"`
-	Latency           Latency          `json:"latency"`
+	RequestsPerSec    float64 `json:"requests_per_s"`
+	ConnectionsPerSec float64 `json:"connections_per_s"`
+	Latency           Latency `json:"latency"`
 	// LatencyCorrected (closed loop) is Latency as wrk reports its own:
 	// corrected for coordinated omission, each request slower than a
 	// connection's mean cycle also standing for those it held up
 	// (CorrectLatency). Compare it, not Latency, with wrk's --latency.
-	LatencyCorrected *Latency `json:"latency_corrected,omitempty"`
-	Series            []Second         `json:"series"`
-	Servers           map[string]int64 `json:"servers"`
-	CPU               CPU              `json:"cpu"`
-	Interrupted       bool             `json:"interrupted,omitempty"`
+	LatencyCorrected *Latency         `json:"latency_corrected,omitempty"`
+	Series           []Second         `json:"series"`
+	Servers          map[string]int64 `json:"servers"`
+	CPU              CPU              `json:"cpu"`
+	Interrupted      bool             `json:"interrupted,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }
