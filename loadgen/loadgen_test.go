@@ -217,10 +217,15 @@ func TestRunEndsByItsDeadline(t *testing.T) {
 	if res.Unfinished != 3 || res.Requests != 0 {
 		t.Errorf("%d unfinished, %d requests (errors %v): want the 3 in flight cut short and nothing counted", res.Unfinished, res.Requests, res.Errors)
 	}
+	tableSays(t, res, "3 cut short by the end of the run")
+}
+
+// tableSays fails t unless res's table holds want.
+func tableSays(t *testing.T, res *Result, want string) {
+	t.Helper()
 	var buf bytes.Buffer
-	res.WriteTable(&buf)
-	if !strings.Contains(buf.String(), "3 cut short by the end of the run") {
-		t.Errorf("the table does not say what was cut short:\n%s", buf.String())
+	if err := res.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), want) {
+		t.Errorf("the table does not say %q (%v):\n%s", want, err, buf.String())
 	}
 }
 
@@ -502,11 +507,7 @@ func TestOpenLoopCountsWhatItCouldNotSend(t *testing.T) {
 	if n := res.Requests + res.Unfinished + res.Unsent; n < 99 || n > 100 || res.Unsent < 80 {
 		t.Errorf("%d ended, %d unfinished, %d unsent: want 100 due, most of them unsent", res.Requests, res.Unfinished, res.Unsent)
 	}
-	var buf bytes.Buffer
-	res.WriteTable(&buf)
-	if !strings.Contains(buf.String(), "due but never sent") {
-		t.Errorf("the table does not say the rate was not held:\n%s", buf.String())
-	}
+	tableSays(t, res, "due but never sent")
 }
 
 // The coordinated-omission correction wrk applies before it prints: a slow
