@@ -1,26 +1,135 @@
 #!/usr/bin/env bash
-# lvslab load against wrk, back to back, same concurrency, one real server
-# (rs3) of the paper lab, from the client namespace: one connection per
-# request, then keep-alive. Prints both rates, the ratio and lvslab's CPU.
-# Keep-alive runs lvslab with --procs 1 (set KEEPALIVE_PROCS=0 for Go's
-# default): on a 2-CPU machine that leaves a CPU to the server under test.
-#   sudo ci/compare-wrk.sh [CLIENTS] [SECONDS] [ROUNDS]
+# lvslab load against wrk, from the client namespace of a paper lab to one
+# real server (rs3), same number of connections, one connection per request
+# and keep-alive, in two pairings:
+#   equal    wrk -t1 against lvslab --procs 1 (the same CPU for each tool)
+#   default  wrk -t2 against lvslab as it runs by default (every CPU)
+# Rounds alternate which tool goes first. For each pairing and connection
+# mode it prints every round, then the median (and min-max) of lvslab's
+# rate over wrk's, each tool's CPU-seconds per 1,000 requests (user + system
+# of the whole process, from the shell's getrusage of the child: the figure
+# that depends least on what else the machine runs) and the ratio of the
+# latency percentiles. wrk corrects its latencies for coordinated omission
+# before it prints them (stats_correct in its src/stats.c), so they are
+# compared with lvslab's latency_corrected, the same correction of the same
+# samples; lvslab's own, uncorrected figures are shown beside. wrk starts a
+# request's clock at its first write, lvslab before it connects: with one
+# connection per request lvslab's latency also holds the connect.
+#
+#   sudo ci/compare-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]     (16 5 5)
+#   PAIRINGS="equal default" MODES="close keepalive" LAB=wrkcmp LVSLAB_BIN=bin/lvslab
+#
+# Throughput ratios need a quiet machine: the script says so when the load
+# average is high.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-c=${1:-16}; d=${2:-10}; rounds=${3:-3}
+c=${1:-16}; d=${2:-5}; rounds=${3:-5}
+pairings=${PAIRINGS:-equal default}
+modes=${MODES:-close keepalive}
+lab=${LAB:-wrkcmp}
 bin=${LVSLAB_BIN:-bin/lvslab}
-command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
-"$bin" up --name wrkcmp >/dev/null
-trap '"$bin" down --name wrkcmp >/dev/null 2>&1' EXIT
-url=http://192.0.2.13/
-for mode in close keepalive; do
-  hdr=(); flag=()
-  [ "$mode" = close ] && hdr=(-H "Connection: close") || flag=(--keepalive --procs "${KEEPALIVE_PROCS:-1}")
-  for r in $(seq "$rounds"); do
-    w=$(ip netns exec lvs-wrkcmp-client wrk -t2 -c"$c" -d"${d}s" "${hdr[@]}" "$url" | awk '/Requests\/sec/ {print $2}')
-    j=$("$bin" load --name wrkcmp --target rs3 --clients "$c" --duration "${d}s" "${flag[@]}" --json)
-    set -- "$(echo "$j" | sed -n 's/.*"requests_per_s": \([0-9.]*\).*/\1/p')" "$(echo "$j" | sed -n 's/.*"cores": \([0-9.]*\).*/\1/p')"
-    printf '%-10s round %d: wrk %8.0f req/s   lvslab %8.0f req/s   ratio %5.1f%%   lvslab CPU %.2f cores\n' \
-      "$mode" "$r" "$w" "$1" "$(echo "100*$1/$w" | bc -l)" "$2"
+command -v wrk >/dev/null || { echo "wrk is not installed: run ci/deps.sh (or apt-get install wrk)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "$bin is missing: run make build" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces): sudo $0 $*" >&2; exit 1; }
+for v in "$c" "$d" "$rounds"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "CONNECTIONS, SECONDS and ROUNDS must be positive integers, got '$v'" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d)
+"$bin" up --name "$lab" >/dev/null
+trap '"$bin" down --name "$lab" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+ns=lvs-$lab-client
+url=http://192.0.2.13/ # rs3 of the paper lab (lvslab load --target rs3)
+
+read -r load1 _ < /proc/loadavg
+ncpu=$(nproc)
+echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds; lvslab $(git describe --always --dirty 2>/dev/null || echo "?")"
+if awk -v l="$load1" -v n="$ncpu" 'BEGIN { exit !(l > 0.25 * n) }'; then
+  echo "# the machine is busy (load average $load1 on $ncpu CPUs): rate ratios are unreliable; CPU per 1,000 requests holds better"
+fi
+
+# ms converts wrk's "627.00us", "1.72ms", "1.05s" to milliseconds.
+ms() { awk -v v="$1" 'BEGIN { u = v; sub(/^[0-9.]+/, "", u); n = v + 0;
+  if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.3f", n }'; }
+
+TIMEFORMAT='%3U %3S'
+# run_wrk THREADS MODE -> "rate requests cpu_s p50 p90 p99" (ms) in $tmp/out
+run_wrk() {
+  local hdr=()
+  [ "$2" = close ] && hdr=(-H "Connection: close")
+  { time ip netns exec "$ns" wrk -t"$1" -c"$c" -d"${d}s" --latency "${hdr[@]}" "$url" >"$tmp/wrk.txt" 2>&1; } 2>"$tmp/time"
+  local rate reqs p50 p90 p99
+  rate=$(awk '/^Requests\/sec/ {print $2}' "$tmp/wrk.txt")
+  reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
+  p50=$(ms "$(awk '$1 == "50%" {print $2}' "$tmp/wrk.txt")")
+  p90=$(ms "$(awk '$1 == "90%" {print $2}' "$tmp/wrk.txt")")
+  p99=$(ms "$(awk '$1 == "99%" {print $2}' "$tmp/wrk.txt")")
+  [ -n "$rate" ] && [ -n "$reqs" ] || { echo "wrk gave no result:" >&2; cat "$tmp/wrk.txt" >&2; exit 1; }
+  echo "$rate $reqs $(awk '{print $1 + $2}' "$tmp/time") $p50 $p90 $p99" >"$tmp/out"
+}
+# run_lvslab PROCS MODE (PROCS 0: lvslab's default)
+run_lvslab() {
+  local flags=(--name "$lab" --target rs3 --clients "$c" --duration "${d}s" --json)
+  [ "$1" != 0 ] && flags+=(--procs "$1")
+  [ "$2" = keepalive ] && flags+=(--keepalive)
+  { time "$bin" load "${flags[@]}" >"$tmp/lvs.json" 2>"$tmp/lvs.err"; } 2>"$tmp/time" ||
+    { echo "lvslab load failed:" >&2; cat "$tmp/lvs.err" >&2; exit 1; }
+  # field KEY [BLOCK]: the first KEY, or the first after "BLOCK".
+  field() { awk -v k="\"$1\":" -v b="\"${2:-}\":" '$1 == b { f = 1 } (f || b == "\"\":") && $1 == k {
+    gsub(/[^0-9.e+-]/, "", $2); print $2; exit }' "$tmp/lvs.json"; }
+  echo "$(field requests_per_s) $(field requests) $(awk '{print $1 + $2}' "$tmp/time")" \
+    "$(field p50_ms latency_corrected) $(field p90_ms latency_corrected) $(field p99_ms latency_corrected)" \
+    "$(field p50_ms latency) $(field p90_ms latency) $(field p99_ms latency)" >"$tmp/out"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
+
+steps=0; for _ in $pairings; do for _ in $modes; do steps=$((steps + rounds)); done; done
+step=0; started=$(date +%s)
+for pairing in $pairings; do
+  case $pairing in
+    equal) wt=1; procs=1; what="equal CPU: wrk -t1, lvslab --procs 1" ;;
+    default) wt=2; procs=0; what="default: wrk -t2, lvslab on every CPU" ;;
+    *) echo "PAIRINGS: '$pairing' is not equal or default" >&2; exit 2 ;;
+  esac
+  for mode in $modes; do
+    case $mode in close | keepalive) ;; *) echo "MODES: '$mode' is not close or keepalive" >&2; exit 2 ;; esac
+    echo
+    echo "## $what; $mode ($( [ "$mode" = close ] && echo "one connection per request" || echo "keep-alive"))"
+    printf '%-5s %-6s %10s %10s %7s  %-24s %-22s %-22s\n' round first "wrk req/s" "lvs req/s" ratio \
+      "CPU-ms/1k req: wrk lvs" "latency lvs/wrk p50 p90 p99" "(lvs uncorrected)"
+    : >"$tmp/rows"
+    for r in $(seq "$rounds"); do
+      elapsed=$(($(date +%s) - started))
+      left=$(( step > 0 ? elapsed * (steps - step) / step : 2 * d * (steps - step) ))
+      echo "compare-wrk: $pairing $mode round $r of $rounds (step $((step + 1)) of $steps), about ${left}s left" >&2
+      if [ $((r % 2)) = 1 ]; then
+        first=wrk; run_wrk "$wt" "$mode"; w=$(cat "$tmp/out"); run_lvslab "$procs" "$mode"; l=$(cat "$tmp/out")
+      else
+        first=lvslab; run_lvslab "$procs" "$mode"; l=$(cat "$tmp/out"); run_wrk "$wt" "$mode"; w=$(cat "$tmp/out")
+      fi
+      # shellcheck disable=SC2086
+      set -- $w $l
+      row=$(awk -v wr="$1" -v wn="$2" -v wc="$3" -v w50="$4" -v w90="$5" -v w99="$6" \
+                -v lr="$7" -v ln="$8" -v lc="$9" -v l50="${10}" -v l90="${11}" -v l99="${12}" \
+                -v r50="${13}" -v r90="${14}" -v r99="${15}" 'BEGIN {
+        printf "%s %s %s %.4f %.4f %.4f %.4f %.4f %.4f %.4f %.4f\n", wr, lr, lr / wr, 1e6 * wc / wn, 1e6 * lc / ln,
+          l50 / w50, l90 / w90, l99 / w99, r50 / w50, r90 / w90, r99 / w99 }')
+      echo "$row" >>"$tmp/rows"
+      # shellcheck disable=SC2086
+      set -- $row
+      printf '%-5s %-6s %10.0f %10.0f %6.1f%%  %8.1f %8.1f %5.2fx   %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f\n' "$r" "$first" "$1" "$2" \
+        "$(echo "100 * $3" | bc -l)" "$4" "$5" "$(echo "$5 / $4" | bc -l)" "$6" "$7" "$8" "$9" "${10}" "${11}"
+      step=$((step + 1))
+    done
+    rate=$(awk '{print $3}' "$tmp/rows" | median); rs=$(awk '{print $3}' "$tmp/rows" | spread)
+    cw=$(awk '{print $4}' "$tmp/rows" | median); cl=$(awk '{print $5}' "$tmp/rows" | median)
+    cr=$(awk '{print $5 / $4}' "$tmp/rows" | median); crs=$(awk '{print $5 / $4}' "$tmp/rows" | spread)
+    printf 'median lvslab/wrk rate %.3f (min-max %s); CPU-ms per 1,000 requests wrk %.1f, lvslab %.1f: lvslab/wrk %.3f (min-max %s)\n' \
+      "$rate" "$rs" "$cw" "$cl" "$cr" "$crs"
+    printf 'median latency lvslab/wrk, both corrected as wrk does: p50 %.2f, p90 %.2f, p99 %.2f (lvslab uncorrected: %.2f, %.2f, %.2f)\n' \
+      "$(awk '{print $6}' "$tmp/rows" | median)" "$(awk '{print $7}' "$tmp/rows" | median)" "$(awk '{print $8}' "$tmp/rows" | median)" \
+      "$(awk '{print $9}' "$tmp/rows" | median)" "$(awk '{print $10}' "$tmp/rows" | median)" "$(awk '{print $11}' "$tmp/rows" | median)"
   done
 done

@@ -1,10 +1,8 @@
 package loadgen
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -17,28 +15,38 @@ type Target struct {
 	Addr netip.AddrPort `json:"addr"`
 }
 
-// DialFunc opens a connection from laddr (if valid) to raddr.
-type DialFunc func(ctx context.Context, network string, laddr netip.Addr, raddr netip.AddrPort) (net.Conn, error)
+// Sockets makes the client's sockets: a client node (*topology.Node makes
+// them inside its namespace), or Here.
+type Sockets interface {
+	// Socket returns a non-blocking, close-on-exec socket that the
+	// caller owns; TCP sockets have IP_BIND_ADDRESS_NO_PORT set.
+	Socket(family, typ int) (int, error)
+}
 
 // Config is one load run.
 type Config struct {
 	// Targets are used round-robin, request by request.
 	Targets []Target
-	// Sources are the client addresses dials rotate over.
+	// Sources are the client addresses connections rotate over (none: the
+	// kernel picks).
 	Sources []netip.Addr
-	// Dial opens connections; use the client node's Dial.
-	Dial DialFunc
+	// Client makes the sockets; use the client node.
+	Client Sockets
 	// Clients is the number of concurrent clients (closed loop) or the
 	// most requests in flight (open loop).
 	Clients int
 	// Rate, when > 0, makes the run open-loop at that many requests/s.
 	Rate float64
-	// Duration and Requests bound the run; it stops at whichever comes first.
+	// Duration and Requests bound the run; it stops at whichever comes
+	// first. Requests still in flight at the end of Duration are cut
+	// short and counted apart (Result.Unfinished).
 	Duration time.Duration
 	Requests int64
-	// KeepAlive reuses one connection per client instead of one per request.
+	// KeepAlive reuses one connection per client and target instead of
+	// one per request.
 	KeepAlive bool
-	// Timeout bounds each request, connect included.
+	// Timeout bounds each request, connect included (0: 5 s); no request
+	// outlives Duration, whatever its timeout.
 	Timeout time.Duration
 	// Path is the request path ("/" by default).
 	Path string
@@ -46,34 +54,108 @@ type Config struct {
 	Progress func(Second)
 }
 
-// Limits that keep every run bounded.
+// Limits that keep every run bounded and every setting meaningful.
 const (
 	MaxDuration = 24 * time.Hour
 	MaxClients  = 10000
+	// MinRate is one request every 100 s; MaxRate one every microsecond,
+	// the finest schedule a run keeps.
+	MinRate = 0.01
+	MaxRate = 1e6
+	// MinTimeout and MaxTimeout bound a request's timeout: below a
+	// millisecond nothing answers in time, and a request that needs more
+	// than 5 minutes is a stalled one.
+	MinTimeout = time.Millisecond
+	MaxTimeout = 5 * time.Minute
+	// MaxPath bounds the request path.
+	MaxPath = 2048
+
+	defaultTimeout = 5 * time.Second
 )
 
-func (c *Config) validate() error {
+// SettingError is a setting out of its bounds: its name (as lvslab load's
+// flag names it), the value given and what to give instead.
+type SettingError struct {
+	Setting, Value, Want string
+}
+
+func (e *SettingError) Error() string { return e.Setting + " " + e.Value + ": " + e.Want }
+
+func badSetting(setting, value, want string, args ...any) error {
+	return &SettingError{Setting: setting, Value: value, Want: fmt.Sprintf(want, args...)}
+}
+
+// CheckSettings says what is wrong with the run's settings (clients, rate,
+// duration, requests, timeout, path), all at once as SettingErrors, or
+// nil: what Run checks before it sends anything, without needing a lab.
+func (c *Config) CheckSettings() error {
 	var errs []error
+	if c.Clients < 1 || c.Clients > MaxClients {
+		errs = append(errs, badSetting("clients", fmt.Sprint(c.Clients), "use 1 to %d", MaxClients))
+	}
+	if c.Duration <= 0 || c.Duration > MaxDuration {
+		errs = append(errs, badSetting("duration", c.Duration.String(), "give a positive duration up to %s (every load is bounded)", MaxDuration))
+	}
+	if c.Requests < 0 {
+		errs = append(errs, badSetting("requests", fmt.Sprint(c.Requests), "give 0 (no count limit) or a positive count"))
+	}
+	if c.Rate != 0 && !(c.Rate >= MinRate && c.Rate <= MaxRate) { // NaN fails both
+		errs = append(errs, badSetting("rate", fmt.Sprint(c.Rate), "give 0 (closed loop) or %g to %g requests/s", float64(MinRate), float64(MaxRate)))
+	}
+	if c.Timeout != 0 && (c.Timeout < MinTimeout || c.Timeout > MaxTimeout) {
+		errs = append(errs, badSetting("timeout", c.Timeout.String(), "use %s to %s", MinTimeout, MaxTimeout))
+	}
+	if c.Path != "" {
+		if err := checkPath(c.Path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPath accepts an origin-form request target (RFC 9112 section 3.2.1)
+// of visible ASCII, so that a path can neither break the request line nor
+// add a header.
+func checkPath(p string) error {
+	if len(p) > MaxPath {
+		return badSetting("path", fmt.Sprintf("of %d bytes", len(p)), "use at most %d", MaxPath)
+	}
+	if p[0] != '/' {
+		return badSetting("path", fmt.Sprintf("%q", p), "start it with / (e.g. /?size=65536)")
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] <= ' ' || p[i] >= 0x7f {
+			return badSetting("path", fmt.Sprintf("%q", p), "byte %d is %q; use visible ASCII only (percent-encode the rest)", i, p[i])
+		}
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	errs := []error{c.CheckSettings()}
 	if len(c.Targets) == 0 {
 		errs = append(errs, errors.New("no targets: give at least one address to load"))
 	}
-	if c.Dial == nil {
-		errs = append(errs, errors.New("no dialer: set Config.Dial (a client node's Dial)"))
+	for _, t := range c.Targets {
+		if !t.Addr.IsValid() || t.Addr.Port() == 0 {
+			errs = append(errs, fmt.Errorf("target %q has no address and port (%s)", t.Name, t.Addr))
+		}
 	}
-	if c.Clients < 1 || c.Clients > MaxClients {
-		errs = append(errs, fmt.Errorf("clients %d: use 1 to %d", c.Clients, MaxClients))
+	for _, a := range c.Sources {
+		if !a.IsValid() {
+			errs = append(errs, errors.New("a source address is empty: give valid client addresses or none"))
+			break
+		}
+		if len(c.Targets) > 0 && a.Unmap().Is4() != c.Targets[0].Addr.Addr().Unmap().Is4() {
+			errs = append(errs, fmt.Errorf("source %s and target %s are of different IP families: give sources of the targets' family", a, c.Targets[0].Addr))
+			break
+		}
 	}
-	if c.Duration <= 0 || c.Duration > MaxDuration {
-		errs = append(errs, fmt.Errorf("duration %s: give a positive duration up to %s (every load is bounded)", c.Duration, MaxDuration))
-	}
-	if c.Requests < 0 {
-		errs = append(errs, fmt.Errorf("requests %d: must be 0 (no count limit) or positive", c.Requests))
-	}
-	if c.Rate < 0 {
-		errs = append(errs, fmt.Errorf("rate %g: must be 0 (closed loop) or positive", c.Rate))
+	if c.Client == nil {
+		errs = append(errs, errors.New("no client: set Config.Client (a client node, or Here)"))
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 5 * time.Second
+		c.Timeout = defaultTimeout
 	}
 	if c.Path == "" {
 		c.Path = "/"
@@ -83,7 +165,7 @@ func (c *Config) validate() error {
 
 // ForLab is load from a lab's client to one of its targets ("direct",
 // "vip" or a real server's name), over IPv4 or IPv6: the targets, the
-// client's source addresses and the client node's dialer. Set Clients and
+// client's source addresses and the client node that makes the sockets. Set Clients and
 // Duration (and Requests, Rate, KeepAlive as wanted) before Run.
 func ForLab(lab *topology.Lab, target string, v6 bool) (Config, error) {
 	targets, err := TargetsFor(lab.Spec, target, v6)
@@ -94,7 +176,7 @@ func ForLab(lab *topology.Lab, target string, v6 bool) (Config, error) {
 	if client == nil {
 		return Config{}, fmt.Errorf("lab %s has no client node", lab.Spec.Name)
 	}
-	return Config{Targets: targets, Sources: SourcesFor(lab.Spec, v6), Dial: client.Dial}, nil
+	return Config{Targets: targets, Sources: SourcesFor(lab.Spec, v6), Client: client}, nil
 }
 
 // TargetsFor resolves a target name against a lab: "direct" (every real
@@ -155,4 +237,35 @@ func SourcesFor(spec *topology.Spec, v6 bool) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// What a run holds in memory, in bytes: these sizes are pinned by a test.
+const (
+	// ConnBytes is one client's connection state (one per target with
+	// keep-alive).
+	ConnBytes = 160
+	// LineBytes is a header line split across reads, held only while its
+	// response is read.
+	LineBytes = maxHeader
+	// HistogramBytes is one loop's latency histogram; LoopBytes the rest of
+	// a loop (read buffer, events).
+	HistogramBytes = 240 << 10
+	LoopBytes      = 24 << 10
+	// SecondBytes is one second of the run's series.
+	SecondBytes = 32
+)
+
+// MemoryBound is the most a run holds in memory (sockets' kernel buffers
+// aside): per client its connections' state and, for a request in flight
+// whose header arrives in pieces, one line buffer; per loop (one per CPU
+// the process may use) a histogram and buffers; and one series of a
+// duration's seconds. It does not grow with the number of requests.
+func MemoryBound(clients, targets int, keepAlive bool, d time.Duration, cpus int) int64 {
+	conns := int64(clients)
+	if keepAlive {
+		conns *= int64(targets)
+	}
+	loops := int64(min(cpus, clients))
+	return conns*ConnBytes + int64(clients)*LineBytes + loops*(HistogramBytes+LoopBytes) +
+		(int64(d/time.Second)+2)*SecondBytes
 }

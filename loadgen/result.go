@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -43,6 +42,9 @@ type Latency struct {
 	P99  float64 `json:"p99_ms"`
 	P999 float64 `json:"p99_9_ms"`
 	Max  float64 `json:"max_ms"`
+	// OverRange counts latencies beyond the histogram's range, recorded
+	// at its top (none in a run within MaxDuration).
+	OverRange int64 `json:"over_range,omitempty"`
 }
 
 // CPU is what the load generator's own process used during the run.
@@ -67,15 +69,27 @@ type Result struct {
 	Successes   int64               `json:"successes"`
 	Connections int64               `json:"connections"`
 	Errors      map[ErrorKind]int64 `json:"errors"`
+	// Unfinished counts requests cut short by the end of the run (its
+	// duration, or a cancel): neither successes nor errors.
+	Unfinished int64 `json:"unfinished"`
+	// Unsent counts the open loop's requests that were due before the end
+	// but never sent, every client being busy: the offered rate was not
+	// held (raise Clients, the most requests in flight).
+	Unsent int64 `json:"unsent,omitempty"`
 	// RequestsPerSec counts successful requests; ConnectionsPerSec new
 	// connections that carried at least one successful request.
-	RequestsPerSec    float64          `json:"requests_per_s"`
-	ConnectionsPerSec float64          `json:"connections_per_s"`
-	Latency           Latency          `json:"latency"`
-	Series            []Second         `json:"series"`
-	Servers           map[string]int64 `json:"servers"`
-	CPU               CPU              `json:"cpu"`
-	Interrupted       bool             `json:"interrupted,omitempty"`
+	RequestsPerSec    float64 `json:"requests_per_s"`
+	ConnectionsPerSec float64 `json:"connections_per_s"`
+	Latency           Latency `json:"latency"`
+	// LatencyCorrected (closed loop) is Latency as wrk reports its own:
+	// corrected for coordinated omission, each request slower than a
+	// connection's mean cycle also standing for those it held up
+	// (CorrectLatency). Compare it, not Latency, with wrk's --latency.
+	LatencyCorrected *Latency         `json:"latency_corrected,omitempty"`
+	Series           []Second         `json:"series"`
+	Servers          map[string]int64 `json:"servers"`
+	CPU              CPU              `json:"cpu"`
+	Interrupted      bool             `json:"interrupted,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -91,11 +105,6 @@ func (r *Result) ErrorCount() int64 {
 
 // Histogram returns the latency histogram (microseconds).
 func (r *Result) Histogram() *hdrhistogram.Histogram { return r.hist }
-
-func newHistogram() *hdrhistogram.Histogram {
-	// 1 µs to 60 s at 3 significant digits.
-	return hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
-}
 
 func summarise(h *hdrhistogram.Histogram) Latency {
 	ms := func(us int64) float64 { return float64(us) / 1000 }
@@ -113,6 +122,29 @@ func summarise(h *hdrhistogram.Histogram) Latency {
 	}
 }
 
+// CorrectLatency summarises h (µs) corrected for coordinated omission as
+// wrk corrects its own before printing (stats_correct in wg/wrk's
+// src/stats.c): a value v stands also for v-interval, v-2·interval, … down
+// to just above interval, the requests a closed-loop client would have sent
+// meanwhile. hdrhistogram-go's RecordCorrectedValue works one sample at a
+// time and stops at interval itself; this works bar by bar, with wrk's bound.
+func CorrectLatency(h *hdrhistogram.Histogram, interval int64) Latency {
+	if interval <= 0 {
+		return summarise(h)
+	}
+	c := hdrhistogram.New(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		c.RecordValues(b.From, b.Count)
+		for m := b.From - interval; m > interval; m -= interval {
+			c.RecordValues(m, b.Count)
+		}
+	}
+	return summarise(c)
+}
+
 // WriteJSON writes the result as indented JSON.
 func (r *Result) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -128,10 +160,20 @@ func (r *Result) WriteTable(w io.Writer) error {
 		loop = fmt.Sprintf("open loop, %.0f req/s offered, up to %d in flight", r.Rate, r.Clients)
 	}
 	fmt.Fprintf(tw, "load\t%s, %s connections, %.2fs%s\n", loop, r.Connection, r.Elapsed, map[bool]string{true: " (interrupted)"}[r.Interrupted])
-	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)\n", r.Requests, r.Successes, r.ErrorCount())
+	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)", r.Requests, r.Successes, r.ErrorCount())
+	if r.Unfinished > 0 {
+		fmt.Fprintf(tw, "; %d cut short by the end of the run, not counted", r.Unfinished)
+	}
+	if r.Unsent > 0 {
+		fmt.Fprintf(tw, "; %d due but never sent, all %d clients busy: the offered rate was not held", r.Unsent, r.Clients)
+	}
+	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "throughput\t%.1f requests/s, %.1f new connections/s\n", r.RequestsPerSec, r.ConnectionsPerSec)
 	l := r.Latency
 	fmt.Fprintf(tw, "latency\tp50 %.3fms  p90 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  (mean %.3fms)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
+	if l.OverRange > 0 {
+		fmt.Fprintf(tw, "\t%d latencies beyond the histogram's range, counted at its top\n", l.OverRange)
+	}
 	if n := r.ErrorCount(); n > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {

@@ -1,14 +1,14 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"math"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,67 +16,54 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 )
 
 // Run sends the load and returns what it measured. Cancelling ctx
-// (Ctrl-C) ends the run early; the result is then marked interrupted and
-// requests cut short by the cancellation are not counted.
+// (Ctrl-C) ends the run early; the result is then marked interrupted.
+// Requests in flight when the run ends (its duration, or ctx) are cut
+// short and counted as unfinished, neither successes nor errors.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	if err := cfg.validate(); err != nil {
+	r, err := newRun(cfg)
+	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	r := &run{cfg: cfg, parent: ctx, start: time.Now()}
+	loops, err := r.newLoops()
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
 	var ru0 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru0)
 	busy0, total0 := machineTicks()
-	stop := r.start.Add(cfg.Duration)
-	var cancel context.CancelFunc
-	r.ctx, cancel = context.WithDeadline(ctx, stop)
-	defer cancel()
+	r.start = time.Now()
 
-	workers := make([]*worker, cfg.Clients)
 	var wg sync.WaitGroup
-	var schedule chan time.Time
-	if cfg.Rate > 0 {
-		schedule = make(chan time.Time, cfg.Clients)
-		go r.pace(schedule)
+	for _, l := range loops {
+		wg.Go(func() {
+			defer l.close()
+			l.run(math.MaxInt64)
+		})
 	}
-	for i := range workers {
-		w := &worker{run: r, hist: newHistogram(), servers: map[string]int64{}, errors: map[ErrorKind]int64{}, conns: map[int]*conn{}}
-		workers[i] = w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer w.closeAll()
-			if schedule != nil {
-				for at := range schedule {
-					w.request(at)
-				}
-				return
-			}
-			for r.take() {
-				w.request(time.Now())
-			}
-		}()
-	}
-	abort := context.AfterFunc(ctx, func() {
-		for _, w := range workers {
-			w.abort()
+	halt := context.AfterFunc(ctx, func() {
+		for _, l := range loops {
+			l.halt()
 		}
 	})
-	defer abort()
+	defer halt()
 	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
 	if cfg.Progress != nil {
-		go r.progress(progressDone)
+		progressWG.Go(func() { r.progress(loops, progressDone) })
 	}
 	wg.Wait()
 	close(progressDone)
+	// No progress call may come after Run returns: a progress line
+	// printed after the caller cleared it would be left without a newline.
+	progressWG.Wait()
 	end := time.Now()
 	var ru1 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru1)
-	res := r.merge(workers, end)
+	res := r.merge(loops, end)
 	res.CPU = cpuUse(ru0, ru1, end.Sub(r.start))
 	if busy1, total1 := machineTicks(); total1 > total0 {
 		res.CPU.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
@@ -85,54 +72,80 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// run is what a run's loops share.
 type run struct {
 	cfg    Config
-	parent context.Context
-	ctx    context.Context // ends at the deadline or on cancel
 	start  time.Time
-
+	length int64 // ns: the run's duration
+	loops  int
+	// interval is the open loop's time between requests, in ns.
+	interval float64
 	issued   atomic.Int64
-	target   atomic.Uint64
-	source   atomic.Uint64
-	liveOK   atomic.Int64
-	liveErrs atomic.Int64
+	dst      []rawSockaddr // by target
+	src      []rawSockaddr
+	req      [][]byte // the request, by target
+	series   series
 }
 
-// take claims the right to send one more request.
-func (r *run) take() bool {
-	if r.ctx.Err() != nil {
-		return false
+func newRun(cfg Config) (*run, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	return r.cfg.Requests == 0 || r.issued.Add(1) <= r.cfg.Requests
+	r := &run{cfg: cfg, length: int64(cfg.Duration), loops: min(runtime.GOMAXPROCS(0), cfg.Clients)}
+	if cfg.Rate > 0 {
+		r.interval = float64(time.Second) / cfg.Rate
+	}
+	for _, t := range cfg.Targets {
+		r.dst = append(r.dst, newRawSockaddr(t.Addr))
+		req := "GET " + cfg.Path + " HTTP/1.1\r\nHost: " + t.Addr.String() + "\r\nUser-Agent: lvslab\r\n"
+		if !cfg.KeepAlive {
+			req += "Connection: close\r\n"
+		}
+		r.req = append(r.req, []byte(req+"\r\n"))
+	}
+	for _, a := range cfg.Sources {
+		r.src = append(r.src, newRawSockaddr(netip.AddrPortFrom(a, 0)))
+	}
+	return r, nil
 }
 
-// pace emits scheduled send times at the configured rate. A request's
-// latency is measured from its scheduled time, so a backlog of late sends
-// shows in the latencies instead of lowering the offered rate.
-func (r *run) pace(schedule chan<- time.Time) {
-	defer close(schedule)
-	interval := time.Duration(float64(time.Second) / r.cfg.Rate)
-	for i := int64(0); ; i++ {
-		at := r.start.Add(time.Duration(i) * interval)
-		if d := time.Until(at); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-r.ctx.Done():
-				return
+// newLoops shares the clients out over one loop per CPU the process may use.
+func (r *run) newLoops() ([]*loop, error) {
+	var loops []*loop
+	for i := range r.loops {
+		clients := r.cfg.Clients / r.loops
+		if i < r.cfg.Clients%r.loops {
+			clients++
+		}
+		l, err := newLoop(r, i, clients)
+		if err != nil {
+			for _, l := range loops {
+				l.close()
 			}
+			return nil, err
 		}
-		if !r.take() {
-			return
-		}
-		select {
-		case schedule <- at:
-		case <-r.ctx.Done():
-			return
-		}
+		loops = append(loops, l)
 	}
+	return loops, nil
 }
 
-func (r *run) progress(done <-chan struct{}) {
+// now is the time since the start, in ns (monotonic).
+func (r *run) now() int64 { return int64(time.Since(r.start)) }
+
+func (r *run) open() bool { return r.interval > 0 }
+
+// scheduled is when request seq of an open loop is due (ns since the
+// start). A request's latency is measured from it, so a backlog of late
+// sends shows in the latencies instead of lowering the offered rate.
+func (r *run) scheduled(seq int64) int64 { return int64(float64(seq) * r.interval) }
+
+// take claims the next request of a closed loop.
+func (r *run) take() (int64, bool) {
+	seq := r.issued.Add(1) - 1
+	return seq, r.cfg.Requests == 0 || seq < r.cfg.Requests
+}
+
+func (r *run) progress(loops []*loop, done <-chan struct{}) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var lastOK, lastErr int64
@@ -141,162 +154,16 @@ func (r *run) progress(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			ok, errs := r.liveOK.Load(), r.liveErrs.Load()
+			var ok, errs int64
+			for _, l := range loops {
+				ok += l.rec.live.ok.Load()
+				errs += l.rec.live.errs.Load()
+			}
 			r.cfg.Progress(Second{At: i, Requests: ok - lastOK, Errors: errs - lastErr})
 			lastOK, lastErr = ok, errs
 		}
 	}
 }
-
-type conn struct {
-	net.Conn
-	br *bufio.Reader
-}
-
-// readers recycles response buffers: one per connection would otherwise
-// be most of what the load generator allocates in one-connection-per-request mode.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-
-func (c *conn) close() {
-	c.Conn.Close()
-	c.br.Reset(nil)
-	readers.Put(c.br)
-}
-
-type worker struct {
-	run     *run
-	hist    *hdrhistogram.Histogram
-	servers map[string]int64
-	errors  map[ErrorKind]int64
-	series  []secondAcc
-	ok      int64
-	newConn int64
-	conns   map[int]*conn // by target index; one connection per target in keep-alive mode
-
-	mu     sync.Mutex
-	active net.Conn
-}
-
-type secondAcc struct {
-	ok, errs int64
-	sumUs    int64
-	maxUs    int64
-}
-
-func (w *worker) request(scheduled time.Time) {
-	cfg := &w.run.cfg
-	ti := int(w.run.target.Add(1)-1) % len(cfg.Targets)
-	target := cfg.Targets[ti]
-	server, newConn, err := w.exchange(ti, target)
-	done := time.Now()
-	if w.run.parent.Err() != nil {
-		return // cut short by the caller: not a measurement
-	}
-	sec := int(done.Sub(w.run.start) / time.Second)
-	for len(w.series) <= sec {
-		w.series = append(w.series, secondAcc{})
-	}
-	acc := &w.series[sec]
-	if err != nil {
-		w.errors[classify(err)]++
-		acc.errs++
-		w.run.liveErrs.Add(1)
-		return
-	}
-	us := max(1, done.Sub(scheduled).Microseconds())
-	w.hist.RecordValue(us)
-	w.ok++
-	if newConn {
-		w.newConn++
-	}
-	w.servers[server]++
-	acc.ok++
-	acc.sumUs += us
-	acc.maxUs = max(acc.maxUs, us)
-	w.run.liveOK.Add(1)
-}
-
-// exchange sends one request and reads the whole response.
-func (w *worker) exchange(ti int, target Target) (server string, fresh bool, err error) {
-	cfg := &w.run.cfg
-	deadline := time.Now().Add(cfg.Timeout)
-	c := w.conns[ti]
-	if c == nil {
-		ctx, cancel := context.WithDeadline(w.run.parent, deadline)
-		var src = w.source()
-		nc, err := cfg.Dial(ctx, "tcp", src, target.Addr)
-		cancel()
-		if err != nil {
-			return "", false, err
-		}
-		br := readers.Get().(*bufio.Reader)
-		br.Reset(nc)
-		c = &conn{Conn: nc, br: br}
-		fresh = true
-		w.setActive(nc)
-	}
-	keep := false
-	defer func() {
-		if keep {
-			w.conns[ti] = c
-			return
-		}
-		delete(w.conns, ti)
-		w.setActive(nil)
-		c.close()
-	}()
-	c.SetDeadline(deadline)
-	req := "GET " + cfg.Path + " HTTP/1.1\r\nHost: " + target.Addr.String() + "\r\nUser-Agent: lvslab\r\n"
-	if !cfg.KeepAlive {
-		req += "Connection: close\r\n"
-	}
-	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
-		return "", fresh, err
-	}
-	status, server, closeConn, err := readResponse(c.br)
-	if err != nil {
-		return "", fresh, err
-	}
-	if status != 200 {
-		return "", fresh, fmt.Errorf("%w: %d", errBadStatus, status)
-	}
-	keep = cfg.KeepAlive && !closeConn
-	return server, fresh, nil
-}
-
-func (w *worker) source() (a netip.Addr) {
-	src := w.run.cfg.Sources
-	if len(src) == 0 {
-		return a
-	}
-	return src[int(w.run.source.Add(1)-1)%len(src)]
-}
-
-func (w *worker) setActive(c net.Conn) {
-	w.mu.Lock()
-	w.active = c
-	w.mu.Unlock()
-}
-
-// abort unblocks a request in flight when the run is cancelled.
-func (w *worker) abort() {
-	w.mu.Lock()
-	if w.active != nil {
-		w.active.SetDeadline(time.Now())
-	}
-	w.mu.Unlock()
-}
-
-func (w *worker) closeAll() {
-	for _, c := range w.conns {
-		c.close()
-	}
-}
-
-var (
-	errShortBody = errors.New("short body")
-	errBadStatus = errors.New("bad status")
-)
 
 func classify(err error) ErrorKind {
 	switch {
@@ -308,43 +175,39 @@ func classify(err error) ErrorKind {
 		return ErrRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return ErrReset
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT),
+	case errors.Is(err, errTimeout), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return ErrTimeout
 	}
 	return ErrOther
 }
 
-func (r *run) merge(workers []*worker, end time.Time) *Result {
+func (r *run) merge(loops []*loop, end time.Time) *Result {
 	res := &Result{
 		Loop: "closed", Connection: "new", Clients: r.cfg.Clients, Rate: r.cfg.Rate,
 		Errors: map[ErrorKind]int64{}, Servers: map[string]int64{}, hist: newHistogram(),
 	}
-	if r.cfg.Rate > 0 {
+	if r.open() {
 		res.Loop = "open"
 	}
 	if r.cfg.KeepAlive {
 		res.Connection = "keepalive"
 	}
-	var series []secondAcc
-	for _, w := range workers {
-		res.hist.Merge(w.hist)
-		res.Successes += w.ok
-		res.Connections += w.newConn
-		for k, v := range w.errors {
+	for _, l := range loops {
+		rec := &l.rec
+		res.hist.Merge(rec.hist)
+		res.Successes += rec.ok
+		res.Connections += rec.fresh
+		res.Unfinished += rec.unfinished
+		res.Unsent += rec.unsent
+		res.Latency.OverRange += rec.overRange
+		for k, v := range rec.errors {
 			res.Errors[k] += v
 		}
-		for k, v := range w.servers {
-			res.Servers[k] += v
-		}
-		for i, s := range w.series {
-			for len(series) <= i {
-				series = append(series, secondAcc{})
+		for id, n := range rec.servers {
+			if n > 0 {
+				res.Servers[l.names.names[id]] += n
 			}
-			series[i].ok += s.ok
-			series[i].errs += s.errs
-			series[i].sumUs += s.sumUs
-			series[i].maxUs = max(series[i].maxUs, s.maxUs)
 		}
 	}
 	res.Requests = res.Successes + res.ErrorCount()
@@ -353,8 +216,15 @@ func (r *run) merge(workers []*worker, end time.Time) *Result {
 		res.RequestsPerSec = float64(res.Successes) / res.Elapsed
 		res.ConnectionsPerSec = float64(res.Connections) / res.Elapsed
 	}
+	over := res.Latency.OverRange
 	res.Latency = summarise(res.hist)
-	for i, s := range series {
+	res.Latency.OverRange = over
+	if !r.open() && r.cfg.Clients > 0 && res.Successes >= int64(r.cfg.Clients) {
+		// wrk's interval: the run's time over each connection's requests.
+		corrected := CorrectLatency(res.hist, int64(res.Elapsed*1e6)/(res.Successes/int64(r.cfg.Clients)))
+		res.LatencyCorrected = &corrected
+	}
+	for i, s := range r.series.secs {
 		sec := Second{At: i, Requests: s.ok, Errors: s.errs, MaxMs: float64(s.maxUs) / 1000}
 		if s.ok > 0 {
 			sec.MeanMs = float64(s.sumUs) / float64(s.ok) / 1000

@@ -209,7 +209,7 @@ func (n *Node) Dial(ctx context.Context, network string, laddr netip.Addr, raddr
 	if raddr.Addr().Is6() && !raddr.Addr().Is4In6() {
 		family = unix.AF_INET6
 	}
-	fd, err := n.socket(family, typ)
+	fd, err := n.Socket(family, typ)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s from %s: %w", raddr, n.Name, err)
 	}
@@ -313,45 +313,139 @@ func sockaddr(ap netip.AddrPort) unix.Sockaddr {
 
 // socketPool holds sockets created inside the node, made in batches by a
 // thread that lives there: one wake-up of that thread per batch instead of
-// one per dial.
+// one per dial. A batch that fails (EMFILE, ENOBUFS) fails only the callers
+// that waited for it; the next call asks for a new batch. Only the end of
+// the factory (the node closed, its namespace gone) is for good.
 type socketPool struct {
 	mu     sync.Mutex
 	free   map[[2]int][]int // (family, type) -> descriptors
-	ready  chan struct{}    // closed (and replaced) after each batch
-	err    error
+	batch  *socketBatch     // the next batch to be made
+	closed error            // set once the factory has ended
 	refill chan [2]int
 }
 
-const socketBatch = 64
+// socketBatch is one round of the factory: done is closed when it is
+// made; err says why it has no socket of kind key.
+type socketBatch struct {
+	done chan struct{}
+	key  [2]int
+	err  error
+}
 
-// socket returns a socket created inside the node.
-func (n *Node) socket(family, typ int) (int, error) {
-	n.factoryOnce.Do(n.startFactory)
-	p := n.pool
+const socketBatchSize = 64
+
+// Socket returns a non-blocking, close-on-exec socket created inside the
+// node (family AF_INET or AF_INET6, typ SOCK_STREAM or SOCK_DGRAM); a TCP
+// socket has IP_BIND_ADDRESS_NO_PORT set, so that binding it to a source
+// address leaves the port to connect. The caller owns the descriptor.
+func (n *Node) Socket(family, typ int) (int, error) {
+	n.factoryOnce.Do(func() {
+		n.pool = startSocketPool(func() error {
+			if err := netns.Set(n.ns); err != nil {
+				return fmt.Errorf("enter namespace %s: %w", n.Namespace, err)
+			}
+			return nil
+		}, func(key [2]int) ([]int, error) {
+			fds, err := makeSockets(key)
+			if err != nil {
+				err = fmt.Errorf("create socket in %s: %w", n.Namespace, err)
+			}
+			return fds, err
+		}, n.quit, fmt.Errorf("node %s is closed", n.Name))
+	})
+	return n.pool.socket(family, typ)
+}
+
+// makeSockets creates up to socketBatchSize sockets on the calling thread;
+// fewer (but at least one) when the process runs short of descriptors or
+// buffers, or none and the error.
+func makeSockets(key [2]int) ([]int, error) {
+	var batch []int
+	for range socketBatchSize {
+		fd, err := unix.Socket(key[0], key[1]|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+		if err != nil {
+			if len(batch) == 0 {
+				return nil, err
+			}
+			break
+		}
+		if key[1] == unix.SOCK_STREAM {
+			// Bind to a source address without a port: the port is
+			// picked at connect, so only the 4-tuple must be unique.
+			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+		}
+		batch = append(batch, fd)
+	}
+	return batch, nil
+}
+
+// startSocketPool starts the factory: a locked thread that runs enter once
+// (into the node's namespace) and then create for every batch asked, until
+// quit is closed; closedErr is what callers get after that.
+func startSocketPool(enter func() error, create func(key [2]int) ([]int, error), quit <-chan struct{}, closedErr error) *socketPool {
+	p := &socketPool{free: map[[2]int][]int{}, batch: &socketBatch{done: make(chan struct{})}, refill: make(chan [2]int, 1)}
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the factory
+		end := enter()
+		for end == nil {
+			select {
+			case key := <-p.refill:
+				fds, err := create(key)
+				p.mu.Lock()
+				p.free[key] = append(p.free[key], fds...)
+				b := p.batch
+				b.key, b.err = key, err
+				p.batch = &socketBatch{done: make(chan struct{})}
+				p.mu.Unlock()
+				close(b.done)
+			case <-quit:
+				end = closedErr
+			}
+		}
+		p.mu.Lock()
+		for _, fds := range p.free {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
+		p.free = nil
+		p.closed = end
+		close(p.batch.done)
+		p.mu.Unlock()
+	}()
+	return p
+}
+
+// socket takes a socket from the pool, waiting for a batch when it is empty.
+func (p *socketPool) socket(family, typ int) (int, error) {
 	key := [2]int{family, typ}
 	for {
 		p.mu.Lock()
-		if p.err != nil {
+		if p.closed != nil {
 			p.mu.Unlock()
-			return -1, p.err
+			return -1, p.closed
 		}
-		fds := p.free[key]
-		if len(fds) > 0 {
+		if fds := p.free[key]; len(fds) > 0 {
 			fd := fds[len(fds)-1]
 			p.free[key] = fds[:len(fds)-1]
 			p.mu.Unlock()
-			if len(fds) == socketBatch/2 {
+			if len(fds) == socketBatchSize/2 {
 				p.ask(key) // more, before the pool runs dry
 			}
 			return fd, nil
 		}
-		ready := p.ready
+		b := p.batch
 		p.mu.Unlock()
 		p.ask(key)
-		select {
-		case <-ready:
-		case <-n.quit:
-			return -1, fmt.Errorf("node %s is closed", n.Name)
+		<-b.done
+		p.mu.Lock()
+		err, closed := b.err, p.closed
+		p.mu.Unlock()
+		if closed != nil {
+			return -1, closed
+		}
+		if err != nil && b.key == key {
+			return -1, err
 		}
 	}
 }
@@ -362,55 +456,4 @@ func (p *socketPool) ask(key [2]int) {
 	case p.refill <- key:
 	default:
 	}
-}
-
-func (n *Node) startFactory() {
-	p := &socketPool{free: map[[2]int][]int{}, ready: make(chan struct{}), refill: make(chan [2]int, 1)}
-	n.pool = p
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the node
-		err := netns.Set(n.ns)
-		if err != nil {
-			err = fmt.Errorf("enter namespace %s: %w", n.Namespace, err)
-		}
-		for err == nil {
-			select {
-			case key := <-p.refill:
-				var batch []int
-				for range socketBatch {
-					fd, e := unix.Socket(key[0], key[1]|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-					if e != nil {
-						if len(batch) == 0 {
-							err = fmt.Errorf("create socket in %s: %w", n.Namespace, e)
-						}
-						break
-					}
-					if key[1] == unix.SOCK_STREAM {
-						// Bind to a source address without a port: the port is
-						// picked at connect, so only the 4-tuple must be unique.
-						unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-					}
-					batch = append(batch, fd)
-				}
-				p.mu.Lock()
-				p.free[key] = append(p.free[key], batch...)
-				p.err = err
-				close(p.ready)
-				p.ready = make(chan struct{})
-				p.mu.Unlock()
-			case <-n.quit:
-				err = fmt.Errorf("node %s is closed", n.Name)
-			}
-		}
-		p.mu.Lock()
-		for _, fds := range p.free {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-		}
-		p.free = nil
-		p.err = err
-		close(p.ready)
-		p.mu.Unlock()
-	}()
 }

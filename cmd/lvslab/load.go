@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/lvslab/lvslab/loadgen"
@@ -28,45 +29,40 @@ func init() {
 func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	name := fs.String("name", "", "lab to load (default: the only lab up)")
 	target := fs.String("target", "direct", "direct (every real server, round-robin), vip, or one real server (rs3)")
-	clients := fs.Int("clients", 16, "concurrent clients (closed loop), or most requests in flight (open loop)")
-	duration := fs.Duration("duration", 10*time.Second, "how long to load")
+	clients := fs.Int("clients", 16, fmt.Sprintf("concurrent clients (closed loop), or most requests in flight (open loop); 1 to %d.\n"+
+		"Memory grows with clients, never with the duration or the number of requests: at most %d bytes per client\n"+
+		"(per client and target with --keepalive), 8 KiB per request in flight, %d kB per CPU used and %d bytes per\n"+
+		"second of the run; %d MiB for %d clients on 8 targets with --keepalive for %s on this machine's %d CPUs",
+		loadgen.MaxClients, loadgen.ConnBytes, (loadgen.HistogramBytes+loadgen.LoopBytes)>>10, loadgen.SecondBytes,
+		loadgen.MemoryBound(loadgen.MaxClients, 8, true, loadgen.MaxDuration, runtime.NumCPU())>>20, loadgen.MaxClients,
+		loadgen.MaxDuration, runtime.NumCPU()))
+	duration := fs.Duration("duration", 10*time.Second, fmt.Sprintf("how long to load, up to %s", loadgen.MaxDuration))
 	requests := fs.Int64("requests", 0, "stop after this many requests (0: only the duration bounds the run)")
-	rate := fs.Float64("rate", 0, "open loop at this many requests/s (0: closed loop)")
+	rate := fs.Float64("rate", 0, fmt.Sprintf("open loop at this many requests/s, %g to %g (0: closed loop)", float64(loadgen.MinRate), float64(loadgen.MaxRate)))
 	keepalive := fs.Bool("keepalive", false, "reuse connections (default: one new TCP connection per request, as WebBench)")
 	v6 := fs.Bool("ipv6", false, "use IPv6 addresses")
-	timeout := fs.Duration("timeout", 5*time.Second, "per-request timeout, connect included")
+	timeout := fs.Duration("timeout", 5*time.Second, fmt.Sprintf("per-request timeout, connect included, %s to %s; no request outlives --duration", loadgen.MinTimeout, loadgen.MaxTimeout))
 	path := fs.String("path", "/", "request path (e.g. /?size=65536)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's CPU profile to `file` (go tool pprof)")
-	procs := fs.Int("procs", 0, "CPUs the load generator may use at once (GOMAXPROCS; 0: all). With keep-alive on a small\nmachine, 1 leaves more to the lab: its goroutines then wake each other without crossing threads")
+	procs := fs.Int("procs", 0, "CPUs the load generator may use at once, one event loop each (GOMAXPROCS; 0: all).\n"+
+		"On a small machine, 1 leaves more to the lab")
 	if err := parse(find("load"), fs, args, false); err != nil {
 		return err
 	}
 	if *procs < 0 {
 		return usageError{errors.New("--procs must not be negative")}
 	}
+	if *timeout == 0 {
+		return usageError{fmt.Errorf("--timeout 0s: use %s to %s", loadgen.MinTimeout, loadgen.MaxTimeout)}
+	}
+	settings := loadgen.Config{Clients: *clients, Rate: *rate, Duration: *duration, Requests: *requests,
+		KeepAlive: *keepalive, Timeout: *timeout, Path: *path}
+	if err := settings.CheckSettings(); err != nil {
+		return usageError{asFlags(err)}
+	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if *clients < 1 || *clients > loadgen.MaxClients {
-		return usageError{fmt.Errorf("--clients %d: use 1 to %d", *clients, loadgen.MaxClients)}
-	}
-	if *duration <= 0 || *duration > loadgen.MaxDuration {
-		return usageError{fmt.Errorf("--duration %s: use a positive duration up to %s", *duration, loadgen.MaxDuration)}
-	}
-	if *requests < 0 || *rate < 0 || *timeout <= 0 {
-		return usageError{errors.New("--requests, --rate and --timeout must not be negative")}
 	}
 	lab, err := labName(*name)
 	if err != nil {
@@ -81,18 +77,37 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg.Clients, cfg.Rate, cfg.Duration, cfg.Requests = *clients, *rate, *duration, *requests
-	cfg.KeepAlive, cfg.Timeout, cfg.Path = *keepalive, *timeout, *path
-	if onTerminal() {
-		cfg.Progress = func(s loadgen.Second) {
+	cfg.Clients, cfg.Rate, cfg.Duration, cfg.Requests = settings.Clients, settings.Rate, settings.Duration, settings.Requests
+	cfg.KeepAlive, cfg.Timeout, cfg.Path = settings.KeepAlive, settings.Timeout, settings.Path
+	live := onTerminal()
+	cfg.Progress = func(s loadgen.Second) {
+		if live {
 			fmt.Fprintf(os.Stderr, "\r%3ds  %8d req/s  %6d errors ", s.At, s.Requests, s.Errors)
+			return
 		}
+		// Off a terminal (a CI log), one line every 10 seconds.
+		if s.At%10 == 0 {
+			done := time.Duration(s.At) * time.Second
+			fmt.Fprintf(os.Stderr, "lvslab load: %s of %s (%.0f%%), %d req/s and %d errors in the last second, about %s left\n",
+				done, cfg.Duration, 100*done.Seconds()/cfg.Duration.Seconds(), s.Requests, s.Errors, max(cfg.Duration-done, 0))
+		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	// The load generator allocates little that lives long; collecting less
 	// often leaves more CPU to the lab it measures.
 	debug.SetGCPercent(400)
 	res, err := loadgen.Run(ctx, cfg)
-	if cfg.Progress != nil {
+	if live {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
 	if err != nil {
@@ -114,4 +129,22 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code: 1, msg: "no request succeeded"}
 	}
 	return nil
+}
+
+// asFlags names each setting loadgen refused by its flag, on one line.
+func asFlags(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var parts []string
+	for _, e := range errs {
+		var se *loadgen.SettingError
+		if errors.As(e, &se) {
+			parts = append(parts, "--"+se.Error())
+		} else {
+			parts = append(parts, e.Error())
+		}
+	}
+	return errors.New(strings.Join(parts, "; "))
 }

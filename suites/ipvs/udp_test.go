@@ -82,7 +82,7 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 				Expect(seen).To(HaveLen(len(d.RealServers())))
 				targets, err := loadgen.TargetsFor(d.Spec, "vip", true)
 				Expect(err).NotTo(HaveOccurred())
-				res, err := loadgen.Run(context.Background(), loadgen.Config{Targets: targets, Sources: src, Dial: d.Client().Dial,
+				res, err := loadgen.Run(context.Background(), loadgen.Config{Targets: targets, Sources: src, Client: d.Client(),
 					Clients: 4, Duration: time.Minute, Requests: 200})
 				Expect(err).NotTo(HaveOccurred())
 				Expect(res.Errors).To(BeEmpty())

@@ -171,7 +171,7 @@ var _ = Describe("direct load on the paper lab", Ordered, Label("lab", "load"), 
 			targets, err := loadgen.TargetsFor(lab.Spec, "direct", false)
 			Expect(err).NotTo(HaveOccurred())
 			res, err := loadgen.Run(context.Background(), loadgen.Config{
-				Targets: targets, Sources: loadgen.SourcesFor(lab.Spec, false), Dial: lab.Client().Dial,
+				Targets: targets, Sources: loadgen.SourcesFor(lab.Spec, false), Client: lab.Client(),
 				Clients: 16, Duration: 30 * time.Second, Requests: 1600, KeepAlive: keepalive,
 			})
 			Expect(err).NotTo(HaveOccurred())
@@ -205,7 +205,7 @@ var _ = Describe("two labs at once", Label("lab"), func() {
 		b := startLab(topology.Small(topology.WithName(name("b"))))
 		targets, _ := loadgen.TargetsFor(a.Spec, "direct", false)
 		res, err := loadgen.Run(context.Background(), loadgen.Config{
-			Targets: targets, Dial: a.Client().Dial, Clients: 4, Duration: 30 * time.Second, Requests: 100,
+			Targets: targets, Client: a.Client(), Clients: 4, Duration: 30 * time.Second, Requests: 100,
 		})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Successes).To(BeEquivalentTo(100))
