@@ -68,9 +68,3 @@ func TestKernelList(t *testing.T) {
 		t.Errorf("bad default: %v", err)
 	}
 }
-
-func TestStaticCheck(t *testing.T) {
-	if err := checkStatic("/bin/sh"); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
-		t.Errorf("a dynamically linked binary passed: %v", err)
-	}
-}
