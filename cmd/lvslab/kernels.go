@@ -30,6 +30,7 @@ func runKernels(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	listFile := fs.String("kernels", "", "kernel list `file` (default: the shipped "+fixtures.KernelsFile+"; update: ./"+fixtures.KernelsFile+")")
 	all := fs.Bool("all", false, "fetch: every kernel of the list")
 	force := fs.Bool("force", false, "fetch: fetch again even if cached (replaces a cache entry that changed)")
+	names := fs.Bool("names", false, "list: only the names, one a line (for scripts)")
 	write := fs.Bool("write", false, "update: rewrite the list file with the new pins (default: only show them)")
 	if err := parse(find("kernels"), fs, args, sub != "list"); err != nil {
 		return err
@@ -47,14 +48,14 @@ func runKernels(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	switch sub {
 	case "fetch":
-		names := fs.Args()
-		if *all == (len(names) > 0) {
+		wanted := fs.Args()
+		if *all == (len(wanted) > 0) {
 			return usageError{errors.New("fetch takes kernel names or --all, not both and not neither")}
 		}
 		specs := l.Kernels
 		if !*all {
 			specs = nil
-			for _, n := range names {
+			for _, n := range wanted {
 				s, err := l.Find(n)
 				if err != nil {
 					return usageError{err}
@@ -97,6 +98,12 @@ func runKernels(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		fmt.Printf("rewrote %s: fetch the new builds with lvslab kernels fetch --all, and re-measure their baselines (lvslab bench --save-baseline)\n", *listFile)
+		return nil
+	}
+	if *names {
+		for _, k := range l.Kernels {
+			fmt.Println(k.Name)
+		}
 		return nil
 	}
 	return listKernels(l)
