@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/topology"
@@ -120,11 +121,27 @@ func guestInit(code *int) error {
 			missing = append(missing, err.Error())
 		}
 	}
+	// Nothing else brings loopback up in the guest, and commands expect
+	// it: the ginkgo command's parallel processes report to it.
+	if err := loopbackUp(); err != nil {
+		return err
+	}
 	fmt.Printf("%s in %s (kernel %s)\n", markerBooted, uptime(), cfg.Release)
 	if len(missing) > 0 {
 		fmt.Printf("lvslab-guest: modules not loaded: %s\n", strings.Join(missing, "; "))
 	}
 	return runCommand(cfg, code)
+}
+
+func loopbackUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("bring the guest's loopback up: %w", err)
+	}
+	return nil
 }
 
 func uptime() string {
