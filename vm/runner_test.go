@@ -2,6 +2,8 @@ package vm
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,5 +162,46 @@ func TestLDCacheReadsLibc(t *testing.T) {
 	}
 	if p := libs["libc.so.6"]; !strings.HasSuffix(p, "/libc.so.6") {
 		t.Errorf("libc.so.6 maps to %q", p)
+	}
+}
+
+// fakeQEMU is a stand-in for qemu-system-x86_64 that runs script.
+func fakeQEMU(t *testing.T, script string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "qemu")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestKVMHangIsRecordedOnlyWhenTheWatchdogFires(t *testing.T) {
+	t.Setenv(CacheEnv, t.TempDir())
+	kvm, tcg := kvmBootLimit, tcgBootLimit
+	kvmBootLimit, tcgBootLimit = 300*time.Millisecond, 300*time.Millisecond
+	defer func() { kvmBootLimit, tcgBootLimit = kvm, tcg }()
+	var said []string
+	o := Options{Kernel: &Kernel{Name: "k", Image: "/k"}, CPUs: 1, Memory: "1G", Console: io.Discard,
+		Log: func(s string) { said = append(said, s) }}
+
+	_, err := boot(t.Context(), fakeQEMU(t, "echo 'qemu: could not set MSR' >&2; exit 1"), []string{"kvm", "tcg"}, "/i", o)
+	var early earlyExit
+	if !errors.As(err, &early) || !strings.Contains(err.Error(), "could not set MSR") {
+		t.Errorf("QEMU that stops at once: %v", err)
+	}
+	if _, err := os.Stat(kvmHangsFile()); err == nil {
+		t.Error("a QEMU that stopped at once was recorded as a KVM hang")
+	}
+	if !slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, "restarting under tcg") }) {
+		t.Errorf("no fallback to TCG after QEMU stopped under KVM: %q", said)
+	}
+
+	_, err = boot(t.Context(), fakeQEMU(t, "exec sleep 30"), []string{"kvm", "tcg"}, "/i", o)
+	var hung bootHang
+	if !errors.As(err, &hung) {
+		t.Errorf("a guest with no sign of life: %v", err)
+	}
+	if _, err := os.Stat(kvmHangsFile()); err != nil {
+		t.Errorf("the watchdog fired under KVM but nothing was recorded: %v", err)
 	}
 }
