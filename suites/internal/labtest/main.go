@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/lvslab/lvslab/harness"
@@ -54,9 +55,24 @@ const perfICount = "shift=2,sleep=off"
 // this one's: that is how "sudo go test ./..." runs the IPVS suite on
 // every host. The perf specs run in a VM of their own whose clock counts
 // instructions; the others in Ginkgo's parallel processes.
+//
+// Suites started together by "go test ./..." take turns (a lock in the
+// temporary folder): the lab suite's timings on the host and the VMs'
+// would otherwise share two cores, and specs that measure time would fail
+// for it. The processes of one "ginkgo -p" run do not take it.
 func Main(m *testing.M, needsIPVS bool) int {
-	if !needsIPVS || os.Geteuid() != 0 || os.Getenv(inVMEnv) != "" || listOnly(os.Args[1:]) ||
-		(os.Getenv(ForceVMEnv) == "" && harness.CheckIPVS() == nil) {
+	if os.Getenv(inVMEnv) != "" || listOnly(os.Args[1:]) || os.Geteuid() != 0 {
+		return m.Run()
+	}
+	if !ginkgoParallel(os.Args[1:]) {
+		unlock, err := takeTurn()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lvslab: "+err.Error())
+			return 1
+		}
+		defer unlock()
+	}
+	if !needsIPVS || (os.Getenv(ForceVMEnv) == "" && harness.CheckIPVS() == nil) {
 		return m.Run()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,6 +85,29 @@ func Main(m *testing.M, needsIPVS bool) int {
 		}
 	}
 	return code
+}
+
+// ginkgoParallel reports whether the ginkgo command started this process
+// as one of several.
+func ginkgoParallel(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, "ginkgo.parallel.total") })
+}
+
+// takeTurn waits until no other lvslab suite runs on this host.
+func takeTurn() (func(), error) {
+	path := filepath.Join(os.TempDir(), "lvslab-suites.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("suite lock %s: %w", path, err)
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		fmt.Fprintf(os.Stderr, "lvslab: waiting for the lvslab suite that runs on this host (%s)\n", path)
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("suite lock %s: %w", path, err)
+		}
+	}
+	return func() { f.Close() }, nil
 }
 
 // listOnly reports whether go test only lists tests (-test.list): no VM
