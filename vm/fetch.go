@@ -114,7 +114,12 @@ func (a *aptConfig) show(ctx context.Context, pkg, version string) (map[string]s
 		}
 		return nil, fmt.Errorf("apt-cache show %s: %v: %s", args[2], err, lastLine(out))
 	}
-	return controlFields(out), nil
+	f := controlFields(out)
+	// apt-cache shows nothing, and succeeds, for a version it lacks.
+	if f["Package"] != pkg || (version != "" && f["Version"] != version) {
+		return nil, nil
+	}
+	return f, nil
 }
 
 // controlFields reads the first stanza of Debian control data.
@@ -149,8 +154,8 @@ func downloadDeb(ctx context.Context, spec KernelSpec, dir string, log func(stri
 		return "", notInArchive(spec)
 	}
 	if fields["SHA256"] != spec.SHA256 {
-		return "", fmt.Errorf("the archive's %s %s has SHA256 %s, but the kernel list pins %s: the same version was rebuilt, or the list was edited by hand; re-pin with lvslab kernels update only if you trust the archive's build",
-			spec.Package, spec.Version, fields["SHA256"], spec.SHA256)
+		return "", fmt.Errorf("the archive's %s %s has SHA256 %s, but %s pins %s for %s: the same version was rebuilt, or the list was edited by hand; re-pin with lvslab kernels update only if you trust the archive's build",
+			spec.Package, spec.Version, fields["SHA256"], spec.List, spec.SHA256, spec.Name)
 	}
 	log(fmt.Sprintf("fetching kernel %s: downloading %s %s (%s MB)", spec.Name, spec.Package, spec.Version, megabytes(fields["Size"])))
 	if out, err := apt.run(ctx, dir, "apt-get", "download", "-q", spec.Package+"="+spec.Version); err != nil {
@@ -165,8 +170,8 @@ func downloadDeb(ctx context.Context, spec KernelSpec, dir string, log func(stri
 		return "", err
 	}
 	if sum != spec.SHA256 {
-		return "", fmt.Errorf("the downloaded %s has SHA256 %s, but the kernel list pins %s for %s: refused (a mirror served another file; try again, or use another archive)",
-			filepath.Base(debs[0]), sum, spec.SHA256, spec.Name)
+		return "", fmt.Errorf("the downloaded %s has SHA256 %s, but %s pins %s for %s: refused (a mirror served another file; try again, or use another archive)",
+			filepath.Base(debs[0]), sum, spec.List, spec.SHA256, spec.Name)
 	}
 	log(fmt.Sprintf("fetching kernel %s: SHA256 matches the pin; unpacking", spec.Name))
 	return debs[0], nil
@@ -175,8 +180,8 @@ func downloadDeb(ctx context.Context, spec KernelSpec, dir string, log func(stri
 // notInArchive is the error for a pinned version the archive no longer
 // has: Debian keeps one version of a package per suite.
 func notInArchive(spec KernelSpec) error {
-	return fmt.Errorf("%s %s is no longer in %s %s (Debian keeps one version per suite). Ways out: fetch it from Debian's snapshot archive by setting archive: for %s to a dated snapshot that still has it, e.g. https://snapshot.debian.org/archive/%s/20251120T000000Z/ (https://snapshot.debian.org/binary/%s/ lists when each version was published); or re-pin with lvslab kernels update (a different kernel build: re-measure its baselines); or boot your own copy with --kernel-image/--modules",
-		spec.Package, spec.Version, spec.Archive, spec.Suite, spec.Name, archiveName(spec.Archive), spec.Package)
+	return fmt.Errorf("%s %s is no longer in %s %s (Debian keeps one version per suite). Ways out: fetch it from Debian's snapshot archive by setting archive: for %s in %s to a dated snapshot that still has it, e.g. https://snapshot.debian.org/archive/%s/20251120T000000Z/ (https://snapshot.debian.org/binary/%s/ lists when each version was published); or re-pin with lvslab kernels update (a different kernel build: re-measure its baselines); or boot your own copy with --kernel-image/--modules",
+		spec.Package, spec.Version, spec.Archive, spec.Suite, spec.Name, spec.List, archiveName(spec.Archive), spec.Package)
 }
 
 // archiveName is the snapshot archive's name for an archive URL:

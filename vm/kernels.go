@@ -33,6 +33,8 @@ type KernelSpec struct {
 	// Keyring verifies the archive's Release file (default: Debian's
 	// archive keyring, package debian-archive-keyring).
 	Keyring string `yaml:"keyring,omitempty"`
+	// List is the file the entry was read from, for messages.
+	List string `yaml:"-"`
 }
 
 // DefaultKeyring is where the debian-archive-keyring package, on Debian
@@ -97,6 +99,9 @@ func parseKernels(data []byte, path string) (*KernelList, error) {
 		return nil, fmt.Errorf("kernel list %s: %w", path, err)
 	}
 	l.File = path
+	for i := range l.Kernels {
+		l.Kernels[i].List = path
+	}
 	seen := map[string]bool{}
 	var errs []error
 	for i, k := range l.Kernels {
