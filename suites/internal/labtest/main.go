@@ -225,6 +225,9 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 		}
 		go func() {
 			res, err := vm.Run(ctx, o)
+			if err != nil && ctx.Err() == nil && strings.Contains(err.Error(), "did not finish within") {
+				err = fmt.Errorf("%w: the suite had as long as go test's -timeout (%s), too short for it in a VM under TCG on this host: go test -timeout 40m ./...", err, o.Timeout)
+			}
 			code := 1
 			if res != nil && err == nil {
 				code = res.ExitCode
@@ -273,7 +276,15 @@ func countSpecs(ctx context.Context, binary string, f testFlags) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 	report := filepath.Join(dir, "report.json")
-	f.ginkgo = map[string]string{"label-filter": f.ginkgo["label-filter"], "dry-run": "true", "json-report": report, "no-color": "true"}
+	// The same selection (label filter, focus, skip), without the reports.
+	selection := map[string]string{}
+	for k, v := range f.ginkgo {
+		if !strings.HasSuffix(k, "-report") && k != "v" && k != "vv" {
+			selection[k] = v
+		}
+	}
+	selection["dry-run"], selection["json-report"], selection["no-color"] = "true", report, "true"
+	f.ginkgo = selection
 	f.test = slices.DeleteFunc(slices.Clone(f.test), func(a string) bool { return strings.HasPrefix(a, "-test.v") })
 	cmd := exec.CommandContext(ctx, binary, f.args()...)
 	cmd.Env = append(os.Environ(), inVMEnv+"=dry-run")
@@ -360,7 +371,12 @@ func (f testFlags) with(filter, prefix string) testFlags {
 }
 
 func (f testFlags) names() []string {
-	names := slices.Clone(f.order)
+	var names []string
+	for _, k := range f.order {
+		if _, ok := f.ginkgo[k]; ok {
+			names = append(names, k)
+		}
+	}
 	for k := range f.ginkgo {
 		if !slices.Contains(names, k) {
 			names = append(names, k)

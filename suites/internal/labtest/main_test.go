@@ -44,3 +44,11 @@ func TestTestFlagsPassThroughToTheVM(t *testing.T) {
 		t.Errorf("reports in two folders: %v", err)
 	}
 }
+
+func TestFlagsKeepOnlyWhatIsSet(t *testing.T) {
+	f := parseTestFlags([]string{"-ginkgo.v", "-ginkgo.focus=link is down"})
+	f.ginkgo = map[string]string{"focus": f.ginkgo["focus"]}
+	if got := strings.Join(f.args(), " "); got != "-ginkgo.focus=link is down" {
+		t.Errorf("args %q: a flag no longer set must not be passed empty", got)
+	}
+}
