@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 )
 
 // The guest's console is read in chunks, not with bufio.Scanner: a
@@ -66,9 +67,19 @@ func (s *lineSplitter) Write(p []byte) (int, error) {
 
 // Flush hands out what arrived of the current line and was not shown yet.
 func (s *lineSplitter) Flush() {
-	if s.shown < len(s.cur) && s.mayFlush(s.cur) {
-		s.partial(string(s.cur[s.shown:]))
-		s.shown = len(s.cur)
+	end := len(s.cur)
+	// Never half a character: Ginkgo's progress dot is three bytes.
+	for i := 1; i <= utf8.UTFMax && end-i >= s.shown; i++ {
+		if utf8.RuneStart(s.cur[end-i]) {
+			if !utf8.FullRune(s.cur[end-i : end]) {
+				end -= i
+			}
+			break
+		}
+	}
+	if s.shown < end && s.mayFlush(s.cur) {
+		s.partial(string(s.cur[s.shown:end]))
+		s.shown = end
 	}
 }
 

@@ -39,6 +39,10 @@ func TestConsoleShowsPartialLinesOnce(t *testing.T) {
 	if !slices.Equal(lines, []string{"Running 3 specs", "•••", "Ran 3 of 3"}) {
 		t.Errorf("lines %q", lines)
 	}
+	// A character split across reads is shown whole.
+	if shown, _ := split("•", "\xe2\x80", "\xa2•\n"); shown != "••\n" {
+		t.Errorf("console showed %q: half a character", shown)
+	}
 	// A marker is never shown in pieces: lvslab reads it whole.
 	shown, lines = split("lvslab-guest: exit sta", "tus 3\n")
 	if shown != "lvslab-guest: exit status 3\n" || lines[0] != markerExit+"3" {
