@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // split feeds chunks to a lineSplitter, flushing after each one, and
@@ -40,8 +41,20 @@ func TestConsoleShowsPartialLinesOnce(t *testing.T) {
 		t.Errorf("lines %q", lines)
 	}
 	// A character split across reads is shown whole.
-	if shown, _ := split("•", "\xe2\x80", "\xa2•\n"); shown != "••\n" {
-		t.Errorf("console showed %q: half a character", shown)
+	var parts []string
+	s := &lineSplitter{line: func(string, int) {}, partial: func(p string) { parts = append(parts, p) },
+		mayFlush: func([]byte) bool { return true }}
+	for _, c := range []string{"•", "\xe2\x80", "\xa2•"} {
+		s.Write([]byte(c))
+		s.Flush()
+	}
+	if strings.Join(parts, "") != "•••" || !slices.ContainsFunc(parts, func(p string) bool { return p == "••" }) {
+		t.Errorf("partial lines %q: each must end on a whole character", parts)
+	}
+	for _, p := range parts {
+		if !utf8.ValidString(p) {
+			t.Errorf("partial line %q cuts a character", p)
+		}
 	}
 	// A marker is never shown in pieces: lvslab reads it whole.
 	shown, lines = split("lvslab-guest: exit sta", "tus 3\n")
