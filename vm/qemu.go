@@ -31,10 +31,6 @@ type Options struct {
 	// it executes (QEMU's -icount, e.g. "shift=2,sleep=off"): its timings
 	// then depend on the work done, not on how busy the host is.
 	ICount string
-	// Background runs QEMU at the lowest CPU priority: for a guest whose
-	// clock counts instructions (ICount), which measures the same however
-	// little CPU it gets, beside work whose timings matter.
-	Background bool
 	// OutDir is a host folder the guest can write, at the same path.
 	OutDir string
 	Argv   []string
@@ -268,11 +264,6 @@ func qemuArgs(accel, initrd string, o Options) []string {
 
 func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Duration, o Options) (*Result, error) {
 	cmd := exec.Command(qemu, qemuArgs(accel, initrd, o)...)
-	if o.Background {
-		// nice(1) lowers QEMU's priority before it starts its vCPU threads,
-		// which inherit it.
-		cmd = exec.Command("nice", append([]string{"-n", "19", qemu}, qemuArgs(accel, initrd, o)...)...)
-	}
 	// Own process group: a terminal's Ctrl-C reaches lvslab, which then
 	// kills QEMU; Pdeathsig kills it if lvslab itself is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

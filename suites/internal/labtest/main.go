@@ -173,8 +173,9 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 	}
 
 	// Two VMs at once: the perf specs' clock counts instructions, so what
-	// they measure does not depend on the CPU they get; their VM runs at
-	// the lowest priority, on what the other VM leaves. The perf VM's
+	// they measure does not depend on the CPU they get, and the specs that
+	// count failures under load run Serial, alone in their VM. (At a lower
+	// CPU priority the perf VM starved on a shared host.) The perf VM's
 	// console is shown when it ends.
 	only := ""
 	if filter != "" {
@@ -218,7 +219,7 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 			}
 		} else {
 			say(fmt.Sprintf("%d perf specs at the same time, in a VM whose clock counts instructions (their output follows at the end)", n))
-			o.Accel, o.Background = "tcg", true
+			o.Accel = "tcg"
 			console = &bytes.Buffer{}
 			o.Console = console
 			o.Log = func(s string) { say("vm (perf): " + s) }
