@@ -2,15 +2,15 @@
 GO      ?= $(shell command -v go || echo /usr/local/go/bin/go)
 BIN     := bin/lvslab
 LABELS  ?=
-# FORCE_VM=1 runs the IPVS suites in the VM even where the host has ip_vs.
+# FORCE_VM=1 runs the IPVS suite in the VM even where the host has ip_vs.
 FORCE_VM ?=
-KERNEL  ?= debian-6.1
+# KERNEL names a kernel of fixtures/kernels.yaml (default: the list's own).
+KERNEL  ?=
 RESULTS ?= results
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 GOFLAGS_TEST := -count=1
 
-ginkgo_base  = -ginkgo.no-color -ginkgo.v=false
-ginkgo_flags = $(ginkgo_base) $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
+ginkgo_flags = -ginkgo.no-color $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
 .PHONY: all build deps test unit test-lab test-ipvs test-matrix bench lint clean
 
@@ -22,8 +22,9 @@ build:
 deps:
 	@bash ci/deps.sh
 
-# Unit tests (no root), the lab suite on this host, then the IPVS suites on
-# this host if its kernel has ip_vs, else inside a VM (lvslab vm).
+# Unit tests (no root), the lab suite on this host, then the IPVS suite:
+# on this host if its kernel has ip_vs, else (its TestMain decides) inside
+# a VM, in $(PROCS) Ginkgo processes, with the perf specs in a VM of their own.
 test: deps build
 	@rm -f $(RESULTS)/*-junit.xml
 	$(MAKE) --no-print-directory unit test-lab test-ipvs
@@ -38,31 +39,22 @@ test-lab: build
 	LVSLAB_BIN=$(abspath $(BIN)) $(GO) test $(GOFLAGS_TEST) -v ./suites/lab/ $(ginkgo_flags) \
 		-ginkgo.junit-report=$(abspath $(RESULTS))/lab-junit.xml
 
-# Label filters: the perf specs run apart from the others, in a VM whose
-# clock counts executed instructions (see lvslab vm --help: --icount).
-only = $(if $(LABELS),($(LABELS)) && )
-ICOUNT := shift=2,sleep=off
+PROCS ?= 2
+GINKGO := bin/ginkgo
 
 test-ipvs: build
 	@mkdir -p $(RESULTS)
 	$(GO) test -c -o bin/ipvs.test ./suites/ipvs/
-	@if [ -z "$(FORCE_VM)" ] && { [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null; }; then \
-		echo "== IPVS suites on this host (kernel $$(uname -r) has ip_vs)"; \
-		LVSLAB_BIN=$(abspath $(BIN)) bin/ipvs.test $(ginkgo_flags) -ginkgo.junit-report=$(abspath $(RESULTS))/ipvs-junit.xml; \
-	else \
-		echo "== this kernel has no ip_vs: IPVS suites run inside a VM ($(KERNEL))"; \
-		LVSLAB_BIN=$(abspath $(BIN)) $(BIN) vm --kernel $(KERNEL) --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) \
-			-ginkgo.label-filter='$(only)!perf' -ginkgo.junit-report=$(abspath $(RESULTS))/ipvs-$(KERNEL)-junit.xml && \
-		echo "== the perf specs, in a VM with an instruction-driven clock ($(KERNEL))" && \
-		LVSLAB_BIN=$(abspath $(BIN)) $(BIN) vm --kernel $(KERNEL) --cpus 1 --icount $(ICOUNT) --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) \
-			-ginkgo.label-filter='$(only)perf' -ginkgo.junit-report=$(abspath $(RESULTS))/perf-$(KERNEL)-junit.xml; \
-	fi
+	$(GO) build -o $(GINKGO) github.com/onsi/ginkgo/v2/ginkgo
+	LVSLAB_BIN=$(abspath $(BIN)) LVSLAB_GINKGO=$(abspath $(GINKGO)) LVSLAB_PROCS=$(PROCS) LVSLAB_KERNEL=$(KERNEL) \
+		LVSLAB_FORCE_VM=$(FORCE_VM) bin/ipvs.test -test.timeout=60m $(ginkgo_flags) \
+		-ginkgo.junit-report=$(abspath $(RESULTS))/ipvs$(if $(KERNEL),-$(KERNEL))-junit.xml
 
-# The IPVS suites on every kernel of the shipped list, one summary line each.
+# The IPVS suite on every kernel of the shipped list, one summary line each.
 test-matrix: deps build
-	$(GO) test -c -o bin/ipvs.test ./suites/ipvs/
-	$(BIN) vm --matrix --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) -ginkgo.label-filter='$(only)!perf'
-	$(BIN) vm --matrix --cpus 1 --icount $(ICOUNT) --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) -ginkgo.label-filter='$(only)perf'
+	@for k in $$($(BIN) kernels list --names); do \
+		$(MAKE) --no-print-directory test-ipvs KERNEL=$$k FORCE_VM=1 || exit $$?; \
+	done
 
 # The README's main job: the paper's benchmark, every mode, default sweep.
 bench: deps build
@@ -71,6 +63,7 @@ bench: deps build
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) tool actionlint ci/github-actions.yml
 
 clean:
 	rm -rf bin

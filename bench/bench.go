@@ -151,6 +151,12 @@ type Env struct {
 	Started    time.Time         `json:"started"`
 	Elapsed    float64           `json:"elapsed_s"`
 	Sysctls    map[string]string `json:"sysctls"`
+
+	// KernelPackage, KernelVersion and KernelSHA256 are the build of a
+	// listed kernel: its Debian package, version and the .deb's SHA256.
+	KernelPackage string `json:"kernel_package,omitempty"`
+	KernelVersion string `json:"kernel_version,omitempty"`
+	KernelSHA256  string `json:"kernel_sha256,omitempty"`
 }
 
 // Settings is the configuration a result was measured with.

@@ -212,3 +212,29 @@ func (t *Thresholds) Check(r *Result) []string {
 	}
 	return out
 }
+
+// SameKernel refuses to compare results measured on two kernel builds:
+// IPVS's cost is the kernel's, so another build is another experiment,
+// whatever the ratios say. A build is its release and, for a kernel of the
+// list, its Debian package, version and .deb SHA256; a result that does
+// not record them (an older baseline) is not the same build as one that
+// does.
+func SameKernel(base, cur *Result) error {
+	b, c := base.Env, cur.Env
+	if b.Kernel == c.Kernel && b.KernelPackage == c.KernelPackage && b.KernelVersion == c.KernelVersion && b.KernelSHA256 == c.KernelSHA256 {
+		return nil
+	}
+	fix := "compare with a baseline measured on this build (lvslab bench --save-baseline), or pass --allow-kernel-change to compare two kernels on purpose"
+	if b.KernelSHA256 == "" && c.KernelSHA256 != "" {
+		return fmt.Errorf("the baseline records kernel %s but not its build (package, version, SHA256), and this run was measured on %s: re-measure the baseline with this lvslab, or %s",
+			b.Kernel, kernelBuild(c), fix)
+	}
+	return fmt.Errorf("the baseline was measured on kernel %s and this run on %s: %s", kernelBuild(b), kernelBuild(c), fix)
+}
+
+func kernelBuild(e Env) string {
+	if e.KernelSHA256 == "" {
+		return e.Kernel
+	}
+	return fmt.Sprintf("%s (%s %s, sha256 %s)", e.Kernel, e.KernelPackage, e.KernelVersion, e.KernelSHA256)
+}

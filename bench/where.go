@@ -105,7 +105,7 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	k, err := vm.Fetch(ctx, specs[0], o.Log)
+	k, err := vm.Fetch(ctx, specs[0], vm.FetchOptions{Log: o.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +141,7 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 		return nil, fmt.Errorf("the VM wrote no result: %w", err)
 	}
 	r.Env.Accel, r.Env.KernelName = res.Accel, k.Name
+	r.Env.KernelPackage, r.Env.KernelVersion, r.Env.KernelSHA256 = k.Package, k.Version, k.SHA256
 	if o.ICount != "" {
 		r.Env.Accel += " icount " + o.ICount
 	}

@@ -6,8 +6,18 @@
 #   ipvsadm   the reference view of the IPVS table
 #   wrk       the reference load generator
 #   qemu-system-x86, kmod   the VM runner (boot a kernel with IPVS; depmod)
+#   debian-archive-keyring  Debian's archive key: lvslab kernels fetch checks the pinned
+#                           kernels' archive with it (on Ubuntu too)
 set -euo pipefail
-want=(iproute2 nftables ipvsadm wrk qemu-system-x86 kmod)
+want=(
+  iproute2
+  nftables
+  ipvsadm
+  wrk
+  qemu-system-x86
+  kmod
+  debian-archive-keyring
+)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

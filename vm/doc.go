@@ -1,15 +1,20 @@
 // Package vm is the VM runner: it boots a stock distribution kernel in
 // QEMU, so that the IPVS suites and the benchmark run on a real ip_vs even
-// where the host kernel has none. It fetches and caches kernels (the
-// shipped list, fixtures/kernels.yaml), builds a small initramfs around
-// the lvslab binary itself as PID 1, shares the host's root filesystem
-// read-only into the guest (writable there through an overlay on tmpfs),
-// runs one command, streams the console and returns the guest's exit
-// status.
+// where the host kernel has none. It owns the kernel list
+// (fixtures/kernels.yaml: each kernel pinned to a Debian package, version
+// and .deb SHA256), fetching a pinned kernel with an apt configuration of
+// its own, and the kernel cache ($LVSLAB_CACHE/kernels, by default
+// /var/cache/lvslab/kernels: one directory per build, every file's SHA256
+// checked on each use). It builds a small initramfs around the lvslab
+// binary itself as PID 1 (with its loader and libraries when it is
+// dynamically linked), shares the host's root filesystem read-only into
+// the guest (writable there through an overlay on tmpfs), runs one
+// command, streams the console and returns the guest's exit status.
 //
 // Inside the guest, GuestMain is init: it loads modules (and answers the
 // kernel's on-demand module requests as /sbin/modprobe), mounts the host's
 // files, runs the command in a chroot at the host's working directory and
-// powers off. Nothing here changes the host beyond the kernel cache
-// (/var/cache/lvslab) and the output folder the caller names.
+// powers off. Nothing here changes the host beyond the kernel cache and
+// the output folder the caller names; the host's apt sources and lists
+// are never read or written.
 package vm

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/topology"
@@ -26,9 +27,10 @@ const (
 
 // Console markers the host reads.
 const (
-	markerBooted = "lvslab-guest: booted"
-	markerExit   = "lvslab-guest: exit status "
-	markerError  = "lvslab-guest: error: "
+	markerPrefix = "lvslab-guest: "
+	markerBooted = markerPrefix + "booted"
+	markerExit   = markerPrefix + "exit status "
+	markerError  = markerPrefix + "error: "
 )
 
 // guestConfig is what the host tells the guest's init.
@@ -45,9 +47,15 @@ type guestConfig struct {
 }
 
 // IsGuest reports whether this process is lvslab running as the VM's init
-// or as the modprobe the guest kernel calls.
+// or as the modprobe the guest kernel calls: only lvslab's initramfs has
+// its guest configuration, so a PID 1 in a container, or a binary a user
+// named modprobe, is not taken for one.
 func IsGuest() bool {
-	return os.Getpid() == 1 || filepath.Base(os.Args[0]) == "modprobe"
+	if os.Getpid() != 1 && filepath.Base(os.Args[0]) != "modprobe" {
+		return false
+	}
+	_, err := os.Stat(guestConfigPath)
+	return err == nil
 }
 
 // GuestMain is init (PID 1) of the VM, or its modprobe. It never returns
@@ -113,11 +121,27 @@ func guestInit(code *int) error {
 			missing = append(missing, err.Error())
 		}
 	}
+	// Nothing else brings loopback up in the guest, and commands expect
+	// it: the ginkgo command's parallel processes report to it.
+	if err := loopbackUp(); err != nil {
+		return err
+	}
 	fmt.Printf("%s in %s (kernel %s)\n", markerBooted, uptime(), cfg.Release)
 	if len(missing) > 0 {
 		fmt.Printf("lvslab-guest: modules not loaded: %s\n", strings.Join(missing, "; "))
 	}
 	return runCommand(cfg, code)
+}
+
+func loopbackUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("bring the guest's loopback up: %w", err)
+	}
+	return nil
 }
 
 func uptime() string {
@@ -193,7 +217,7 @@ func mountHost(cfg guestConfig) error {
 // runCommand runs the command chrooted into the host's files, at the
 // host's working directory, and reaps every orphan until it ends.
 func runCommand(cfg guestConfig, code *int) error {
-	path, err := guestLookPath(cfg.Argv[0], cfg.Dir, cfg.Env)
+	path, err := lookPathIn("/newroot", cfg.Argv[0], cfg.Dir, cfg.Env)
 	if err != nil {
 		*code = 127
 		return err
@@ -229,16 +253,17 @@ func runCommand(cfg guestConfig, code *int) error {
 	}
 }
 
-// guestLookPath finds a command inside /newroot: the kernel resolves the
-// path after chroot, but Go's own lookup would search the initramfs.
-func guestLookPath(name, dir string, env []string) (string, error) {
+// lookPathIn finds a command in the file tree at root, as the guest's
+// chroot will: the kernel resolves the path after chroot, but Go's own
+// lookup would search the initramfs.
+func lookPathIn(root, name, dir string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		p := name
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		if _, err := os.Stat(filepath.Join("/newroot", p)); err != nil {
-			return "", fmt.Errorf("command %s not found in the guest (at %s)", name, p)
+		if st, err := os.Stat(filepath.Join(root, p)); err != nil || st.IsDir() {
+			return "", fmt.Errorf("command %s not found (at %s): give the path of a program", name, p)
 		}
 		return p, nil
 	}
@@ -250,11 +275,11 @@ func guestLookPath(name, dir string, env []string) (string, error) {
 	}
 	for _, d := range filepath.SplitList(pathVar) {
 		p := filepath.Join(d, name)
-		if st, err := os.Stat(filepath.Join("/newroot", p)); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+		if st, err := os.Stat(filepath.Join(root, p)); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("command %s not found in the guest's PATH (%s)", name, pathVar)
+	return "", fmt.Errorf("command %s not found in the guest's PATH (%s): give its path, like ./%s", name, pathVar, name)
 }
 
 // modprobeMain answers the kernel's request_module: "modprobe -q -- NAME".

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cavaliergopher/cpio"
@@ -37,18 +38,9 @@ func writeInitramfs(w io.Writer, k *Kernel, cfg guestConfig, initBinary string) 
 	if err != nil {
 		return err
 	}
-	wanted := append(append([]string{}, BootModules...), SuiteModules...)
-	wanted = append(wanted, ix.Under(moduleTrees...)...)
-	var mods []string
-	for _, m := range wanted {
-		order, err := ix.LoadOrder(m)
-		if err != nil {
-			if contains(BootModules, m) {
-				return fmt.Errorf("kernel %s cannot reach the host's files: %w", k.Release, err)
-			}
-			continue // a module this kernel lacks; the guest reports it
-		}
-		mods = append(mods, order...)
+	mods, err := shippedModules(ix, k.Release)
+	if err != nil {
+		return err
 	}
 	files := map[string]bool{}
 	for _, m := range mods {
@@ -99,6 +91,15 @@ func writeInitramfs(w io.Writer, k *Kernel, cfg guestConfig, initBinary string) 
 	if err := add("sbin/modprobe", cpio.TypeSymlink|0o777, []byte("/init")); err != nil {
 		return err
 	}
+	libs, err := initFiles(initBinary)
+	if err != nil {
+		return err
+	}
+	for _, lib := range libs {
+		if err := addFile(strings.TrimPrefix(path.Clean(lib), "/"), lib, cpio.TypeReg|0o755); err != nil {
+			return err
+		}
+	}
 	conf, _ := json.Marshal(cfg)
 	if err := add("lvslab/guest.json", cpio.TypeReg|0o644, conf); err != nil {
 		return err
@@ -123,6 +124,34 @@ func writeInitramfs(w io.Writer, k *Kernel, cfg guestConfig, initBinary string) 
 		}
 	}
 	return cw.Close()
+}
+
+// shippedModules are the modules an initramfs carries, dependencies
+// first: the boot modules (an error if the kernel lacks one), the suites'
+// modules and the moduleTrees, each with what it needs.
+func shippedModules(ix *ModuleIndex, release string) ([]string, error) {
+	wanted := append(append([]string{}, BootModules...), SuiteModules...)
+	under := ix.Under(moduleTrees...)
+	sort.Strings(under)
+	wanted = append(wanted, under...)
+	var mods []string
+	seen := map[string]bool{}
+	for _, m := range wanted {
+		order, err := ix.LoadOrder(m)
+		if err != nil {
+			if contains(BootModules, m) {
+				return nil, fmt.Errorf("kernel %s cannot reach the host's files: %w", release, err)
+			}
+			continue // a module this kernel lacks; the guest reports it
+		}
+		for _, o := range order {
+			if !seen[o] {
+				seen[o] = true
+				mods = append(mods, o)
+			}
+		}
+	}
+	return mods, nil
 }
 
 func contains(list []string, s string) bool {

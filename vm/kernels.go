@@ -2,13 +2,12 @@ package vm
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -16,14 +15,38 @@ import (
 	"github.com/lvslab/lvslab/fixtures"
 )
 
-// CacheRoot holds fetched kernels, outside any repository.
-var CacheRoot = "/var/cache/lvslab/kernels"
-
-// KernelSpec is one entry of the kernel list.
+// KernelSpec is one entry of the kernel list: one build of a Debian kernel
+// package, pinned by version and by the SHA256 of its .deb.
 type KernelSpec struct {
-	Name    string `yaml:"name"`
+	Name  string `yaml:"name"`
+	About string `yaml:"about,omitempty"`
+	// Archive and Suite are where the package is fetched from: a Debian
+	// archive (or a dated snapshot of one) and its suite.
+	Archive string `yaml:"archive"`
+	Suite   string `yaml:"suite"`
 	Package string `yaml:"package"`
-	About   string `yaml:"about"`
+	Version string `yaml:"version"`
+	SHA256  string `yaml:"sha256"`
+	// Metapackage is what "lvslab kernels update" follows to re-pin the
+	// entry (linux-image-amd64); it is never resolved at test time.
+	Metapackage string `yaml:"metapackage,omitempty"`
+	// Keyring verifies the archive's Release file (default: Debian's
+	// archive keyring, package debian-archive-keyring).
+	Keyring string `yaml:"keyring,omitempty"`
+	// List is the file the entry was read from, for messages.
+	List string `yaml:"-"`
+}
+
+// DefaultKeyring is where the debian-archive-keyring package, on Debian
+// and Ubuntu alike, puts Debian's archive keys.
+const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+// keyring is the key file that verifies the spec's archive.
+func (s KernelSpec) keyring() string {
+	if s.Keyring != "" {
+		return s.Keyring
+	}
+	return DefaultKeyring
 }
 
 // KernelList is a kernel list: the one shipped in lvslab
@@ -31,6 +54,8 @@ type KernelSpec struct {
 type KernelList struct {
 	Default string       `yaml:"default"`
 	Kernels []KernelSpec `yaml:"kernels"`
+	// File is where the list was read from, for messages.
+	File string `yaml:"-"`
 }
 
 // LoadKernels reads a kernel list file, or the shipped one when path is
@@ -48,6 +73,24 @@ func LoadKernels(path string) (*KernelList, error) {
 	return parseKernels(data, path)
 }
 
+// The forms of a kernel list's fields. Names become cache directories and
+// reach apt's command line, so they are held to what Debian allows.
+var (
+	kernelNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	packageRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+	versionRE    = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~:-]*$`)
+	suiteRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	sha256RE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// CheckKernelName refuses a kernel name that could not be a list entry.
+func CheckKernelName(name string) error {
+	if !kernelNameRE.MatchString(name) {
+		return fmt.Errorf("kernel name %q: use lower-case letters, digits, dots and dashes, starting with a letter or digit (like debian-6.1)", name)
+	}
+	return nil
+}
+
 func parseKernels(data []byte, path string) (*KernelList, error) {
 	var l KernelList
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -55,15 +98,61 @@ func parseKernels(data []byte, path string) (*KernelList, error) {
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("kernel list %s: %w", path, err)
 	}
+	l.File = path
+	for i := range l.Kernels {
+		l.Kernels[i].List = path
+	}
+	seen := map[string]bool{}
+	var errs []error
 	for i, k := range l.Kernels {
-		if k.Name == "" || k.Package == "" {
-			return nil, fmt.Errorf("kernel list %s: entry %d needs name and package", path, i+1)
+		if err := k.check(); err != nil {
+			errs = append(errs, fmt.Errorf("kernel list %s: entry %d (%s): %w", path, i+1, k.Name, err))
 		}
+		if seen[k.Name] {
+			errs = append(errs, fmt.Errorf("kernel list %s: entry %d: the name %s is used twice: give each entry its own", path, i+1, k.Name))
+		}
+		seen[k.Name] = true
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if _, err := l.Find(l.Default); err != nil {
 		return nil, fmt.Errorf("kernel list %s: default: %w", path, err)
 	}
 	return &l, nil
+}
+
+// check names every field of an entry that is missing or malformed.
+func (k KernelSpec) check() error {
+	var errs []string
+	if err := CheckKernelName(k.Name); err != nil {
+		errs = append(errs, err.Error())
+	}
+	field := func(name, value string, re *regexp.Regexp, want string) {
+		switch {
+		case value == "":
+			errs = append(errs, fmt.Sprintf("%s is missing (%s)", name, want))
+		case !re.MatchString(value):
+			errs = append(errs, fmt.Sprintf("%s %q is not %s", name, value, want))
+		}
+	}
+	field("package", k.Package, packageRE, "a Debian package name, like linux-image-6.1.0-56-amd64")
+	field("version", k.Version, versionRE, "a Debian version, like 6.1.192-2")
+	field("suite", k.Suite, suiteRE, "a Debian suite, like bookworm-security")
+	field("sha256", k.SHA256, sha256RE, "the .deb's SHA256 in 64 lower-case hex digits")
+	if k.Metapackage != "" && !packageRE.MatchString(k.Metapackage) {
+		errs = append(errs, fmt.Sprintf("metapackage %q is not a Debian package name", k.Metapackage))
+	}
+	if u, err := url.Parse(k.Archive); k.Archive == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("archive %q is not an http(s) URL of a Debian archive, like http://deb.debian.org/debian-security", k.Archive))
+	}
+	if k.Keyring != "" && !filepath.IsAbs(k.Keyring) {
+		errs = append(errs, fmt.Sprintf("keyring %q must be an absolute path", k.Keyring))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; ") + " (lvslab kernels update fills package, version and sha256 from the metapackage)")
+	}
+	return nil
 }
 
 // Find returns the kernel of that name.
@@ -100,151 +189,27 @@ func CustomKernel(image, modules string) (*Kernel, error) {
 	if modules == "" {
 		return nil, errors.New("--kernel-image needs --modules DIR (its lib/modules/RELEASE directory)")
 	}
-	if _, err := os.Stat(image); err != nil {
-		return nil, fmt.Errorf("kernel image: %w", err)
+	if st, err := os.Stat(image); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("--kernel-image %s: not a readable file (give the bzImage, e.g. arch/x86/boot/bzImage)", image)
 	}
 	if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
-		return nil, fmt.Errorf("%s has no modules.dep: run depmod -b BASE RELEASE first", modules)
+		return nil, fmt.Errorf("--modules %s has no modules.dep: run depmod -b BASE RELEASE first (make modules_install INSTALL_MOD_PATH=BASE does)", modules)
 	}
+	image, _ = filepath.Abs(image)
+	modules, _ = filepath.Abs(modules)
 	return &Kernel{Name: "custom", Release: filepath.Base(filepath.Clean(modules)), Image: image, Modules: modules}, nil
 }
 
 // Kernel is a kernel ready to boot: its image and its modules tree
-// (a directory holding modules.dep, after depmod).
+// (a directory holding modules.dep, after depmod), and for a kernel of the
+// list the build it came from.
 type Kernel struct {
 	Name    string `json:"name"`
 	Release string `json:"release"`
-	Image   string `json:"image"`
-	Modules string `json:"modules"`
-	Package string `json:"package"`
-}
-
-// Cached returns the kernel if it has been fetched.
-func Cached(name string) (*Kernel, bool) {
-	data, err := os.ReadFile(filepath.Join(CacheRoot, name, "kernel.json"))
-	if err != nil {
-		return nil, false
-	}
-	var k Kernel
-	if json.Unmarshal(data, &k) != nil {
-		return nil, false
-	}
-	if _, err := os.Stat(k.Image); err != nil {
-		return nil, false
-	}
-	return &k, true
-}
-
-// Fetch downloads a kernel package with apt-get, extracts its image and
-// modules into the cache and runs depmod. A kernel already cached is
-// returned as is.
-func Fetch(ctx context.Context, spec KernelSpec, log func(string)) (*Kernel, error) {
-	if k, ok := Cached(spec.Name); ok {
-		return k, nil
-	}
-	pkg, err := resolvePackage(ctx, spec.Package)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(CacheRoot, spec.Name)
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("clear %s: %w", dir, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create kernel cache: %w", err)
-	}
-	log(fmt.Sprintf("fetching kernel %s (package %s)", spec.Name, pkg))
-	dl := exec.CommandContext(ctx, "apt-get", "download", "-q", pkg)
-	dl.Dir = dir
-	if out, err := dl.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("fetch kernel %s: apt-get download %s failed (%v): %s", spec.Name, pkg, err, lastLine(out))
-	}
-	debs, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
-	if len(debs) != 1 {
-		return nil, fmt.Errorf("fetch kernel %s: apt-get download %s left %d .deb files", spec.Name, pkg, len(debs))
-	}
-	root := filepath.Join(dir, "root")
-	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", debs[0], root).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("unpack %s: %v: %s", debs[0], err, lastLine(out))
-	}
-	os.Remove(debs[0])
-	k, err := findKernel(root)
-	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", pkg, err)
-	}
-	k.Name, k.Package = spec.Name, pkg
-	if err := depmod(ctx, root, k); err != nil {
-		return nil, err
-	}
-	data, _ := json.MarshalIndent(k, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "kernel.json"), data, 0o644); err != nil {
-		return nil, fmt.Errorf("record kernel %s: %w", spec.Name, err)
-	}
-	return k, nil
-}
-
-// resolvePackage follows a metapackage (linux-image-amd64) to the
-// linux-image package it depends on, updating apt's lists once if they
-// do not know it.
-func resolvePackage(ctx context.Context, pkg string) (string, error) {
-	for attempt := 0; attempt < 2; attempt++ {
-		out, err := exec.CommandContext(ctx, "apt-cache", "depends", pkg).Output()
-		if err == nil {
-			for _, line := range strings.Split(string(out), "\n") {
-				f := strings.Fields(line)
-				if len(f) == 2 && f[0] == "Depends:" && strings.HasPrefix(f[1], "linux-image-") && !strings.HasSuffix(f[1], "-amd64-unsigned") {
-					return f[1], nil
-				}
-			}
-			if showsImage(ctx, pkg) {
-				return pkg, nil
-			}
-		}
-		if attempt == 0 {
-			if out, err := exec.CommandContext(ctx, "apt-get", "update", "-qq").CombinedOutput(); err != nil {
-				return "", fmt.Errorf("kernel package %s: apt-get update failed (%v): %s", pkg, err, lastLine(out))
-			}
-		}
-	}
-	return "", fmt.Errorf("kernel package %s is not known to apt (apt-cache depends %s found no linux-image package): check the kernel list or your apt sources", pkg, pkg)
-}
-
-// showsImage reports whether pkg itself ships a kernel image.
-func showsImage(ctx context.Context, pkg string) bool {
-	out, err := exec.CommandContext(ctx, "apt-cache", "show", pkg).Output()
-	return err == nil && bytes.Contains(out, []byte("Package: "+pkg))
-}
-
-func findKernel(root string) (*Kernel, error) {
-	images, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
-	if len(images) != 1 {
-		return nil, fmt.Errorf("expected one boot/vmlinuz-*, found %d", len(images))
-	}
-	release := strings.TrimPrefix(filepath.Base(images[0]), "vmlinuz-")
-	for _, base := range []string{"lib/modules", "usr/lib/modules"} {
-		dir := filepath.Join(root, base, release)
-		if _, err := os.Stat(dir); err == nil {
-			return &Kernel{Release: release, Image: images[0], Modules: dir}, nil
-		}
-	}
-	return nil, fmt.Errorf("no modules for %s", release)
-}
-
-// depmod writes modules.dep, modules.alias and modules.softdep, which the
-// package leaves to its postinst.
-func depmod(ctx context.Context, root string, k *Kernel) error {
-	base := strings.TrimSuffix(k.Modules, filepath.Join("lib", "modules", k.Release))
-	out, err := exec.CommandContext(ctx, "depmod", "-b", base, k.Release).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("depmod for %s: %v: %s (is package kmod installed?)", k.Release, err, lastLine(out))
-	}
-	if _, err := os.Stat(filepath.Join(k.Modules, "modules.dep")); err != nil {
-		return fmt.Errorf("depmod for %s wrote no modules.dep in %s", k.Release, k.Modules)
-	}
-	return nil
-}
-
-func lastLine(out []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
+	Package string `json:"package,omitempty"`
+	Version string `json:"version,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+	// Image and Modules are absolute paths, set when the kernel is loaded.
+	Image   string `json:"-"`
+	Modules string `json:"-"`
 }

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,22 +55,77 @@ type Result struct {
 }
 
 // Boot watchdogs: a guest shows its first line within kvmBootLimit under a
-// working KVM; under TCG booting takes a few seconds on a quiet machine.
+// working KVM. Under TCG, the last resort, booting takes 20 s to a minute
+// on a quiet machine and several under load (an icount guest on a busy
+// host most): its watchdog only catches a guest that never boots.
 var (
 	kvmBootLimit = 10 * time.Second
-	tcgBootLimit = 120 * time.Second
+	tcgBootLimit = 10 * time.Minute
 )
 
-// kvmHangs records that stock kernels hang under this host's KVM, so
+// kvmHangsFile records that stock kernels hang under this host's KVM, so
 // later runs go straight to TCG.
-func kvmHangsFile() string { return filepath.Join(filepath.Dir(CacheRoot), "kvm-hangs") }
+func kvmHangsFile() string { return filepath.Join(cacheBase(), "kvm-hangs") }
+
+var memoryRE = regexp.MustCompile(`^[1-9][0-9]*[MG]$`)
+
+// Check validates every input of a run before anything is fetched or
+// booted, naming what is wrong and what to do.
+func (o *Options) Check() error {
+	var errs []error
+	if len(o.Argv) == 0 {
+		errs = append(errs, errors.New("no command: give one after --, e.g. lvslab vm -- ipvsadm -Ln"))
+	}
+	if o.CPUs < 1 || o.CPUs > 64 {
+		errs = append(errs, fmt.Errorf("--cpus %d: use 1 to 64", o.CPUs))
+	}
+	if !memoryRE.MatchString(o.Memory) {
+		errs = append(errs, fmt.Errorf("--memory %q: give a size in M or G, like 2G or 1536M", o.Memory))
+	}
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout %s: give a positive duration, like 30m", o.Timeout))
+	}
+	switch o.Accel {
+	case "", "auto", "kvm", "tcg":
+	default:
+		errs = append(errs, fmt.Errorf("--accel %q: use auto, kvm or tcg", o.Accel))
+	}
+	if o.ICount != "" {
+		if o.Accel == "kvm" {
+			errs = append(errs, errors.New("--icount needs TCG: leave out --accel kvm"))
+		}
+		if strings.ContainsAny(o.ICount, " \t\n") {
+			errs = append(errs, fmt.Errorf("--icount %q: give QEMU's -icount options, like shift=2,sleep=off", o.ICount))
+		}
+	}
+	if !filepath.IsAbs(o.Dir) {
+		errs = append(errs, fmt.Errorf("working directory %q must be absolute", o.Dir))
+	} else if len(o.Argv) > 0 {
+		// The guest sees the host's files: a command missing here is
+		// missing there.
+		if _, err := lookPathIn("/", o.Argv[0], o.Dir, o.Env); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.OutDir != "" {
+		if err := checkOutDir(o.OutDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.InitBinary != "" {
+		if _, err := initFiles(o.InitBinary); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		errs = append(errs, errors.New("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (make deps does it)"))
+	}
+	return errors.Join(errs...)
+}
 
 // Run boots the kernel, runs the command and returns its exit status.
 // QEMU is always reaped: on success, error, timeout or ctx cancellation.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if len(o.Argv) == 0 {
-		return nil, errors.New("no command to run in the VM")
-	}
 	if o.InitBinary == "" {
 		self, err := os.Executable()
 		if err != nil {
@@ -78,13 +133,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		o.InitBinary = self
 	}
-	if err := checkStatic(o.InitBinary); err != nil {
+	if o.Log == nil {
+		o.Log = func(string) {}
+	}
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		return nil, errors.New("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (make deps does it)")
+	if o.Kernel == nil {
+		return nil, errors.New("no kernel to boot")
 	}
+	qemu, _ := exec.LookPath("qemu-system-x86_64")
 	work, err := os.MkdirTemp("", "lvslab-vm-")
 	if err != nil {
 		return nil, err
@@ -106,6 +164,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build initramfs: %w", err)
 	}
+	var links map[string]string
+	if o.OutDir != "" {
+		if links, err = symlinksUnder(o.OutDir); err != nil {
+			return nil, err
+		}
+	}
 
 	accels := []string{o.Accel}
 	if o.Accel == "auto" || o.Accel == "" {
@@ -116,6 +180,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	res, err := boot(ctx, qemu, accels, initrd, o)
+	if o.OutDir != "" {
+		// The guest can write the output folder: a link it made there
+		// would send the host's next write (a report) anywhere.
+		if lerr := refuseNewSymlinks(o.OutDir, links); lerr != nil {
+			return res, errors.Join(err, lerr)
+		}
+	}
+	return res, err
+}
+
+func boot(ctx context.Context, qemu string, accels []string, initrd string, o Options) (*Result, error) {
 	for i, accel := range accels {
 		limit := tcgBootLimit
 		if accel == "kvm" {
@@ -124,12 +200,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Log(fmt.Sprintf("booting %s (%s) under %s, %d CPUs, %s memory", o.Kernel.Name, o.Kernel.Release, accel, o.CPUs, o.Memory))
 		res, err := runQEMU(ctx, qemu, accel, initrd, limit, o)
 		var hung bootHang
-		if errors.As(err, &hung) && i+1 < len(accels) {
+		var early earlyExit
+		switch {
+		case errors.As(err, &hung) && i+1 < len(accels):
 			o.Log(fmt.Sprintf("no sign of life under %s (watchdog %s): restarting under %s", accel, limit, accels[i+1]))
+			// Only a guest that hung counts against KVM: a QEMU that
+			// stopped at once says why, and the next run may differ.
 			if accel == "kvm" {
 				os.MkdirAll(filepath.Dir(kvmHangsFile()), 0o755)
 				os.WriteFile(kvmHangsFile(), []byte(hostFingerprint()), 0o644)
 			}
+			continue
+		case errors.As(err, &early) && i+1 < len(accels):
+			o.Log(fmt.Sprintf("QEMU stopped under %s before the guest's first line (%s): restarting under %s", accel, early.tail, accels[i+1]))
 			continue
 		}
 		if ctx.Err() == context.DeadlineExceeded {
@@ -147,7 +230,15 @@ type bootHang struct{ tail string }
 
 func (b bootHang) Error() string { return "the guest showed no sign of life: " + b.tail }
 
-func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Duration, o Options) (*Result, error) {
+type earlyExit struct{ tail string }
+
+func (e earlyExit) Error() string { return "QEMU stopped before the guest's first line: " + e.tail }
+
+// qemuOpt escapes a value inside a QEMU option list (-virtfs a=b,c=d):
+// QEMU reads ",," as a comma, and a lone comma would start another option.
+func qemuOpt(v string) string { return strings.ReplaceAll(v, ",", ",,") }
+
+func qemuArgs(accel, initrd string, o Options) []string {
 	args := []string{
 		"-nodefaults", "-no-reboot", "-display", "none", "-serial", "stdio",
 		"-smp", strconv.Itoa(o.CPUs), "-m", o.Memory,
@@ -166,9 +257,13 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 		args = append(args, "-accel", "tcg,thread=multi", "-cpu", "max")
 	}
 	if o.OutDir != "" {
-		args = append(args, "-virtfs", "local,path="+o.OutDir+",mount_tag="+outTag+",security_model=none,multidevs=remap")
+		args = append(args, "-virtfs", "local,path="+qemuOpt(o.OutDir)+",mount_tag="+outTag+",security_model=none,multidevs=remap")
 	}
-	cmd := exec.Command(qemu, args...)
+	return args
+}
+
+func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Duration, o Options) (*Result, error) {
+	cmd := exec.Command(qemu, qemuArgs(accel, initrd, o)...)
 	// Own process group: a terminal's Ctrl-C reaches lvslab, which then
 	// kills QEMU; Pdeathsig kills it if lvslab itself is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -186,13 +281,9 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 	booted := make(chan struct{})
 	lines := make(chan struct{})
 	var tail []string
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		seen, done := false, false
-		for sc.Scan() {
-			line := strings.TrimRight(sc.Text(), "\r")
+	seen, done := false, false
+	console := &lineSplitter{
+		line: func(line string, shown int) {
 			switch {
 			case strings.HasPrefix(line, markerBooted):
 				if !seen {
@@ -208,14 +299,24 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 			case strings.HasPrefix(line, markerError):
 				o.Log("guest: " + strings.TrimPrefix(line, markerError))
 			case seen:
-				fmt.Fprintln(o.Console, line)
+				fmt.Fprintln(o.Console, line[shown:])
 			default:
 				tail = append(tail, line)
 				if len(tail) > 20 {
 					tail = tail[1:]
 				}
 			}
-		}
+		},
+		partial: func(text string) { fmt.Fprint(o.Console, text) },
+		// Markers are read whole; before the guest's first line nothing
+		// is shown.
+		mayFlush: func(start []byte) bool {
+			return seen && !done && !bytes.HasPrefix([]byte(markerPrefix), start) && !bytes.HasPrefix(start, []byte(markerPrefix))
+		},
+	}
+	go func() {
+		defer close(lines)
+		pump(out, console)
 	}()
 	exited := make(chan error, 1)
 	go func() {
@@ -242,8 +343,7 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 		case err := <-exited:
 			res.Wall = time.Since(start)
 			if booted != nil {
-				// QEMU died before the guest's first line: as good as a hang.
-				return res, bootHang{tail: lastLines(tail, stderr.String())}
+				return res, earlyExit{tail: lastLines(tail, stderr.String())}
 			}
 			if res.ExitCode < 0 {
 				return res, fmt.Errorf("the guest stopped without an exit status (QEMU: %v): %s", err, lastLines(tail, stderr.String()))
@@ -284,22 +384,6 @@ func kvmUsable(log func(string)) bool {
 func hostFingerprint() string {
 	ver, _ := exec.Command("qemu-system-x86_64", "--version").Output()
 	return topology.KernelRelease() + " " + strings.SplitN(string(ver), "\n", 2)[0]
-}
-
-// checkStatic makes sure the init binary runs without a dynamic loader,
-// since the initramfs has none.
-func checkStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked, but it must run as the VM's init: build it with CGO_ENABLED=0 (make build does)", path)
-		}
-	}
-	return nil
 }
 
 // guestEnvPrefixes are the host variables a guest command sees: they

@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "gate",
 		summary: "Fail a benchmark that regressed against a baseline (mode ÷ direct ratios, U test, bootstrap): exit 1, or 3 for a broken --thresholds limit.",
-		usage:   "gate --baseline FILE [--margin 10%] [--alpha 0.05] [--thresholds fixtures/thresholds.yaml] [--json] RESULTS.json",
+		usage:   "gate --baseline FILE [--margin 10%] [--alpha 0.05] [--thresholds fixtures/thresholds.yaml] [--allow-kernel-change] [--json] RESULTS.json",
 		run:     runGate,
 	})
 }
@@ -31,6 +31,7 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test")
 	thresholds := fs.String("thresholds", "", "fixed limits `file` (e.g. fixtures/thresholds.yaml)")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	allowKernel := fs.Bool("allow-kernel-change", false, "compare results measured on two kernel builds (to compare kernels on purpose)")
 	if err := parse(find("gate"), fs, args, true); err != nil {
 		return err
 	}
@@ -57,6 +58,9 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if limits, err = bench.LoadThresholds(*thresholds); err != nil {
 			return usageError{err}
 		}
+	}
+	if err := checkKernel(base, cur, *allowKernel); err != nil {
+		return err
 	}
 	report, err := bench.Gate(base, cur, bench.GateOptions{Margin: margin, Alpha: *alpha})
 	if err != nil {
@@ -95,6 +99,20 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code: exitThreshold}
 	}
 	return nil
+}
+
+// checkKernel refuses a baseline of another kernel build, unless the
+// user compares kernels on purpose: that is no verdict on this build.
+func checkKernel(base, cur *bench.Result, allow bool) error {
+	err := bench.SameKernel(base, cur)
+	switch {
+	case err == nil:
+		return nil
+	case allow:
+		fmt.Fprintln(os.Stderr, "lvslab gate: --allow-kernel-change: comparing two kernel builds: "+err.Error())
+		return nil
+	}
+	return exitError{code: exitInconclusive, msg: "refused: " + err.Error()}
 }
 
 // parseFraction reads "10%" or "0.10".

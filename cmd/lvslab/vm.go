@@ -38,51 +38,67 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	icount := fs.String("icount", "", "QEMU -icount under TCG (e.g. shift=2,sleep=off): a clock driven by executed instructions, for steady timings")
 	out := fs.String("out", "results", "host `folder` the guest can write (reports), at the same path")
 	matrix := fs.Bool("matrix", false, "run the command on every kernel of the list, one summary line each")
-	fetch := fs.Bool("fetch", false, "only fetch the kernel(s) into the cache")
+	fetch := fs.Bool("fetch", false, "only fetch the kernel(s) into the cache (as lvslab kernels fetch)")
 	if err := parse(find("vm"), fs, args, true); err != nil {
 		return err
 	}
-	argv := fs.Args()
-	if len(argv) == 0 && !*fetch {
-		return usageError{errors.New("no command: give one after --, e.g. lvslab vm -- ipvsadm -Ln")}
-	}
-	if *cpus < 1 || *cpus > 64 || *timeout <= 0 {
-		return usageError{errors.New("--cpus must be 1-64 and --timeout positive")}
-	}
-	if *accel != "auto" && *accel != "kvm" && *accel != "tcg" {
-		return usageError{fmt.Errorf("--accel %q: use auto, kvm or tcg", *accel)}
-	}
-	if *icount != "" {
-		if *accel == "kvm" {
-			return usageError{errors.New("--icount needs TCG: leave out --accel kvm")}
-		}
+	if *icount != "" && *accel == "auto" {
 		*accel = "tcg"
 	}
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab vm: "+s) }
-
-	var kernels []*vm.Kernel
-	if *image != "" {
-		k, err := vm.CustomKernel(*image, *modules)
-		if err != nil {
-			return usageError{err}
+	outDir, err := filepath.Abs(*out)
+	if err != nil {
+		return usageError{fmt.Errorf("--out %s: %w", *out, err)}
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("working directory: %w", err)
+	}
+	opts := vm.Options{CPUs: *cpus, Memory: *memory, Timeout: *timeout, Accel: *accel, ICount: *icount,
+		OutDir: outDir, Argv: fs.Args(), Dir: cwd, Env: vm.GuestEnv(term.IsTerminal(int(os.Stdout.Fd()))),
+		Console: os.Stdout, Log: log}
+	if self, err := os.Executable(); err == nil {
+		opts.InitBinary = self
+	}
+	// Every input is checked before a kernel is fetched or booted.
+	var errs []error
+	if *fetch {
+		if len(opts.Argv) > 0 {
+			errs = append(errs, errors.New("--fetch takes no command"))
 		}
-		kernels = append(kernels, k)
-	} else {
-		l, err := vm.LoadKernels(*list)
+	} else if err := opts.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if *image != "" && (*kernel != "" || *matrix || *list != "") {
+		errs = append(errs, errors.New("--kernel-image boots your own kernel: leave out --kernel, --kernels and --matrix"))
+	}
+	if *kernel != "" && *matrix {
+		errs = append(errs, errors.New("--matrix runs every kernel of the list: leave out --kernel"))
+	}
+	var kernels []*vm.Kernel
+	var specs []vm.KernelSpec
+	if *image != "" {
+		if k, err := vm.CustomKernel(*image, *modules); err != nil {
+			errs = append(errs, err)
+		} else {
+			kernels = append(kernels, k)
+		}
+	} else if *modules != "" {
+		errs = append(errs, errors.New("--modules goes with --kernel-image"))
+	} else if l, err := vm.LoadKernels(*list); err != nil {
+		errs = append(errs, err)
+	} else if specs, err = l.Select(*kernel, *matrix); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	for _, s := range specs {
+		k, err := vm.Fetch(ctx, s, vm.FetchOptions{Log: log})
 		if err != nil {
 			return err
 		}
-		specs, err := l.Select(*kernel, *matrix)
-		if err != nil {
-			return usageError{err}
-		}
-		for _, s := range specs {
-			k, err := vm.Fetch(ctx, s, log)
-			if err != nil {
-				return err
-			}
-			kernels = append(kernels, k)
-		}
+		kernels = append(kernels, k)
 	}
 	if *fetch {
 		for _, k := range kernels {
@@ -90,23 +106,13 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		return nil
 	}
-	outDir, err := filepath.Abs(*out)
-	if err == nil {
-		err = os.MkdirAll(outDir, 0o755)
-	}
-	if err != nil {
-		return fmt.Errorf("output folder %s: %w", *out, err)
-	}
-	cwd, _ := os.Getwd()
-	env := vm.GuestEnv(term.IsTerminal(int(os.Stdout.Fd())))
 	var summary []string
 	worst := 0
 	for _, k := range kernels {
 		start := time.Now()
-		res, err := vm.Run(ctx, vm.Options{
-			Kernel: k, CPUs: *cpus, Memory: *memory, Timeout: *timeout, Accel: *accel, ICount: *icount,
-			OutDir: outDir, Argv: argv, Dir: cwd, Env: env, Console: os.Stdout, Log: log,
-		})
+		o := opts
+		o.Kernel = k
+		res, err := vm.Run(ctx, o)
 		if err != nil {
 			if !*matrix || ctx.Err() != nil {
 				return err

@@ -17,7 +17,9 @@ import (
 // drained, added, removed, cut off, or the scheduler changes.
 var _ = Describe("a director changed under load", func() {
 	for _, mode := range []topology.Mode{topology.ModeNAT, topology.ModeDR, topology.ModeTUN} {
-		Context(fmt.Sprintf("in %s mode", modeName(mode)), Ordered, Label("churn", string(mode)), func() {
+		// Serial: these specs count failures under load, and a second
+		// Ginkgo process beside them on a small machine changes the counts.
+		Context(fmt.Sprintf("in %s mode", modeName(mode)), Ordered, Serial, Label("churn", string(mode)), func() {
 			var d *labtest.Lab
 			BeforeAll(func() {
 				d = labtest.Start(mode)

@@ -3,10 +3,13 @@
 package lab_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/lvslab/lvslab/suites/internal/labtest"
 )
+
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, false)) }
 
 func TestLab(t *testing.T) {
 	labtest.Run(t, "l", "lvslab lab suite")

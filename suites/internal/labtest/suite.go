@@ -13,6 +13,7 @@ package labtest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -75,7 +76,24 @@ func Run(t *testing.T, code, description string) {
 		}
 	})
 	RegisterFailHandler(Fail)
-	RunSpecs(t, description)
+	suite, reporter := GinkgoConfiguration()
+	// Under the ginkgo command's parallel processes, the command writes
+	// the reports.
+	if dir := os.Getenv(ReportsEnv); dir != "" && reporter.JUnitReport == "" && suite.ParallelTotal <= 1 {
+		reporter.JUnitReport = filepath.Join(dir, reportName())
+	}
+	RunSpecs(t, description, reporter)
+}
+
+// ReportsEnv names a folder for the suites' JUnit reports, one file per
+// suite (ipvs-junit.xml, lab-junit.xml): "go test ./..." passes no flag to
+// one package alone.
+const ReportsEnv = "LVSLAB_REPORTS"
+
+// reportName is this suite's JUnit file in $LVSLAB_REPORTS, named after
+// its test binary.
+func reportName() string {
+	return strings.TrimSuffix(filepath.Base(os.Args[0]), ".test") + "-junit.xml"
 }
 
 // Prefix is what every lab name of this process starts with.

@@ -1,0 +1,224 @@
+package vm
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// split feeds chunks to a lineSplitter, flushing after each one, and
+// returns what a console would show.
+func split(chunks ...string) (shown string, lines []string) {
+	var out strings.Builder
+	s := &lineSplitter{
+		line: func(text string, n int) {
+			lines = append(lines, text)
+			out.WriteString(text[n:] + "\n")
+		},
+		partial:  func(text string) { out.WriteString(text) },
+		mayFlush: func(start []byte) bool { return !bytes.HasPrefix(start, []byte(markerPrefix)) },
+	}
+	for _, c := range chunks {
+		s.Write([]byte(c))
+		s.Flush()
+	}
+	return out.String(), lines
+}
+
+func TestConsoleShowsPartialLinesOnce(t *testing.T) {
+	shown, lines := split("Running 3 specs\n•", "•", "•\nRan 3 of 3\r\n")
+	if shown != "Running 3 specs\n•••\nRan 3 of 3\n" {
+		t.Errorf("console showed %q: progress dots must show as they come, each once", shown)
+	}
+	if !slices.Equal(lines, []string{"Running 3 specs", "•••", "Ran 3 of 3"}) {
+		t.Errorf("lines %q", lines)
+	}
+	// A character split across reads is shown whole.
+	var parts []string
+	s := &lineSplitter{line: func(string, int) {}, partial: func(p string) { parts = append(parts, p) },
+		mayFlush: func([]byte) bool { return true }}
+	for _, c := range []string{"•", "\xe2\x80", "\xa2•"} {
+		s.Write([]byte(c))
+		s.Flush()
+	}
+	if strings.Join(parts, "") != "•••" || !slices.ContainsFunc(parts, func(p string) bool { return p == "••" }) {
+		t.Errorf("partial lines %q: each must end on a whole character", parts)
+	}
+	for _, p := range parts {
+		if !utf8.ValidString(p) {
+			t.Errorf("partial line %q cuts a character", p)
+		}
+	}
+	// A marker is never shown in pieces: lvslab reads it whole.
+	shown, lines = split("lvslab-guest: exit sta", "tus 3\n")
+	if shown != "lvslab-guest: exit status 3\n" || lines[0] != markerExit+"3" {
+		t.Errorf("marker split: shown %q, lines %q", shown, lines)
+	}
+}
+
+func TestConsoleCutsLongLinesAndKeepsReading(t *testing.T) {
+	long := strings.Repeat("x", 3*maxConsoleLine)
+	_, lines := split(long[:maxConsoleLine/2], long[maxConsoleLine/2:]+"\nnext\n")
+	if len(lines) != 2 || lines[1] != "next" {
+		t.Fatalf("after a long line the reader must go on: lines %d", len(lines))
+	}
+	if !strings.HasPrefix(lines[0], strings.Repeat("x", maxConsoleLine)+" [lvslab: ") || !strings.Contains(lines[0], "more bytes of this line cut") {
+		t.Errorf("the long line should be cut at %d bytes and say so: ends %q", maxConsoleLine, lines[0][len(lines[0])-60:])
+	}
+}
+
+func TestPumpFlushesAfterAPause(t *testing.T) {
+	r, w, _ := os.Pipe()
+	got := make(chan string, 4)
+	s := &lineSplitter{line: func(string, int) {}, partial: func(t string) { got <- t }, mayFlush: func([]byte) bool { return true }}
+	go pump(r, s)
+	w.Write([]byte("•"))
+	select {
+	case p := <-got:
+		if p != "•" {
+			t.Errorf("partial %q", p)
+		}
+	case <-time.After(10 * partialAfter):
+		t.Fatal("a line without its newline was not shown after a pause")
+	}
+	w.Close()
+}
+
+func TestQEMUOptionValuesEscapeCommas(t *testing.T) {
+	o := Options{Kernel: &Kernel{Image: "/k,1/bzImage"}, CPUs: 1, Memory: "1G", OutDir: "/tmp/out,readonly=on"}
+	args := strings.Join(qemuArgs("tcg", "/tmp/i", o), " ")
+	if !strings.Contains(args, "local,path=/tmp/out,,readonly=on,mount_tag=out,") {
+		t.Errorf("a comma in --out must be doubled for QEMU: %s", args)
+	}
+}
+
+func TestCheckNamesEachBadInput(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link")
+	os.Symlink(dir, link)
+	o := Options{Argv: []string{"no-such-command-kb"}, CPUs: 0, Memory: "2 gigs", Timeout: 0, Accel: "fast",
+		Dir: "/", OutDir: link, InitBinary: "/etc/hostname", Env: []string{"PATH=/bin"}}
+	err := o.Check()
+	if err == nil {
+		t.Fatal("bad options passed")
+	}
+	for _, want := range []string{"--cpus 0: use 1 to 64", `--memory "2 gigs": give a size in M or G`, "--timeout 0s: give a positive duration",
+		`--accel "fast": use auto, kvm or tcg`, "command no-such-command-kb not found in the guest's PATH (/bin): give its path",
+		"is a symlink: the guest writes there, so give the real folder with --out", "init binary /etc/hostname"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Check's error does not say %q:\n%v", want, err)
+		}
+	}
+	ok := Options{Argv: []string{"true"}, CPUs: 2, Memory: "2G", Timeout: time.Minute, Accel: "auto", Dir: "/", OutDir: filepath.Join(dir, "new")}
+	if err := ok.Check(); err != nil && !strings.Contains(err.Error(), "qemu-system-x86_64 is not installed") {
+		t.Errorf("good options refused: %v", err)
+	}
+}
+
+func TestGuestSymlinksInOutAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.Symlink("/etc", filepath.Join(dir, "users-own"))
+	before, err := symlinksUnder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("/etc/passwd", filepath.Join(dir, "results.txt"))
+	err = refuseNewSymlinks(dir, before)
+	if err == nil || !strings.Contains(err.Error(), "results.txt -> /etc/passwd") || !strings.Contains(err.Error(), "must write files, not links") {
+		t.Fatalf("a symlink the guest made was not refused: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "results.txt")); err == nil {
+		t.Error("the guest's symlink is still there")
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "users-own")); err != nil {
+		t.Error("a symlink that was there before the run was removed")
+	}
+}
+
+func TestIsGuestNeedsTheInitramfsMarker(t *testing.T) {
+	// This test is not PID 1 and not named modprobe; and the marker is a
+	// file no host has.
+	if IsGuest() {
+		t.Error("a host process was taken for the guest")
+	}
+}
+
+func TestDynamicInitBinaryCarriesItsLibraries(t *testing.T) {
+	files, err := initFiles("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var libc, interp bool
+	for _, f := range files {
+		libc = libc || strings.HasSuffix(f, "/libc.so.6")
+		interp = interp || strings.HasPrefix(filepath.Base(f), "ld-linux-x86-64.so")
+	}
+	if !libc || !interp {
+		t.Errorf("/bin/sh needs its interpreter and libc in the initramfs, got %v", files)
+	}
+	self, _ := os.Executable()
+	if _, err := initFiles(self); err != nil {
+		t.Errorf("this test binary: %v", err)
+	}
+	if _, err := initFiles("/etc/hostname"); err == nil || !strings.Contains(err.Error(), "give lvslab's own binary") {
+		t.Errorf("not an ELF file: %v", err)
+	}
+}
+
+func TestLDCacheReadsLibc(t *testing.T) {
+	libs, err := readLDCache(ldCache)
+	if err != nil {
+		t.Skip("no readable " + ldCache + ": " + err.Error())
+	}
+	if p := libs["libc.so.6"]; !strings.HasSuffix(p, "/libc.so.6") {
+		t.Errorf("libc.so.6 maps to %q", p)
+	}
+}
+
+// fakeQEMU is a stand-in for qemu-system-x86_64 that runs script.
+func fakeQEMU(t *testing.T, script string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "qemu")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestKVMHangIsRecordedOnlyWhenTheWatchdogFires(t *testing.T) {
+	t.Setenv(CacheEnv, t.TempDir())
+	kvm, tcg := kvmBootLimit, tcgBootLimit
+	kvmBootLimit, tcgBootLimit = 300*time.Millisecond, 300*time.Millisecond
+	defer func() { kvmBootLimit, tcgBootLimit = kvm, tcg }()
+	var said []string
+	o := Options{Kernel: &Kernel{Name: "k", Image: "/k"}, CPUs: 1, Memory: "1G", Console: io.Discard,
+		Log: func(s string) { said = append(said, s) }}
+
+	_, err := boot(t.Context(), fakeQEMU(t, "echo 'qemu: could not set MSR' >&2; exit 1"), []string{"kvm", "tcg"}, "/i", o)
+	var early earlyExit
+	if !errors.As(err, &early) || !strings.Contains(err.Error(), "could not set MSR") {
+		t.Errorf("QEMU that stops at once: %v", err)
+	}
+	if _, err := os.Stat(kvmHangsFile()); err == nil {
+		t.Error("a QEMU that stopped at once was recorded as a KVM hang")
+	}
+	if !slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, "restarting under tcg") }) {
+		t.Errorf("no fallback to TCG after QEMU stopped under KVM: %q", said)
+	}
+
+	_, err = boot(t.Context(), fakeQEMU(t, "exec sleep 30"), []string{"kvm", "tcg"}, "/i", o)
+	var hung bootHang
+	if !errors.As(err, &hung) {
+		t.Errorf("a guest with no sign of life: %v", err)
+	}
+	if _, err := os.Stat(kvmHangsFile()); err != nil {
+		t.Errorf("the watchdog fired under KVM but nothing was recorded: %v", err)
+	}
+}
