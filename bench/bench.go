@@ -117,11 +117,12 @@ func (c *Config) Validate() error {
 		c.Name = "bench"
 	}
 	// Every lab's name is checked now, not when its turn comes.
+	var suffixes []string
 	for _, m := range c.Modes {
-		if err := topology.CheckLabName(c.Name + string(m)); err != nil {
-			errs = append(errs, fmt.Errorf("--name %q makes lab names like %q: %w", c.Name, c.Name+string(m), err))
-			break
-		}
+		suffixes = append(suffixes, string(m))
+	}
+	if err := topology.CheckLabNames("--name", c.Name, suffixes...); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
