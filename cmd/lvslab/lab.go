@@ -23,6 +23,11 @@ func (t *topologyFlags) register(fs *flag.FlagSet) {
 }
 
 func (t *topologyFlags) spec() (*topology.Spec, error) {
+	if t.name != "" {
+		if err := topology.CheckLabName(t.name); err != nil {
+			return nil, usageError{fmt.Errorf("--name: %w", err)}
+		}
+	}
 	var s *topology.Spec
 	switch {
 	case t.file != "":
