@@ -125,20 +125,23 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Entry("5,000 real servers", []string{"up"}, manyServersYAML(5000), "a lab has at most 200 nodes"),
 	)
 
-	It("benchmarks direct against routed, writes every file, gates it and leaves nothing behind", func() {
+	It("benchmarks direct against routed, writes every file, gates it (inconclusive on two trials) and leaves nothing behind", func() {
 		out := GinkgoT().TempDir()
 		s := run("bench", "--name", name("b"), "--modes", "direct,routed", "--clients", "2,8", "--trials", "2",
 			"--duration", "300ms", "--warmup", "100ms", "--latency", "200ms", "--out", out)
 		Expect(s).To(gexec.Exit(0), string(s.Err.Contents()))
-		Expect(s.Out).To(gbytes.Say(`routed\s+8\s+\d+\s+0\.\d+`))
+		Expect(s.Out).To(gbytes.Say(`routed\s+8\s+\d+\s+\d+\.\d+`))
 		for _, f := range []string{"results.json", "results.txt", "figure7.svg", "figure7.png", "summary.md"} {
 			Expect(filepath.Join(out, f)).To(BeAnExistingFile())
 		}
 		Expect(labtest.Leftovers()).To(BeEmpty())
 		results := filepath.Join(out, "results.json")
+		// Two trials a side cannot show a change at p < 0.05: never a pass.
 		s = run("gate", "--baseline", results, results)
-		Expect(s).To(gexec.Exit(0))
-		Expect(s.Out).To(gbytes.Say("gate: pass"))
+		Expect(s).To(gexec.Exit(4))
+		Expect(s.Out).To(gbytes.Say(`routed/clients=2 .* INCONCLUSIVE`))
+		Expect(s.Out).To(gbytes.Say(`cannot reach p < 0.05 \(its smallest p is 0.333\): measure the baseline and this run with --trials 4 or more`))
+		Expect(s.Out).To(gbytes.Say("gate: INCONCLUSIVE"))
 	})
 
 	It("refuses a lab name already in use and leaves the running lab alone", func() {
