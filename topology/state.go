@@ -166,14 +166,23 @@ func Use(lab string) (release func(), err error) {
 	} else if err != nil {
 		return nil, err
 	}
-	l, err := lockLab(dir, false, true, lockWait)
+	l, err := lockExisting(lab, false)
+	if err != nil {
+		return nil, err
+	}
+	return l.release, nil
+}
+
+// lockExisting takes the lock of a lab whose directory exists.
+func lockExisting(lab string, exclusive bool) (*labLock, error) {
+	l, err := lockLab(stateDir(lab), exclusive, true, lockWait)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no lab named %q is up (removed meanwhile): %w", lab, os.ErrNotExist)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: %w; try again when it is done", lab, err)
 	}
-	return l.release, nil
+	return l, nil
 }
 
 // claimState makes the lab's state directory, holding its lock, with the
@@ -196,6 +205,12 @@ func claimState(st *State) (*labLock, error) {
 		return nil, exists()
 	}
 	staging, err := os.MkdirTemp(StateRoot, stagingPrefix+st.Lab+"-")
+	if errors.Is(err, os.ErrNotExist) {
+		// A down --all removed the empty state root meanwhile.
+		if err = os.MkdirAll(StateRoot, 0o755); err == nil {
+			staging, err = os.MkdirTemp(StateRoot, stagingPrefix+st.Lab+"-")
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -416,12 +431,9 @@ func remove(lab string) (bool, error) {
 	case err != nil:
 		return false, err
 	}
-	lock, err := lockLab(dir, true, true, lockWait)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Errorf("no lab named %q is up (removed meanwhile): %w", lab, os.ErrNotExist)
-	}
+	lock, err := lockExisting(lab, true)
 	if err != nil {
-		return false, fmt.Errorf("lab %s: %w; try again when it is done", lab, err)
+		return false, err
 	}
 	defer lock.release()
 	return true, removeLocked(lab, nil)
@@ -538,6 +550,11 @@ func Sweep(match func(lab string) bool) ([]string, error) {
 		}
 	}
 	errs = append(errs, sweepStaging(match))
+	if match == nil {
+		// Empty once every lab is gone: lvslab made it, so it goes too.
+		// Not an error if a lab is being built meanwhile.
+		os.Remove(StateRoot)
+	}
 	return removed, errors.Join(errs...)
 }
 

@@ -22,7 +22,7 @@ func init() {
 	})
 	register(&command{
 		name:    "down",
-		summary: "Tear a lab down (namespaces, links, processes, state), or with --all every lab lvslab recorded, crashed runs included.",
+		summary: "Tear a lab down (namespaces, links, processes, state), half-built or corrupt ones included, or with --all every lab on this machine.",
 		usage:   "down [--name N] | --all",
 		root:    true,
 		run:     runDown,
