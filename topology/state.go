@@ -549,7 +549,13 @@ func Sweep(match func(lab string) bool) ([]string, error) {
 			removed = append(removed, lab)
 		}
 	}
-	errs = append(errs, sweepStaging(match))
+	staged, err := sweepStaging(match)
+	for _, lab := range staged {
+		if !slices.Contains(removed, lab) {
+			removed = append(removed, lab)
+		}
+	}
+	errs = append(errs, err)
 	if match == nil {
 		// Empty once every lab is gone: lvslab made it, so it goes too.
 		// Not an error if a lab is being built meanwhile.
@@ -559,9 +565,10 @@ func Sweep(match func(lab string) bool) ([]string, error) {
 }
 
 // sweepStaging removes the staging directories of builds that died before
-// renaming them into place: their lock is free.
-func sweepStaging(match func(lab string) bool) error {
+// renaming them into place (their lock is free), and names their labs.
+func sweepStaging(match func(lab string) bool) ([]string, error) {
 	dirs, _ := filepath.Glob(filepath.Join(StateRoot, stagingPrefix+"*"))
+	var labs []string
 	var errs []error
 	for _, d := range dirs {
 		lab, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), stagingPrefix), "-")
@@ -572,15 +579,21 @@ func sweepStaging(match func(lab string) bool) error {
 		if err != nil {
 			continue // a build still running, or gone meanwhile
 		}
-		errs = append(errs, os.RemoveAll(d))
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s, left by a build of lab %s that was killed: %w", d, lab, err))
+		} else if !slices.Contains(labs, lab) {
+			labs = append(labs, lab)
+		}
 		lock.release()
 	}
-	return errors.Join(errs...)
+	return labs, errors.Join(errs...)
 }
 
 func deleteNamespace(name string) error {
 	path := filepath.Join(netnsRoot, name)
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+	// EINVAL: not a mount point (a killed build's empty file); EPERM: not
+	// root, when removing a live mount below fails with EBUSY anyway.
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("unmount namespace %s: %w", path, err)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -213,8 +213,8 @@ func TestDownRemovesHalfBuiltAndCorruptLabs(t *testing.T) {
 	}
 	defer release()
 	removed, err := Sweep(nil)
-	if strings.Join(removed, ",") != "corrupt,nostate,orphan" {
-		t.Errorf("removed %v, want exactly corrupt, nostate and orphan", removed)
+	if strings.Join(removed, ",") != "corrupt,nostate,orphan,staged" {
+		t.Errorf("removed %v, want exactly corrupt, nostate, orphan and staged", removed)
 	}
 	if err == nil || !strings.Contains(err.Error(), "lab busy: another lvslab command is using it") {
 		t.Errorf("a lab in use: %v, want it named as not removed", err)
