@@ -260,13 +260,13 @@ func (g *GateReport) WriteTable(w io.Writer) error {
 	var err error
 	switch {
 	case g.Regressions > 0:
-		_, err = fmt.Fprintf(w, "gate: FAIL: %d of %d points regressed by more than %.0f%% (p < %g)\n",
+		_, err = fmt.Fprintf(w, "against the baseline: FAIL: %d of %d points regressed by more than %.0f%% (p < %g)\n",
 			g.Regressions, len(g.Rows), 100*g.Options.Margin, g.Options.Alpha)
 	case g.Inconclusive > 0:
-		_, err = fmt.Fprintf(w, "gate: INCONCLUSIVE: %d of %d points of the baseline could not be judged (see above); the other %d did not regress\n",
+		_, err = fmt.Fprintf(w, "against the baseline: INCONCLUSIVE: %d of %d points could not be judged (see above); the other %d did not regress\n",
 			g.Inconclusive, len(g.Rows), judged)
 	default:
-		_, err = fmt.Fprintf(w, "gate: pass: no point regressed by more than %.0f%% with p < %g (%d points)\n",
+		_, err = fmt.Fprintf(w, "against the baseline: pass: no point regressed by more than %.0f%% with p < %g (%d points)\n",
 			100*g.Options.Margin, g.Options.Alpha, len(g.Rows))
 	}
 	return err

@@ -127,18 +127,27 @@ func writeGate(w io.Writer, report *bench.GateReport, withLimits bool, check ben
 	if err := report.WriteTable(w); err != nil {
 		return err
 	}
-	if !withLimits {
-		return nil
-	}
 	for _, b := range check.Broken {
 		fmt.Fprintln(w, "threshold broken: "+b)
 	}
 	for _, u := range check.Unchecked {
 		fmt.Fprintln(w, "threshold INCONCLUSIVE: "+u)
 	}
+	if withLimits && len(check.Broken) == 0 && len(check.Unchecked) == 0 {
+		fmt.Fprintf(w, "thresholds: every limit of %s holds\n", file)
+	}
+	// One last line for the whole verdict, in the order of the exit status.
 	var err error
-	if len(check.Broken) == 0 && len(check.Unchecked) == 0 {
-		_, err = fmt.Fprintf(w, "thresholds: every limit of %s holds\n", file)
+	switch {
+	case report.Regressions > 0:
+		_, err = fmt.Fprintf(w, "gate: FAIL: %d points regressed\n", report.Regressions)
+	case len(check.Broken) > 0:
+		_, err = fmt.Fprintf(w, "gate: FAIL: %d fixed limits broken\n", len(check.Broken))
+	case report.Inconclusive > 0 || len(check.Unchecked) > 0:
+		_, err = fmt.Fprintf(w, "gate: INCONCLUSIVE: %d points of the baseline and %d limits could not be judged: not a pass\n",
+			report.Inconclusive, len(check.Unchecked))
+	default:
+		_, err = fmt.Fprintf(w, "gate: pass: all %d points of the baseline judged, none regressed\n", len(report.Rows))
 	}
 	return err
 }
