@@ -131,7 +131,7 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 func TestConfigRefusesBadNamesAndSchedulers(t *testing.T) {
 	c := Config{Name: "bbA", Modes: []topology.Mode{"direct"}, Clients: []int{1}, Trials: 1, Duration: 1, Scheduler: "roundrobin"}
 	err := c.Validate()
-	for _, want := range []string{`--name "bbA" makes the lab name "bbAdirect"`, "lower-case", `scheduler "roundrobin" is not one of the kernel's IPVS schedulers: use one of rr, wrr`} {
+	for _, want := range []string{`--name "bbA": lab name "bbAdirect": use 1-20`, "lower-case", `scheduler "roundrobin" is not one of the kernel's IPVS schedulers: use one of rr, wrr`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}

@@ -256,10 +256,7 @@ func CheckLabNames(flag, prefix string, suffixes ...string) error {
 	}
 	for _, s := range suffixes {
 		if err := CheckLabName(prefix + s); err != nil {
-			if prefix+s == prefix {
-				return fmt.Errorf("%s: %w", flag, err)
-			}
-			return fmt.Errorf("%s %q makes the lab name %q: %w", flag, prefix, prefix+s, err)
+			return fmt.Errorf("%s %q: %w", flag, prefix, err)
 		}
 	}
 	return nil

@@ -154,7 +154,7 @@ func TestCheckLabNames(t *testing.T) {
 		t.Error(err)
 	}
 	err := CheckLabNames("--name", "bbA", "direct")
-	if err == nil || !strings.Contains(err.Error(), `--name "bbA" makes the lab name "bbAdirect": lab name "bbAdirect": use 1-20 lower-case`) {
+	if err == nil || !strings.Contains(err.Error(), `--name "bbA": lab name "bbAdirect": use 1-20 lower-case`) {
 		t.Errorf("got %v", err)
 	}
 	if err := CheckLabNames("--name", "averyveryverylongname", "direct"); err == nil || !strings.Contains(err.Error(), "averyveryverylongnamedirect") {

@@ -120,7 +120,7 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Entry("gate without a baseline", []string{"gate", "results.json"}, "", "--baseline is required"),
 		Entry("a path for a lab name", []string{"down", "--name", "../../tmp/x"}, "", "use 1-20 lower-case letters"),
 		Entry("a path for a lab to load", []string{"load", "--name", "../x"}, "", "use 1-20 lower-case letters"),
-		Entry("a bench name that makes bad lab names", []string{"bench", "--name", "bbA"}, "", `--name "bbA" makes the lab name "bbAdirect"`),
+		Entry("a bench name that makes bad lab names", []string{"bench", "--name", "bbA"}, "", `--name "bbA": lab name "bbAdirect": use 1-20`),
 		Entry("a VIP that is not global unicast", []string{"up"}, strings.ReplaceAll(paperYAML(), "ipv4: 203.0.113.10", "ipv4: 127.0.0.1"), "vip 127.0.0.1 is a loopback address"),
 		Entry("5,000 real servers", []string{"up"}, manyServersYAML(5000), "a lab has at most 200 nodes"),
 	)
