@@ -80,7 +80,9 @@ func checkOwned(path string, dir bool) error {
 		return fmt.Errorf("%s is a symbolic link, not something lvslab made: remove it by hand", path)
 	case dir != fi.IsDir():
 		return fmt.Errorf("%s is not what lvslab makes there (a %s): remove it by hand", path, map[bool]string{true: "directory", false: "file"}[dir])
-	case !ok || int(st.Uid) != os.Geteuid():
+	case !ok:
+		return fmt.Errorf("%s: cannot read its owner: refusing to act on it", path)
+	case int(st.Uid) != os.Geteuid():
 		return fmt.Errorf("%s is owned by uid %d, not by uid %d as lvslab's own files are: refusing to act on it; remove it by hand", path, st.Uid, os.Geteuid())
 	case fi.Mode().Perm()&0o022 != 0:
 		return fmt.Errorf("%s is writable by other users (mode %v): refusing to act on what they could have written; remove it by hand", path, fi.Mode().Perm())
