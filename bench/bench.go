@@ -64,6 +64,10 @@ type Step struct {
 // Modes are the modes a benchmark knows, in the order they are shown.
 var Modes = []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR, topology.ModeTUN}
 
+// schedulers are the IPVS schedulers of Linux (net/netfilter/ipvs/Kconfig):
+// a name outside them would fail only once a lab is built, in the VM.
+var schedulers = []string{"rr", "wrr", "lc", "wlc", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "twos"}
+
 // Limits that keep a benchmark bounded.
 const (
 	MaxTrials   = 100
@@ -113,15 +117,19 @@ func (c *Config) Validate() error {
 	if c.Scheduler == "" {
 		c.Scheduler = "rr"
 	}
+	if !slices.Contains(schedulers, c.Scheduler) {
+		errs = append(errs, fmt.Errorf("scheduler %q is not one of the kernel's IPVS schedulers: use one of %s", c.Scheduler, strings.Join(schedulers, ", ")))
+	}
 	if c.Name == "" {
 		c.Name = "bench"
 	}
 	// Every lab's name is checked now, not when its turn comes.
+	var suffixes []string
 	for _, m := range c.Modes {
-		if err := topology.CheckLabName(c.Name + string(m)); err != nil {
-			errs = append(errs, fmt.Errorf("--name %q makes lab names like %q: %w", c.Name, c.Name+string(m), err))
-			break
-		}
+		suffixes = append(suffixes, string(m))
+	}
+	if err := topology.CheckLabNames("--name", c.Name, suffixes...); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

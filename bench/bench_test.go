@@ -67,78 +67,6 @@ func TestSummarisePairsTrialsWithDirect(t *testing.T) {
 	}
 }
 
-func TestGateVerdicts(t *testing.T) {
-	opt := GateOptions{Margin: 0.10, Alpha: 0.05}
-	base := synthetic(1, 6, 0.02, map[topology.Mode]float64{topology.ModeNAT: 0.5, topology.ModeDR: 0.8})
-	cases := []struct {
-		name        string
-		nat, dr     float64
-		regressions int
-		verdict     string
-	}{
-		{"same build", 0.5, 0.8, 0, ""},
-		{"director 20% slower", 0.4, 0.64, 4, "REGRESSION"},
-		{"5% slower is within a 10% margin", 0.475, 0.76, 0, "slower, within margin"},
-		{"faster never fails", 0.6, 0.9, 0, "faster"},
-	}
-	for i, c := range cases {
-		cur := synthetic(uint64(10+i), 6, 0.02, map[topology.Mode]float64{topology.ModeNAT: c.nat, topology.ModeDR: c.dr})
-		g, err := Gate(base, cur, opt)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if g.Regressions != c.regressions {
-			var buf bytes.Buffer
-			g.WriteTable(&buf)
-			t.Errorf("%s: %d regressions, want %d\n%s", c.name, g.Regressions, c.regressions, buf.String())
-		}
-		if c.verdict != "" && g.Rows[len(g.Rows)-1].Verdict != c.verdict {
-			t.Errorf("%s: verdict %q, want %q", c.name, g.Rows[len(g.Rows)-1].Verdict, c.verdict)
-		}
-	}
-}
-
-func TestGateRefusesWhatItCannotCompare(t *testing.T) {
-	base := synthetic(1, 6, 0.02, map[topology.Mode]float64{topology.ModeNAT: 0.5, topology.ModeDR: 0.8})
-	cur := synthetic(2, 6, 0.02, map[topology.Mode]float64{topology.ModeNAT: 0.5, topology.ModeDR: 0.8})
-	cur.Config.Connection = "keepalive"
-	if _, err := Gate(base, cur, GateOptions{Margin: 0.1, Alpha: 0.05}); err == nil || !strings.Contains(err.Error(), "--conn") {
-		t.Errorf("different connection modes: got %v, want an error naming --conn", err)
-	}
-	if _, err := Gate(base, base, GateOptions{Margin: 1.5, Alpha: 0.05}); err == nil {
-		t.Error("a margin of 150% must be refused")
-	}
-	directOnly := synthetic(3, 6, 0, nil)
-	directOnly.Config.Modes = []topology.Mode{topology.ModeDirect}
-	directOnly.Points = Summarise(directOnly)
-	if _, err := Gate(base, directOnly, GateOptions{Margin: 0.1, Alpha: 0.05}); err == nil || !strings.Contains(err.Error(), "nothing to compare") {
-		t.Errorf("no ratios: got %v, want nothing to compare", err)
-	}
-}
-
-func TestThresholds(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "t.yaml")
-	os.WriteFile(path, []byte("limits:\n  - mode: nat\n    min_ratio: 0.6\n  - max_errors: 0\n    max_p99_ms: 5\n"), 0o644)
-	th, err := LoadThresholds(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := synthetic(1, 6, 0, map[topology.Mode]float64{topology.ModeNAT: 0.5, topology.ModeDR: 0.8})
-	broken := th.Check(r)
-	if len(broken) != 2 || !strings.Contains(broken[0], "nat at 1 clients: ratio to direct 0.500 is below 0.600") {
-		t.Errorf("broken limits %q, want nat's ratio at 1 and 16 clients", broken)
-	}
-	os.WriteFile(path, []byte("limits:\n  - mode: nat\n    min_ratoi: 0.6\n"), 0o644)
-	if _, err := LoadThresholds(path); err == nil || !strings.Contains(err.Error(), "min_ratoi") {
-		t.Errorf("a misspelt key must be named, got %v", err)
-	}
-	os.WriteFile(path, []byte("limits:\n  - mode: natt\n"), 0o644)
-	if _, err := LoadThresholds(path); err == nil || !strings.Contains(err.Error(), `"natt" is unknown`) {
-		t.Errorf("an unknown mode must be named, got %v", err)
-	}
-}
-
 func TestShippedThresholdsLoad(t *testing.T) {
 	if _, err := LoadThresholds("../fixtures/thresholds.yaml"); err != nil {
 		t.Fatal(err)
@@ -194,6 +122,16 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 	c := Config{Modes: []topology.Mode{"nat", "nat", "lb"}, Clients: []int{0}, Trials: 0, Duration: -1}
 	err := c.Validate()
 	for _, want := range []string{"mode nat is given twice", `mode "lb" is unknown`, "client count 0", "trials 0", "duration -1ns"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+}
+
+func TestConfigRefusesBadNamesAndSchedulers(t *testing.T) {
+	c := Config{Name: "bbA", Modes: []topology.Mode{"direct"}, Clients: []int{1}, Trials: 1, Duration: 1, Scheduler: "roundrobin"}
+	err := c.Validate()
+	for _, want := range []string{`--name "bbA": lab name "bbAdirect": use 1-20`, "lower-case", `scheduler "roundrobin" is not one of the kernel's IPVS schedulers: use one of rr, wrr`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}

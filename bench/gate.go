@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/perf/benchmath"
@@ -18,46 +20,72 @@ import (
 // GateOptions says how sure and how big a regression must be to fail.
 type GateOptions struct {
 	// Margin is the smallest drop of a ratio that counts (0.10 = 10 %).
-	Margin float64
+	Margin float64 `json:"margin"`
 	// Alpha is the Mann–Whitney U test's significance level.
-	Alpha float64
+	Alpha float64 `json:"alpha"`
 }
 
-// GateRow compares one mode at one client count.
+// Validate refuses margins and levels the gate cannot judge with: NaN
+// passes every comparison, so each bound is written to fail on it.
+func (o GateOptions) Validate() error {
+	var errs []error
+	if !(o.Margin >= 0 && o.Margin < 1) {
+		errs = append(errs, fmt.Errorf("margin %g: use a fraction in [0, 1), e.g. 0.10 (10%%)", o.Margin))
+	}
+	if !(o.Alpha > 0 && o.Alpha < 1) {
+		errs = append(errs, fmt.Errorf("alpha %g: use a significance level in (0, 1), e.g. 0.05", o.Alpha))
+	}
+	return errors.Join(errs...)
+}
+
+// The verdicts of a gate row.
+const (
+	VerdictRegression   = "REGRESSION"
+	VerdictInconclusive = "INCONCLUSIVE"
+	VerdictWithinMargin = "slower, within margin"
+	VerdictFaster       = "faster"
+	VerdictNoChange     = "no significant change"
+)
+
+// GateRow judges one mode at one client count of the baseline.
 type GateRow struct {
 	Mode    topology.Mode `json:"mode"`
 	Clients int           `json:"clients"`
-	Base    Estimate      `json:"baseline"`
-	New     Estimate      `json:"current"`
+	Base    *Estimate     `json:"baseline,omitempty"`
+	New     *Estimate     `json:"current,omitempty"`
 	// Change is the current median ratio over the baseline's, minus one,
-	// with its bootstrap interval.
+	// with its bootstrap interval; set only when the row was judged.
 	Change   float64 `json:"change"`
 	ChangeLo float64 `json:"change_lo"`
 	ChangeHi float64 `json:"change_hi"`
 	P        float64 `json:"p"`
 	// Regression: significant (P < Alpha) and a drop bigger than Margin.
-	Regression bool   `json:"regression"`
-	Verdict    string `json:"verdict"`
+	Regression bool `json:"regression"`
+	// Inconclusive: the point could not be judged; Reason says why and
+	// what to do.
+	Inconclusive bool   `json:"inconclusive"`
+	Reason       string `json:"reason,omitempty"`
+	Verdict      string `json:"verdict"`
 }
 
-// GateReport is the gate's answer.
+// GateReport is the gate's answer: one row per point of the baseline.
 type GateReport struct {
-	Options     GateOptions `json:"options"`
-	Rows        []GateRow   `json:"rows"`
-	Notes       []string    `json:"notes,omitempty"`
-	Regressions int         `json:"regressions"`
+	Options      GateOptions `json:"options"`
+	Rows         []GateRow   `json:"rows"`
+	Notes        []string    `json:"notes,omitempty"`
+	Regressions  int         `json:"regressions"`
+	Inconclusive int         `json:"inconclusive"`
 }
 
-// Gate compares each mode's ratio to direct, point by point, between a
-// baseline and a current result. Ratios, not requests/s, are compared:
-// both sides of a ratio were measured seconds apart on the same machine, so
-// a faster or slower machine, or another day, cancels out.
+// Gate judges every point of the baseline: each mode's ratio to direct at
+// each client count, compared with the current run's. Ratios, not
+// requests/s, are compared: both sides of a ratio were measured seconds
+// apart on the same machine, so a faster or slower machine, or another
+// day, cancels out. A point the current run lacks, or cannot support with
+// enough trials, is inconclusive, never a pass.
 func Gate(base, cur *Result, opt GateOptions) (*GateReport, error) {
-	if opt.Margin < 0 || opt.Margin >= 1 {
-		return nil, fmt.Errorf("margin %g: use a fraction in [0, 1), e.g. 0.10", opt.Margin)
-	}
-	if opt.Alpha <= 0 || opt.Alpha >= 1 {
-		return nil, fmt.Errorf("alpha %g: use a level in (0, 1), e.g. 0.05", opt.Alpha)
+	if err := opt.Validate(); err != nil {
+		return nil, err
 	}
 	if base.Config.Connection != cur.Config.Connection {
 		return nil, fmt.Errorf("the baseline used %s connections and this run %s: measure with the same --conn",
@@ -68,41 +96,129 @@ func Gate(base, cur *Result, opt GateOptions) (*GateReport, error) {
 		g.Notes = append(g.Notes, fmt.Sprintf("the baseline ran on kernel %s, this run on %s", base.Env.Kernel, cur.Env.Kernel))
 	}
 	thresholds := &benchmath.Thresholds{CompareAlpha: opt.Alpha}
-	for _, p := range cur.Points {
-		if p.Ratio == nil {
+	for _, b := range base.Points {
+		if b.Mode == topology.ModeDirect {
+			continue // the reference of every ratio, judged through them
+		}
+		row := GateRow{Mode: b.Mode, Clients: b.Clients, Base: b.Ratio}
+		p, ok := cur.Point(b.Mode, b.Clients)
+		if ok {
+			row.New = p.Ratio
+		}
+		if why := unjudgeable(b, p, ok, cur, opt.Alpha); why != "" {
+			row.Inconclusive, row.Reason, row.Verdict = true, why, VerdictInconclusive
+			g.Inconclusive++
+			g.Rows = append(g.Rows, row)
 			continue
 		}
-		b, ok := base.Point(p.Mode, p.Clients)
-		if !ok || b.Ratio == nil {
-			g.Notes = append(g.Notes, fmt.Sprintf("%s at %d clients is not in the baseline: not compared", p.Mode, p.Clients))
-			continue
-		}
-		row := GateRow{Mode: p.Mode, Clients: p.Clients, Base: *b.Ratio, New: *p.Ratio}
-		cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(b.Ratio.Values, thresholds),
-			benchmath.NewSample(p.Ratio.Values, thresholds))
+		cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(row.Base.Values, thresholds),
+			benchmath.NewSample(row.New.Values, thresholds))
 		row.P = cmp.P
 		row.Change = row.New.Median/row.Base.Median - 1
 		row.ChangeLo, row.ChangeHi = changeInterval(row.Base.Values, row.New.Values)
 		significant := cmp.P < opt.Alpha
 		switch {
 		case significant && row.Change < -opt.Margin:
-			row.Regression, row.Verdict = true, "REGRESSION"
+			row.Regression, row.Verdict = true, VerdictRegression
 			g.Regressions++
 		case significant && row.Change < 0:
-			row.Verdict = "slower, within margin"
+			row.Verdict = VerdictWithinMargin
 		case significant:
-			row.Verdict = "faster"
-		case len(row.Base.Values) < 4 || len(row.New.Values) < 4:
-			row.Verdict = "too few trials to tell"
+			row.Verdict = VerdictFaster
 		default:
-			row.Verdict = "no significant change"
+			row.Verdict = VerdictNoChange
 		}
 		g.Rows = append(g.Rows, row)
 	}
 	if len(g.Rows) == 0 {
-		return nil, errors.New("nothing to compare: the baseline and this run share no mode and client count with a ratio to direct (measure direct and at least one other mode)")
+		return nil, errors.New("the baseline has no ratio to direct to compare with: measure a baseline with direct and at least one other mode")
+	}
+	for _, p := range cur.Points {
+		if _, ok := base.Point(p.Mode, p.Clients); !ok && p.Ratio != nil {
+			g.Notes = append(g.Notes, fmt.Sprintf("%s at %d clients is not in the baseline: not compared", p.Mode, p.Clients))
+		}
 	}
 	return g, nil
+}
+
+// unjudgeable says why a baseline point b cannot be compared with the
+// current run's point p (found says whether the run has it), or "".
+func unjudgeable(b, p Point, found bool, cur *Result, alpha float64) string {
+	at := fmt.Sprintf("%s at %d clients", b.Mode, b.Clients)
+	switch {
+	case b.Ratio == nil:
+		return "the baseline has no ratio to direct here (direct measured 0 req/s or was not measured): measure a new baseline"
+	case !slices.Contains(cur.Config.Modes, b.Mode):
+		return fmt.Sprintf("this run did not measure %s (a bench on a host without ip_vs or QEMU leaves out nat, dr and tun): run it with --modes including %s, in the VM if need be", b.Mode, b.Mode)
+	case !found:
+		return fmt.Sprintf("this run did not measure %s: run it with --clients including %d", at, b.Clients)
+	case p.Ratio == nil:
+		return fmt.Sprintf("this run has no ratio to direct at %d clients (direct measured 0 req/s or was not measured): check the lab and run it again", b.Clients)
+	}
+	if why := degenerate(b.Ratio.Values); why != "" {
+		return "the baseline's ratios " + why + ": measure a new baseline"
+	}
+	if slices.Contains(b.Ratio.Values, 0) {
+		return "the baseline's ratio is 0 in a trial (the mode served nothing then), so no change can be computed: measure a new baseline"
+	}
+	if why := degenerate(p.Ratio.Values); why != "" {
+		return "this run's ratios " + why + ": run the benchmark again"
+	}
+	return trialsShort(len(b.Ratio.Values), len(p.Ratio.Values), alpha)
+}
+
+// degenerate says why a sample of ratios is not a set of measurements, or
+// "". Measured rates never repeat to the last bit, so repeated non-zero
+// values are copied trials: counted as independent they would make any
+// difference look certain.
+func degenerate(values []float64) string {
+	seen := map[float64]int{}
+	copies := 0
+	for _, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return fmt.Sprintf("include %g, which is not a ratio of two rates", v)
+		}
+		if v != 0 {
+			if seen[v] > 0 {
+				copies++
+			}
+			seen[v]++
+		}
+	}
+	if copies > 0 {
+		return fmt.Sprintf("repeat exactly (%d of %d values are copies of another trial's): copied trials are not measurements", copies, len(values))
+	}
+	return ""
+}
+
+// trialsShort says, when samples of n1 and n2 values cannot reach p <
+// alpha at all, how many trials would be needed; else "".
+func trialsShort(n1, n2 int, alpha float64) string {
+	if smallestP(n1, n2) < alpha {
+		return ""
+	}
+	both := 2
+	for smallestP(both, both) >= alpha {
+		both++
+	}
+	msg := fmt.Sprintf("with %d baseline and %d current trials the U test cannot reach p < %g (its smallest p is %.3f): ",
+		n1, n2, alpha, smallestP(n1, n2))
+	switch {
+	case n1 >= both:
+		return msg + fmt.Sprintf("run the benchmark with --trials %d or more", trialsFor(n1, alpha))
+	case n2 >= both:
+		return msg + fmt.Sprintf("measure a baseline with --trials %d or more", trialsFor(n2, alpha))
+	}
+	return msg + fmt.Sprintf("measure the baseline and this run with --trials %d or more", both)
+}
+
+// trialsFor is the fewest trials that, against n others, can reach p < alpha.
+func trialsFor(n int, alpha float64) int {
+	m := 1
+	for smallestP(n, m) >= alpha {
+		m++
+	}
+	return m
 }
 
 // changeInterval is the bootstrap interval of median(cur)/median(base)-1,
@@ -114,29 +230,61 @@ func changeInterval(base, cur []float64) (lo, hi float64) {
 	})
 }
 
-// WriteTable writes the report like benchstat: one row per point.
+// Passed says whether every point was judged and none regressed.
+func (g *GateReport) Passed() bool { return g.Regressions == 0 && g.Inconclusive == 0 }
+
+// WriteTable writes the report like benchstat: one row per point, then
+// the reason of every inconclusive one.
 func (g *GateReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ratio to direct\tbaseline\tthis run\tchange\t%.0f%% interval\tp (n)\tverdict\n", 100*Confidence)
+	var reasons []string
 	for _, r := range g.Rows {
-		fmt.Fprintf(tw, "%s/clients=%d\t%s\t%s\t%+.1f%%\t[%+.1f%%, %+.1f%%]\tp=%.3f (n=%d+%d)\t%s\n",
-			r.Mode, r.Clients, r.Base.String(), r.New.String(), 100*r.Change, 100*r.ChangeLo, 100*r.ChangeHi,
+		point := fmt.Sprintf("%s/clients=%d", r.Mode, r.Clients)
+		if r.Inconclusive {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t%s\n", point, estimateOrDash(r.Base), estimateOrDash(r.New), r.Verdict)
+			reasons = append(reasons, fmt.Sprintf("inconclusive: %s: %s", point, r.Reason))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%+.1f%%\t[%+.1f%%, %+.1f%%]\tp=%.3f (n=%d+%d)\t%s\n",
+			point, r.Base.String(), r.New.String(), 100*r.Change, 100*r.ChangeLo, 100*r.ChangeHi,
 			r.P, len(r.Base.Values), len(r.New.Values), r.Verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, n := range g.Notes {
-		fmt.Fprintln(w, "note: "+n)
+	for _, n := range append(reasons, prefixed("note: ", g.Notes)...) {
+		fmt.Fprintln(w, n)
 	}
-	if g.Regressions > 0 {
-		_, err := fmt.Fprintf(w, "gate: FAIL: %d of %d points regressed by more than %.0f%% (p < %g)\n",
+	judged := len(g.Rows) - g.Inconclusive
+	var err error
+	switch {
+	case g.Regressions > 0:
+		_, err = fmt.Fprintf(w, "against the baseline: FAIL: %d of %d points regressed by more than %.0f%% (p < %g)\n",
 			g.Regressions, len(g.Rows), 100*g.Options.Margin, g.Options.Alpha)
-		return err
+	case g.Inconclusive > 0:
+		_, err = fmt.Fprintf(w, "against the baseline: INCONCLUSIVE: %d of %d points could not be judged (see above); the other %d did not regress\n",
+			g.Inconclusive, len(g.Rows), judged)
+	default:
+		_, err = fmt.Fprintf(w, "against the baseline: pass: no point regressed by more than %.0f%% with p < %g (%d points)\n",
+			100*g.Options.Margin, g.Options.Alpha, len(g.Rows))
 	}
-	_, err := fmt.Fprintf(w, "gate: pass: no point regressed by more than %.0f%% with p < %g (%d points)\n",
-		100*g.Options.Margin, g.Options.Alpha, len(g.Rows))
 	return err
+}
+
+func estimateOrDash(e *Estimate) string {
+	if e == nil {
+		return "-"
+	}
+	return e.String()
+}
+
+func prefixed(prefix string, lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = prefix + l
+	}
+	return out
 }
 
 // String is the median and the interval's half width in percent, as
@@ -156,7 +304,9 @@ type Thresholds struct {
 }
 
 // Limit applies to the points of one mode ("" or "*": every mode) at one
-// client count (0: every count). Unset fields are not checked.
+// client count (0: every count). Unset fields are not checked; at least
+// one must be set. min_ratio applies to modes with a ratio to direct:
+// direct is the reference, 1 by definition, so it is refused there.
 type Limit struct {
 	Mode      string   `yaml:"mode"`
 	Clients   int      `yaml:"clients"`
@@ -165,52 +315,130 @@ type Limit struct {
 	MaxErrors *int64   `yaml:"max_errors"`
 }
 
-// LoadThresholds reads a thresholds file, refusing unknown keys so that a
-// typo is not a limit silently ignored.
+func (l Limit) String() string {
+	mode, clients := l.Mode, "every client count"
+	if mode == "" {
+		mode = "*"
+	}
+	if l.Clients != 0 {
+		clients = fmt.Sprintf("%d clients", l.Clients)
+	}
+	return fmt.Sprintf("mode %s at %s", mode, clients)
+}
+
+// LoadThresholds reads a thresholds file: one YAML document with at least
+// one limit, no unknown key (a typo must not be a limit silently ignored),
+// and every value a finite number in range.
 func LoadThresholds(path string) (*Thresholds, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("thresholds: %w", err)
 	}
 	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	var t Thresholds
-	if err := dec.Decode(&t); err != nil && !errors.Is(err, io.EOF) {
+	t, err := parseThresholds(f)
+	if err != nil {
 		return nil, fmt.Errorf("thresholds file %s: %w", path, err)
 	}
+	return t, nil
+}
+
+func parseThresholds(r io.Reader) (*Thresholds, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var t Thresholds
+	if err := dec.Decode(&t); errors.Is(err, io.EOF) {
+		return nil, errors.New("is empty: an empty file would mean every limit holds; write limits: [...] (see fixtures/thresholds.yaml)")
+	} else if err != nil {
+		return nil, fmt.Errorf("%w (see fixtures/thresholds.yaml for the keys)", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("holds more than one YAML document (a --- line): put every limit under one limits: list")
+	}
+	if len(t.Limits) == 0 {
+		return nil, errors.New("has no limits: write limits: [...] with at least one (see fixtures/thresholds.yaml)")
+	}
+	var errs []error
 	for i, l := range t.Limits {
+		bad := func(format string, a ...any) {
+			errs = append(errs, fmt.Errorf("limit %d: "+format, append([]any{i + 1}, a...)...))
+		}
 		if l.Mode != "" && l.Mode != "*" && !slices.Contains(Modes, topology.Mode(l.Mode)) {
-			return nil, fmt.Errorf("thresholds file %s: limit %d: mode %q is unknown (use direct, routed, nat, dr, tun or *)", path, i+1, l.Mode)
+			bad("mode %q is unknown (use direct, routed, nat, dr, tun or *)", l.Mode)
 		}
 		if l.Clients < 0 {
-			return nil, fmt.Errorf("thresholds file %s: limit %d: clients %d must be 0 (every count) or positive", path, i+1, l.Clients)
+			bad("clients %d must be 0 (every count) or positive", l.Clients)
 		}
+		if l.MinRatio == nil && l.MaxP99Ms == nil && l.MaxErrors == nil {
+			bad("checks nothing: give min_ratio, max_p99_ms or max_errors")
+		}
+		if l.MinRatio != nil {
+			if !(*l.MinRatio > 0 && *l.MinRatio <= 100) {
+				bad("min_ratio %g: use a number above 0, e.g. 0.5", *l.MinRatio)
+			}
+			if topology.Mode(l.Mode) == topology.ModeDirect {
+				bad("min_ratio on direct: direct is the reference of every ratio (1 by definition); put it on routed, nat, dr or tun")
+			}
+		}
+		if l.MaxP99Ms != nil && !(*l.MaxP99Ms > 0 && !math.IsInf(*l.MaxP99Ms, 0)) {
+			bad("max_p99_ms %g: use a finite number of milliseconds above 0, e.g. 50", *l.MaxP99Ms)
+		}
+		if l.MaxErrors != nil && *l.MaxErrors < 0 {
+			bad("max_errors %d: use 0 or more", *l.MaxErrors)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
 
-// Check returns every limit a result breaks, one line each.
-func (t *Thresholds) Check(r *Result) []string {
-	var out []string
-	for _, l := range t.Limits {
+// ThresholdCheck is what checking the limits found: limits broken, and
+// limits that could not be checked (no point matched, or the point has no
+// ratio), which make the verdict inconclusive.
+type ThresholdCheck struct {
+	Broken    []string `json:"broken"`
+	Unchecked []string `json:"unchecked"`
+}
+
+// Check checks every limit against a result.
+func (t *Thresholds) Check(r *Result) ThresholdCheck {
+	var c ThresholdCheck
+	for i, l := range t.Limits {
+		what := fmt.Sprintf("limit %d (%s)", i+1, l)
+		matched := false
 		for _, p := range r.Points {
 			if (l.Mode != "" && l.Mode != "*" && topology.Mode(l.Mode) != p.Mode) || (l.Clients != 0 && l.Clients != p.Clients) {
 				continue
 			}
 			at := fmt.Sprintf("%s at %d clients", p.Mode, p.Clients)
-			if l.MinRatio != nil && p.Ratio != nil && p.Ratio.Median < *l.MinRatio {
-				out = append(out, fmt.Sprintf("%s: ratio to direct %.3f is below %.3f", at, p.Ratio.Median, *l.MinRatio))
+			if l.MinRatio != nil && p.Mode != topology.ModeDirect {
+				if p.Ratio == nil {
+					c.Unchecked = append(c.Unchecked, fmt.Sprintf("%s: %s has no ratio to direct (direct measured 0 req/s or was not measured): min_ratio not checked", what, at))
+				} else if p.Ratio.Median < *l.MinRatio {
+					c.Broken = append(c.Broken, fmt.Sprintf("%s: ratio to direct %.3f is below %.3f", at, p.Ratio.Median, *l.MinRatio))
+				}
+				matched = true
 			}
-			if l.MaxP99Ms != nil && p.P99 > *l.MaxP99Ms {
-				out = append(out, fmt.Sprintf("%s: p99 %.2f ms is above %.2f ms", at, p.P99, *l.MaxP99Ms))
+			if l.MaxP99Ms != nil {
+				if p.P99 > *l.MaxP99Ms {
+					c.Broken = append(c.Broken, fmt.Sprintf("%s: p99 %.2f ms is above %.2f ms", at, p.P99, *l.MaxP99Ms))
+				}
+				matched = true
 			}
-			if l.MaxErrors != nil && p.Errors > *l.MaxErrors {
-				out = append(out, fmt.Sprintf("%s: %d failed requests, more than %d", at, p.Errors, *l.MaxErrors))
+			if l.MaxErrors != nil {
+				if p.Errors > *l.MaxErrors {
+					c.Broken = append(c.Broken, fmt.Sprintf("%s: %d failed requests, more than %d", at, p.Errors, *l.MaxErrors))
+				}
+				matched = true
 			}
 		}
+		if !matched {
+			c.Unchecked = append(c.Unchecked, fmt.Sprintf("%s matches no point of this run (modes %s, clients %s): measure that point or correct the limit",
+				what, joinModes(r.Config.Modes), strings.Trim(fmt.Sprint(r.Config.Clients), "[]")))
+		}
 	}
-	return out
+	return c
 }
 
 // SameKernel refuses to compare results measured on two kernel builds:

@@ -85,6 +85,9 @@ func ReadResult(path string) (*Result, error) {
 	if len(r.Trials) == 0 {
 		return nil, fmt.Errorf("%s holds no trials: give a results.json written by lvslab bench", path)
 	}
+	if err := checkTrials(&r); err != nil {
+		return nil, fmt.Errorf("%s is not a result lvslab bench wrote: %w", path, err)
+	}
 	r.Points = Summarise(&r)
 	return &r, nil
 }

@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"gonum.org/v1/gonum/stat/combin"
 
 	"github.com/lvslab/lvslab/topology"
 )
@@ -163,4 +167,50 @@ func (r *Result) Point(m topology.Mode, clients int) (Point, bool) {
 		}
 	}
 	return Point{}, false
+}
+
+// smallestP is the smallest two-sided p-value the exact Mann–Whitney U
+// test can give for samples of n1 and n2 values: the two samples wholly
+// apart, one of the C(n1+n2, n1) equally likely orderings at either end.
+// With 3 and 3 it is 0.1, so no difference can be significant at 0.05.
+func smallestP(n1, n2 int) float64 {
+	if n1 < 1 || n2 < 1 {
+		return 1
+	}
+	return min(1, 2/combin.GeneralizedBinomial(float64(n1+n2), float64(n1)))
+}
+
+// maxRate bounds a plausible requests/s: far above what one host serves,
+// low enough that a ratio of two rates stays finite.
+const maxRate = 1e9
+
+// checkTrials refuses trials no benchmark could have measured: a rate that
+// is negative or absurd, a mode or client count outside the configuration,
+// or the same trial twice (copied lines would look like certainty).
+func checkTrials(r *Result) error {
+	type key struct {
+		mode           topology.Mode
+		clients, trial int
+	}
+	seen := map[key]bool{}
+	var errs []error
+	for i, t := range r.Trials {
+		at := fmt.Sprintf("trial %d (%s at %d clients, trial %d)", i+1, t.Mode, t.Clients, t.Trial)
+		if !(t.RequestsPerSec >= 0 && t.RequestsPerSec <= maxRate) {
+			errs = append(errs, fmt.Errorf("%s: requests_per_s %g is not a rate (0 to %g)", at, t.RequestsPerSec, float64(maxRate)))
+		}
+		if !slices.Contains(r.Config.Modes, t.Mode) || !slices.Contains(r.Config.Clients, t.Clients) {
+			errs = append(errs, fmt.Errorf("%s: mode or client count is not in the result's config (modes %v, clients %v)", at, r.Config.Modes, r.Config.Clients))
+		}
+		k := key{t.Mode, t.Clients, t.Trial}
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("%s appears twice: a result holds each trial once", at))
+		}
+		seen[k] = true
+		if len(errs) >= 5 {
+			errs = append(errs, errors.New("…"))
+			break
+		}
+	}
+	return errors.Join(errs...)
 }

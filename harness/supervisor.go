@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,11 @@ const controlSocket = "control.sock"
 // lab's state directory. ready is called once they serve. It is the body
 // of the supervisor process StartSupervisor starts.
 func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func()) error {
+	// Recorded before anything else, by itself: whatever happens to the
+	// command that started it, removing the lab stops it.
+	if err := topology.RecordProcess(name, os.Getpid(), "supervisor"); err != nil {
+		return err
+	}
 	t, err := topology.Open(name)
 	if err != nil {
 		return err
@@ -81,14 +87,16 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func())
 }
 
 // SupervisorCommand is the subcommand of the lvslab binary that runs
-// Supervise: StartSupervisor runs "<lvslab> supervise --name LAB …".
-const SupervisorCommand = "supervise"
+// Supervise: StartSupervisor runs "<lvslab> supervise --name LAB …", the
+// only command line topology.Remove stops.
+const SupervisorCommand = topology.SupervisorArg
 
 // StartSupervisor starts a supervisor process for a built lab: the lvslab
 // binary running Supervise in its own session, so that the real servers
-// outlive the calling command and their CPU is not the caller's. It is
-// recorded in the lab's state, so removing the lab stops it, and this
-// returns once it answers.
+// outlive the calling command and their CPU is not the caller's. It
+// records itself in the lab's state, so removing the lab stops it even if
+// the caller is killed before this returns; this returns once it answers
+// and is recorded.
 func StartSupervisor(ctx context.Context, lab string, cfg ServerConfig) error {
 	self, err := os.Executable()
 	if err != nil {
@@ -107,17 +115,16 @@ func StartSupervisor(ctx context.Context, lab string, cfg ServerConfig) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the real servers' supervisor: %w", err)
 	}
-	if err := topology.RecordProcess(lab, cmd.Process.Pid, "supervisor"); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return err
-	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	remote := Connect(lab)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := remote.Counters(ctx); err == nil {
+			if !slices.ContainsFunc(topology.Processes(lab), func(p topology.Process) bool { return p.PID == cmd.Process.Pid }) {
+				cmd.Process.Kill()
+				return fmt.Errorf("the real servers' supervisor (pid %d) answers but is not recorded in lab %s's state", cmd.Process.Pid, lab)
+			}
 			cmd.Process.Release()
 			return nil
 		}

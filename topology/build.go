@@ -25,6 +25,9 @@ type Lab struct {
 	Nodes  []*Node
 	sw     *Node
 	byName map[string]*Node
+	// lock is the lab's lock while this process builds it and until it
+	// detaches from or closes the lab it built.
+	lock *labLock
 }
 
 // Build validates spec, records the lab and creates its namespaces, bridges,
@@ -41,25 +44,35 @@ func Build(ctx context.Context, spec *Spec) (lab *Lab, err error) {
 	if err := checkPrivileges(); err != nil {
 		return nil, err
 	}
-	if err := claimState(st); err != nil {
+	lock, err := claimState(st)
+	if err != nil {
 		return nil, err
 	}
+	made := []string{} // not nil: nil would mean every recorded namespace
 	defer func() {
 		if err != nil {
 			if lab != nil {
 				lab.release()
 			}
 			lab = nil
-			err = errors.Join(err, Remove(p.Name))
+			err = errors.Join(err, removeLocked(p.Name, made))
+			lock.release()
 		}
 	}()
-	if err := createNamespaces(st.Namespaces); err != nil {
+	if err := checkNamespacesFree(st.Namespaces); err != nil {
+		return nil, err
+	}
+	var created []string
+	created, err = createNamespaces(st.Namespaces)
+	made = append(made, created...)
+	if err != nil {
 		return nil, err
 	}
 	lab, err = open(p)
 	if err != nil {
 		return nil, err
 	}
+	lab.lock = lock
 	if err := ctx.Err(); err != nil {
 		return lab, err
 	}
@@ -67,6 +80,19 @@ func Build(ctx context.Context, spec *Spec) (lab *Lab, err error) {
 		return lab, err
 	}
 	return lab, nil
+}
+
+// checkNamespacesFree refuses to build over namespaces that exist already:
+// they are not this build's to configure, nor to remove if it fails.
+func checkNamespacesFree(names []string) error {
+	var errs []error
+	for _, ns := range names {
+		if _, err := os.Lstat(filepath.Join(netnsRoot, ns)); err == nil {
+			lab, _, _ := parseNamespace(ns)
+			errs = append(errs, fmt.Errorf("namespace %s exists already (left by an earlier lab %s?): remove it with lvslab down --name %s", ns, lab, lab))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Open attaches to a lab that is already up (built by another process).
@@ -130,14 +156,24 @@ func (l *Lab) first(r Role) *Node {
 	return nil
 }
 
-// Detach releases this process's handles and leaves the lab up.
-func (l *Lab) Detach() { l.release() }
+// Detach releases this process's handles and lock and leaves the lab up.
+func (l *Lab) Detach() {
+	l.release()
+	l.lock.release()
+	l.lock = nil
+}
 
 // Close tears the lab down: namespaces (and with them every link, address
 // and route), recorded processes and the state directory.
 func (l *Lab) Close() error {
 	l.release()
-	return Remove(l.Spec.Name)
+	if l.lock == nil {
+		return Remove(l.Spec.Name)
+	}
+	err := removeLocked(l.Spec.Name, nil)
+	l.lock.release()
+	l.lock = nil
+	return err
 }
 
 func (l *Lab) release() {
@@ -159,38 +195,49 @@ func checkPrivileges() error {
 
 // createNamespaces makes each named namespace on a throw-away thread:
 // unshare moves the thread into a fresh namespace, which is then pinned by a
-// bind mount, and the thread is never returned to the runtime.
-func createNamespaces(names []string) error {
+// bind mount, and the thread is never returned to the runtime. It returns
+// the namespaces it made, also on error: only those are its to remove.
+func createNamespaces(names []string) ([]string, error) {
 	if err := os.MkdirAll(netnsRoot, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", netnsRoot, err)
+		return nil, fmt.Errorf("create %s: %w", netnsRoot, err)
 	}
 	errs := make([]error, len(names))
+	created := make([]bool, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread() // never unlocked: this thread's namespace changes
-			errs[i] = createNamespace(name)
+			created[i], errs[i] = createNamespace(name)
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	var made []string
+	for i, name := range names {
+		if created[i] {
+			made = append(made, name)
+		}
+	}
+	return made, errors.Join(errs...)
 }
 
-func createNamespace(name string) error {
+// createNamespace makes one namespace; made says whether its mount point
+// is this call's (to remove on failure), false when it existed before.
+func createNamespace(name string) (made bool, err error) {
 	path := filepath.Join(netnsRoot, name)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
 	if err != nil {
-		return fmt.Errorf("create namespace %s: %w (an earlier lab of that name left it? run lvslab down --all)", name, err)
+		lab, _, _ := parseNamespace(name)
+		return false, fmt.Errorf("create namespace %s: %w (an earlier lab of that name left it? remove it with lvslab down --name %s)", name, err, lab)
 	}
 	f.Close()
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("create namespace %s: unshare: %w", name, err)
+		return true, fmt.Errorf("create namespace %s: unshare: %w", name, err)
 	}
 	self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 	if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("create namespace %s: bind mount: %w", name, err)
+		return true, fmt.Errorf("create namespace %s: bind mount: %w", name, err)
 	}
 	// Set while still inside: addresses must be usable at once (no DAD
 	// delay), must survive a link taken down for fault injection (IPv6
@@ -203,10 +250,10 @@ func createNamespace(name string) error {
 		"net.ipv6.conf.default.accept_ra":         "0",
 	} {
 		if err := writeSysctl(key, v); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("namespace %s: %w", name, err)
+			return true, fmt.Errorf("namespace %s: %w", name, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // wire builds bridges and veths in the switch namespace, then configures

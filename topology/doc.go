@@ -19,8 +19,13 @@
 // namespace of their own ("lvs-<lab>-sw"). Nothing is created in the root
 // namespace and the root namespace gets no route into a lab. Before anything
 // is created, the lab's namespaces are recorded in a state directory
-// (/run/lvslab/<lab>) so that Sweep removes exactly what lvslab made and
-// nothing else.
+// (/run/lvslab/<lab>), filled under a temporary name and renamed into place,
+// so that Remove and Sweep remove exactly what lvslab made and nothing else.
+// A lab's name passes CheckLabName before any path is built from it; its
+// directory holds a lock (flock) taken exclusively to build or remove it and
+// shared to use it; Remove acts only on state this user wrote, deletes only
+// namespaces named lvs-<lab>-<node>, and kills only processes that still are
+// that lab's supervisor.
 //
 // This package must not touch the root namespace's links, routes, sysctls
 // or firewall, and it starts no servers: that is package harness.

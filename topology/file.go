@@ -76,8 +76,8 @@ func LoadFile(path string) (*Spec, error) {
 	return s, nil
 }
 
-// Parse reads a topology from YAML. Unknown fields are errors, so a typo
-// never silently falls back to a default.
+// Parse reads a topology from YAML: one document, no unknown field (a
+// typo never silently falls back to a default), at most MaxNodes nodes.
 func Parse(data []byte) (*Spec, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -87,6 +87,14 @@ func Parse(data []byte) (*Spec, error) {
 			return nil, errors.New("the file is empty: it needs name, vip, segments and nodes")
 		}
 		return nil, fmt.Errorf("malformed YAML: %w", err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		return nil, errors.New("the file holds more than one YAML document (a --- line): one file is one lab")
+	}
+	if len(f.Nodes) > MaxNodes || len(f.Segments) > MaxSegments {
+		return nil, fmt.Errorf("%d nodes and %d segments: a lab has at most %d nodes and %d segments; use fewer real servers",
+			len(f.Nodes), len(f.Segments), MaxNodes, MaxSegments)
 	}
 	var errs []error
 	addr := func(what, s string) netip.Addr {

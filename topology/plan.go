@@ -15,6 +15,13 @@ const (
 	maxIfName = 15
 	// MaxLabName keeps namespace names readable in "ip netns list".
 	MaxLabName = 20
+	// MaxNodes bounds a lab: each node is a namespace, a veth pair and a
+	// server with its goroutines, and planned host numbers must fit a /24
+	// (real servers from .11, the client at .100 and up). The paper's lab
+	// has 11 nodes.
+	MaxNodes = 200
+	// MaxSegments bounds the bridges of a lab's switch namespace.
+	MaxSegments = 16
 )
 
 var (
@@ -44,6 +51,16 @@ func Plan(s *Spec) (*Spec, error) {
 		bad("mode %q is unknown: use one of direct, routed, nat, dr, tun", p.Mode)
 	}
 
+	if len(p.Nodes) > MaxNodes {
+		bad("%d nodes: a lab has at most %d (topology.MaxNodes); use fewer real servers", len(p.Nodes), MaxNodes)
+	}
+	if len(p.Segments) > MaxSegments {
+		bad("%d segments: a lab has at most %d; join nodes on fewer segments", len(p.Segments), MaxSegments)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...) // too big to check further
+	}
+
 	segs := map[string]SegmentSpec{}
 	for i, seg := range p.Segments {
 		where := fmt.Sprintf("segment %d (%s)", i+1, seg.Name)
@@ -65,6 +82,11 @@ func Plan(s *Spec) (*Spec, error) {
 		if seg.IPv6.IsValid() && (!seg.IPv6.Addr().Is6() || seg.IPv6.Addr().Is4In6() || seg.IPv6.Bits() > 120) {
 			bad("%s: ipv6 prefix %s must be IPv6 and /120 or larger", where, seg.IPv6)
 		}
+		for _, pfx := range []netip.Prefix{seg.IPv4, seg.IPv6} {
+			if why := notGlobalUnicast(pfx.Masked().Addr()); pfx.IsValid() && why != "" {
+				bad("%s: prefix %s is %s: use a global unicast prefix, e.g. 192.0.2.0/24 or 2001:db8:2::/64 (documentation prefixes)", where, pfx, why)
+			}
+		}
 		for _, other := range segs {
 			if overlaps(seg.IPv4, other.IPv4) || overlaps(seg.IPv6, other.IPv6) {
 				bad("%s overlaps segment %s: give each segment its own prefix", where, other.Name)
@@ -83,6 +105,18 @@ func Plan(s *Spec) (*Spec, error) {
 	}
 	if p.VIP.IPv6.IsValid() && (!p.VIP.IPv6.Is6() || p.VIP.IPv6.Is4In6()) {
 		bad("vip.ipv6 %s is not an IPv6 address", p.VIP.IPv6)
+	}
+	for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
+		if why := notGlobalUnicast(vip); vip.IsValid() && why != "" {
+			bad("vip %s is %s: use a global unicast address outside every segment, e.g. 203.0.113.10 or 2001:db8:f::10", vip, why)
+		}
+	}
+	if p.VIP.IPv6.IsValid() {
+		for _, seg := range p.Segments {
+			if !seg.IPv6.IsValid() {
+				bad("vip.ipv6 is set but segment %s has no ipv6 prefix: give every segment one (e.g. ipv6: 2001:db8:1::/64) or drop vip.ipv6", seg.Name)
+			}
+		}
 	}
 	if p.VIP.Port == 0 {
 		bad("vip.port is missing: set the service port (e.g. port: 80)")
@@ -176,6 +210,29 @@ func Plan(s *Spec) (*Spec, error) {
 	return p, nil
 }
 
+// notGlobalUnicast says what a is when it cannot be a lab's address (a
+// VIP, a segment's prefix), or "" when it can. A zone would let an
+// address slip past the checks of which segment holds it.
+func notGlobalUnicast(a netip.Addr) string {
+	switch {
+	case a.Zone() != "":
+		return "scoped to a zone (%" + a.Zone() + ")"
+	case a.IsUnspecified():
+		return "the unspecified address"
+	case a.IsLoopback():
+		return "a loopback address"
+	case a.IsMulticast():
+		return "a multicast address"
+	case a.IsLinkLocalUnicast():
+		return "a link-local address"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "the broadcast address"
+	case !a.IsGlobalUnicast():
+		return "not a global unicast address"
+	}
+	return ""
+}
+
 // CheckLabName is the one rule for a lab's name, which every command
 // checks before it does anything: it becomes a directory under StateRoot
 // and the prefix of namespace names, so it must be short and plain.
@@ -185,6 +242,22 @@ func CheckLabName(name string) error {
 		return errors.New("lab name is missing: give one (e.g. --name paper)")
 	case len(name) > MaxLabName || !nameRE.MatchString(name):
 		return fmt.Errorf("lab name %q: use 1-%d lower-case letters and digits, starting with a letter", name, MaxLabName)
+	}
+	return nil
+}
+
+// CheckLabNames checks the lab names a command derives from a prefix it
+// was given (bench's --name bench makes benchdirect, benchnat, …), so that
+// it refuses a bad one before it builds or boots anything. flag names the
+// option the prefix came from.
+func CheckLabNames(flag, prefix string, suffixes ...string) error {
+	if len(suffixes) == 0 {
+		suffixes = []string{""}
+	}
+	for _, s := range suffixes {
+		if err := CheckLabName(prefix + s); err != nil {
+			return fmt.Errorf("%s %q: %w", flag, prefix, err)
+		}
 	}
 	return nil
 }

@@ -107,6 +107,25 @@ func TestValidationErrors(t *testing.T) {
 		{"segment too small", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("192.0.2.0/30") }, "too small"},
 		{"reserved name", func(s *Spec) { s.Nodes[3].Name = "sw" }, "reserved"},
 		{"no free address", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("192.0.2.0/29") }, "no free address"},
+		{"unspecified vip", vip4("0.0.0.0"), "vip 0.0.0.0 is the unspecified address: use a global unicast address"},
+		{"broadcast vip", vip4("255.255.255.255"), "vip 255.255.255.255 is the broadcast address: use a global unicast"},
+		{"loopback vip", vip4("127.0.0.1"), "vip 127.0.0.1 is a loopback address: use a global unicast"},
+		{"multicast vip", vip4("224.0.0.1"), "vip 224.0.0.1 is a multicast address: use a global unicast"},
+		{"link-local vip", vip4("169.254.1.1"), "vip 169.254.1.1 is a link-local address"},
+		{"ipv6 loopback vip", vip6("::1"), "vip ::1 is a loopback address"},
+		{"ipv6 multicast vip", vip6("ff02::1"), "vip ff02::1 is a multicast address"},
+		{"ipv6 link-local vip", vip6("fe80::1"), "vip fe80::1 is a link-local address"},
+		// With a zone, rs3's own address slipped past the segment check.
+		{"ipv6 vip with a zone", vip6("2001:db8:2::13%back"), "vip 2001:db8:2::13%back is scoped to a zone (%back): use a global unicast"},
+		{"ipv6 vip without ipv6 segments", func(s *Spec) {
+			for i := range s.Segments {
+				s.Segments[i].IPv6 = netip.Prefix{}
+			}
+		}, "vip.ipv6 is set but segment front has no ipv6 prefix: give every segment one"},
+		{"loopback segment", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("127.0.0.0/24") }, "prefix 127.0.0.0/24 is a loopback address: use a global unicast prefix"},
+		{"multicast segment", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("224.1.0.0/24") }, "is a multicast address: use a global unicast prefix"},
+		{"link-local ipv6 segment", func(s *Spec) { s.Segments[1].IPv6 = netip.MustParsePrefix("fe80::/64") }, "prefix fe80::/64 is a link-local address"},
+		{"5,000 real servers", func(s *Spec) { WithRealServers(5000)(s) }, "5003 nodes: a lab has at most 200 (topology.MaxNodes); use fewer real servers"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -120,6 +139,26 @@ func TestValidationErrors(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, c.want)
 			}
 		})
+	}
+}
+
+func vip4(a string) func(*Spec) { return func(s *Spec) { s.VIP.IPv4 = netip.MustParseAddr(a) } }
+func vip6(a string) func(*Spec) { return func(s *Spec) { s.VIP.IPv6 = netip.MustParseAddr(a) } }
+
+func TestNodeCapHolds(t *testing.T) {
+	mustPlan(t, Paper(WithRealServers(MaxNodes-3)))
+}
+
+func TestCheckLabNames(t *testing.T) {
+	if err := CheckLabNames("--name", "bench", "direct", "nat"); err != nil {
+		t.Error(err)
+	}
+	err := CheckLabNames("--name", "bbA", "direct")
+	if err == nil || !strings.Contains(err.Error(), `--name "bbA": lab name "bbAdirect": use 1-20 lower-case`) {
+		t.Errorf("got %v", err)
+	}
+	if err := CheckLabNames("--name", "averyveryverylongname", "direct"); err == nil || !strings.Contains(err.Error(), "averyveryverylongnamedirect") {
+		t.Errorf("a prefix too long once suffixed: %v", err)
 	}
 }
 
@@ -168,7 +207,9 @@ func TestParseErrors(t *testing.T) {
 		"name: x\nbogus: 1\n":            "field bogus not found",
 		"vip: {ipv4: 1.2.3}\n":           `vip.ipv4: "1.2.3" is not an IP address`,
 		"segments: [{ipv4: 10.0.0.0}]\n": "is not a prefix",
-		"vip: {ipv4: 203.0.113.1, port: 70000}\n": "not a port number",
+		"vip: {ipv4: 203.0.113.1, port: 70000}\n":                                "not a port number",
+		"name: a\n---\nname: b\n":                                                "more than one YAML document (a --- line): one file is one lab",
+		"nodes:\n" + strings.Repeat("  - {name: rs, role: real-server}\n", 5000): "5000 nodes and 0 segments: a lab has at most 200 nodes",
 	}
 	for in, want := range cases {
 		_, err := Parse([]byte(in))
@@ -206,7 +247,24 @@ func FuzzParse(f *testing.F) {
 		}
 		p, err := Plan(s)
 		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("a refusal must say what is wrong")
+			}
 			return
+		}
+		// What Plan accepts is what a lab can be built from.
+		if len(p.Nodes) > MaxNodes || CheckLabName(p.Name) != nil {
+			t.Fatalf("accepted %d nodes, name %q", len(p.Nodes), p.Name)
+		}
+		for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
+			if vip.IsValid() && (notGlobalUnicast(vip) != "" || vip.Zone() != "") {
+				t.Fatalf("accepted the VIP %s", vip)
+			}
+		}
+		for _, seg := range p.Segments {
+			if p.VIP.IPv6.IsValid() && !seg.IPv6.IsValid() {
+				t.Fatalf("accepted an IPv6 VIP with segment %s IPv4 only", seg.Name)
+			}
 		}
 		// A planned spec plans to itself.
 		if _, err := Plan(p); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/vm"
 )
 
 func init() {
@@ -89,10 +90,37 @@ func (b *benchFlags) config() (bench.Config, error) {
 	if b.cpus < 1 || b.cpus > 64 || b.timeout <= 0 {
 		return cfg, usageError{errors.New("--vm-cpus must be 1-64 and --vm-timeout positive")}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(cfg.Validate(), b.checkPlaces()); err != nil {
 		return cfg, usageError{err}
 	}
 	return cfg, nil
+}
+
+// checkPlaces checks, before any lab or VM, what would otherwise fail only
+// at the end of a long run: the kernel to boot, and where results go.
+func (b *benchFlags) checkPlaces() error {
+	var errs []error
+	if b.kernel != "" {
+		if b.where == bench.WhereHost {
+			errs = append(errs, errors.New("--kernel picks the VM's kernel: use --where vm or auto, or leave --kernel out"))
+		} else if list, err := vm.LoadKernels(""); err != nil {
+			errs = append(errs, err)
+		} else if _, err := list.Select(b.kernel, false); err != nil {
+			errs = append(errs, fmt.Errorf("--kernel: %w", err))
+		}
+	}
+	if fi, err := os.Stat(b.out); err == nil && !fi.IsDir() {
+		errs = append(errs, fmt.Errorf("--out %s is a file: give a folder (it is created if missing)", b.out))
+	}
+	if b.baseline != "" {
+		dir := filepath.Dir(b.baseline)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("--save-baseline %s: folder %s does not exist: create it first", b.baseline, dir))
+		} else if fi, err := os.Stat(b.baseline); err == nil && fi.IsDir() {
+			errs = append(errs, fmt.Errorf("--save-baseline %s is a folder: give a file name", b.baseline))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {

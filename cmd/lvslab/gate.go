@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -16,10 +17,31 @@ import (
 // exitRegression is lvslab gate's "regressed".
 const exitRegression = 1
 
+// gateExitHelp ends lvslab gate --help: CI tells the verdicts apart by them.
+const gateExitHelp = `
+Every point of the baseline (each mode's ratio to direct at each client
+count) is judged; a point this run lacks or cannot support is never a pass.
+
+Exit status (the first that applies):
+  1  regression: a point's ratio dropped by more than --margin with p < --alpha
+  3  a --thresholds limit is broken
+  4  inconclusive: a point of the baseline could not be judged (a mode or
+     client count missing from this run, no ratio to direct, copied trials,
+     a baseline ratio of 0, or too few trials for the U test to reach
+     p < --alpha: the reason says how many are needed), or a limit matched
+     no point; nothing regressed or broke among what was judged
+  5  could not judge at all: a file is missing, unreadable or not a result
+     or thresholds file lvslab wrote or accepts (empty, several YAML
+     documents, unknown key, NaN or out-of-range value), the two results
+     used different --conn, or the report could not be written
+  2  a usage error: a flag missing or out of range (--margin NaN, --alpha 1)
+  0  pass: every point of the baseline judged, none regressed, every limit holds
+`
+
 func init() {
 	register(&command{
 		name:    "gate",
-		summary: "Fail a benchmark that regressed against a baseline (mode ÷ direct ratios, U test, bootstrap): exit 1, or 3 for a broken --thresholds limit.",
+		summary: "Judge a benchmark against a baseline (mode ÷ direct ratios, U test, bootstrap): exit 0 pass, 1 regressed, 3 limit broken, 4 inconclusive, 5 could not judge.",
 		usage:   "gate --baseline FILE [--margin 10%] [--alpha 0.05] [--thresholds fixtures/thresholds.yaml] [--allow-kernel-change] [--json] RESULTS.json",
 		run:     runGate,
 	})
@@ -28,11 +50,16 @@ func init() {
 func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	baseline := fs.String("baseline", "", "baseline `file` (lvslab bench --save-baseline, or an older results.json)")
 	marginFlag := fs.String("margin", "10%", "smallest drop of a ratio that fails the gate (10% or 0.10)")
-	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test")
+	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test, in (0, 1)")
 	thresholds := fs.String("thresholds", "", "fixed limits `file` (e.g. fixtures/thresholds.yaml)")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
 	allowKernel := fs.Bool("allow-kernel-change", false, "compare results measured on two kernel builds (to compare kernels on purpose)")
 	if err := parse(find("gate"), fs, args, true); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(os.Stdout, find("gate"), fs)
+			fmt.Print(gateExitHelp)
+			return nil
+		}
 		return err
 	}
 	if *baseline == "" {
@@ -45,58 +72,48 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--margin: %w", err)}
 	}
+	opt := bench.GateOptions{Margin: margin, Alpha: *alpha}
+	if err := opt.Validate(); err != nil {
+		return usageError{fmt.Errorf("--alpha: %w", err)}
+	}
+	cannotJudge := func(err error) error {
+		return exitError{code: exitInternal, msg: "cannot judge: " + err.Error()}
+	}
 	base, err := bench.ReadResult(*baseline)
 	if err != nil {
-		return usageError{fmt.Errorf("--baseline: %w", err)}
+		return cannotJudge(fmt.Errorf("--baseline: %w", err))
 	}
 	cur, err := bench.ReadResult(fs.Arg(0))
 	if err != nil {
-		return usageError{err}
+		return cannotJudge(err)
 	}
 	var limits *bench.Thresholds
 	if *thresholds != "" {
 		if limits, err = bench.LoadThresholds(*thresholds); err != nil {
-			return usageError{err}
+			return cannotJudge(err)
 		}
 	}
 	if err := checkKernel(base, cur, *allowKernel); err != nil {
 		return err
 	}
-	report, err := bench.Gate(base, cur, bench.GateOptions{Margin: margin, Alpha: *alpha})
+	report, err := bench.Gate(base, cur, opt)
 	if err != nil {
-		return usageError{err}
+		return cannotJudge(err)
 	}
-	var broken []string
+	var check bench.ThresholdCheck
 	if limits != nil {
-		broken = limits.Check(cur)
+		check = limits.Check(cur)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			*bench.GateReport
-			Broken []string `json:"thresholds_broken"`
-		}{report, broken}); err != nil {
-			return err
-		}
-	} else {
-		if err := report.WriteTable(os.Stdout); err != nil {
-			return err
-		}
-		if limits != nil {
-			for _, b := range broken {
-				fmt.Println("threshold broken: " + b)
-			}
-			if len(broken) == 0 {
-				fmt.Printf("thresholds: every limit of %s holds\n", *thresholds)
-			}
-		}
+	if err := writeGate(os.Stdout, report, limits != nil, check, *thresholds, *asJSON); err != nil {
+		return cannotJudge(fmt.Errorf("write the report: %w", err))
 	}
 	switch {
 	case report.Regressions > 0:
 		return exitError{code: exitRegression}
-	case len(broken) > 0:
+	case len(check.Broken) > 0:
 		return exitError{code: exitThreshold}
+	case report.Inconclusive > 0 || len(check.Unchecked) > 0:
+		return exitError{code: exitInconclusive}
 	}
 	return nil
 }
@@ -115,7 +132,45 @@ func checkKernel(base, cur *bench.Result, allow bool) error {
 	return exitError{code: exitInconclusive, msg: "refused: " + err.Error()}
 }
 
-// parseFraction reads "10%" or "0.10".
+func writeGate(w io.Writer, report *bench.GateReport, withLimits bool, check bench.ThresholdCheck, file string, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*bench.GateReport
+			Broken    []string `json:"thresholds_broken"`
+			Unchecked []string `json:"thresholds_unchecked"`
+		}{report, check.Broken, check.Unchecked})
+	}
+	if err := report.WriteTable(w); err != nil {
+		return err
+	}
+	for _, b := range check.Broken {
+		fmt.Fprintln(w, "threshold broken: "+b)
+	}
+	for _, u := range check.Unchecked {
+		fmt.Fprintln(w, "threshold INCONCLUSIVE: "+u)
+	}
+	if withLimits && len(check.Broken) == 0 && len(check.Unchecked) == 0 {
+		fmt.Fprintf(w, "thresholds: every limit of %s holds\n", file)
+	}
+	// One last line for the whole verdict, in the order of the exit status.
+	var err error
+	switch {
+	case report.Regressions > 0:
+		_, err = fmt.Fprintf(w, "gate: FAIL: %d points regressed\n", report.Regressions)
+	case len(check.Broken) > 0:
+		_, err = fmt.Fprintf(w, "gate: FAIL: %d fixed limits broken\n", len(check.Broken))
+	case report.Inconclusive > 0 || len(check.Unchecked) > 0:
+		_, err = fmt.Fprintf(w, "gate: INCONCLUSIVE: %d points of the baseline and %d limits could not be judged: not a pass\n",
+			report.Inconclusive, len(check.Unchecked))
+	default:
+		_, err = fmt.Fprintf(w, "gate: pass: all %d points of the baseline judged, none regressed\n", len(report.Rows))
+	}
+	return err
+}
+
+// parseFraction reads "10%" or "0.10", a fraction in [0, 1).
 func parseFraction(s string) (float64, error) {
 	pct := strings.HasSuffix(s, "%")
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
@@ -125,8 +180,9 @@ func parseFraction(s string) (float64, error) {
 	if pct {
 		v /= 100
 	}
-	if v < 0 || v >= 1 {
-		return 0, fmt.Errorf("%q: use 0%% to 99%%", s)
+	// Written so that NaN, which fails every comparison, fails it too.
+	if !(v >= 0 && v < 1) {
+		return 0, fmt.Errorf("%q: use 0%% to 99%% (or 0 to 0.99)", s)
 	}
 	return v, nil
 }

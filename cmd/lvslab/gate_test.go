@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/bench"
@@ -10,16 +11,23 @@ import (
 )
 
 // writeResult writes a result where NAT runs at ratio × direct's rate in
-// each of six trials (spread by ±1 %).
-func writeResult(t *testing.T, dir, name string, ratio float64) string {
+// each of trials trials, spread by a distinct fraction of a percent each
+// as measurements are, and direct at 1000 req/s.
+func writeResult(t *testing.T, dir, name string, ratio float64, trials int, modes ...topology.Mode) string {
 	t.Helper()
-	r := &bench.Result{Config: bench.Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeNAT},
-		Clients: []int{16}, Trials: 6, Connection: "new"}}
-	for trial := 1; trial <= 6; trial++ {
-		spread := 1 + 0.01*float64(trial%3-1)
-		r.Trials = append(r.Trials,
-			bench.Trial{Mode: topology.ModeDirect, Clients: 16, Trial: trial, RequestsPerSec: 1000},
-			bench.Trial{Mode: topology.ModeNAT, Clients: 16, Trial: trial, RequestsPerSec: 1000 * ratio * spread})
+	if len(modes) == 0 {
+		modes = []topology.Mode{topology.ModeDirect, topology.ModeNAT}
+	}
+	r := &bench.Result{Config: bench.Settings{Modes: modes, Clients: []int{16}, Trials: trials, Connection: "new"}}
+	for trial := 1; trial <= trials; trial++ {
+		spread := 1 + 0.002*float64(trial) - 0.007
+		for _, m := range modes {
+			rps := 1000.0
+			if m != topology.ModeDirect {
+				rps = 1000 * ratio * spread
+			}
+			r.Trials = append(r.Trials, bench.Trial{Mode: m, Clients: 16, Trial: trial, RequestsPerSec: rps})
+		}
 	}
 	path := filepath.Join(dir, name)
 	f, err := os.Create(path)
@@ -33,32 +41,83 @@ func writeResult(t *testing.T, dir, name string, ratio float64) string {
 	return path
 }
 
+func writeText(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// captured runs lvslab with stdout and stderr in files, and returns the
+// exit status and both outputs.
+func captured(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	stdout, stderr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = out, out
+	code := run(args)
+	os.Stdout, os.Stderr = stdout, stderr
+	data, _ := os.ReadFile(out.Name())
+	return code, string(data)
+}
+
 func TestGateExitStatus(t *testing.T) {
 	dir := t.TempDir()
-	base := writeResult(t, dir, "base.json", 0.8)
-	same := writeResult(t, dir, "same.json", 0.8)
-	slow := writeResult(t, dir, "slow.json", 0.6)
-	limits := filepath.Join(dir, "limits.yaml")
-	os.WriteFile(limits, []byte("limits:\n  - mode: nat\n    min_ratio: 0.9\n"), 0o644)
-	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	defer devnull.Close()
-	stdout := os.Stdout
-	os.Stdout = devnull // the tables are not what this test reads
-	defer func() { os.Stdout = stdout }()
+	base := writeResult(t, dir, "base.json", 0.8, 6)
+	same := writeResult(t, dir, "same.json", 0.8, 6)
+	slow := writeResult(t, dir, "slow.json", 0.6, 6)
+	base3 := writeResult(t, dir, "base3.json", 0.8, 3)
+	half3 := writeResult(t, dir, "half3.json", 0.4, 3)
+	withDR := writeResult(t, dir, "withdr.json", 0.8, 6, topology.ModeDirect, topology.ModeNAT, topology.ModeDR)
+	zero := writeResult(t, dir, "zero.json", 0, 6)
+	limits := writeText(t, dir, "limits.yaml", "limits:\n  - mode: nat\n    min_ratio: 0.9\n")
+	empty := writeText(t, dir, "empty.yaml", "")
+	nothing := writeText(t, dir, "nothing.yaml", "limits:\n  - mode: tun\n    min_ratio: 0.5\n")
+	twoDocs := writeText(t, dir, "two.yaml", "limits:\n  - mode: nat\n    max_errors: 0\n---\nlimits: []\n")
 	for _, c := range []struct {
 		name string
 		args []string
 		want int
+		says string
 	}{
-		{"same build passes", []string{"gate", "--baseline", base, same}, 0},
-		{"25% slower fails", []string{"gate", "--baseline", base, slow}, exitRegression},
-		{"a broken fixed limit", []string{"gate", "--baseline", base, "--thresholds", limits, same}, exitThreshold},
-		{"no baseline", []string{"gate", same}, 2},
-		{"bad margin", []string{"gate", "--baseline", base, "--margin", "ten", same}, 2},
-		{"not a result", []string{"gate", "--baseline", base, limits}, 2},
+		{"same build passes", []string{"--baseline", base, same}, 0, "gate: pass"},
+		{"25% slower fails", []string{"--baseline", base, slow}, exitRegression, "gate: FAIL"},
+		{"a broken fixed limit", []string{"--baseline", base, "--thresholds", limits, same}, exitThreshold, "threshold broken: nat at 16 clients"},
+		{"a run missing a mode of the baseline", []string{"--baseline", withDR, same}, exitInconclusive, "this run did not measure dr"},
+		{"3 + 3 trials, 50% drop", []string{"--baseline", base3, half3}, exitInconclusive, "--trials 4 or more"},
+		{"--margin NaN", []string{"--baseline", base, "--margin", "NaN", slow}, 2, `--margin: "NaN": use 0% to 99%`},
+		{"--alpha NaN", []string{"--baseline", base, "--alpha", "NaN", slow}, 2, "alpha NaN: use a significance level in (0, 1)"},
+		{"an empty thresholds file", []string{"--baseline", base, "--thresholds", empty, same}, exitInternal, "is empty"},
+		{"two YAML documents", []string{"--baseline", base, "--thresholds", twoDocs, same}, exitInternal, "more than one YAML document"},
+		{"a threshold matching nothing", []string{"--baseline", base, "--thresholds", nothing, same}, exitInconclusive, "matches no point"},
+		{"a baseline ratio of 0", []string{"--baseline", zero, same}, exitInconclusive, "baseline's ratio is 0"},
+		{"a baseline ratio of 0, as JSON", []string{"--baseline", zero, "--json", same}, exitInconclusive, `"inconclusive": 1`},
+		{"no baseline", []string{same}, 2, "--baseline is required"},
+		{"bad margin", []string{"--baseline", base, "--margin", "ten", same}, 2, "is not a number"},
+		{"not a result", []string{"--baseline", base, limits}, exitInternal, "cannot judge"},
+		{"a missing file", []string{"--baseline", filepath.Join(dir, "nope.json"), same}, exitInternal, "no such file"},
 	} {
-		if got := run(c.args); got != c.want {
-			t.Errorf("%s: exit status %d, want %d", c.name, got, c.want)
+		got, out := captured(t, append([]string{"gate"}, c.args...)...)
+		if got != c.want || !strings.Contains(out, c.says) {
+			t.Errorf("%s: exit status %d (want %d), output lacks %q?\n%s", c.name, got, c.want, c.says, out)
+		}
+	}
+}
+
+func TestGateHelpListsEveryExitStatus(t *testing.T) {
+	code, out := captured(t, "gate", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"  1  regression", "  3  a --thresholds limit", "  4  inconclusive", "  5  could not judge", "  2  a usage error", "  0  pass"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("gate --help lacks %q:\n%s", want, out)
 		}
 	}
 }
@@ -69,7 +128,7 @@ func TestParseFraction(t *testing.T) {
 			t.Errorf("parseFraction(%q) = %g, %v; want %g", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"100%", "-1", "x"} {
+	for _, in := range []string{"100%", "-1", "x", "NaN", "nan%", "Inf", "-Inf%"} {
 		if _, err := parseFraction(in); err == nil {
 			t.Errorf("parseFraction(%q) should fail", in)
 		}

@@ -23,6 +23,11 @@ func (t *topologyFlags) register(fs *flag.FlagSet) {
 }
 
 func (t *topologyFlags) spec() (*topology.Spec, error) {
+	if t.name != "" {
+		if err := topology.CheckLabName(t.name); err != nil {
+			return nil, usageError{fmt.Errorf("--name: %w", err)}
+		}
+	}
 	var s *topology.Spec
 	switch {
 	case t.file != "":
@@ -52,10 +57,13 @@ func (t *topologyFlags) spec() (*topology.Spec, error) {
 	return topology.Plan(s)
 }
 
-// labName picks the lab a command acts on: the one named, or the only
-// one that is up.
+// labName picks the lab a command acts on: the one named, checked by the
+// lab-name rule before any path is built from it, or the only one that is up.
 func labName(name string) (string, error) {
 	if name != "" {
+		if err := topology.CheckLabName(name); err != nil {
+			return "", usageError{fmt.Errorf("--name: %w", err)}
+		}
 		return name, nil
 	}
 	labs, err := topology.Labs()

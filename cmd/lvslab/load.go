@@ -68,6 +68,12 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	// No down or up of this lab while it is loaded.
+	release, err := topology.Use(lab)
+	if err != nil {
+		return err
+	}
+	defer release()
 	t, err := topology.Open(lab)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func init() {
 	})
 	register(&command{
 		name:    "down",
-		summary: "Tear a lab down (namespaces, links, processes, state), or with --all every lab lvslab recorded, crashed runs included.",
+		summary: "Tear a lab down (namespaces, links, processes, state), half-built or corrupt ones included, or with --all every lab on this machine.",
 		usage:   "down [--name N] | --all",
 		root:    true,
 		run:     runDown,
@@ -37,6 +37,8 @@ type labStatus struct {
 	Spec       *topology.Spec              `json:"spec,omitempty"`
 	Servers    map[string]harness.Counters `json:"servers,omitempty"`
 	IPVS       []harness.ServiceState      `json:"ipvs,omitempty"`
+	// Broken says why a lab's state cannot be read (half-built, corrupt).
+	Broken     string `json:"broken,omitempty"`
 	ipvsHeader string
 }
 
@@ -53,10 +55,17 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if labs, err = topology.Labs(); err != nil {
 			return err
 		}
+	} else if err := topology.CheckLabName(*name); err != nil {
+		return usageError{fmt.Errorf("--name: %w", err)}
 	}
 	var out []labStatus
 	for _, lab := range labs {
 		st, err := topology.ReadState(lab)
+		if topology.IsCorrupt(err) && *name == "" {
+			// One broken lab does not hide the others.
+			out = append(out, labStatus{Lab: lab, Mode: "?", Created: "?", Broken: err.Error()})
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -90,7 +99,10 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(tw, "LAB\tMODE\tCREATED\tREAL SERVERS")
 		for _, s := range out {
 			serving := "not serving (supervisor gone: lvslab down --name " + s.Lab + ")"
-			if s.Supervisor {
+			switch {
+			case s.Broken != "":
+				serving = "broken: " + s.Broken
+			case s.Supervisor:
 				serving = "serving"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Lab, s.Mode, s.Created, serving)
@@ -138,9 +150,13 @@ func runDown(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if *name != "" {
 			return usageError{fmt.Errorf("give --name or --all, not both")}
 		}
+		// Sweep names only the labs it removed; the error, those it could not.
 		labs, err := topology.Sweep(nil)
 		for _, l := range labs {
 			fmt.Fprintf(os.Stderr, "removed lab %s\n", l)
+		}
+		if err == nil && len(labs) == 0 {
+			fmt.Fprintln(os.Stderr, "no lab to remove")
 		}
 		return err
 	}

@@ -147,5 +147,8 @@ func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if *name == "" {
 		return usageError{errors.New("--name is required")}
 	}
+	if err := topology.CheckLabName(*name); err != nil {
+		return usageError{fmt.Errorf("--name: %w", err)}
+	}
 	return harness.Supervise(ctx, *name, cfg, nil)
 }

@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/suites/internal/labtest"
-	"github.com/lvslab/lvslab/topology"
 )
 
 var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
@@ -90,10 +90,8 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 			time.Sleep(delay)
 			s.Kill()
 			Eventually(s).Should(gexec.Exit())
-			// Whatever it got to, the supervisor (if any) dies too, here.
-			for _, p := range topology.Processes(name("kill")) {
-				syscall.Kill(p.PID, syscall.SIGKILL)
-			}
+			// Whatever it got to, down finds it: a supervisor started but not
+			// yet adopted by up included.
 			run("down", "--name", name("kill")) // not --all: a user's labs stay up
 			Eventually(labtest.Leftovers).Should(BeEmpty(), "after SIGKILL at %s", delay)
 		}
@@ -120,22 +118,30 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Entry("unknown bench mode", []string{"bench", "--modes", "direct,lb"}, "", `mode "lb" is unknown`),
 		Entry("bench with no trial", []string{"bench", "--modes", "direct", "--trials", "0"}, "", "trials 0"),
 		Entry("gate without a baseline", []string{"gate", "results.json"}, "", "--baseline is required"),
+		Entry("a path for a lab name", []string{"down", "--name", "../../tmp/x"}, "", "use 1-20 lower-case letters"),
+		Entry("a path for a lab to load", []string{"load", "--name", "../x"}, "", "use 1-20 lower-case letters"),
+		Entry("a bench name that makes bad lab names", []string{"bench", "--name", "bbA"}, "", `--name "bbA": lab name "bbAdirect": use 1-20`),
+		Entry("a VIP that is not global unicast", []string{"up"}, strings.ReplaceAll(paperYAML(), "ipv4: 203.0.113.10", "ipv4: 127.0.0.1"), "vip 127.0.0.1 is a loopback address"),
+		Entry("5,000 real servers", []string{"up"}, manyServersYAML(5000), "a lab has at most 200 nodes"),
 	)
 
-	It("benchmarks direct against routed, writes every file, gates it and leaves nothing behind", func() {
+	It("benchmarks direct against routed, writes every file, gates it (inconclusive on two trials) and leaves nothing behind", func() {
 		out := GinkgoT().TempDir()
 		s := run("bench", "--name", name("b"), "--modes", "direct,routed", "--clients", "2,8", "--trials", "2",
 			"--duration", "300ms", "--warmup", "100ms", "--latency", "200ms", "--out", out)
 		Expect(s).To(gexec.Exit(0), string(s.Err.Contents()))
-		Expect(s.Out).To(gbytes.Say(`routed\s+8\s+\d+\s+0\.\d+`))
+		Expect(s.Out).To(gbytes.Say(`routed\s+8\s+\d+\s+\d+\.\d+`))
 		for _, f := range []string{"results.json", "results.txt", "figure7.svg", "figure7.png", "summary.md"} {
 			Expect(filepath.Join(out, f)).To(BeAnExistingFile())
 		}
 		Expect(labtest.Leftovers()).To(BeEmpty())
 		results := filepath.Join(out, "results.json")
+		// Two trials a side cannot show a change at p < 0.05: never a pass.
 		s = run("gate", "--baseline", results, results)
-		Expect(s).To(gexec.Exit(0))
-		Expect(s.Out).To(gbytes.Say("gate: pass"))
+		Expect(s).To(gexec.Exit(4))
+		Expect(s.Out).To(gbytes.Say(`routed/clients=2 .* INCONCLUSIVE`))
+		Expect(s.Out).To(gbytes.Say(`cannot reach p < 0.05 \(its smallest p is 0.333\): measure the baseline and this run with --trials 4 or more`))
+		Expect(s.Out).To(gbytes.Say("gate: INCONCLUSIVE"))
 	})
 
 	It("refuses a lab name already in use and leaves the running lab alone", func() {
@@ -167,6 +173,15 @@ func writeFile(content string) string {
 	f.WriteString(content)
 	DeferCleanup(os.Remove, f.Name())
 	return f.Name()
+}
+
+func manyServersYAML(n int) string {
+	var b strings.Builder
+	b.WriteString("name: many\nvip: {ipv4: 203.0.113.10, port: 80}\nsegments: [{name: back, ipv4: 192.0.2.0/24}]\nnodes:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: rs%d, role: real-server, links: [{segment: back}]}\n", i)
+	}
+	return b.String()
 }
 
 func paperYAML() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"syscall"
 	"time"
 
@@ -59,6 +60,17 @@ var _ = Describe("a lab", Label("lab"), func() {
 		_, err := topology.Build(context.Background(), topology.Small(topology.WithName(name("twice"))))
 		Expect(err).To(MatchError(ContainSubstring("already exists")))
 		Expect(reach(lab.Client(), netip.AddrPortFrom(lab.RealServers()[0].Addr(false), 80))).To(Succeed())
+	})
+
+	It("builds over no namespace that was there before, and leaves that one alone when it fails", func() {
+		ns := "lvs-" + name("pre") + "-rs1"
+		Expect(exec.Command("ip", "netns", "add", ns).Run()).To(Succeed())
+		DeferCleanup(func() { Expect(exec.Command("ip", "netns", "delete", ns).Run()).To(Succeed()) })
+		_, err := topology.Build(context.Background(), topology.Small(topology.WithName(name("pre"))))
+		Expect(err).To(MatchError(ContainSubstring(ns + " exists already")))
+		Expect("/run/netns/" + ns).To(BeAnExistingFile())
+		_, err = topology.ReadState(name("pre"))
+		Expect(err).To(MatchError(ContainSubstring("no lab named")))
 	})
 
 	It("leaves nothing when a build fails half-way", func() {
