@@ -201,6 +201,9 @@ func createNamespaces(names []string) ([]string, error) {
 	if err := os.MkdirAll(netnsRoot, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", netnsRoot, err)
 	}
+	if err := shareNetnsRoot(); err != nil {
+		return nil, err
+	}
 	errs := make([]error, len(names))
 	created := make([]bool, len(names))
 	var wg sync.WaitGroup
@@ -220,6 +223,26 @@ func createNamespaces(names []string) ([]string, error) {
 		}
 	}
 	return made, errors.Join(errs...)
+}
+
+// shareNetnsRoot makes /run/netns a mount point of its own with shared
+// propagation, as "ip netns add" does (iproute2's netns_add) before its
+// first namespace. Done here first, a later "ip netns add" finds it so and
+// leaves it; done there later, its bind of the folder onto itself would
+// hide the namespaces of labs already up under a copy, and removing them
+// would then fail with EBUSY. Like iproute2's, the mount stays: it is the
+// standard home of named namespaces, not a lab's.
+func shareNetnsRoot() error {
+	err := unix.Mount("", netnsRoot, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err = unix.Mount(netnsRoot, netnsRoot, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", netnsRoot, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount point (as ip netns add does): %w", netnsRoot, err)
+	}
+	return nil
 }
 
 // createNamespace makes one namespace; made says whether its mount point
