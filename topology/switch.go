@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -144,7 +145,9 @@ func (l *Lab) StaticEntries(segment string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.MasterIndex == br.Attrs().Index && e.State&netlink.NUD_NOARP != 0 && e.State&netlink.NUD_PERMANENT == 0 {
+		// A dump names an entry once per device that reports it.
+		if e.MasterIndex == br.Attrs().Index && e.State&netlink.NUD_NOARP != 0 && e.State&netlink.NUD_PERMANENT == 0 &&
+			!slices.Contains(out, e.HardwareAddr.String()) {
 			out = append(out, e.HardwareAddr.String())
 		}
 	}
