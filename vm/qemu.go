@@ -43,6 +43,9 @@ type Options struct {
 	// InitBinary is the lvslab binary that becomes the guest's init
 	// (default: this executable).
 	InitBinary string
+	// Started, if set, is called once QEMU runs, with its pid and the path
+	// of its monitor socket (QMP); an error stops the run.
+	Started func(pid int, qmpSocket string) error
 }
 
 // Result is how a run ended.
@@ -168,6 +171,10 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 	if o.OutDir != "" {
 		args = append(args, "-virtfs", "local,path="+o.OutDir+",mount_tag="+outTag+",security_model=none,multidevs=remap")
 	}
+	qmpSocket := filepath.Join(filepath.Dir(initrd), "qmp.sock")
+	if o.Started != nil {
+		args = append(args, "-qmp", "unix:"+qmpSocket+",server=on,wait=off")
+	}
 	cmd := exec.Command(qemu, args...)
 	// Own process group: a terminal's Ctrl-C reaches lvslab, which then
 	// kills QEMU; Pdeathsig kills it if lvslab itself is killed.
@@ -183,6 +190,13 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	res := &Result{ExitCode: -1, Accel: accel}
+	if o.Started != nil {
+		if err := o.Started(cmd.Process.Pid, qmpSocket); err != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+			return res, err
+		}
+	}
 	booted := make(chan struct{})
 	lines := make(chan struct{})
 	var tail []string
