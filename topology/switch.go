@@ -62,7 +62,8 @@ func (sw Switch) String() string {
 	return "static forwarding entries for every node's link, ageing time " + ageing + ": no unicast flooding"
 }
 
-func checkSwitch(sw Switch) error {
+// CheckSwitch names what is wrong with a switch setting.
+func CheckSwitch(sw Switch) error {
 	if sw.AgeingTime != 0 && (sw.AgeingTime < MinAgeingTime || sw.AgeingTime > MaxAgeingTime) {
 		return fmt.Errorf("switch ageing time %s: use 0 (the kernel's default, 300s) or %s to %s", sw.AgeingTime, MinAgeingTime, MaxAgeingTime)
 	}

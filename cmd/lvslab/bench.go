@@ -22,8 +22,9 @@ func init() {
 	register(&command{
 		name:    "bench",
 		summary: "Reproduce the paper's Figure 7 (direct, routed, NAT, DR, TUN; interleaved trials) into results.json, results.txt, figure7.svg/png, summary.md.",
-		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 1,2,4,8,16,32,64] [--conn new|keepalive] [--trials 6] " +
-			"[--duration 1.5s] [--warmup 0.5s] [--latency 2s] [--where auto|host|vm] [--kernel K] [--out DIR] [--save-baseline FILE]",
+		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 1,2,8,32] [--conn new|keepalive] [--trials 6] " +
+			"[--duration 1s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 5] [--light-duration 1s] [--light-share 0.4] [--stations 4] " +
+			"[--isolate] [--cap STATION=CPUS,…] [--switch static|learning]\n   [--where auto|host|vm] [--kernel K] [--out DIR] [--save-baseline FILE]",
 		root: true,
 		run:  runBench,
 	})
@@ -31,19 +32,32 @@ func init() {
 
 type benchFlags struct {
 	modes, clients, conn, kernel, out, baseline, scheduler, name, where string
-	icount, configFile                                                  string
-	trials, rules, cpus                                                 int
-	duration, warmup, latency, timeout                                  time.Duration
+	icount, configFile, caps, switchMode                                string
+	trials, rules, cpus, lightTrials, stations                          int
+	duration, warmup, latency, timeout, lightDuration                   time.Duration
+	lightShare                                                          float64
+	isolate                                                             bool
+	set                                                                 map[string]bool
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.modes, "modes", "direct,routed,nat,dr,tun", "modes to compare, interleaved; direct is the reference of every ratio")
-	fs.StringVar(&b.clients, "clients", "1,2,4,8,16,32,64", "closed-loop client counts")
+	// The default sweep is sized by the work it does: 4 client counts × 5
+	// modes × 6 trials of 1.3 s of guest time each, about 10 minutes of
+	// wall time under TCG here, with the light-load runs and the stations run.
+	fs.StringVar(&b.clients, "clients", "1,2,8,32", "closed-loop client counts")
 	fs.StringVar(&b.conn, "conn", "new", "new (one TCP connection per request, like WebBench) or keepalive")
-	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count")
-	fs.DurationVar(&b.duration, "duration", 1500*time.Millisecond, "measured time per mode, client count and trial")
-	fs.DurationVar(&b.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each measurement")
-	fs.DurationVar(&b.latency, "latency", 2*time.Second, "single-client latency run per mode (0 skips it)")
+	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count (0: light load only)")
+	fs.DurationVar(&b.duration, "duration", time.Second, "measured time per mode, client count and trial")
+	fs.DurationVar(&b.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each measurement")
+	fs.DurationVar(&b.latency, "latency", time.Second, "single-client run per mode: the paper's third test, and R(1) of the model (0 skips it)")
+	fs.IntVar(&b.lightTrials, "light-trials", 5, "light-load trials per mode, that each station's demand is measured in (0 skips them)")
+	fs.DurationVar(&b.lightDuration, "light-duration", time.Second, "measured time of each light-load trial")
+	fs.Float64Var(&b.lightShare, "light-share", 0.4, "the busiest station's utilization a light-load run aims at (at most 0.5)")
+	fs.IntVar(&b.stations, "stations", 4, "in the VM, then run every mode under light load in a second VM with this many vCPUs,\na vCPU per station (client, director, router, real servers), for per-station demands (0 skips it)")
+	fs.BoolVar(&b.isolate, "isolate", false, "the machine model: each station on CPUs of its own (in the VM: its vCPUs, in real time);\nevery measurement records each station's CPU time")
+	fs.StringVar(&b.caps, "cap", "", "with --isolate in the VM: cap stations' vCPUs at shares of a host CPU, e.g. director=0.25")
+	fs.StringVar(&b.switchMode, "switch", "static", "static (forwarding entries for every node's link) or learning (the bridges age out ports that never send)")
 	fs.StringVar(&b.kernel, "kernel", "", "kernel of the shipped list for the VM (default: the list's default)")
 	fs.StringVar(&b.out, "out", "results/bench", "output `folder`")
 	fs.StringVar(&b.baseline, "save-baseline", "", "also write the result as a baseline `file` for lvslab gate")
@@ -52,11 +66,11 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.name, "name", "bench", "prefix of the labs' names")
 	fs.StringVar(&b.where, "where", bench.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
 	fs.DurationVar(&b.timeout, "vm-timeout", 30*time.Minute, "kill the VM after this long")
-	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs")
+	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs (with --isolate: 4)")
 	// An instruction-driven clock makes a trial's timing depend on the work
 	// it took, not on what else the host ran: the ratios' CV fell from
 	// 10-15 % to under 2 % on a 2-core CI machine.
-	fs.StringVar(&b.icount, "vm-icount", "shift=2,sleep=off", "QEMU -icount for the VM's clock, or off for the host's real time")
+	fs.StringVar(&b.icount, "vm-icount", "shift=2,sleep=off", "QEMU -icount for the VM's clock, or off for the host's real time (--isolate: off)")
 	// How the VM hands the guest its configuration; not for direct use.
 	fs.StringVar(&b.configFile, "config", "", "")
 }
@@ -71,7 +85,40 @@ func (b *benchFlags) config() (bench.Config, error) {
 		return c, nil
 	}
 	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: b.duration, Warmup: b.warmup,
-		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig}
+		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
+		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: b.lightDuration, Share: b.lightShare},
+		Isolate: b.isolate}
+	switch b.switchMode {
+	case "static":
+	case "learning":
+		cfg.Switch.Learning = true
+	default:
+		return cfg, usageError{fmt.Errorf("--switch %q: use static or learning", b.switchMode)}
+	}
+	if b.caps != "" {
+		cfg.Caps = map[string]float64{}
+		for _, kv := range strings.Split(b.caps, ",") {
+			st, v, ok := strings.Cut(kv, "=")
+			cores, err := strconv.ParseFloat(v, 64)
+			if !ok || err != nil {
+				return cfg, usageError{fmt.Errorf("--cap %q: give STATION=CPUS pairs, e.g. director=0.25", kv)}
+			}
+			cfg.Caps[strings.TrimSpace(st)] = cores
+		}
+	}
+	if b.isolate {
+		// The model needs real time and a vCPU per station.
+		if b.set["vm-icount"] && b.icount != "off" {
+			return cfg, usageError{errors.New("--isolate needs real time: under --vm-icount every vCPU runs on one host thread (leave --vm-icount out, or give off)")}
+		}
+		b.icount = "off"
+		if !b.set["vm-cpus"] {
+			b.cpus = 4
+		}
+	}
+	if b.stations != 0 && (b.stations < topology.MinIsolateCPUs || b.stations > 64) {
+		return cfg, usageError{fmt.Errorf("--stations %d: give 0 (skip) or %d to 64 vCPUs", b.stations, topology.MinIsolateCPUs)}
+	}
 	for _, m := range strings.Split(b.modes, ",") {
 		cfg.Modes = append(cfg.Modes, topology.Mode(strings.TrimSpace(m)))
 	}
@@ -101,6 +148,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := parse(find("bench"), fs, args, false); err != nil {
 		return err
 	}
+	b.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { b.set[f.Name] = true })
 	cfg, err := b.config()
 	if err != nil {
 		return err
@@ -126,8 +175,10 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	printBench(res)
-	fmt.Printf("\nfigure:  %s\nsummary: %s\ntrials:  %s (benchstat -col /mode %s)\n",
-		filepath.Join(b.out, bench.FigureSVG), filepath.Join(b.out, bench.SummaryMD),
+	if len(res.Points) > 0 {
+		fmt.Printf("\nfigure:  %s", filepath.Join(b.out, bench.FigureSVG))
+	}
+	fmt.Printf("\nsummary: %s\ntrials:  %s (benchstat -col /mode %s)\n", filepath.Join(b.out, bench.SummaryMD),
 		filepath.Join(b.out, bench.ResultsJSON), filepath.Join(b.out, bench.ResultsText))
 	if b.baseline != "" {
 		f, err := os.Create(b.baseline)
@@ -147,7 +198,14 @@ func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result
 	cfg.SuperviseServers = true
 	p := newProgress("bench")
 	cfg.Progress = func(s bench.Step) {
-		p.step(s.Done, s.Total, fmt.Sprintf("%s trial %d: %-6s %2d clients", s.Phase, s.Trial, s.Mode, s.Clients))
+		desc := fmt.Sprintf("%s trial %d: %-6s %2d clients", s.Phase, s.Trial, s.Mode, s.Clients)
+		switch s.Phase {
+		case "one client":
+			desc = fmt.Sprintf("%s: %s", s.Phase, s.Mode)
+		case "light load":
+			desc = fmt.Sprintf("%s trial %d: %-6s rate %d of 2", s.Phase, s.Trial, s.Mode, s.Clients)
+		}
+		p.step(s.Done, s.Total, s.Work, s.Left, desc)
 	}
 	res, err := bench.Run(ctx, cfg)
 	p.finish()
@@ -172,8 +230,12 @@ func benchInVM(ctx context.Context, cfg bench.Config, b *benchFlags) (*bench.Res
 	if icount == "off" {
 		icount = ""
 	}
+	stations := b.stations
+	if cfg.Isolate || cfg.Light.Trials == 0 {
+		stations = 0
+	}
 	res, err := bench.RunInVM(ctx, cfg, b.out, bench.VMOptions{
-		Kernel: b.kernel, CPUs: b.cpus, ICount: icount, Timeout: b.timeout,
+		Kernel: b.kernel, CPUs: b.cpus, ICount: icount, Timeout: b.timeout, Stations: stations,
 		Command: func(configFile, out string) []string {
 			return []string{self, "bench", "--where", bench.WhereHost, "--config", configFile, "--out", out}
 		},
