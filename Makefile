@@ -55,14 +55,18 @@ test-ipvs: build
 			-ginkgo.label-filter='$(only)!perf' -ginkgo.junit-report=$(abspath $(RESULTS))/ipvs-$(KERNEL)-junit.xml && \
 		echo "== the perf specs, in a VM with an instruction-driven clock ($(KERNEL))" && \
 		LVSLAB_BIN=$(abspath $(BIN)) $(BIN) vm --kernel $(KERNEL) --cpus 1 --icount $(ICOUNT) --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) \
-			-ginkgo.label-filter='$(only)perf' -ginkgo.junit-report=$(abspath $(RESULTS))/perf-$(KERNEL)-junit.xml; \
+			-ginkgo.label-filter='$(only)perf && !isolation' -ginkgo.junit-report=$(abspath $(RESULTS))/perf-$(KERNEL)-junit.xml && \
+		echo "== the isolation spec, in a VM with a vCPU per station ($(KERNEL))" && \
+		LVSLAB_BIN=$(abspath $(BIN)) $(BIN) vm --kernel $(KERNEL) --cpus 3 --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) \
+			-ginkgo.label-filter='$(only)isolation' -ginkgo.junit-report=$(abspath $(RESULTS))/isolation-$(KERNEL)-junit.xml; \
 	fi
 
 # The IPVS suites on every kernel of the shipped list, one summary line each.
 test-matrix: deps build
 	$(GO) test -c -o bin/ipvs.test ./suites/ipvs/
 	$(BIN) vm --matrix --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) -ginkgo.label-filter='$(only)!perf'
-	$(BIN) vm --matrix --cpus 1 --icount $(ICOUNT) --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) -ginkgo.label-filter='$(only)perf'
+	$(BIN) vm --matrix --cpus 1 --icount $(ICOUNT) --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) -ginkgo.label-filter='$(only)perf && !isolation'
+	$(BIN) vm --matrix --cpus 3 --out $(RESULTS) -- bin/ipvs.test $(ginkgo_base) -ginkgo.label-filter='$(only)isolation'
 
 # The README's main job: the paper's benchmark, every mode, default sweep.
 bench: deps build

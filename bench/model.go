@@ -56,6 +56,27 @@ type ModeBound struct {
 	LightBusy float64 `json:"light_busy"`
 	// Check compares the sweep's highest client count with the bound.
 	Check *BoundCheck `json:"check,omitempty"`
+	// LightSwitches and SweepSwitches are the machine's context switches
+	// per request in the heavier light-load runs and in the sweep's
+	// highest client count (medians): work a saturated machine batches,
+	// a lightly loaded one pays for request by request.
+	LightSwitches float64 `json:"light_switches_per_request,omitempty"`
+	SweepSwitches float64 `json:"sweep_switches_per_request,omitempty"`
+}
+
+// switchesPerRequest is the median context switches per request of the
+// trials keep accepts.
+func switchesPerRequest(trials []Trial, keep func(Trial) bool) float64 {
+	var v []float64
+	for _, t := range trials {
+		if keep(t) && t.Requests > t.Errors && t.Switches > 0 {
+			v = append(v, float64(t.Switches)/float64(t.Requests-t.Errors))
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	return median(v)
 }
 
 // Bound is the predicted most requests/s with n clients (median).
@@ -180,6 +201,10 @@ func (r *Result) bound(m topology.Mode, dt demandTrials) (ModeBound, bool) {
 		}
 	}
 	b.Check = r.check(b, ceilings)
+	b.LightSwitches = switchesPerRequest(r.Light, func(t Trial) bool { return t.Mode == m && t.Level == 2 })
+	if b.Check != nil {
+		b.SweepSwitches = switchesPerRequest(r.Trials, func(t Trial) bool { return t.Mode == m && t.Clients == b.Check.Clients })
+	}
 	return b, true
 }
 
