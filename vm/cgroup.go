@@ -160,7 +160,8 @@ func (q *ThreadQuota) Remove() error {
 				errs = append(errs, err)
 			}
 		}
-	} else if q.origin != "" && len(cgroupMembers(filepath.Join(q.dir, "rest", "cgroup.procs"))) > 0 {
+	} else if q.origin != "" && len(cgroupMembers(filepath.Join(q.dir, "rest", "cgroup.threads"))) > 0 {
+		// A threaded cgroup cannot list its processes, only its threads.
 		if err := writeCgroup(filepath.Join(q.root, q.origin), "cgroup.procs", strconv.Itoa(q.pid)); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, err)
 		}
