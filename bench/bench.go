@@ -88,10 +88,12 @@ type Step struct {
 	// time) done; Left estimates the time the rest takes.
 	Work    float64
 	Left    time.Duration
-	Phase   string // "idle", "one client", "light load" or "sweep"
+	Phase   string // "one client", "light load" or "sweep"
 	Mode    topology.Mode
 	Clients int
 	Trial   int
+	// Level is the light-load run's level (1 or 2).
+	Level int
 }
 
 // Modes are the modes a benchmark knows, in the order they are shown.
@@ -347,17 +349,17 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		meter.marks, meter.seq = os.Stderr, new(int)
 	}
 	sched := newSchedule(cfg, len(labs))
-	progress := func(phase string, m topology.Mode, clients, trial int, cost time.Duration) {
+	progress := func(phase string, m topology.Mode, clients, trial, level int, cost time.Duration) {
 		if cfg.Progress != nil {
 			s := sched.next(cost)
-			s.Phase, s.Mode, s.Clients, s.Trial = phase, m, clients, trial
+			s.Phase, s.Mode, s.Clients, s.Trial, s.Level = phase, m, clients, trial, level
 			cfg.Progress(s)
 		}
 	}
 	rates := map[topology.Mode]float64{}
 	if cfg.Latency > 0 {
 		for i, l := range labs {
-			progress("one client", l.mode, 1, 1, cfg.Warmup+cfg.Latency)
+			progress("one client", l.mode, 1, 1, 0, cfg.Warmup+cfg.Latency)
 			single := *l
 			single.load.KeepAlive = false
 			tr, err := measure(ctx, &single, 1, 0, cfg.Warmup, cfg.Latency, meter)
@@ -374,7 +376,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			l := labs[(i+t)%len(labs)]
 			for k := range 2 {
 				level := 1 + (k+t)%2 // the order of the two levels alternates
-				progress("light load", l.mode, level, t, cfg.Warmup+cfg.Light.Duration)
+				progress("light load", l.mode, 0, t, level, cfg.Warmup+cfg.Light.Duration)
 				rate := rates[l.mode] * float64(level) / 2
 				tr, err := measure(ctx, l, lightClients, rate, cfg.Warmup, cfg.Light.Duration, meter)
 				if err != nil {
@@ -391,7 +393,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				// Rotate the order every trial and client count, so that no mode
 				// always runs first after a change of load.
 				l := labs[(i+t+ci)%len(labs)]
-				progress("sweep", l.mode, clients, t, cfg.Warmup+cfg.Duration)
+				progress("sweep", l.mode, clients, t, 0, cfg.Warmup+cfg.Duration)
 				tr, err := measure(ctx, l, clients, 0, cfg.Warmup, cfg.Duration, meter)
 				if err != nil {
 					return nil, err

@@ -293,7 +293,7 @@ func (r *Result) paperHardware(dt demandTrials) *PaperHardware {
 		return nil
 	}
 	dir, farm := stationHolding(r.Machine, "director"), stationHolding(r.Machine, "rs1")
-	if dir == "" || farm == "" || dir == farm || dir == MachineStation {
+	if dir == "" || farm == "" || dir == farm {
 		return nil
 	}
 	ph := &PaperHardware{Servers: PaperServers, Director: dir, Farm: farm}

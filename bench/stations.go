@@ -340,10 +340,11 @@ func (s *vcpuSampler) merge(r *Result) error {
 	return nil
 }
 
-// stationHolding is the station a node belongs to ("" if none).
+// stationHolding is the station a node has to itself or shares with
+// others ("" if none: without the machine model no node has a station).
 func stationHolding(m *Machine, node string) string {
 	for _, st := range m.Stations {
-		if slices.Contains(st.Nodes, node) || (st.Name == MachineStation && len(st.Nodes) == 0) {
+		if slices.Contains(st.Nodes, node) {
 			return st.Name
 		}
 	}

@@ -3,10 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
-
-	"github.com/lvslab/lvslab/topology"
 )
 
 // The model's part of summary.md: where the time goes, the bounds and how
@@ -187,12 +184,4 @@ func (r *Result) writeMethods(w io.Writer) {
 	for _, it := range items {
 		fmt.Fprintf(w, "- %s\n", it)
 	}
-}
-
-// stationsWithDirector reports whether a result's stations tell the
-// director apart.
-func stationsWithDirector(r *Result) bool {
-	return r != nil && r.Machine != nil && slices.ContainsFunc(r.Machine.Stations, func(s topology.Station) bool {
-		return slices.Contains(s.Nodes, "director") && len(s.Nodes) == 1
-	})
 }

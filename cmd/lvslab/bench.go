@@ -167,6 +167,9 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(os.Stderr, "lvslab bench: "+place.Note)
 	}
 	cfg.Modes = place.Modes
+	if len(cfg.Caps) > 0 && place.Where != bench.WhereVM {
+		return usageError{errors.New("--cap needs the VM (--where vm): on a host a station's speed is its CPUs'")}
+	}
 	var res *bench.Result
 	if place.Where == bench.WhereVM {
 		res, err = benchInVM(ctx, cfg, &b)
@@ -205,7 +208,7 @@ func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result
 		case "one client":
 			desc = fmt.Sprintf("%s: %s", s.Phase, s.Mode)
 		case "light load":
-			desc = fmt.Sprintf("%s trial %d: %-6s rate %d of 2", s.Phase, s.Trial, s.Mode, s.Clients)
+			desc = fmt.Sprintf("%s trial %d: %-6s rate %d of 2", s.Phase, s.Trial, s.Mode, s.Level)
 		}
 		p.step(s.Done, s.Total, s.Work, s.Left, desc)
 	}
