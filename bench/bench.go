@@ -310,6 +310,21 @@ func (b *modeLab) close() error {
 // lightClients bounds the requests in flight of a light-load (open-loop) run.
 const lightClients = 64
 
+// minLightRequests is the fewest requests a light-load run serves: a
+// demand is a difference of two runs' CPU time over the difference of
+// their requests, so the background's jitter weighs in inversely to it.
+const minLightRequests = 200
+
+// lightDuration is a light-load run's length: d, or longer (up to 5 d)
+// at a rate too low to serve minLightRequests in d.
+func lightDuration(d time.Duration, rate float64) time.Duration {
+	if rate <= 0 {
+		return d
+	}
+	need := time.Duration(minLightRequests / rate * float64(time.Second))
+	return min(max(d, need), 5*d)
+}
+
 // Run runs a benchmark. Every lab it builds is gone when it returns; a
 // cancelled ctx (Ctrl-C) ends it with ctx's error and nothing left behind.
 //
@@ -349,9 +364,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		meter.marks, meter.seq = os.Stderr, new(int)
 	}
 	sched := newSchedule(cfg, len(labs))
-	progress := func(phase string, m topology.Mode, clients, trial, level int, cost time.Duration) {
+	progress := func(phase string, m topology.Mode, clients, trial, level int, cost, planned time.Duration) {
 		if cfg.Progress != nil {
-			s := sched.next(cost)
+			s := sched.next(cost, planned)
 			s.Phase, s.Mode, s.Clients, s.Trial, s.Level = phase, m, clients, trial, level
 			cfg.Progress(s)
 		}
@@ -359,7 +374,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	rates := map[topology.Mode]float64{}
 	if cfg.Latency > 0 {
 		for i, l := range labs {
-			progress("one client", l.mode, 1, 1, 0, cfg.Warmup+cfg.Latency)
+			progress("one client", l.mode, 1, 1, 0, cfg.Warmup+cfg.Latency, cfg.Warmup+cfg.Latency)
 			single := *l
 			single.load.KeepAlive = false
 			tr, err := measure(ctx, &single, 1, 0, cfg.Warmup, cfg.Latency, meter)
@@ -376,9 +391,10 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			l := labs[(i+t)%len(labs)]
 			for k := range 2 {
 				level := 1 + (k+t)%2 // the order of the two levels alternates
-				progress("light load", l.mode, 0, t, level, cfg.Warmup+cfg.Light.Duration)
 				rate := rates[l.mode] * float64(level) / 2
-				tr, err := measure(ctx, l, lightClients, rate, cfg.Warmup, cfg.Light.Duration, meter)
+				d := lightDuration(cfg.Light.Duration, rate)
+				progress("light load", l.mode, 0, t, level, cfg.Warmup+d, cfg.Warmup+cfg.Light.Duration)
+				tr, err := measure(ctx, l, lightClients, rate, cfg.Warmup, d, meter)
 				if err != nil {
 					return nil, err
 				}
@@ -393,7 +409,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				// Rotate the order every trial and client count, so that no mode
 				// always runs first after a change of load.
 				l := labs[(i+t+ci)%len(labs)]
-				progress("sweep", l.mode, clients, t, 0, cfg.Warmup+cfg.Duration)
+				progress("sweep", l.mode, clients, t, 0, cfg.Warmup+cfg.Duration, cfg.Warmup+cfg.Duration)
 				tr, err := measure(ctx, l, clients, 0, cfg.Warmup, cfg.Duration, meter)
 				if err != nil {
 					return nil, err
@@ -432,8 +448,10 @@ func newSchedule(cfg Config, modes int) *schedule {
 	return s
 }
 
-// next records that a step of nominal cost begins and says what is left.
-func (s *schedule) next(cost time.Duration) Step {
+// next records that a step begins whose work is cost (planned as
+// planned) and says what is left.
+func (s *schedule) next(cost, planned time.Duration) Step {
+	s.work += cost - planned
 	st := Step{Done: s.done, Total: s.total, Work: float64(s.spent) / float64(max(s.work, 1))}
 	if s.spent > 0 {
 		rate := float64(time.Since(s.start)) / float64(s.spent)

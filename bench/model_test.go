@@ -181,12 +181,12 @@ func TestScheduleEstimatesByWork(t *testing.T) {
 	if s.total != 2+4+2 || s.work != 8*time.Second {
 		t.Fatalf("%d steps, %s of work", s.total, s.work)
 	}
-	first := s.next(time.Second)
+	first := s.next(time.Second, time.Second)
 	if first.Work != 0 || first.Left != 0 {
 		t.Errorf("first step: %+v", first)
 	}
 	s.start = s.start.Add(-3 * time.Second) // the first step took 3 s for 1 s of work
-	second := s.next(time.Second)
+	second := s.next(time.Second, time.Second)
 	if math.Abs(second.Work-0.125) > 1e-9 || second.Left < 20*time.Second || second.Left > 22*time.Second {
 		t.Errorf("second step: %+v, want 1/8 done and about 21 s left", second)
 	}

@@ -167,7 +167,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(os.Stderr, "lvslab bench: "+place.Note)
 	}
 	cfg.Modes = place.Modes
-	if len(cfg.Caps) > 0 && place.Where != bench.WhereVM {
+	// The guest gets its configuration, caps included, from the host that applies them.
+	if len(cfg.Caps) > 0 && place.Where != bench.WhereVM && b.configFile == "" {
 		return usageError{errors.New("--cap needs the VM (--where vm): on a host a station's speed is its CPUs'")}
 	}
 	var res *bench.Result
