@@ -108,6 +108,11 @@ func (b *benchFlags) config() (bench.Config, error) {
 			cfg.Caps[strings.TrimSpace(st)] = cores
 		}
 	}
+	// No single-client run, no light load sized from it (unless asked for,
+	// which Validate then refuses by name).
+	if b.latency == 0 && !b.set["light-trials"] {
+		cfg.Light.Trials = 0
+	}
 	if b.isolate {
 		// The model needs real time and a vCPU per station.
 		if b.set["vm-icount"] && b.icount != "off" {
