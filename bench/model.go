@@ -366,6 +366,11 @@ func (r *Result) Verdict() (string, string) {
 	}
 	nat, measured := r.Point(topology.ModeNAT, n)
 	measured = measured && nat.Ratio != nil
+	if measured && len(nat.Ratio.Values) < MinVerdictTrials {
+		reasons = append(reasons, fmt.Sprintf("NAT's ratio at %d clients rests on %d trials, too few to judge (give --trials %d or more)",
+			n, len(nat.Ratio.Values), MinVerdictTrials))
+		measured = false
+	}
 	if measured {
 		ratio := nat.Ratio.Median
 		bottleneck := ""
@@ -396,6 +401,11 @@ func (r *Result) Verdict() (string, string) {
 			if e.Mode != topology.ModeNAT {
 				continue
 			}
+			if len(e.Estimate.Values) < MinVerdictTrials {
+				reasons = append(reasons, fmt.Sprintf("the paper's hardware is predicted from %d light-load trials, too few to judge (give --light-trials %d or more)",
+					len(e.Estimate.Values), MinVerdictTrials))
+				break
+			}
 			if e.Estimate.Median <= PaperRatio {
 				return VerdictOnlyUnderModel, joinReasons(append(reasons, fmt.Sprintf("the paper's hardware predicted from per-station demands (one director, %d real servers, each one station's speed) gives NAT %.3f [%.3f, %.3f] of direct, at most the paper's %.2f",
 					PaperServers, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi, PaperRatio)))
@@ -407,7 +417,13 @@ func (r *Result) Verdict() (string, string) {
 	if measured {
 		return VerdictNotReproduced, joinReasons(reasons)
 	}
+	if len(reasons) > 0 {
+		return VerdictInconclusive, joinReasons(reasons)
+	}
 	return VerdictInconclusive, "neither a measured NAT ratio at the top client count nor per-station demands to predict it from"
 }
+
+// MinVerdictTrials is the fewest trials a verdict rests on.
+const MinVerdictTrials = 3
 
 func joinReasons(r []string) string { return strings.Join(r, "; ") }

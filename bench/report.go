@@ -218,7 +218,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
 		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration, c.Warmup)
 	if c.Light.Trials > 0 {
-		fmt.Fprintf(w, " Before the sweep: an idle window, one client per mode for %gs, and %d light-load trials of %gs per mode.", c.Latency, c.Light.Trials, c.Light.Duration)
+		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs.", c.Latency, c.Light.Trials, c.Light.Duration)
 	}
 	if c.DirectorRules > 0 {
 		fmt.Fprintf(w, " **The director was slowed down on purpose by %d nftables rules.**", c.DirectorRules)
