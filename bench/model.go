@@ -165,7 +165,11 @@ func (r *Result) bound(m topology.Mode, dt demandTrials) (ModeBound, bool) {
 	worst := map[string]int{}
 	for _, t := range dt.sortedTrials(m) {
 		ceiling, total, by := math.Inf(1), 0.0, ""
-		for st, d := range dt[m][t] {
+		for _, st := range stationNames(r.Machine) { // in order: a tie goes to the first
+			d, ok := dt[m][t][st]
+			if !ok {
+				continue
+			}
 			total += d
 			if c := r.Machine.Capacity(st); d > 0 && c/d < ceiling {
 				ceiling, by = c/d, st

@@ -21,7 +21,7 @@ func stationsResult(demands map[topology.Mode]map[string]float64, background flo
 		{Name: "director", Nodes: []string{"director"}, CPUs: topology.CPUList{1}},
 		{Name: "router", Nodes: []string{"router"}, CPUs: topology.CPUList{2}},
 		{Name: "servers", Nodes: []string{"rs1", "rs2"}, CPUs: topology.CPUList{3}},
-	}, Caps: map[string]float64{"director": 0.25}}
+	}, Caps: map[string]float64{"director": 0.2}}
 	for t := 1; t <= trials; t++ {
 		for _, m := range r.Config.Modes {
 			for level := 1; level <= 2; level++ {
@@ -60,8 +60,8 @@ func TestDemandsAreTheSlopeNotTheUtilizationOverThroughput(t *testing.T) {
 	if !ok || math.Abs(d.Seconds.Median-0.002) > 1e-5 {
 		t.Fatalf("NAT's director demand %+v, want 2 ms: the background must drop out", d)
 	}
-	if d.Capacity != 0.25 {
-		t.Errorf("the capped director's capacity is %g, want 0.25", d.Capacity)
+	if d.Capacity != 0.2 {
+		t.Errorf("the capped director's capacity is %g, want 0.2", d.Capacity)
 	}
 	if len(d.Seconds.Values) != 3 {
 		t.Errorf("%d trial values, want 3", len(d.Seconds.Values))
@@ -72,10 +72,10 @@ func TestBoundsFindTheBottleneck(t *testing.T) {
 	r := stationsResult(labDemands, 0, 3)
 	nat, ok := r.Model.Bound(topology.ModeNAT)
 	if !ok || nat.Bottleneck != "director" {
-		t.Fatalf("NAT's bottleneck %q, want the capped director (0.25 CPU / 2 ms = 125 req/s)", nat.Bottleneck)
+		t.Fatalf("NAT's bottleneck %q, want the capped director (0.2 CPU / 2 ms = 100 req/s)", nat.Bottleneck)
 	}
-	if math.Abs(nat.Ceiling.Median-125) > 2 {
-		t.Errorf("NAT's ceiling %.1f, want 125 req/s", nat.Ceiling.Median)
+	if math.Abs(nat.Ceiling.Median-100) > 2 {
+		t.Errorf("NAT's ceiling %.1f, want 100 req/s", nat.Ceiling.Median)
 	}
 	direct, _ := r.Model.Bound(topology.ModeDirect)
 	if direct.Bottleneck != "servers" || math.Abs(direct.Ceiling.Median-125) > 2 {
@@ -100,14 +100,14 @@ func TestBoundCheckAgainstTheSweep(t *testing.T) {
 	r.Config.Clients = []int{1, 32}
 	for tr := 1; tr <= 3; tr++ {
 		for _, m := range r.Config.Modes {
-			x := map[topology.Mode]float64{topology.ModeNAT: 124, topology.ModeDirect: 60, topology.ModeRouted: 120, topology.ModeDR: 120}[m]
+			x := map[topology.Mode]float64{topology.ModeNAT: 99, topology.ModeDirect: 60, topology.ModeRouted: 120, topology.ModeDR: 120}[m]
 			r.Trials = append(r.Trials, Trial{Mode: m, Clients: 32, Trial: tr, Requests: int64(x), RequestsPerSec: x + float64(tr)})
 		}
 	}
 	r.Summarise()
 	nat, _ := r.Model.Bound(topology.ModeNAT)
 	if nat.Check == nil || !strings.HasPrefix(nat.Check.Verdict, "as predicted") {
-		t.Errorf("NAT at 125 predicted and about 125 measured: %+v", nat.Check)
+		t.Errorf("NAT at 100 predicted and about 100 measured: %+v", nat.Check)
 	}
 	direct, _ := r.Model.Bound(topology.ModeDirect)
 	if direct.Check == nil || !strings.Contains(direct.Check.Verdict, "below the bound") {
