@@ -148,8 +148,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	for st, cores := range c.Caps {
-		if !(cores > 0 && cores <= 64) {
-			errs = append(errs, fmt.Errorf("cap of %s: %g host CPUs: use above 0 and up to 64", st, cores))
+		if !(cores >= 0.05 && cores <= 64) {
+			errs = append(errs, fmt.Errorf("cap of %s: %g host CPUs: use 0.05 to 64", st, cores))
 		}
 	}
 	if len(c.Caps) > 0 && !c.Isolate {

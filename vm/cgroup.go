@@ -23,8 +23,12 @@ import (
 // (Documentation/admin-guide/cgroup-v2.rst, "Threads"). Hand-written: the
 // cgroup libraries manage whole processes, not threads of one.
 
-// cgroupPeriod is the quota's accounting period, in microseconds.
-const cgroupPeriod = 100000
+// cgroupPeriod is the quota's accounting period, in microseconds: short,
+// so that a capped vCPU is held back often and briefly rather than for
+// most of a long period (a request stalled by a throttled director would
+// otherwise wait up to the period); the kernel's minimum quota, 1 ms,
+// then caps at no less than 0.05 of a CPU.
+const cgroupPeriod = 20000
 
 // cgroupPrefix starts the name of every cgroup lvslab makes, followed by
 // QEMU's pid, so a leftover of a killed run can be told and removed.

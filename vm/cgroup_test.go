@@ -58,8 +58,8 @@ func TestCapThreadsV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(root, "lvslab-vm-"+strconv.Itoa(pid))
-	if got := read(t, filepath.Join(dir, "cpu.cfs_quota_us")); got != "25000" {
-		t.Errorf("quota %s, want 25000 (a quarter of 100000)", got)
+	if got := read(t, filepath.Join(dir, "cpu.cfs_quota_us")); got != "5000" {
+		t.Errorf("quota %s, want 5000 (a quarter of 20000)", got)
 	}
 	if got := read(t, filepath.Join(dir, "tasks")); got != "4242" {
 		t.Errorf("tasks %s", got)
@@ -92,7 +92,7 @@ func TestCapThreadsV2(t *testing.T) {
 		"capped/cgroup.type":        "threaded",
 		"rest/cgroup.procs":         strconv.Itoa(pid),
 		"capped/cgroup.threads":     "4242",
-		"capped/cpu.max":            "150000 100000",
+		"capped/cpu.max":            "30000 20000",
 		"../cgroup.subtree_control": "+cpu",
 	} {
 		if got := read(t, filepath.Join(dir, file)); got != want {
