@@ -313,7 +313,7 @@ const lightClients = 64
 // minLightRequests is the fewest requests a light-load run serves: a
 // demand is a difference of two runs' CPU time over the difference of
 // their requests, so the background's jitter weighs in inversely to it.
-const minLightRequests = 200
+const minLightRequests = 150
 
 // lightDuration is a light-load run's length: d, or longer (up to 5 d)
 // at a rate too low to serve minLightRequests in d.

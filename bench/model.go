@@ -29,8 +29,9 @@ const PaperRatio = float64(PaperNATConnsPerSec) / PaperDirectConnsPerSec
 type Model struct {
 	Modes []ModeBound `json:"modes"`
 	// Paths is the added demand of each path, with the reference that
-	// isolates it.
-	Paths []PathCost `json:"paths,omitempty"`
+	// isolates it; PathsFrom says which runs it comes from.
+	Paths     []PathCost `json:"paths,omitempty"`
+	PathsFrom string     `json:"paths_from,omitempty"`
 	// Paper is the paper's hardware predicted from per-station demands
 	// (runs under the machine model only).
 	Paper *PaperHardware `json:"paper,omitempty"`
@@ -153,7 +154,10 @@ func (r *Result) model() *Model {
 			md.Modes = append(md.Modes, b)
 		}
 	}
-	md.Paths = r.paths(dt)
+	md.Paths, md.PathsFrom = r.paths(r.pathTrials(dt)), "light load, the stations' demands added up"
+	if !r.Config.Isolate && len(r.Config.Clients) > 0 {
+		md.PathsFrom = fmt.Sprintf("the sweep at %d clients, the CPU time per request of a saturated machine", slices.Max(r.Config.Clients))
+	}
 	md.Paper = r.paperHardware(dt)
 	return md
 }
@@ -241,6 +245,37 @@ func (r *Result) check(b ModeBound, ceilings []float64) *BoundCheck {
 		c.Verdict = fmt.Sprintf("%.0f%% below the bound", -100*c.Off)
 	}
 	return c
+}
+
+// pathTrials is what the paths' costs are measured from. On one station
+// (no machine model) the sweep's highest client count, where the machine
+// is saturated and its CPU time per request is each mode's whole cost
+// (1/X on one CPU): more precise than light load, whose demands also hold
+// the cost of going idle and waking request by request. Under the model,
+// the stations' light-load demands added up.
+func (r *Result) pathTrials(light demandTrials) demandTrials {
+	if r.Config.Isolate || len(r.Config.Clients) == 0 {
+		return light
+	}
+	n := slices.Max(r.Config.Clients)
+	out := demandTrials{}
+	for _, t := range r.Trials {
+		served := float64(t.Requests - t.Errors)
+		if t.Clients != n || served <= 0 || len(t.Stations) == 0 {
+			continue
+		}
+		if out[t.Mode] == nil {
+			out[t.Mode] = map[int]map[string]float64{}
+		}
+		out[t.Mode][t.Trial] = map[string]float64{}
+		for _, u := range t.Stations {
+			out[t.Mode][t.Trial][u.Station] = u.CPUSeconds / served
+		}
+	}
+	if len(out) == 0 {
+		return light
+	}
+	return out
 }
 
 // paths is the demand each path adds: IPVS's own cost is a balanced mode

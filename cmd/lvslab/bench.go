@@ -23,7 +23,7 @@ func init() {
 		name:    "bench",
 		summary: "Reproduce the paper's Figure 7 (direct, routed, NAT, DR, TUN; interleaved trials) into results.json, results.txt, figure7.svg/png, summary.md.",
 		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 1,8,32] [--conn new|keepalive] [--trials 6] " +
-			"[--duration 1s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 3] [--light-duration 0.7s] [--light-share 0.4] [--stations 4] " +
+			"[--duration 1s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 3] [--light-duration 0.5s] [--light-share 0.4] [--stations 4] " +
 			"[--isolate] [--cap STATION=CPUS,…] [--switch static|learning]\n   [--where auto|host|vm] [--kernel K] [--out DIR] [--save-baseline FILE]",
 		root: true,
 		run:  runBench,
@@ -54,7 +54,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each measurement")
 	fs.DurationVar(&b.latency, "latency", time.Second, "single-client run per mode: the paper's third test, and R(1) of the model (0 skips it)")
 	fs.IntVar(&b.lightTrials, "light-trials", 3, "light-load trials per mode, that each station's demand is measured in (0 skips them)")
-	fs.DurationVar(&b.lightDuration, "light-duration", 700*time.Millisecond, "measured time of each of a light-load trial's two runs")
+	fs.DurationVar(&b.lightDuration, "light-duration", 500*time.Millisecond, "measured time of each of a light-load trial's two runs")
 	fs.Float64Var(&b.lightShare, "light-share", 0.4, "the busiest station's utilization a light-load run aims at (at most 0.5)")
 	fs.IntVar(&b.stations, "stations", 4, "in the VM, then run every mode under light load in a second VM with this many vCPUs,\na vCPU per station (client, director, router, real servers), for per-station demands (0 skips it)")
 	fs.BoolVar(&b.isolate, "isolate", false, "the machine model: each station on CPUs of its own (in the VM: its vCPUs, in real time);\nevery measurement records each station's CPU time")
