@@ -67,7 +67,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.rules, "director-rules", 0, "slow the director down on purpose with this many nftables rules (proves the gate)")
 	fs.StringVar(&b.name, "name", "bench", "prefix of the labs' names")
 	fs.StringVar(&b.where, "where", bench.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
-	fs.DurationVar(&b.timeout, "vm-timeout", 30*time.Minute, "kill the VM after this long")
+	fs.DurationVar(&b.timeout, "vm-timeout", time.Hour, "kill each VM after this long")
 	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs (with --isolate: 4)")
 	// An instruction-driven clock makes a trial's timing depend on the work
 	// it took, not on what else the host ran: the ratios' CV fell from
