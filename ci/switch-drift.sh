@@ -42,6 +42,11 @@ print(f'uptime {up}s  {lab:9s} {ok} requests, real servers received {pk} packets
 	done
 }
 echo "$MODE labs; the switch of swstatic: static entries, of swlearn: learning, ageing time 300s"
+# A first load settles what a fresh lab sends once (neighbour resolution,
+# IPv6 multicast listener reports flooded to every port).
+for lab in "${labs[@]}"; do
+	$B load --name "$lab" --target vip --clients 4 --requests 500 --duration 60s >/dev/null
+done
 wait_until "${FIRST:-60}"
 measure
 wait_until "${SECOND:-600}"
