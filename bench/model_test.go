@@ -223,3 +223,46 @@ func TestGuestConsoleRewritesProgressAndTakesMarks(t *testing.T) {
 		t.Errorf("console:\n%s", got)
 	}
 }
+
+func TestPathsOnOneCPUComeFromTheSaturatedSweep(t *testing.T) {
+	r := &Result{Config: Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT}, Clients: []int{1, 32}, Trials: 3,
+		Light: LightSettings{Trials: 1}}}
+	r.Machine = &Machine{Source: SourceProcStat, Stations: []topology.Station{{Name: MachineStation, CPUs: topology.CPUList{0}}}}
+	cost := map[topology.Mode]float64{topology.ModeDirect: 0.0010, topology.ModeRouted: 0.0012, topology.ModeNAT: 0.0015}
+	for tr := 1; tr <= 3; tr++ {
+		for _, m := range r.Config.Modes {
+			x := 1 / cost[m]
+			r.Trials = append(r.Trials, Trial{Mode: m, Clients: 32, Trial: tr, Requests: int64(x), RequestsPerSec: x,
+				Stations: []StationUse{{Station: MachineStation, CPUSeconds: 1}}})
+			// Light load costs more per request (waking up for each): not what the paths use.
+			for level := 1; level <= 2; level++ {
+				r.Light = append(r.Light, Trial{Mode: m, Trial: tr, Level: level, Requests: int64(100 * level), Elapsed: 1,
+					Stations: []StationUse{{Station: MachineStation, CPUSeconds: 2 * cost[m] * float64(100*level)}}})
+			}
+		}
+	}
+	r.Summarise()
+	if r.Model == nil || !strings.Contains(r.Model.PathsFrom, "sweep at 32 clients") {
+		t.Fatalf("paths from %q", r.Model.PathsFrom)
+	}
+	for _, p := range r.Model.Paths {
+		want := map[topology.Mode]float64{topology.ModeNAT: 0.0003, topology.ModeRouted: 0.0002}[p.Mode]
+		if math.Abs(p.Seconds.Median-want) > 2e-6 {
+			t.Errorf("%s - %s: %g s, want %g from the sweep", p.Mode, p.Reference, p.Seconds.Median, want)
+		}
+	}
+	if d, _ := r.Demand(topology.ModeNAT, MachineStation); math.Abs(d.Seconds.Median-0.003) > 1e-6 {
+		t.Errorf("NAT's light-load demand %g, want the slope, 3 ms", d.Seconds.Median)
+	}
+}
+
+func TestLightDuration(t *testing.T) {
+	for _, c := range []struct {
+		rate float64
+		want time.Duration
+	}{{0, time.Second}, {300, time.Second}, {100, 1500 * time.Millisecond}, {1, 5 * time.Second}} {
+		if got := lightDuration(time.Second, c.rate); got != c.want {
+			t.Errorf("at %g/s: %s, want %s", c.rate, got, c.want)
+		}
+	}
+}
