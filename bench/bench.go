@@ -48,17 +48,52 @@ type Config struct {
 	// so that this process's CPU is the load generator's alone. Otherwise
 	// they run in this process.
 	SuperviseServers bool `json:"supervise_servers"`
+	// Light is the light-load run each mode's demands are measured in, and
+	// every prediction made from, before the sweep it is judged against.
+	Light LightLoad `json:"light"`
+	// Isolate gives each station CPUs of its own (topology.Isolate): the
+	// machine model.
+	Isolate bool `json:"isolate,omitempty"`
+	// Caps are host CPU shares per station (VM only: the host applies them
+	// to the station's vCPU threads; recorded here for the model).
+	Caps map[string]float64 `json:"caps,omitempty"`
+	// Marks makes each measurement print console marks for the host's
+	// vCPU sampler (set by RunInVM).
+	Marks bool `json:"marks,omitempty"`
+	// Switch is how the labs' bridges forward (static entries by default).
+	Switch topology.Switch `json:"switch,omitzero"`
 	// Progress, if set, is called before each measurement.
 	Progress func(Step) `json:"-"`
 }
 
+// LightLoad is how demands are measured: per mode and trial, two
+// open-loop runs of Duration, at rates that keep the busiest station near
+// Share and near half of it, judged from the single-client run
+// (Config.Latency). A station's demand is the slope between the two
+// (see demand.go).
+type LightLoad struct {
+	Trials   int           `json:"trials"`
+	Duration time.Duration `json:"duration"`
+	Share    float64       `json:"share"`
+}
+
+// MaxLightShare is the busiest station's utilization a light-load run
+// may reach: above it, queueing inflates what is measured.
+const MaxLightShare = 0.5
+
 // Step says which measurement is about to run.
 type Step struct {
 	Done, Total int
-	Phase       string // "sweep" or "latency"
-	Mode        topology.Mode
-	Clients     int
-	Trial       int
+	// Work is the fraction of the run's work (its measured and warm-up
+	// time) done; Left estimates the time the rest takes.
+	Work    float64
+	Left    time.Duration
+	Phase   string // "one client", "light load" or "sweep"
+	Mode    topology.Mode
+	Clients int
+	Trial   int
+	// Level is the light-load run's level (1 or 2).
+	Level int
 }
 
 // Modes are the modes a benchmark knows, in the order they are shown.
@@ -91,7 +126,7 @@ func (c *Config) Validate() error {
 		}
 		seen[m] = true
 	}
-	if len(c.Clients) == 0 {
+	if len(c.Clients) == 0 && c.Trials > 0 {
 		errs = append(errs, errors.New("no client counts: give at least one"))
 	}
 	for _, n := range c.Clients {
@@ -99,11 +134,33 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("client count %d: use 1 to %d", n, loadgen.MaxClients))
 		}
 	}
-	if c.Trials < 1 || c.Trials > MaxTrials {
-		errs = append(errs, fmt.Errorf("trials %d: use 1 to %d", c.Trials, MaxTrials))
+	if c.Trials < 0 || c.Trials > MaxTrials || c.Light.Trials < 0 || c.Light.Trials > MaxTrials || c.Trials+c.Light.Trials == 0 {
+		errs = append(errs, fmt.Errorf("trials %d and light-load trials %d: use 0 to %d each, and at least one in all", c.Trials, c.Light.Trials, MaxTrials))
 	}
-	if c.Duration <= 0 || c.Duration > MaxDuration {
+	if c.Trials != 0 && (c.Duration <= 0 || c.Duration > MaxDuration) {
 		errs = append(errs, fmt.Errorf("duration %s: use a positive duration up to %s", c.Duration, MaxDuration))
+	}
+	if c.Light.Trials > 0 {
+		if c.Light.Duration <= 0 || c.Light.Duration > MaxDuration {
+			errs = append(errs, fmt.Errorf("light-load duration %s: use a positive duration up to %s", c.Light.Duration, MaxDuration))
+		}
+		if !(c.Light.Share > 0 && c.Light.Share <= MaxLightShare) {
+			errs = append(errs, fmt.Errorf("light-load share %g: use above 0 and at most %g (the busiest station's utilization)", c.Light.Share, MaxLightShare))
+		}
+		if c.Latency <= 0 {
+			errs = append(errs, errors.New("a light-load run needs the single-client run it is sized from: give a latency run (--latency)"))
+		}
+	}
+	for st, cores := range c.Caps {
+		if !(cores >= 0.05 && cores <= 64) {
+			errs = append(errs, fmt.Errorf("cap of %s: %g host CPUs: use 0.05 to 64", st, cores))
+		}
+	}
+	if len(c.Caps) > 0 && !c.Isolate {
+		errs = append(errs, errors.New("caps need the machine model: add --isolate"))
+	}
+	if err := topology.CheckSwitch(c.Switch); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Warmup < 0 || c.Warmup > MaxDuration || c.Latency < 0 || c.Latency > MaxDuration {
 		errs = append(errs, fmt.Errorf("warm-up %s and latency run %s: use 0 up to %s", c.Warmup, c.Latency, MaxDuration))
@@ -140,10 +197,23 @@ type Result struct {
 	Config Settings `json:"config"`
 	// Trials holds every measurement of the sweep, in the order taken.
 	Trials []Trial `json:"trials"`
-	// Latency holds the single-client runs, one per mode.
+	// Latency holds the single-client runs, one per mode: the paper's third
+	// test, and R(1) of the model's bounds.
 	Latency []Trial `json:"latency,omitempty"`
+	// Light holds the light-load runs demands are measured in, two per
+	// mode and trial (Trial.Level 1 and 2).
+	Light []Trial `json:"light,omitempty"`
+	// Machine is the machine model the labs ran under.
+	Machine *Machine `json:"machine,omitempty"`
 	// Points summarises the trials per mode and client count.
 	Points []Point `json:"points"`
+	// Demands and Model are computed from Light, Latency and Points.
+	Demands []Demand `json:"demands,omitempty"`
+	Model   *Model   `json:"model,omitempty"`
+	// Stations is the default benchmark's second run: the same modes in a
+	// VM with a vCPU per station, under light load only, for per-station
+	// demands and the paper's hardware predicted.
+	Stations *Result `json:"stations,omitempty"`
 }
 
 // Env is where a benchmark ran.
@@ -165,6 +235,8 @@ type Env struct {
 	KernelPackage string `json:"kernel_package,omitempty"`
 	KernelVersion string `json:"kernel_version,omitempty"`
 	KernelSHA256  string `json:"kernel_sha256,omitempty"`
+	// Switch says how the labs' bridges forwarded (topology.Switch).
+	Switch string `json:"switch,omitempty"`
 }
 
 // Settings is the configuration a result was measured with.
@@ -180,6 +252,15 @@ type Settings struct {
 	BodyBytes     int             `json:"body_bytes"`
 	DirectorRules int             `json:"director_rules,omitempty"`
 	RealServers   int             `json:"real_servers"`
+	Light         LightSettings   `json:"light,omitzero"`
+	Isolate       bool            `json:"isolate,omitempty"`
+}
+
+// LightSettings is LightLoad as results record it.
+type LightSettings struct {
+	Trials   int     `json:"trials"`
+	Duration float64 `json:"duration_s"`
+	Share    float64 `json:"share"`
 }
 
 // Trial is one measurement.
@@ -201,6 +282,18 @@ type Trial struct {
 	// LoadgenBound marks a measurement where the load generator, not the
 	// system under test, was the bottleneck.
 	LoadgenBound bool `json:"loadgen_bound,omitempty"`
+	// Elapsed is the measurement's wall time; Rate the open-loop rate
+	// asked for (light load), 0 for closed loop; Level the light-load
+	// level (1: half the rate of 2).
+	Elapsed float64 `json:"elapsed_s,omitempty"`
+	Rate    float64 `json:"rate,omitempty"`
+	Level   int     `json:"level,omitempty"`
+	// Stations is the CPU time each station used; Switches the machine's
+	// context switches meanwhile.
+	Stations []StationUse `json:"stations,omitempty"`
+	Switches uint64       `json:"context_switches,omitempty"`
+	// Marks are the console marks that bracket it (VM runs).
+	Marks [2]int `json:"marks,omitzero"`
 }
 
 // loadgenBound judges a measurement: the machine's CPUs were saturated and
@@ -228,8 +321,31 @@ func (b *modeLab) close() error {
 	return b.lab.Close()
 }
 
+// lightClients bounds the requests in flight of a light-load (open-loop) run.
+const lightClients = 64
+
+// minLightRequests is the fewest requests a light-load run serves: a
+// demand is a difference of two runs' CPU time over the difference of
+// their requests, so the background's jitter weighs in inversely to it.
+const minLightRequests = 150
+
+// lightDuration is a light-load run's length: d, or longer (up to 5 d)
+// at a rate too low to serve minLightRequests in d.
+func lightDuration(d time.Duration, rate float64) time.Duration {
+	if rate <= 0 {
+		return d
+	}
+	need := time.Duration(minLightRequests / rate * float64(time.Second))
+	return min(max(d, need), 5*d)
+}
+
 // Run runs a benchmark. Every lab it builds is gone when it returns; a
 // cancelled ctx (Ctrl-C) ends it with ctx's error and nothing left behind.
+//
+// The light-load runs come first: a single-client run per mode (R(1),
+// and the paper's third test), then the open-loop runs that measure each
+// station's demand. The sweep comes last, so that what
+// the model predicts is fixed before the measurements it is judged by.
 func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -253,17 +369,53 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	res = &Result{Env: environment(labs), Config: settings(cfg)}
 	res.Env.Started = start.UTC()
-
-	total := cfg.Trials * len(cfg.Clients) * len(labs)
-	if cfg.Latency > 0 {
-		total += len(labs)
+	res.Env.Switch = labs[0].lab.Spec.Switch.String()
+	if res.Machine, err = placeStations(cfg, labs); err != nil {
+		return nil, err
 	}
-	step := 0
-	progress := func(phase string, m topology.Mode, clients, trial int) {
+	meter := &stationMeter{stations: res.Machine.Stations, mach: res.Machine}
+	if cfg.Marks {
+		meter.marks, meter.seq = os.Stderr, new(int)
+	}
+	sched := newSchedule(cfg, len(labs))
+	progress := func(phase string, m topology.Mode, clients, trial, level int, cost, planned time.Duration) {
 		if cfg.Progress != nil {
-			cfg.Progress(Step{Done: step, Total: total, Phase: phase, Mode: m, Clients: clients, Trial: trial})
+			s := sched.next(cost, planned)
+			s.Phase, s.Mode, s.Clients, s.Trial, s.Level = phase, m, clients, trial, level
+			cfg.Progress(s)
 		}
-		step++
+	}
+	rates := map[topology.Mode]float64{}
+	if cfg.Latency > 0 {
+		for i, l := range labs {
+			progress("one client", l.mode, 1, 1, 0, cfg.Warmup+cfg.Latency, cfg.Warmup+cfg.Latency)
+			single := *l
+			single.load.KeepAlive = false
+			tr, err := measure(ctx, &single, 1, 0, cfg.Warmup, cfg.Latency, meter)
+			if err != nil {
+				return nil, err
+			}
+			tr.Trial, tr.Order = 1, i
+			res.Latency = append(res.Latency, tr)
+			rates[l.mode] = lightRate(tr, res.Machine, cfg.Light.Share)
+		}
+	}
+	for t := 1; t <= cfg.Light.Trials; t++ {
+		for i := range labs {
+			l := labs[(i+t)%len(labs)]
+			for k := range 2 {
+				level := 1 + (k+t)%2 // the order of the two levels alternates
+				rate := rates[l.mode] * float64(level) / 2
+				d := lightDuration(cfg.Light.Duration, rate)
+				progress("light load", l.mode, 0, t, level, cfg.Warmup+d, cfg.Warmup+cfg.Light.Duration)
+				tr, err := measure(ctx, l, lightClients, rate, cfg.Warmup, d, meter)
+				if err != nil {
+					return nil, err
+				}
+				tr.Trial, tr.Order, tr.Level = t, 2*i+k, level
+				res.Light = append(res.Light, tr)
+			}
+		}
 	}
 	for t := 1; t <= cfg.Trials; t++ {
 		for ci, clients := range cfg.Clients {
@@ -271,8 +423,8 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				// Rotate the order every trial and client count, so that no mode
 				// always runs first after a change of load.
 				l := labs[(i+t+ci)%len(labs)]
-				progress("sweep", l.mode, clients, t)
-				tr, err := measure(ctx, l, clients, cfg.Warmup, cfg.Duration)
+				progress("sweep", l.mode, clients, t, 0, cfg.Warmup+cfg.Duration, cfg.Warmup+cfg.Duration)
+				tr, err := measure(ctx, l, clients, 0, cfg.Warmup, cfg.Duration, meter)
 				if err != nil {
 					return nil, err
 				}
@@ -281,33 +433,121 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			}
 		}
 	}
-	if cfg.Latency > 0 {
-		for i, l := range labs {
-			progress("latency", l.mode, 1, 1)
-			lat := *l
-			lat.load.KeepAlive = false
-			tr, err := measure(ctx, &lat, 1, cfg.Warmup, cfg.Latency)
-			if err != nil {
-				return nil, err
-			}
-			tr.Trial, tr.Order = 1, i
-			res.Latency = append(res.Latency, tr)
-		}
-	}
-	res.Points = Summarise(res)
+	res.Summarise()
 	res.Env.Elapsed = time.Since(start).Seconds()
 	return res, nil
+}
+
+// schedule estimates what is left of a run by the work of each step
+// (its measured and warm-up time), scaled by how fast the steps so far
+// went: under TCG a second of load takes several of the host's.
+type schedule struct {
+	done, total int
+	work, spent time.Duration // nominal work: all of it, and that of the steps begun
+	start       time.Time
+	lastBegun   time.Duration
+}
+
+func newSchedule(cfg Config, modes int) *schedule {
+	s := &schedule{start: time.Now()}
+	add := func(n int, d time.Duration) {
+		s.total += n
+		s.work += time.Duration(n) * d
+	}
+	if cfg.Latency > 0 {
+		add(modes, cfg.Warmup+cfg.Latency)
+	}
+	add(2*cfg.Light.Trials*modes, cfg.Warmup+cfg.Light.Duration)
+	add(cfg.Trials*len(cfg.Clients)*modes, cfg.Warmup+cfg.Duration)
+	return s
+}
+
+// next records that a step begins whose work is cost (planned as
+// planned) and says what is left.
+func (s *schedule) next(cost, planned time.Duration) Step {
+	s.work += cost - planned
+	st := Step{Done: s.done, Total: s.total, Work: float64(s.spent) / float64(max(s.work, 1))}
+	if s.spent > 0 {
+		rate := float64(time.Since(s.start)) / float64(s.spent)
+		st.Left = time.Duration(rate * float64(s.work-s.spent))
+	}
+	s.done++
+	s.spent += cost
+	return st
+}
+
+// placeStations puts the labs' stations on their CPUs (the machine
+// model) and this process, the load generator, on the client's; without
+// the model the whole machine is one station.
+func placeStations(cfg Config, labs []*modeLab) (*Machine, error) {
+	m := &Machine{Source: SourceProcStat, Caps: cfg.Caps}
+	if !cfg.Isolate {
+		m.Stations = machineStations()
+		return m, nil
+	}
+	m.Stations = topology.Stations(labs[0].lab.Spec)
+	for st := range cfg.Caps {
+		if !slices.Contains(stationNames(m), st) {
+			return nil, fmt.Errorf("cap of %s: no such station (the stations are %s)", st, strings.Join(stationNames(m), ", "))
+		}
+	}
+	for _, l := range labs {
+		notes, err := l.lab.PinStations()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range notes {
+			if !slices.Contains(m.Notes, n) {
+				m.Notes = append(m.Notes, n)
+			}
+		}
+	}
+	client := labs[0].lab.Client()
+	if err := topology.PinSelf(client.CPUs); err != nil {
+		return nil, fmt.Errorf("pin the load generator to the client's cpus %s: %w", client.CPUs, err)
+	}
+	return m, nil
+}
+
+// lightRate is the open-loop rate that keeps the busiest station near
+// share of its capacity, judged from a single-client run: its CPU time per
+// request, an overestimate (it includes what the station spends whatever
+// the load), so the rate errs on the light side.
+func lightRate(single Trial, m *Machine, share float64) float64 {
+	served := float64(single.Requests - single.Errors)
+	worst, cpus := 0.0, 0.0
+	for _, u := range single.Stations {
+		if c := m.Capacity(u.Station); c > 0 && served > 0 {
+			worst = max(worst, u.CPUSeconds/served/c)
+			cpus += c
+		}
+	}
+	if worst <= 0 {
+		return share * single.RequestsPerSec
+	}
+	// Never more than one client could keep every CPU busy with.
+	return min(share/worst, max(1, cpus)*single.RequestsPerSec)
 }
 
 // startModeLab builds one mode's lab and puts its director in place. The
 // direct lab puts the client on the real servers' segment, so that nothing
 // stands between them.
 func startModeLab(ctx context.Context, cfg Config, m topology.Mode) (_ *modeLab, err error) {
-	opts := []topology.Option{topology.WithName(cfg.Name + string(m)), topology.WithMode(m), topology.WithoutIPv6()}
+	opts := []topology.Option{topology.WithName(cfg.Name + string(m)), topology.WithMode(m), topology.WithoutIPv6(), topology.WithSwitch(cfg.Switch)}
 	if m == topology.ModeDirect {
 		opts = append(opts, topology.WithClientOn(topology.SegmentBack))
 	}
-	t, err := topology.Build(ctx, topology.Paper(opts...))
+	spec := topology.Paper(opts...)
+	if cfg.Isolate {
+		cpus, err := topology.OnlineCPUs()
+		if err != nil {
+			return nil, err
+		}
+		if err := topology.Isolate(spec, cpus); err != nil {
+			return nil, err
+		}
+	}
+	t, err := topology.Build(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -355,9 +595,11 @@ func startModeLab(ctx context.Context, cfg Config, m topology.Mode) (_ *modeLab,
 	return l, nil
 }
 
-func measure(ctx context.Context, l *modeLab, clients int, warmup, d time.Duration) (Trial, error) {
+// measure runs one measurement: closed loop with clients clients, or open
+// loop at rate with at most clients requests in flight.
+func measure(ctx context.Context, l *modeLab, clients int, rate float64, warmup, d time.Duration, meter *stationMeter) (Trial, error) {
 	cfg := l.load
-	cfg.Clients = clients
+	cfg.Clients, cfg.Rate = clients, rate
 	if warmup > 0 {
 		cfg.Duration = warmup
 		if _, err := loadgen.Run(ctx, cfg); err != nil {
@@ -371,7 +613,14 @@ func measure(ctx context.Context, l *modeLab, clients int, warmup, d time.Durati
 	runtime.GC()
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	if err := meter.begin(); err != nil {
+		return Trial{}, err
+	}
 	r, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return Trial{}, err
+	}
+	use, marks, switches, err := meter.end()
 	if err != nil {
 		return Trial{}, err
 	}
@@ -382,7 +631,8 @@ func measure(ctx context.Context, l *modeLab, clients int, warmup, d time.Durati
 		Mode: l.mode, Clients: clients, Requests: r.Requests, Errors: r.ErrorCount(),
 		RequestsPerSec: r.RequestsPerSec, ConnectionsPerSec: r.ConnectionsPerSec, Latency: r.Latency,
 		LoadgenCores: r.CPU.Cores, MachineBusy: r.CPU.MachineBusy,
-		LoadgenBound: loadgenBound(r.CPU.Cores, r.CPU.MachineBusy, runtime.NumCPU()),
+		LoadgenBound: rate == 0 && loadgenBound(r.CPU.Cores, r.CPU.MachineBusy, runtime.NumCPU()),
+		Elapsed:      r.Elapsed, Rate: rate, Stations: use, Marks: marks, Switches: switches,
 	}, nil
 }
 
@@ -393,7 +643,9 @@ func settings(cfg Config) Settings {
 	}
 	return Settings{Modes: cfg.Modes, Clients: cfg.Clients, Trials: cfg.Trials, Duration: cfg.Duration.Seconds(),
 		Warmup: cfg.Warmup.Seconds(), Latency: cfg.Latency.Seconds(), Connection: conn, Scheduler: cfg.Scheduler,
-		BodyBytes: cfg.Server.BodySize, DirectorRules: cfg.DirectorRules, RealServers: len(topology.Paper().ByRole(topology.RoleRealServer))}
+		BodyBytes: cfg.Server.BodySize, DirectorRules: cfg.DirectorRules, RealServers: len(topology.Paper().ByRole(topology.RoleRealServer)),
+		Light:   LightSettings{Trials: cfg.Light.Trials, Duration: cfg.Light.Duration.Seconds(), Share: cfg.Light.Share},
+		Isolate: cfg.Isolate}
 }
 
 // benchSysctls are the settings that change what a benchmark measures.

@@ -119,9 +119,9 @@ func TestFilesAreReadable(t *testing.T) {
 }
 
 func TestConfigNamesEveryProblem(t *testing.T) {
-	c := Config{Modes: []topology.Mode{"nat", "nat", "lb"}, Clients: []int{0}, Trials: 0, Duration: -1}
+	c := Config{Modes: []topology.Mode{"nat", "nat", "lb"}, Clients: []int{0}, Trials: -1, Duration: -1}
 	err := c.Validate()
-	for _, want := range []string{"mode nat is given twice", `mode "lb" is unknown`, "client count 0", "trials 0", "duration -1ns"} {
+	for _, want := range []string{"mode nat is given twice", `mode "lb" is unknown`, "client count 0", "trials -1", "duration -1ns"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}

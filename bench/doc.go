@@ -5,6 +5,12 @@
 // slowed down on purpose to prove the gate. It also decides whether a
 // benchmark runs on this host or in the VM.
 //
+// It owns the model that explains the numbers: each station's CPU time
+// per measurement (stations.go; in the VM the host samples the vCPU
+// threads), demands from light-load runs (demand.go), the bounds they
+// predict, each path's added cost, the paper's hardware predicted and the
+// verdict (model.go), and the summary's account of them (summary.go).
+//
 // It builds labs through packages topology and harness and sends load
 // through package loadgen; it must not change the root namespace, and
 // leaves no lab behind, however a run ends.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,13 +57,16 @@ func (r *Result) WriteFiles(dir string) error {
 		}
 		return nil
 	}
-	return errors.Join(
+	errs := []error{
 		write(ResultsJSON, r.WriteJSON),
 		write(ResultsText, r.WriteBenchfmt),
 		write(SummaryMD, r.WriteSummary),
-		r.SaveFigure(filepath.Join(dir, FigureSVG)),
-		r.SaveFigure(filepath.Join(dir, FigurePNG)),
-	)
+	}
+	// A run of light load only has no curve to draw.
+	if len(r.Points) > 0 {
+		errs = append(errs, r.SaveFigure(filepath.Join(dir, FigureSVG)), r.SaveFigure(filepath.Join(dir, FigurePNG)))
+	}
+	return errors.Join(errs...)
 }
 
 // WriteJSON writes the whole result, as results.json and baselines hold it.
@@ -82,13 +86,13 @@ func ReadResult(path string) (*Result, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s is not an lvslab bench result: %w", path, err)
 	}
-	if len(r.Trials) == 0 {
+	if len(r.Trials) == 0 && len(r.Light) == 0 {
 		return nil, fmt.Errorf("%s holds no trials: give a results.json written by lvslab bench", path)
 	}
 	if err := checkTrials(&r); err != nil {
 		return nil, fmt.Errorf("%s is not a result lvslab bench wrote: %w", path, err)
 	}
-	r.Points = Summarise(&r)
+	r.Summarise()
 	return &r, nil
 }
 
@@ -137,8 +141,14 @@ func (r *Result) WriteBenchfmt(w io.Writer) error {
 // clients, one line per mode, with the bootstrap interval of each median
 // as error bars. The extension picks the format (.svg, .png).
 func (r *Result) SaveFigure(path string) error {
+	if len(r.Points) == 0 || len(r.Config.Clients) == 0 {
+		return fmt.Errorf("figure %s: the result has no sweep to draw", path)
+	}
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("lvslab Figure 7: %s connections, kernel %s (%s)", r.Config.Connection, r.Env.Kernel, r.Env.Accel)
+	if r.Config.Isolate {
+		p.Title.Text += ", a station per CPU"
+	}
 	p.X.Label.Text = "clients"
 	p.Y.Label.Text = "requests/s (median, 95% interval)"
 	p.X.Scale = plot.LogScale{}
@@ -184,6 +194,9 @@ func (r *Result) SaveFigure(path string) error {
 		p.Add(line, scatter, bars)
 		p.Legend.Add(string(m), line, scatter)
 	}
+	if err := r.addBounds(p); err != nil {
+		return err
+	}
 	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
 		return fmt.Errorf("save figure %s: %w", path, err)
 	}
@@ -207,11 +220,115 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
 		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration, c.Warmup)
+	if c.Light.Trials > 0 {
+		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs.", c.Latency, c.Light.Trials, c.Light.Duration)
+	}
 	if c.DirectorRules > 0 {
 		fmt.Fprintf(w, " **The director was slowed down on purpose by %d nftables rules.**", c.DirectorRules)
 	}
 	fmt.Fprintf(w, "\n\nIntervals are %.0f%% bootstrap intervals of the median; CV is the coefficient of variation over trials.\n\n", 100*Confidence)
+	r.writeMachine(w)
+	if r.Env.Switch != "" {
+		fmt.Fprintf(w, "\nSwitch: %s.\n", r.Env.Switch)
+	}
+	fmt.Fprintln(w)
+	r.writeVerdict(w)
+	fmt.Fprintln(w)
 
+	if len(r.Trials) > 0 {
+		r.writeSweep(w)
+	}
+	if len(r.Latency) > 0 {
+		fmt.Fprintf(w, "\n## One client (the paper's third test: %.1f ms per request, more than %d requests/s)\n\n", PaperSingleLatencyMs, PaperSingleReqPerSec)
+		fmt.Fprintf(w, "| mode | requests/s | mean ms | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n")
+		for _, t := range r.Latency {
+			l := t.Latency
+			fmt.Fprintf(w, "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", t.Mode, t.RequestsPerSec, l.Mean, l.P50, l.P99, l.Max)
+		}
+	}
+	r.writeModel(w, "Where the time goes (light load)")
+	if st := r.Stations; st != nil {
+		fmt.Fprintf(w, "\n# The stations run: a vCPU per station\n\nThe same modes under light load only, in a second VM with %d vCPUs in real time (kernel %s, %s), each station on a vCPU of its own: the per-station demands a single CPU cannot tell apart.\n\n",
+			st.Env.CPUs, st.Env.Kernel, st.Env.Accel)
+		st.writeMachine(w)
+		st.writeModel(w, "Where the time goes, per station (light load)")
+	}
+	var warnings []string
+	warnings = append(warnings, r.modelWarnings()...)
+	if r.Stations != nil {
+		for _, s := range r.Stations.modelWarnings() {
+			warnings = append(warnings, "stations run: "+s)
+		}
+	}
+	for _, p := range r.Points {
+		if p.LoadgenBound > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the load generator, not the system under test, was the bottleneck in %d of %d trials",
+				p.Mode, p.Clients, p.LoadgenBound, len(p.RequestsPerSec.Values)))
+		}
+		if p.Ratio != nil && p.Ratio.CV > 0.05 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the trials' ratios vary by %.0f%% (CV): look for a drift across trials in %s",
+				p.Mode, p.Clients, 100*p.Ratio.CV, ResultsJSON))
+		}
+		if p.Errors > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: %d requests failed", p.Mode, p.Clients, p.Errors))
+		}
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(w, "\n## Warnings\n\n")
+		for _, s := range warnings {
+			fmt.Fprintf(w, "- %s\n", s)
+		}
+	}
+	r.writeMethods(w)
+	_, err := fmt.Fprintf(w, "\nFiles: `%s` (every trial), `%s` (`benchstat -col /mode %s`), `%s`/`%s`.\n", ResultsJSON, ResultsText, ResultsText, FigureSVG, FigurePNG)
+	return err
+}
+
+func paperNote(m topology.Mode) string {
+	if m == topology.ModeNAT {
+		return fmt.Sprintf("≤ %.2f (%d ÷ %d conn/s)", float64(PaperNATConnsPerSec)/PaperDirectConnsPerSec, PaperNATConnsPerSec, PaperDirectConnsPerSec)
+	}
+	return "–"
+}
+
+// addBounds draws each mode's bound, predicted from the light-load runs,
+// as a dashed line in the mode's colour: min(n/R(1), ceiling).
+func (r *Result) addBounds(p *plot.Plot) error {
+	if r.Model == nil || len(r.Config.Clients) == 0 {
+		return nil
+	}
+	lo, hi := float64(slices.Min(r.Config.Clients))/1.25, float64(slices.Max(r.Config.Clients))*1.25
+	for i, m := range r.Config.Modes {
+		b, ok := r.Model.Bound(m)
+		if !ok {
+			continue
+		}
+		var pts plotter.XYs
+		const steps = 60
+		for k := 0; k <= steps; k++ {
+			n := lo * math.Pow(hi/lo, float64(k)/steps)
+			x := b.Ceiling.Median
+			if b.R1 > 0 {
+				x = min(x, n/b.R1)
+			}
+			pts = append(pts, plotter.XY{X: n, Y: x})
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return fmt.Errorf("figure: %w", err)
+		}
+		line.Color = plotutil.Color(i)
+		line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		line.Width = vg.Points(0.8)
+		p.Add(line)
+		p.Legend.Add(string(m)+" bound (light load)", line)
+	}
+	return nil
+}
+
+// writeSweep writes the sweep's tables: requests/s, ratios, peaks.
+func (r *Result) writeSweep(w io.Writer) {
+	c := r.Config
 	fmt.Fprintf(w, "## Requests/s (median of %d trials)\n\n| clients |", c.Trials)
 	for _, m := range c.Modes {
 		fmt.Fprintf(w, " %s |", m)
@@ -259,41 +376,4 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %d | %s |\n", m, best.RequestsPerSec.Median, best.Clients, paper)
 	}
-	if len(r.Latency) > 0 {
-		fmt.Fprintf(w, "\n## One client (the paper's third test: %.1f ms per request, more than %d requests/s)\n\n", PaperSingleLatencyMs, PaperSingleReqPerSec)
-		fmt.Fprintf(w, "| mode | requests/s | mean ms | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n")
-		for _, t := range r.Latency {
-			l := t.Latency
-			fmt.Fprintf(w, "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", t.Mode, t.RequestsPerSec, l.Mean, l.P50, l.P99, l.Max)
-		}
-	}
-	var warnings []string
-	for _, p := range r.Points {
-		if p.LoadgenBound > 0 {
-			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the load generator, not the system under test, was the bottleneck in %d of %d trials",
-				p.Mode, p.Clients, p.LoadgenBound, len(p.RequestsPerSec.Values)))
-		}
-		if p.Ratio != nil && p.Ratio.CV > 0.05 {
-			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the trials' ratios vary by %.0f%% (CV): look for a drift across trials in %s",
-				p.Mode, p.Clients, 100*p.Ratio.CV, ResultsJSON))
-		}
-		if p.Errors > 0 {
-			warnings = append(warnings, fmt.Sprintf("%s at %d clients: %d requests failed", p.Mode, p.Clients, p.Errors))
-		}
-	}
-	if len(warnings) > 0 {
-		fmt.Fprintf(w, "\n## Warnings\n\n")
-		for _, s := range warnings {
-			fmt.Fprintf(w, "- %s\n", s)
-		}
-	}
-	_, err := fmt.Fprintf(w, "\nFiles: `%s` (every trial), `%s` (`benchstat -col /mode %s`), `%s`/`%s`.\n", ResultsJSON, ResultsText, ResultsText, FigureSVG, FigurePNG)
-	return err
-}
-
-func paperNote(m topology.Mode) string {
-	if m == topology.ModeNAT {
-		return fmt.Sprintf("≤ %.2f (%d ÷ %d conn/s)", float64(PaperNATConnsPerSec)/PaperDirectConnsPerSec, PaperNATConnsPerSec, PaperDirectConnsPerSec)
-	}
-	return "–"
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +88,26 @@ type VMOptions struct {
 	// lvslab's own lines about the VM.
 	Console io.Writer
 	Log     func(string)
+	// Stations, if above 0, adds the default benchmark's second run (see
+	// StationsConfig) in a VM of that many vCPUs, in real time, into the
+	// folder "stations" of the output.
+	Stations int
+}
+
+// StationsDir is the output folder's subfolder of the stations run.
+const StationsDir = "stations"
+
+// StationsConfig is the default benchmark's second run: cfg's modes under
+// light load only, each station on a vCPU of its own, for per-station
+// demands (which a single-vCPU run cannot tell apart) and the paper's
+// hardware predicted from them.
+func StationsConfig(cfg Config) Config {
+	c := cfg
+	c.Name = cfg.Name + "s"
+	c.Trials, c.Clients = 0, nil
+	c.Isolate = true
+	c.Caps = nil
+	return c
 }
 
 // ConfigFile is the configuration RunInVM hands the guest, in the output folder.
@@ -95,8 +116,25 @@ const ConfigFile = "config.json"
 // RunInVM runs cfg in a VM: the guest reads the configuration from the
 // output folder, measures on the VM's kernel and writes its files there;
 // the host then adds what only it knows (the accelerator, the kernel's
-// name in the list) and writes them again.
+// name in the list, under the machine model the CPU time of each
+// station's vCPU threads) and writes them again. With o.Stations it runs
+// the stations run next (StationsConfig) and returns both as one result.
 func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result, error) {
+	r, err := runInVM(ctx, cfg, out, o)
+	if err != nil || o.Stations == 0 || cfg.Isolate || cfg.Light.Trials == 0 {
+		return r, err
+	}
+	so := o
+	so.CPUs, so.ICount, so.Stations = o.Stations, "", 0
+	o.Log(fmt.Sprintf("the stations run: every mode under light load, a vCPU per station (%d vCPUs, real time), into %s", so.CPUs, filepath.Join(out, StationsDir)))
+	if r.Stations, err = runInVM(ctx, StationsConfig(cfg), filepath.Join(out, StationsDir), so); err != nil {
+		return nil, fmt.Errorf("the stations run: %w", err)
+	}
+	r.Summarise()
+	return r, r.WriteFiles(out)
+}
+
+func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result, error) {
 	list, err := vm.LoadKernels("")
 	if err != nil {
 		return nil, err
@@ -108,6 +146,57 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 	k, err := vm.Fetch(ctx, specs[0], vm.FetchOptions{Log: o.Log})
 	if err != nil {
 		return nil, err
+	}
+	var stations []topology.Station
+	sampler := &vcpuSampler{samples: map[int]HostSample{}}
+	var quotas []*vm.ThreadQuota
+	defer func() {
+		for _, q := range quotas {
+			if err := q.Remove(); err != nil {
+				o.Log("remove the vCPU cap: " + err.Error())
+			}
+		}
+	}()
+	var started func(pid int, qmp string) error
+	if cfg.Isolate {
+		if o.ICount != "" {
+			return nil, errors.New("the machine model needs real time: under -icount every vCPU runs on one host thread, one CPU of capacity in all (use --vm-icount off)")
+		}
+		if stations, err = vmStations(o.CPUs); err != nil {
+			return nil, err
+		}
+		for st := range cfg.Caps {
+			if !slices.ContainsFunc(stations, func(s topology.Station) bool { return s.Name == st }) {
+				return nil, fmt.Errorf("cap of %s: no such station with %d vCPUs (the stations are %s)", st, o.CPUs, strings.Join(stationNames(&Machine{Stations: stations}), ", "))
+			}
+		}
+		cfg.Marks = true
+		started = func(pid int, qmp string) error {
+			threads, err := vm.VCPUThreads(qmp, 30*time.Second)
+			if err != nil {
+				return err
+			}
+			sampler.mu.Lock()
+			sampler.pid, sampler.threads = pid, threads
+			sampler.mu.Unlock()
+			for _, st := range stations {
+				cores, ok := cfg.Caps[st.Name]
+				if !ok {
+					continue
+				}
+				var tids []int
+				for _, c := range st.CPUs {
+					tids = append(tids, threads[c])
+				}
+				q, err := vm.CapThreads(pid, tids, cores)
+				if err != nil {
+					return fmt.Errorf("cap station %s (vCPU %s) at %g host CPUs: %w", st.Name, st.CPUs, cores, err)
+				}
+				quotas = append(quotas, q)
+				o.Log(fmt.Sprintf("station %s: vCPU %s capped at %g host CPUs", st.Name, st.CPUs, cores))
+			}
+			return nil
+		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", out, err)
@@ -124,12 +213,12 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 	defer os.Remove(configFile)
 	o.Log(fmt.Sprintf("running the benchmark in a VM on %s (%s)", k.Name, k.Release))
 	accel := "auto"
-	if o.ICount != "" {
-		accel = "tcg" // icount is TCG's
+	if o.ICount != "" || cfg.Isolate {
+		accel = "tcg" // icount is TCG's; the vCPU threads the model samples are MTTCG's
 	}
 	cwd, _ := os.Getwd()
 	res, err := vm.Run(ctx, vm.Options{Kernel: k, CPUs: o.CPUs, Memory: "2G", Timeout: o.Timeout, Accel: accel, ICount: o.ICount,
-		OutDir: out, Argv: o.Command(configFile, out), Dir: cwd, Env: vm.GuestEnv(false), Console: o.Console, Log: o.Log})
+		OutDir: out, Argv: o.Command(configFile, out), Dir: cwd, Env: vm.GuestEnv(false), Console: &guestConsole{out: o.Console, sampler: sampler}, Log: o.Log, Started: started})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +234,30 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 	if o.ICount != "" {
 		r.Env.Accel += " icount " + o.ICount
 	}
+	if cfg.Isolate {
+		if err := sampler.merge(r); err != nil {
+			return nil, err
+		}
+		r.Summarise()
+	}
 	return r, r.WriteFiles(out)
+}
+
+// vmStations is the stations of --isolate's split over a VM's vCPUs.
+func vmStations(cpus int) ([]topology.Station, error) {
+	spec := topology.Paper()
+	list := make(topology.CPUList, cpus)
+	for i := range list {
+		list[i] = i
+	}
+	if err := topology.Isolate(spec, list); err != nil {
+		return nil, fmt.Errorf("the machine model in a VM: %w (give --vm-cpus 3 or more)", err)
+	}
+	p, err := topology.Plan(spec)
+	if err != nil {
+		return nil, err
+	}
+	return topology.Stations(p), nil
 }
 
 // GuestError is a benchmark that failed inside the VM; its output went to

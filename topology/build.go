@@ -289,7 +289,7 @@ func (l *Lab) wire(ctx context.Context) error {
 	}
 	bridges := map[string]int{}
 	for _, seg := range l.Spec.Segments {
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: seg.Name, Flags: net.FlagUp}}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: seg.Name, Flags: net.FlagUp}, AgeingTime: l.Spec.Switch.bridgeAgeing()}
 		if err := l.sw.nl.LinkAdd(br); err != nil {
 			return fmt.Errorf("create bridge %s in %s: %w", seg.Name, l.sw.Namespace, err)
 		}
@@ -320,7 +320,10 @@ func (l *Lab) wire(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return errors.Join(l.pinAddresses(), l.steerReceive())
 }
 
 func (l *Lab) configure(n *Node) error {

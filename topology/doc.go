@@ -27,6 +27,15 @@
 // namespaces named lvs-<lab>-<node>, and kills only processes that still are
 // that lab's supervisor.
 //
+// The lab's bridges hold a static forwarding entry for every node's link
+// unless the spec asks for a learning switch (Switch, switch.go). A node
+// given CPUs of its own is a station of the machine model (cpus.go): its
+// receive processing, and that of the bridge ports leading to it, is
+// steered to those CPUs with RPS, written through a sysfs mounted on a
+// throw-away thread inside the node's namespace; PinStations binds the
+// lab's recorded processes and IPVS's estimator there.
+//
 // This package must not touch the root namespace's links, routes, sysctls
-// or firewall, and it starts no servers: that is package harness.
+// or firewall, nor bind any process but those a lab records and the
+// caller's own (PinSelf), and it starts no servers: that is package harness.
 package topology

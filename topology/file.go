@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -19,6 +21,12 @@ type fileSpec struct {
 	VIP      fileVIP       `yaml:"vip"`
 	Segments []fileSegment `yaml:"segments"`
 	Nodes    []fileNode    `yaml:"nodes"`
+	Switch   fileSwitch    `yaml:"switch"`
+}
+
+type fileSwitch struct {
+	Learning   bool   `yaml:"learning"`
+	AgeingTime string `yaml:"ageing_time"`
 }
 
 type fileVIP struct {
@@ -38,6 +46,8 @@ type fileNode struct {
 	Role    string            `yaml:"role"`
 	Links   []fileLink        `yaml:"links"`
 	Sysctls map[string]string `yaml:"sysctls"`
+	// CPUs is a cpulist ("0-2,5") or a list of CPU numbers.
+	CPUs addrList `yaml:"cpus"`
 }
 
 type fileLink struct {
@@ -47,7 +57,7 @@ type fileLink struct {
 	Sources int      `yaml:"sources"`
 }
 
-// addrList takes one address or a list of them.
+// addrList takes one scalar or a list of them (addresses, CPUs).
 type addrList []string
 
 func (l *addrList) UnmarshalYAML(n *yaml.Node) error {
@@ -133,8 +143,23 @@ func Parse(data []byte) (*Spec, error) {
 			IPv6: prefix(where+".ipv6", seg.IPv6),
 		})
 	}
+	s.Switch.Learning = f.Switch.Learning
+	if f.Switch.AgeingTime != "" {
+		d, err := time.ParseDuration(f.Switch.AgeingTime)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("switch.ageing_time: %q is not a duration (e.g. 300s)", f.Switch.AgeingTime))
+		}
+		s.Switch.AgeingTime = d
+	}
 	for i, n := range f.Nodes {
 		node := NodeSpec{Name: n.Name, Role: Role(n.Role), Sysctls: n.Sysctls}
+		if len(n.CPUs) > 0 {
+			cpus, err := ParseCPUList(strings.Join(n.CPUs, ","))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("nodes[%d] (%s).cpus: %w", i, n.Name, err))
+			}
+			node.CPUs = cpus
+		}
 		for j, l := range n.Links {
 			where := fmt.Sprintf("nodes[%d] (%s).links[%d]", i, n.Name, j)
 			link := LinkSpec{Segment: l.Segment, Sources: l.Sources}

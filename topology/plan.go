@@ -198,6 +198,11 @@ func Plan(s *Spec) (*Spec, error) {
 	if count[RoleDirector] > 1 || count[RoleRouter] > 1 {
 		bad("a lab has at most one director and one router, found %d and %d", count[RoleDirector], count[RoleRouter])
 	}
+	for _, err := range []error{CheckSwitch(p.Switch), checkCPUs(p.Nodes)} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -49,6 +49,8 @@ type Spec struct {
 	VIP      VIP           `json:"vip"`
 	Segments []SegmentSpec `json:"segments"`
 	Nodes    []NodeSpec    `json:"nodes"`
+	// Switch is how the bridges forward (switch.go).
+	Switch Switch `json:"switch,omitzero"`
 }
 
 // VIP is the virtual service address the director announces.
@@ -73,6 +75,8 @@ type NodeSpec struct {
 	// Sysctls are written inside the node's namespace; only net.* keys are
 	// per namespace, so only they are accepted.
 	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// CPUs, if set, make the node a station of its own (cpus.go).
+	CPUs CPUList `json:"cpus,omitempty"`
 }
 
 // LinkSpec attaches a node to a segment. The link inside the node is named
@@ -243,6 +247,7 @@ func (s *Spec) Clone() *Spec {
 	c.Nodes = make([]NodeSpec, len(s.Nodes))
 	for i, n := range s.Nodes {
 		n.Links = append([]LinkSpec(nil), n.Links...)
+		n.CPUs = append(CPUList(nil), n.CPUs...)
 		for j := range n.Links {
 			n.Links[j].IPv4 = append([]netip.Addr(nil), n.Links[j].IPv4...)
 			n.Links[j].IPv6 = append([]netip.Addr(nil), n.Links[j].IPv6...)

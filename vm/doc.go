@@ -14,7 +14,11 @@
 // Inside the guest, GuestMain is init: it loads modules (and answers the
 // kernel's on-demand module requests as /sbin/modprobe), mounts the host's
 // files, runs the command in a chroot at the host's working directory and
-// powers off. Nothing here changes the host beyond the kernel cache and
-// the output folder the caller names; the host's apt sources and lists
-// are never read or written.
+// powers off. For the machine model it also tells the host thread of each
+// vCPU (QMP query-cpus-fast), that thread's CPU time, and caps chosen
+// threads with a cgroup CPU quota. Nothing here changes the host beyond
+// the kernel cache (/var/cache/lvslab), the output folder the caller names
+// and, while a capped VM runs, a cgroup of its own (lvslab-vm-PID under
+// the cpu controller), removed when QEMU ends or by the next run; the
+// host's apt sources and lists are never read or written.
 package vm

@@ -43,6 +43,9 @@ type Options struct {
 	// InitBinary is the lvslab binary that becomes the guest's init
 	// (default: this executable).
 	InitBinary string
+	// Started, if set, is called once QEMU runs, with its pid and the path
+	// of its monitor socket (QMP); an error stops the run.
+	Started func(pid int, qmpSocket string) error
 }
 
 // Result is how a run ended.
@@ -259,8 +262,14 @@ func qemuArgs(accel, initrd string, o Options) []string {
 	if o.OutDir != "" {
 		args = append(args, "-virtfs", "local,path="+qemuOpt(o.OutDir)+",mount_tag="+outTag+",security_model=none,multidevs=remap")
 	}
+	if o.Started != nil {
+		args = append(args, "-qmp", "unix:"+qmpSocket(initrd)+",server=on,wait=off")
+	}
 	return args
 }
+
+// qmpSocket is where QEMU listens for QMP, beside the run's initramfs.
+func qmpSocket(initrd string) string { return filepath.Join(filepath.Dir(initrd), "qmp.sock") }
 
 func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Duration, o Options) (*Result, error) {
 	cmd := exec.Command(qemu, qemuArgs(accel, initrd, o)...)
@@ -278,6 +287,13 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	res := &Result{ExitCode: -1, Accel: accel}
+	if o.Started != nil {
+		if err := o.Started(cmd.Process.Pid, qmpSocket(initrd)); err != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+			return res, err
+		}
+	}
 	booted := make(chan struct{})
 	lines := make(chan struct{})
 	var tail []string

@@ -23,8 +23,9 @@ func init() {
 	register(&command{
 		name:    "bench",
 		summary: "Reproduce the paper's Figure 7 (direct, routed, NAT, DR, TUN; interleaved trials) into results.json, results.txt, figure7.svg/png, summary.md.",
-		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 1,2,4,8,16,32,64] [--conn new|keepalive] [--trials 6] " +
-			"[--duration 1.5s] [--warmup 0.5s] [--latency 2s] [--where auto|host|vm] [--kernel K] [--out DIR] [--save-baseline FILE]",
+		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 1,8,32] [--conn new|keepalive] [--trials 6] " +
+			"[--duration 1s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 3] [--light-duration 0.5s] [--light-share 0.4] [--stations 4] " +
+			"[--isolate] [--cap STATION=CPUS,…] [--switch static|learning]\n   [--where auto|host|vm] [--kernel K] [--out DIR] [--save-baseline FILE]",
 		root: true,
 		run:  runBench,
 	})
@@ -32,19 +33,34 @@ func init() {
 
 type benchFlags struct {
 	modes, clients, conn, kernel, out, baseline, scheduler, name, where string
-	icount, configFile                                                  string
-	trials, rules, cpus                                                 int
-	duration, warmup, latency, timeout                                  time.Duration
+	icount, configFile, caps, switchMode                                string
+	trials, rules, cpus, lightTrials, stations                          int
+	duration, warmup, latency, timeout, lightDuration                   time.Duration
+	lightShare                                                          float64
+	isolate                                                             bool
+	set                                                                 map[string]bool
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.modes, "modes", "direct,routed,nat,dr,tun", "modes to compare, interleaved; direct is the reference of every ratio")
-	fs.StringVar(&b.clients, "clients", "1,2,4,8,16,32,64", "closed-loop client counts")
+	// The default sweep is sized by the work it does: 3 client counts × 5
+	// modes × 6 trials of 1.3 s of guest time each, and 3 × 2 light-load
+	// runs of 1 s per mode: about 160 s of guest time, which TCG under an
+	// instruction clock takes 3 to 4 times as long to run on a 2-core
+	// host; with the stations run, about 12 minutes of wall time.
+	fs.StringVar(&b.clients, "clients", "1,8,32", "closed-loop client counts")
 	fs.StringVar(&b.conn, "conn", "new", "new (one TCP connection per request, like WebBench) or keepalive")
-	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count")
-	fs.DurationVar(&b.duration, "duration", 1500*time.Millisecond, "measured time per mode, client count and trial")
-	fs.DurationVar(&b.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each measurement")
-	fs.DurationVar(&b.latency, "latency", 2*time.Second, "single-client latency run per mode (0 skips it)")
+	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count (0: light load only)")
+	fs.DurationVar(&b.duration, "duration", time.Second, "measured time per mode, client count and trial")
+	fs.DurationVar(&b.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each measurement")
+	fs.DurationVar(&b.latency, "latency", time.Second, "single-client run per mode: the paper's third test, and R(1) of the model (0 skips it)")
+	fs.IntVar(&b.lightTrials, "light-trials", 3, "light-load trials per mode, that each station's demand is measured in (0 skips them)")
+	fs.DurationVar(&b.lightDuration, "light-duration", 500*time.Millisecond, "measured time of each of a light-load trial's two runs")
+	fs.Float64Var(&b.lightShare, "light-share", 0.4, "the busiest station's utilization a light-load run aims at (at most 0.5)")
+	fs.IntVar(&b.stations, "stations", 4, "in the VM, then run every mode under light load in a second VM with this many vCPUs,\na vCPU per station (client, director, router, real servers), for per-station demands (0 skips it)")
+	fs.BoolVar(&b.isolate, "isolate", false, "the machine model: each station on CPUs of its own (in the VM: its vCPUs, in real time);\nevery measurement records each station's CPU time")
+	fs.StringVar(&b.caps, "cap", "", "with --isolate in the VM: cap stations' vCPUs at shares of a host CPU, e.g. director=0.25")
+	fs.StringVar(&b.switchMode, "switch", "static", "static (forwarding entries for every node's link) or learning (the bridges age out ports that never send)")
 	fs.StringVar(&b.kernel, "kernel", "", "kernel of the shipped list for the VM (default: the list's default)")
 	fs.StringVar(&b.out, "out", "results/bench", "output `folder`")
 	fs.StringVar(&b.baseline, "save-baseline", "", "also write the result as a baseline `file` for lvslab gate")
@@ -52,12 +68,12 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.rules, "director-rules", 0, "slow the director down on purpose with this many nftables rules (proves the gate)")
 	fs.StringVar(&b.name, "name", "bench", "prefix of the labs' names")
 	fs.StringVar(&b.where, "where", bench.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
-	fs.DurationVar(&b.timeout, "vm-timeout", 30*time.Minute, "kill the VM after this long")
-	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs")
+	fs.DurationVar(&b.timeout, "vm-timeout", time.Hour, "kill each VM after this long")
+	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs (with --isolate: 4)")
 	// An instruction-driven clock makes a trial's timing depend on the work
 	// it took, not on what else the host ran: the ratios' CV fell from
 	// 10-15 % to under 2 % on a 2-core CI machine.
-	fs.StringVar(&b.icount, "vm-icount", "shift=2,sleep=off", "QEMU -icount for the VM's clock, or off for the host's real time")
+	fs.StringVar(&b.icount, "vm-icount", "shift=2,sleep=off", "QEMU -icount for the VM's clock, or off for the host's real time (--isolate: off)")
 	// How the VM hands the guest its configuration; not for direct use.
 	fs.StringVar(&b.configFile, "config", "", "")
 }
@@ -72,7 +88,45 @@ func (b *benchFlags) config() (bench.Config, error) {
 		return c, nil
 	}
 	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: b.duration, Warmup: b.warmup,
-		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig}
+		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
+		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: b.lightDuration, Share: b.lightShare},
+		Isolate: b.isolate}
+	switch b.switchMode {
+	case "static":
+	case "learning":
+		cfg.Switch.Learning = true
+	default:
+		return cfg, usageError{fmt.Errorf("--switch %q: use static or learning", b.switchMode)}
+	}
+	if b.caps != "" {
+		cfg.Caps = map[string]float64{}
+		for _, kv := range strings.Split(b.caps, ",") {
+			st, v, ok := strings.Cut(kv, "=")
+			cores, err := strconv.ParseFloat(v, 64)
+			if !ok || err != nil {
+				return cfg, usageError{fmt.Errorf("--cap %q: give STATION=CPUS pairs, e.g. director=0.25", kv)}
+			}
+			cfg.Caps[strings.TrimSpace(st)] = cores
+		}
+	}
+	// No single-client run, no light load sized from it (unless asked for,
+	// which Validate then refuses by name).
+	if b.latency == 0 && !b.set["light-trials"] {
+		cfg.Light.Trials = 0
+	}
+	if b.isolate {
+		// The model needs real time and a vCPU per station.
+		if b.set["vm-icount"] && b.icount != "off" {
+			return cfg, usageError{errors.New("--isolate needs real time: under --vm-icount every vCPU runs on one host thread (leave --vm-icount out, or give off)")}
+		}
+		b.icount = "off"
+		if !b.set["vm-cpus"] {
+			b.cpus = 4
+		}
+	}
+	if b.stations != 0 && (b.stations < topology.MinIsolateCPUs || b.stations > 64) {
+		return cfg, usageError{fmt.Errorf("--stations %d: give 0 (skip) or %d to 64 vCPUs", b.stations, topology.MinIsolateCPUs)}
+	}
 	for _, m := range strings.Split(b.modes, ",") {
 		cfg.Modes = append(cfg.Modes, topology.Mode(strings.TrimSpace(m)))
 	}
@@ -129,6 +183,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := parse(find("bench"), fs, args, false); err != nil {
 		return err
 	}
+	b.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { b.set[f.Name] = true })
 	cfg, err := b.config()
 	if err != nil {
 		return err
@@ -144,6 +200,10 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(os.Stderr, "lvslab bench: "+place.Note)
 	}
 	cfg.Modes = place.Modes
+	// The guest gets its configuration, caps included, from the host that applies them.
+	if len(cfg.Caps) > 0 && place.Where != bench.WhereVM && b.configFile == "" {
+		return usageError{errors.New("--cap needs the VM (--where vm): on a host a station's speed is its CPUs'")}
+	}
 	var res *bench.Result
 	if place.Where == bench.WhereVM {
 		res, err = benchInVM(ctx, cfg, &b)
@@ -154,8 +214,10 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	printBench(res)
-	fmt.Printf("\nfigure:  %s\nsummary: %s\ntrials:  %s (benchstat -col /mode %s)\n",
-		filepath.Join(b.out, bench.FigureSVG), filepath.Join(b.out, bench.SummaryMD),
+	if len(res.Points) > 0 {
+		fmt.Printf("\nfigure:  %s", filepath.Join(b.out, bench.FigureSVG))
+	}
+	fmt.Printf("\nsummary: %s\ntrials:  %s (benchstat -col /mode %s)\n", filepath.Join(b.out, bench.SummaryMD),
 		filepath.Join(b.out, bench.ResultsJSON), filepath.Join(b.out, bench.ResultsText))
 	if b.baseline != "" {
 		f, err := os.Create(b.baseline)
@@ -175,7 +237,14 @@ func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result
 	cfg.SuperviseServers = true
 	p := newProgress("bench")
 	cfg.Progress = func(s bench.Step) {
-		p.step(s.Done, s.Total, fmt.Sprintf("%s trial %d: %-6s %2d clients", s.Phase, s.Trial, s.Mode, s.Clients))
+		desc := fmt.Sprintf("%s trial %d: %-6s %2d clients", s.Phase, s.Trial, s.Mode, s.Clients)
+		switch s.Phase {
+		case "one client":
+			desc = fmt.Sprintf("%s: %s", s.Phase, s.Mode)
+		case "light load":
+			desc = fmt.Sprintf("%s trial %d: %-6s rate %d of 2", s.Phase, s.Trial, s.Mode, s.Level)
+		}
+		p.step(s.Done, s.Total, s.Work, s.Left, desc)
 	}
 	res, err := bench.Run(ctx, cfg)
 	p.finish()
@@ -200,8 +269,12 @@ func benchInVM(ctx context.Context, cfg bench.Config, b *benchFlags) (*bench.Res
 	if icount == "off" {
 		icount = ""
 	}
+	stations := b.stations
+	if cfg.Isolate || cfg.Light.Trials == 0 {
+		stations = 0
+	}
 	res, err := bench.RunInVM(ctx, cfg, b.out, bench.VMOptions{
-		Kernel: b.kernel, CPUs: b.cpus, ICount: icount, Timeout: b.timeout,
+		Kernel: b.kernel, CPUs: b.cpus, ICount: icount, Timeout: b.timeout, Stations: stations,
 		Command: func(configFile, out string) []string {
 			return []string{self, "bench", "--where", bench.WhereHost, "--config", configFile, "--out", out}
 		},
@@ -231,6 +304,42 @@ func printBench(r *bench.Result) {
 	tw.Flush()
 	for _, t := range r.Latency {
 		fmt.Printf("one client, %s: %.0f req/s, mean %.3f ms, p99 %.3f ms\n", t.Mode, t.RequestsPerSec, t.Latency.Mean, t.Latency.P99)
+	}
+	printModel(r, "")
+	if r.Stations != nil {
+		printModel(r.Stations, "stations run: ")
+	}
+	v, why := r.Verdict()
+	fmt.Printf("\nverdict: %s: %s\n", v, why)
+}
+
+// printModel prints a result's demands, bounds and paper prediction.
+func printModel(r *bench.Result, prefix string) {
+	if r.Model == nil {
+		return
+	}
+	fmt.Printf("\n%sCPU time per request under light load, ms (95%% interval):\n", prefix)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	for _, d := range r.Demands {
+		fmt.Fprintf(tw, "  %s\t%s\t%.3f [%.3f, %.3f]\t\n", d.Mode, d.Station, 1000*d.Seconds.Median, 1000*d.Seconds.Lo, 1000*d.Seconds.Hi)
+	}
+	tw.Flush()
+	for _, b := range r.Model.Modes {
+		check := ""
+		if c := b.Check; c != nil {
+			check = fmt.Sprintf("; at %d clients measured %.0f: %s", c.Clients, c.Measured.Median, c.Verdict)
+		}
+		fmt.Printf("%s%s: bottleneck %s, predicted ceiling %.0f req/s [%.0f, %.0f]%s\n", prefix, b.Mode, b.Bottleneck,
+			b.Ceiling.Median, b.Ceiling.Lo, b.Ceiling.Hi, check)
+	}
+	if ph := r.Model.Paper; ph != nil {
+		for _, e := range ph.Ratios {
+			fmt.Printf("%spaper's hardware (%d real servers): %s at %.3f [%.3f, %.3f] of direct\n", prefix, ph.Servers, e.Mode,
+				e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi)
+		}
+		for _, e := range ph.PerDirector {
+			fmt.Printf("%sreal servers one director feeds in %s: %.1f [%.1f, %.1f]\n", prefix, e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi)
+		}
 	}
 }
 

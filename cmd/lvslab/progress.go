@@ -30,8 +30,10 @@ func newProgress(what string) *progress {
 	return p
 }
 
-// step reports that done of total steps are finished and the next is desc.
-func (p *progress) step(done, total int, desc string) {
+// step reports that done of total steps are finished and the next is
+// desc; work is the fraction of the work done (below 0: done/total), left
+// the caller's estimate of what is left (0: in proportion to the work).
+func (p *progress) step(done, total int, work float64, left time.Duration, desc string) {
 	if p.bar != nil {
 		p.bar.ChangeMax(total)
 		p.bar.Describe(desc)
@@ -39,13 +41,18 @@ func (p *progress) step(done, total int, desc string) {
 		return
 	}
 	elapsed := time.Since(p.start)
-	left := "estimating"
-	if done > 0 {
-		rest := time.Duration(float64(elapsed) / float64(done) * float64(total-done))
-		left = "about " + rest.Round(time.Second).String() + " left"
+	if work < 0 {
+		work = float64(done) / float64(max(total, 1))
+	}
+	if left == 0 && work > 0 {
+		left = time.Duration(float64(elapsed) / work * (1 - work))
+	}
+	estimate := "estimating"
+	if left > 0 {
+		estimate = "about " + left.Round(time.Second).String() + " left"
 	}
 	fmt.Fprintf(p.w, "lvslab %s: step %d of %d (%.0f%%), %s elapsed, %s: %s\n",
-		p.what, done+1, total, 100*float64(done)/float64(max(total, 1)), elapsed.Round(time.Second), left, desc)
+		p.what, done+1, total, 100*work, elapsed.Round(time.Second), estimate, desc)
 }
 
 func (p *progress) finish() {

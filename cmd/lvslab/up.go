@@ -20,9 +20,10 @@ func init() {
 	register(&command{
 		name:    "up",
 		summary: "Build a lab and leave it running: namespaces, bridges, addresses, routes, and a real server in each real-server node.",
-		usage:   "up [-f FILE | --topology paper|small] [--name N] [--mode direct|routed|nat|dr|tun] [--scheduler rr] [--body-size B] [--service-time D] [--json]",
-		root:    true,
-		run:     runUp,
+		usage: "up [-f FILE | --topology paper|small] [--name N] [--mode direct|routed|nat|dr|tun] [--scheduler rr] [--body-size B] [--service-time D]\n" +
+			"   [--isolate] [--switch static|learning] [--ageing-time D] [--json]",
+		root: true,
+		run:  runUp,
 	})
 	register(&command{
 		name:    harness.SupervisorCommand,
@@ -59,6 +60,8 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print the lab as JSON")
 	scheduler := fs.String("scheduler", "rr", "IPVS scheduler of the VIP's services (rr, wrr, lc, wlc, sh, mh, …)")
+	var mf machineFlags
+	mf.register(fs)
 	if err := parse(find("up"), fs, args, false); err != nil {
 		return err
 	}
@@ -68,6 +71,9 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	spec, err := tf.spec()
 	if err != nil {
+		return err
+	}
+	if spec, err = mf.apply(fs, spec); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -85,6 +91,10 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		d.Close()
 	}
+	notes, err := lab.PinStations()
+	if err != nil {
+		return errors.Join(err, lab.Close())
+	}
 	lab.Detach()
 	took := time.Since(start)
 	if *asJSON {
@@ -95,6 +105,13 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("lab %s is up (%s, %d nodes, mode %s, real servers answer on port %d, took %s)\n\n",
 		spec.Name, cfgString(cfg), len(spec.Nodes), spec.Mode, spec.VIP.Port, took.Round(time.Millisecond))
 	printNodes(os.Stdout, spec)
+	fmt.Printf("\nswitch: %s\n", spec.Switch)
+	for _, st := range topology.Stations(spec) {
+		fmt.Printf("station %s: cpus %s (%s)\n", st.Name, st.CPUs, strings.Join(st.Nodes, " "))
+	}
+	for _, n := range notes {
+		fmt.Println("note: " + n)
+	}
 	client := spec.ByRole(topology.RoleClient)[0]
 	fmt.Printf("\nenter a node:   sudo ip netns exec lvs-%s-%s bash\n", spec.Name, client.Name)
 	target := "direct"
@@ -151,4 +168,50 @@ func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("--name: %w", err)}
 	}
 	return harness.Supervise(ctx, *name, cfg, nil)
+}
+
+// machineFlags are how up places the lab on this machine's CPUs and how
+// its bridges forward.
+type machineFlags struct {
+	isolate    bool
+	switchMode string
+	ageing     time.Duration
+}
+
+func (m *machineFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&m.isolate, "isolate", false, "give each station CPUs of its own (client, director, router, real servers; at least 3 CPUs):\nprocesses pinned, receive processing steered there with RPS, IPVS's estimator placed")
+	fs.StringVar(&m.switchMode, "switch", "static", "static (a forwarding entry for every node's link: no flooding) or learning (a real switch's\nbehaviour: a port that never sends is flooded once its address ages out)")
+	fs.DurationVar(&m.ageing, "ageing-time", 0, "the bridges' ageing time (0: the kernel's 300s)")
+}
+
+// apply returns the planned spec with the machine flags given applied (a
+// topology file's own switch settings stand unless a flag overrides them).
+func (m *machineFlags) apply(fs *flag.FlagSet, spec *topology.Spec) (*topology.Spec, error) {
+	switch m.switchMode {
+	case "static", "learning":
+	default:
+		return nil, usageError{fmt.Errorf("--switch %q: use static or learning", m.switchMode)}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "switch":
+			spec.Switch.Learning = m.switchMode == "learning"
+		case "ageing-time":
+			spec.Switch.AgeingTime = m.ageing
+		}
+	})
+	if m.isolate {
+		cpus, err := topology.OnlineCPUs()
+		if err != nil {
+			return nil, err
+		}
+		if err := topology.Isolate(spec, cpus); err != nil {
+			return nil, usageError{fmt.Errorf("--isolate: %w", err)}
+		}
+	}
+	p, err := topology.Plan(spec)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/vm"
 )
 
@@ -181,15 +182,20 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 	if filter != "" {
 		only = "(" + filter + ") && "
 	}
+	// The isolation spec needs a vCPU per station (topology.MinIsolateCPUs)
+	// and counts packets, not time; it boots once the specs' VM is done, so
+	// that three VMs never share the host at once.
 	runs := []struct {
 		what   string
 		filter string
 		cpus   int
 		icount string
 		report string
+		after  int // the run this one waits for, or -1
 	}{
-		{"the specs", only + "!perf", 2, "", ""},
-		{"perf", only + "perf", 1, perfICount, "perf-"},
+		{"the specs", only + "!perf", 2, "", "", -1},
+		{"perf", only + "perf && !isolation", 1, perfICount, "perf-", -1},
+		{"isolation", only + "isolation", topology.MinIsolateCPUs, "", "isolation-", 0},
 	}
 	type outcome struct {
 		code    int
@@ -197,6 +203,10 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 		console *bytes.Buffer
 	}
 	results := make([]chan outcome, len(runs))
+	done := make([]chan struct{}, len(runs))
+	for i := range runs {
+		done[i] = make(chan struct{})
+	}
 	for i, r := range runs {
 		results[i] = make(chan outcome, 1)
 		n, err := countSpecs(ctx, binary, flags.with(r.filter, ""))
@@ -205,6 +215,7 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 		}
 		if n == 0 {
 			results[i] <- outcome{}
+			close(done[i])
 			continue
 		}
 		o := base
@@ -212,7 +223,12 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 		f := flags.with(r.filter, r.report)
 		o.Argv = append([]string{binary}, f.args()...)
 		var console *bytes.Buffer
-		if r.icount == "" {
+		if r.after >= 0 {
+			say(fmt.Sprintf("%d %s specs after %s, in a VM with %d vCPUs (their output follows at the end)", n, r.what, runs[r.after].what, r.cpus))
+			console = &bytes.Buffer{}
+			o.Console = console
+			o.Log = func(s string) { say("vm (" + r.what + "): " + s) }
+		} else if r.icount == "" {
 			say(fmt.Sprintf("%d specs in %d Ginkgo processes", n, procs))
 			if ginkgo != "" {
 				o.Argv = f.ginkgoCommand(ginkgo, binary, procs)
@@ -225,6 +241,10 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 			o.Log = func(s string) { say("vm (perf): " + s) }
 		}
 		go func() {
+			defer close(done[i])
+			if r.after >= 0 {
+				<-done[r.after]
+			}
 			res, err := vm.Run(ctx, o)
 			if err != nil && ctx.Err() == nil && strings.Contains(err.Error(), "did not finish within") {
 				err = fmt.Errorf("%w: the suite had as long as go test's -timeout (%s), too short for it in a VM under TCG on this host: go test -timeout 40m ./...", err, o.Timeout)
@@ -241,7 +261,7 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 	for i := range runs {
 		r := <-results[i]
 		if r.console != nil {
-			fmt.Fprintf(os.Stdout, "\n--- the perf specs' VM:\n%s", r.console)
+			fmt.Fprintf(os.Stdout, "\n--- the %s specs' VM:\n%s", runs[i].what, r.console)
 		}
 		worst = max(worst, r.code)
 		if r.err != nil {

@@ -1,0 +1,268 @@
+package bench
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// stationsResult is a light-load result under the machine model: per mode
+// each station's demand (seconds per request) and a background each
+// station spends whatever the load, measured at two rates per trial.
+func stationsResult(demands map[topology.Mode]map[string]float64, background float64, trials int) *Result {
+	r := &Result{Config: Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR}, Isolate: true,
+		Light: LightSettings{Trials: trials, Duration: 1, Share: 0.4}}}
+	r.Machine = &Machine{Source: SourceVCPU, Stations: []topology.Station{
+		{Name: "client", Nodes: []string{"client"}, CPUs: topology.CPUList{0}},
+		{Name: "director", Nodes: []string{"director"}, CPUs: topology.CPUList{1}},
+		{Name: "router", Nodes: []string{"router"}, CPUs: topology.CPUList{2}},
+		{Name: "servers", Nodes: []string{"rs1", "rs2"}, CPUs: topology.CPUList{3}},
+	}, Caps: map[string]float64{"director": 0.2}}
+	for t := 1; t <= trials; t++ {
+		for _, m := range r.Config.Modes {
+			for level := 1; level <= 2; level++ {
+				x := 50.0 * float64(level)
+				noise := 1 + 0.01*float64(t-2)
+				tr := Trial{Mode: m, Trial: t, Level: level, Rate: x, Requests: int64(x), Elapsed: 1, RequestsPerSec: x}
+				for _, st := range stationNames(r.Machine) {
+					tr.Stations = append(tr.Stations, StationUse{Station: st, CPUSeconds: background + x*demands[m][st]*noise})
+				}
+				r.Light = append(r.Light, tr)
+			}
+		}
+	}
+	for _, m := range r.Config.Modes {
+		total := 0.0
+		for _, d := range demands[m] {
+			total += d
+		}
+		x1 := 1 / (total + 0.001)
+		r.Latency = append(r.Latency, Trial{Mode: m, Clients: 1, Requests: int64(x1), RequestsPerSec: x1, Elapsed: 1})
+	}
+	r.Summarise()
+	return r
+}
+
+var labDemands = map[topology.Mode]map[string]float64{
+	topology.ModeDirect: {"client": 0.004, "director": 0, "router": 0, "servers": 0.008},
+	topology.ModeRouted: {"client": 0.004, "director": 0.001, "router": 0, "servers": 0.008},
+	topology.ModeNAT:    {"client": 0.004, "director": 0.002, "router": 0, "servers": 0.008},
+	topology.ModeDR:     {"client": 0.004, "director": 0.001, "router": 0.001, "servers": 0.008},
+}
+
+func TestDemandsAreTheSlopeNotTheUtilizationOverThroughput(t *testing.T) {
+	r := stationsResult(labDemands, 0.3, 3) // a background of 0.3 CPU-seconds per second on every station
+	d, ok := r.Demand(topology.ModeNAT, "director")
+	if !ok || math.Abs(d.Seconds.Median-0.002) > 1e-5 {
+		t.Fatalf("NAT's director demand %+v, want 2 ms: the background must drop out", d)
+	}
+	if d.Capacity != 0.2 {
+		t.Errorf("the capped director's capacity is %g, want 0.2", d.Capacity)
+	}
+	if len(d.Seconds.Values) != 3 {
+		t.Errorf("%d trial values, want 3", len(d.Seconds.Values))
+	}
+}
+
+func TestBoundsFindTheBottleneck(t *testing.T) {
+	r := stationsResult(labDemands, 0, 3)
+	nat, ok := r.Model.Bound(topology.ModeNAT)
+	if !ok || nat.Bottleneck != "director" {
+		t.Fatalf("NAT's bottleneck %q, want the capped director (0.2 CPU / 2 ms = 100 req/s)", nat.Bottleneck)
+	}
+	if math.Abs(nat.Ceiling.Median-100) > 2 {
+		t.Errorf("NAT's ceiling %.1f, want 100 req/s", nat.Ceiling.Median)
+	}
+	direct, _ := r.Model.Bound(topology.ModeDirect)
+	if direct.Bottleneck != "servers" || math.Abs(direct.Ceiling.Median-125) > 2 {
+		t.Errorf("direct: bottleneck %s at %.1f, want the servers at 1/8 ms = 125 req/s", direct.Bottleneck, direct.Ceiling.Median)
+	}
+	if nat.R1 <= 0 || math.Abs(nat.Z-0.001) > 1e-4 {
+		t.Errorf("R(1) %g, Z %g: want Z = R(1) - D = 1 ms", nat.R1, nat.Z)
+	}
+	if got := nat.Bound(1); math.Abs(got-1/nat.R1) > 1e-9 {
+		t.Errorf("the bound at one client is %g, want n/R(1) = %g", got, 1/nat.R1)
+	}
+	// The host's two CPUs bind when every station's demand adds up beyond them.
+	r.Machine.HostCPUs = 1
+	r.Summarise()
+	if b, _ := r.Model.Bound(topology.ModeDirect); b.Bottleneck != HostStation {
+		t.Errorf("direct on one host CPU: bottleneck %s, want %s (12 ms per request in all)", b.Bottleneck, HostStation)
+	}
+}
+
+func TestBoundCheckAgainstTheSweep(t *testing.T) {
+	r := stationsResult(labDemands, 0, 3)
+	r.Config.Clients = []int{1, 32}
+	for tr := 1; tr <= 3; tr++ {
+		for _, m := range r.Config.Modes {
+			x := map[topology.Mode]float64{topology.ModeNAT: 99, topology.ModeDirect: 60, topology.ModeRouted: 120, topology.ModeDR: 120}[m]
+			r.Trials = append(r.Trials, Trial{Mode: m, Clients: 32, Trial: tr, Requests: int64(x), RequestsPerSec: x + float64(tr)})
+		}
+	}
+	r.Summarise()
+	nat, _ := r.Model.Bound(topology.ModeNAT)
+	if nat.Check == nil || !strings.HasPrefix(nat.Check.Verdict, "as predicted") {
+		t.Errorf("NAT at 100 predicted and about 100 measured: %+v", nat.Check)
+	}
+	direct, _ := r.Model.Bound(topology.ModeDirect)
+	if direct.Check == nil || !strings.Contains(direct.Check.Verdict, "below the bound") {
+		t.Errorf("direct at 125 predicted and 61 measured: %+v", direct.Check)
+	}
+}
+
+func TestPathsAndThePapersHardware(t *testing.T) {
+	r := stationsResult(labDemands, 0, 3)
+	var ipvs *PathCost
+	for i, p := range r.Model.Paths {
+		if p.Mode == topology.ModeNAT {
+			ipvs = &r.Model.Paths[i]
+		}
+	}
+	if ipvs == nil || ipvs.Reference != topology.ModeRouted || math.Abs(ipvs.Seconds.Median-0.001) > 1e-5 {
+		t.Fatalf("IPVS in NAT: %+v, want nat - routed = 1 ms", ipvs)
+	}
+	if math.Abs(ipvs.Share.Median-0.001/0.014) > 1e-3 {
+		t.Errorf("IPVS's share %g, want 1/14 of NAT's demand", ipvs.Share.Median)
+	}
+	ph := r.Model.Paper
+	if ph == nil || ph.Director != "director" || ph.Farm != "servers" {
+		t.Fatalf("paper hardware: %+v", ph)
+	}
+	// 8 servers at 8 ms: 1000 req/s direct; NAT's director at 2 ms: 500, a ratio of 0.5.
+	for _, e := range ph.Ratios {
+		want := map[topology.Mode]float64{topology.ModeNAT: 0.5, topology.ModeRouted: 1, topology.ModeDR: 1}[e.Mode]
+		if math.Abs(e.Estimate.Median-want) > 0.01 {
+			t.Errorf("%s: ratio %.3f, want %.3f", e.Mode, e.Estimate.Median, want)
+		}
+	}
+	for _, e := range ph.PerDirector {
+		want := map[topology.Mode]float64{topology.ModeNAT: 4, topology.ModeDR: 8}[e.Mode]
+		if math.Abs(e.Estimate.Median-want) > 0.1 {
+			t.Errorf("%s: %.2f servers per director, want %g", e.Mode, e.Estimate.Median, want)
+		}
+	}
+	if v, why := r.Verdict(); v != FindingNotReproduced || !strings.Contains(why, "0.500") {
+		t.Errorf("verdict %q (%s): a predicted 0.5 is above the paper's 0.25", v, why)
+	}
+	heavy := map[topology.Mode]map[string]float64{}
+	for m, ds := range labDemands {
+		heavy[m] = map[string]float64{}
+		for st, d := range ds {
+			heavy[m][st] = d
+		}
+	}
+	heavy[topology.ModeNAT]["director"] = 0.005 // 200 req/s against 1000: 0.2
+	if v, _ := stationsResult(heavy, 0, 3).Verdict(); v != FindingOnlyUnderModel {
+		t.Errorf("a predicted 0.2: verdict %q, want %q", v, FindingOnlyUnderModel)
+	}
+}
+
+func TestVerdictFromTheSweep(t *testing.T) {
+	r := synthetic(1, 6, 0.01, map[topology.Mode]float64{topology.ModeNAT: 0.2, topology.ModeDR: 0.9})
+	if v, _ := r.Verdict(); v != FindingNotReproduced {
+		t.Errorf("a measured 0.2 whose bottleneck nobody knows: %q, want %q", v, FindingNotReproduced)
+	}
+	r.Config.Modes = []topology.Mode{topology.ModeDirect}
+	r.Trials = nil
+	r.Summarise()
+	if v, _ := r.Verdict(); v != FindingInconclusive {
+		t.Errorf("no NAT at all: %q, want %q", v, FindingInconclusive)
+	}
+}
+
+func TestScheduleEstimatesByWork(t *testing.T) {
+	cfg := Config{Trials: 1, Clients: []int{1}, Duration: time.Second, Warmup: 0, Latency: time.Second, Light: LightLoad{Trials: 1, Duration: time.Second}}
+	s := newSchedule(cfg, 2)
+	if s.total != 2+4+2 || s.work != 8*time.Second {
+		t.Fatalf("%d steps, %s of work", s.total, s.work)
+	}
+	first := s.next(time.Second, time.Second)
+	if first.Work != 0 || first.Left != 0 {
+		t.Errorf("first step: %+v", first)
+	}
+	s.start = s.start.Add(-3 * time.Second) // the first step took 3 s for 1 s of work
+	second := s.next(time.Second, time.Second)
+	if math.Abs(second.Work-0.125) > 1e-9 || second.Left < 20*time.Second || second.Left > 25*time.Second {
+		t.Errorf("second step: %+v, want 1/8 done and about 21 s left", second)
+	}
+}
+
+func TestParseCPUIdle(t *testing.T) {
+	stat := []byte("cpu  10 0 10 500 5 0 0 0 0 0\ncpu0 5 0 5 250 5 0 0 3 0 0\ncpu1 5 0 5 250 0 0 0 0 0 0\nctxt 1234\n")
+	idle, err := parseCPUIdle(stat)
+	if err != nil || idle[0] != 2580*time.Millisecond || idle[1] != 2500*time.Millisecond || len(idle) != 2 {
+		t.Errorf("idle %v %v: want idle+iowait+steal per CPU", idle, err)
+	}
+	if n := parseSwitches(stat); n != 1234 {
+		t.Errorf("context switches %d", n)
+	}
+}
+
+func TestGuestConsoleRewritesProgressAndTakesMarks(t *testing.T) {
+	var out bytes.Buffer
+	s := &vcpuSampler{samples: map[int]HostSample{}, threads: map[int]int{}, pid: 1}
+	c := &guestConsole{out: &out, sampler: s}
+	c.Write([]byte("lvslab bench: step 1 of 4 (0%), 0s elapsed, estimating: sweep trial 1: nat  1 clients\n"))
+	c.start = c.start.Add(-10 * time.Second)
+	c.Write([]byte(markPrefix + "7\n"))
+	c.Write([]byte("lvslab bench: step 3 of 4 (50%), 2s elapsed, about 2s left: sweep trial 1: dr  1 clients\n"))
+	c.Write([]byte("other line\n"))
+	got := out.String()
+	if strings.Contains(got, markPrefix) {
+		t.Error("a mark reached the console")
+	}
+	if _, ok := s.samples[7]; !ok {
+		t.Error("mark 7 was not sampled")
+	}
+	if !strings.Contains(got, "(50%), 10s elapsed, about 10s left: sweep trial 1: dr") || !strings.HasSuffix(got, "other line\n") {
+		t.Errorf("console:\n%s", got)
+	}
+}
+
+func TestPathsOnOneCPUComeFromTheSaturatedSweep(t *testing.T) {
+	r := &Result{Config: Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT}, Clients: []int{1, 32}, Trials: 3,
+		Light: LightSettings{Trials: 1}}}
+	r.Machine = &Machine{Source: SourceProcStat, Stations: []topology.Station{{Name: MachineStation, CPUs: topology.CPUList{0}}}}
+	cost := map[topology.Mode]float64{topology.ModeDirect: 0.0010, topology.ModeRouted: 0.0012, topology.ModeNAT: 0.0015}
+	for tr := 1; tr <= 3; tr++ {
+		for _, m := range r.Config.Modes {
+			x := 1 / cost[m]
+			r.Trials = append(r.Trials, Trial{Mode: m, Clients: 32, Trial: tr, Requests: int64(x), RequestsPerSec: x,
+				Stations: []StationUse{{Station: MachineStation, CPUSeconds: 1}}})
+			// Light load costs more per request (waking up for each): not what the paths use.
+			for level := 1; level <= 2; level++ {
+				r.Light = append(r.Light, Trial{Mode: m, Trial: tr, Level: level, Requests: int64(100 * level), Elapsed: 1,
+					Stations: []StationUse{{Station: MachineStation, CPUSeconds: 2 * cost[m] * float64(100*level)}}})
+			}
+		}
+	}
+	r.Summarise()
+	if r.Model == nil || !strings.Contains(r.Model.PathsFrom, "sweep at 32 clients") {
+		t.Fatalf("paths from %q", r.Model.PathsFrom)
+	}
+	for _, p := range r.Model.Paths {
+		want := map[topology.Mode]float64{topology.ModeNAT: 0.0003, topology.ModeRouted: 0.0002}[p.Mode]
+		if math.Abs(p.Seconds.Median-want) > 2e-6 {
+			t.Errorf("%s - %s: %g s, want %g from the sweep", p.Mode, p.Reference, p.Seconds.Median, want)
+		}
+	}
+	if d, _ := r.Demand(topology.ModeNAT, MachineStation); math.Abs(d.Seconds.Median-0.003) > 1e-6 {
+		t.Errorf("NAT's light-load demand %g, want the slope, 3 ms", d.Seconds.Median)
+	}
+}
+
+func TestLightDuration(t *testing.T) {
+	for _, c := range []struct {
+		rate float64
+		want time.Duration
+	}{{0, time.Second}, {300, time.Second}, {100, 1500 * time.Millisecond}, {1, 5 * time.Second}} {
+		if got := lightDuration(time.Second, c.rate); got != c.want {
+			t.Errorf("at %g/s: %s, want %s", c.rate, got, c.want)
+		}
+	}
+}

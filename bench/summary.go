@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// The model's part of summary.md: where the time goes, the bounds and how
+// the sweep compares, the paper's hardware predicted, and the methods.
+
+func ms(s float64) string { return fmt.Sprintf("%.3f", 1000*s) }
+
+func msInterval(e Estimate) string {
+	return fmt.Sprintf("%s [%s, %s]", ms(e.Median), ms(e.Lo), ms(e.Hi))
+}
+
+// writeVerdict writes the verdict on the paper's finding and its reason.
+func (r *Result) writeVerdict(w io.Writer) {
+	v, why := r.Verdict()
+	fmt.Fprintf(w, "## Verdict: %s\n\n%s.\n", v, upperFirst(why))
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// writeMachine says how the labs were placed on CPUs.
+func (r *Result) writeMachine(w io.Writer) {
+	m := r.Machine
+	if m == nil {
+		return
+	}
+	if !r.Config.Isolate {
+		fmt.Fprintf(w, "Every node shares the machine's %d CPU(s): one station, the whole machine.\n", len(m.Stations[0].CPUs))
+		return
+	}
+	fmt.Fprintf(w, "Machine model: each station on CPUs of its own (processes pinned, receive processing steered there with RPS, the bridge ports included):\n\n")
+	fmt.Fprintf(w, "| station | nodes | CPUs | capacity (CPUs) |\n|---|---|---|---:|\n")
+	for _, st := range m.Stations {
+		capNote := ""
+		if c, ok := m.Caps[st.Name]; ok {
+			capNote = fmt.Sprintf(" (capped at %g of a host CPU)", c)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %g%s |\n", st.Name, strings.Join(st.Nodes, " "), st.CPUs, m.Capacity(st.Name), capNote)
+	}
+	fmt.Fprintf(w, "\nStation CPU time: %s.", m.Source)
+	if m.HostCPUs > 0 {
+		fmt.Fprintf(w, " Every vCPU thread shares the host's %d CPUs.", m.HostCPUs)
+	}
+	fmt.Fprintln(w)
+	for _, n := range m.Notes {
+		fmt.Fprintf(w, "\nNote: %s.\n", n)
+	}
+}
+
+// writeDemands writes each mode's per-station demands, the bottleneck and
+// the added cost of each path.
+func (r *Result) writeDemands(w io.Writer, title string) {
+	if len(r.Demands) == 0 || r.Machine == nil {
+		return
+	}
+	names := stationNames(r.Machine)
+	fmt.Fprintf(w, "\n## %s\n\nCPU time per request (ms), median of %d light-load trials per mode with its %.0f%% interval; the bottleneck is the station with the most demand per CPU of capacity.\n\n| mode |",
+		title, r.Config.Light.Trials, 100*Confidence)
+	for _, n := range names {
+		fmt.Fprintf(w, " %s |", n)
+	}
+	fmt.Fprintf(w, " total | bottleneck | busiest station's load |\n|---|%s---:|---|---:|\n", strings.Repeat("---:|", len(names)))
+	for _, m := range r.Config.Modes {
+		b, ok := r.Model.Bound(m)
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "| %s |", m)
+		for _, n := range names {
+			if d, ok := r.Demand(m, n); ok {
+				fmt.Fprintf(w, " %s |", msInterval(d.Seconds))
+			} else {
+				fmt.Fprint(w, " – |")
+			}
+		}
+		fmt.Fprintf(w, " %s | %s | %.0f%% |\n", ms(b.DTotal), b.Bottleneck, 100*b.LightBusy)
+	}
+	if len(r.Model.Paths) > 0 {
+		fmt.Fprintf(w, "\nAdded cost of each path, as a difference of two modes' total demands in the same trial (ms per request, and share of the mode's total), from %s:\n\n| path | mode − reference | added ms | share of the mode's demand |\n|---|---|---:|---:|\n", r.Model.PathsFrom)
+		for _, p := range r.Model.Paths {
+			fmt.Fprintf(w, "| %s | %s − %s | %s | %.0f%% [%.0f%%, %.0f%%] |\n", p.Path, p.Mode, p.Reference, msInterval(p.Seconds),
+				100*p.Share.Median, 100*p.Share.Lo, 100*p.Share.Hi)
+		}
+	}
+}
+
+// writeBounds writes each mode's bounds and how the sweep compares.
+func (r *Result) writeBounds(w io.Writer) {
+	if r.Model == nil || len(r.Model.Modes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n## Predicted bounds and the sweep\n\nPredicted from the light-load runs before the sweep: X(n) ≤ min(n/(D+Z), 1/D_max), with Z = R(1) − D. Drawn dashed in the figure.\n\n")
+	fmt.Fprintf(w, "| mode | R(1) ms | D ms | Z ms | bottleneck | ceiling req/s (%.0f%% interval) | measured at n | bound at n | | context switches per request, light → sweep |\n|---|---:|---:|---:|---|---|---|---|---|---|\n", 100*Confidence)
+	above := false
+	for _, b := range r.Model.Modes {
+		measured, bound, verdict, switches := "–", "–", "no sweep", "–"
+		if c := b.Check; c != nil {
+			measured = fmt.Sprintf("%.0f [%.0f, %.0f] at %d", c.Measured.Median, c.Measured.Lo, c.Measured.Hi, c.Clients)
+			bound = fmt.Sprintf("%.0f [%.0f, %.0f]", c.Bound.Median, c.Bound.Lo, c.Bound.Hi)
+			verdict = c.Verdict
+			above = above || c.Measured.Lo > c.Bound.Hi
+		}
+		if b.LightSwitches > 0 && b.SweepSwitches > 0 {
+			switches = fmt.Sprintf("%.1f → %.1f", b.LightSwitches, b.SweepSwitches)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f [%.0f, %.0f] | %s | %s | %s | %s |\n", b.Mode, ms(b.R1), ms(b.DTotal), ms(b.Z), b.Bottleneck,
+			b.Ceiling.Median, b.Ceiling.Lo, b.Ceiling.Hi, measured, bound, verdict, switches)
+	}
+	if above {
+		fmt.Fprintf(w, "\nWhere the sweep runs above its bound, a request cost more CPU under light load than at saturation. A lightly loaded station pays for each request alone: it wakes from idle, and on a shared CPU the load generator and the real servers take turns request by request (a context switch each way; under TCG every switch between processes also flushes the emulated TLB). A saturated one batches that work: several requests per wake-up and per turn. The context switches per request above show it. Demands are assumed not to depend on the load; here they do.\n")
+	}
+}
+
+// writePaper writes the paper's hardware predicted.
+func (r *Result) writePaper(w io.Writer) {
+	if r.Model == nil || r.Model.Paper == nil {
+		return
+	}
+	ph := r.Model.Paper
+	fmt.Fprintf(w, "\n## The paper's hardware, predicted\n\nOne director and %d real servers, each a machine as fast as one station here (station %s for the director, %s for the real servers), the clients never the limit: a mode's ceiling is min(1/D_director, %d/D_servers), direct's %d/D_servers(direct). Light-load demands, trial by trial.\n\n",
+		ph.Servers, ph.Director, ph.Farm, ph.Servers, ph.Servers)
+	if ph.Note != "" {
+		fmt.Fprintf(w, "Note: %s.\n\n", ph.Note)
+	}
+	fmt.Fprintf(w, "| mode | ratio to direct, N = %d | %.0f%% interval | paper |\n|---|---:|---|---|\n", ph.Servers, 100*Confidence)
+	for _, e := range ph.Ratios {
+		fmt.Fprintf(w, "| %s | %.3f | [%.3f, %.3f] | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi, paperNote(e.Mode))
+	}
+	if len(ph.PerDirector) > 0 {
+		fmt.Fprintf(w, "\nHow many real servers one director can feed before it saturates (D_servers ÷ D_director), the paper's next step:\n\n| mode | real servers per director | %.0f%% interval |\n|---|---:|---|\n", 100*Confidence)
+		for _, e := range ph.PerDirector {
+			fmt.Fprintf(w, "| %s | %.1f | [%.1f, %.1f] |\n", e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi)
+		}
+	}
+}
+
+// writeModel writes every model section of a result.
+func (r *Result) writeModel(w io.Writer, title string) {
+	r.writeDemands(w, title)
+	r.writeBounds(w)
+	r.writePaper(w)
+}
+
+// modelWarnings are the model's premises a result breaks.
+func (r *Result) modelWarnings() []string {
+	var out []string
+	if r.Model == nil {
+		return nil
+	}
+	for _, b := range r.Model.Modes {
+		if b.LightBusy > MaxLightShare {
+			out = append(out, fmt.Sprintf("%s: under light load its busiest station was %.0f%% busy, above %.0f%%: its demands include queueing, and the bounds are less sure",
+				b.Mode, 100*b.LightBusy, 100*MaxLightShare))
+		}
+	}
+	return out
+}
+
+// writeMethods states how every number was obtained.
+func (r *Result) writeMethods(w io.Writer) {
+	fmt.Fprintf(w, "\n## Methods\n\n")
+	items := []string{
+		"**Sweep.** Closed-loop clients, one TCP connection per request unless keep-alive; the modes run back to back in an order rotated every trial; requests/s is successful requests over the measured time after a warm-up. A mode's ratio to direct pairs each trial with direct's at the same client count, seconds apart; intervals are bootstrap intervals of the median over trials.",
+		"**Single client.** One client per mode, closed loop: the paper's third test, and R(1) = 1/X(1), the time a request takes with nothing queued.",
+		fmt.Sprintf("**Demand.** Each light-load trial runs every mode open loop at two rates, the busiest station near %.0f%% and near %.0f%% of its capacity (judged from the single-client run; no run may pass %.0f%%). A station's demand is the slope of its CPU time per second over the throughput between the two, U = B + X·D (utilization regressed on throughput, Rolia and Vetland 1995): the utilization law D = U/X (Denning and Buzen 1978) without charging the requests for what the station spends whatever the load (B: the idle loop, timers, the runtimes' polling).",
+			100*r.Config.Light.Share, 50*r.Config.Light.Share, 100*MaxLightShare),
+		"**Stations.** Without the machine model every node shares every CPU, so the whole machine is one station and only the total demand per mode can be measured. Under it (--isolate, and the stations run of the default benchmark) each station's processes are pinned to its CPUs, the receive processing of its links and of the bridge ports that lead to them is steered there with RPS, and IPVS's estimator kthreads too where the kernel has net.ipv4.vs.est_cpulist. In a VM under TCG the guest's own accounting sees no steal time, so a station's CPU time is the host CPU time of its vCPU threads, sampled at console marks around every measurement.",
+		"**Paths.** A path's added cost is the difference of two modes' total demands in the same trial (on one CPU from the sweep's highest client count, where the machine is saturated and its CPU time per request is the mode's whole cost; under the machine model from the light-load demands): IPVS's own cost is a balanced mode less routed (the director forwarding as a plain router), the extra hop routed less direct (direct also puts the client on the real servers' segment, so that difference includes a bridge hop and the router).",
+		"**Bounds.** Asymptotic bounds of a closed system (Lazowska et al., Quantitative System Performance, ch. 5): X(n) ≤ min(n/(D+Z), 1/D_max), D the total demand, Z = R(1) − D, D_max the bottleneck's demand per CPU of capacity; in a VM also the host's CPUs, which every vCPU thread shares. Predicted from the light-load runs, never from the saturated run judged (there 1/D_max = X/U_max equals X by construction), and checked against the sweep's highest client count.",
+		fmt.Sprintf("**The paper's hardware.** One director and %d real servers, each a machine of one station's speed, clients unlimited: a mode's ceiling is min(1/D_director, N/D_servers) from the light-load demands, trial by trial; real servers per director is D_servers/D_director.", PaperServers),
+		fmt.Sprintf("**Verdict.** Reproduced: NAT's measured ratio to direct at the highest client count is at most the paper's %.3f (%d ÷ %d conn/s) and the director is NAT's bottleneck. Reproduced only under the model: the paper's hardware predicted from per-station demands gives NAT at most that ratio. Otherwise not reproduced.", PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec),
+		"**Switch.** " + r.Env.Switch + ".",
+	}
+	for _, it := range items {
+		fmt.Fprintf(w, "- %s\n", it)
+	}
+}

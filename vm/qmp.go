@@ -1,0 +1,128 @@
+package vm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VCPUThreads asks a running QEMU, through its monitor socket (QMP), for
+// the host thread that runs each vCPU, by guest CPU number: under MTTCG
+// or KVM every vCPU has a thread of its own (query-cpus-fast,
+// docs/interop/qemu-qmp-ref). QEMU creates the socket as it starts, so
+// this waits up to timeout for it to answer.
+//
+// The protocol is spoken here directly (a greeting, qmp_capabilities, one
+// command, events skipped): the QMP client of digitalocean/go-qemu would
+// bring in go-libvirt's RPC client for two requests.
+func VCPUThreads(socket string, timeout time.Duration) (map[int]int, error) {
+	deadline := time.Now().Add(timeout)
+	var conn net.Conn
+	for {
+		var err error
+		if conn, err = net.DialTimeout("unix", socket, time.Second); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("QEMU's monitor %s did not answer within %s: %w", socket, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer conn.Close()
+	conn.SetDeadline(deadline.Add(5 * time.Second))
+	dec := json.NewDecoder(conn)
+	// reply reads messages until the one that answers (events have "event").
+	type message struct {
+		QMP    json.RawMessage `json:"QMP"`
+		Event  string          `json:"event"`
+		Return json.RawMessage `json:"return"`
+		Error  *struct {
+			Class string `json:"class"`
+			Desc  string `json:"desc"`
+		} `json:"error"`
+	}
+	reply := func(what string) (json.RawMessage, error) {
+		for {
+			var m message
+			if err := dec.Decode(&m); err != nil {
+				return nil, fmt.Errorf("QMP %s: %w", what, err)
+			}
+			switch {
+			case m.Error != nil:
+				return nil, fmt.Errorf("QMP %s: %s: %s", what, m.Error.Class, m.Error.Desc)
+			case m.QMP != nil || m.Event != "":
+				if what == "greeting" && m.QMP != nil {
+					return m.QMP, nil
+				}
+			default:
+				return m.Return, nil
+			}
+		}
+	}
+	ask := func(cmd string) (json.RawMessage, error) {
+		if _, err := fmt.Fprintf(conn, `{"execute":%q}`+"\n", cmd); err != nil {
+			return nil, fmt.Errorf("QMP %s: %w", cmd, err)
+		}
+		return reply(cmd)
+	}
+	if _, err := reply("greeting"); err != nil {
+		return nil, err
+	}
+	if _, err := ask("qmp_capabilities"); err != nil {
+		return nil, err
+	}
+	raw, err := ask("query-cpus-fast")
+	if err != nil {
+		return nil, err
+	}
+	var cpus []struct {
+		Index  int `json:"cpu-index"`
+		Thread int `json:"thread-id"`
+	}
+	if err := json.Unmarshal(raw, &cpus); err != nil {
+		return nil, fmt.Errorf("QMP query-cpus-fast answered %s: %w", raw, err)
+	}
+	out := map[int]int{}
+	for _, c := range cpus {
+		out[c.Index] = c.Thread
+	}
+	if len(out) == 0 {
+		return nil, errors.New("QMP query-cpus-fast listed no vCPU")
+	}
+	return out, nil
+}
+
+// ThreadCPUTime is the CPU time a host thread has used: the scheduler's
+// own nanosecond count (/proc/PID/task/TID/schedstat, first field), or the
+// tick counts of its stat file where the kernel has no schedstat.
+func ThreadCPUTime(pid, tid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task/%d/", pid, tid)
+	if data, err := os.ReadFile(dir + "schedstat"); err == nil {
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			if ns, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				return time.Duration(ns), nil
+			}
+		}
+	}
+	data, err := os.ReadFile(dir + "stat")
+	if err != nil {
+		return 0, fmt.Errorf("read the CPU time of thread %d: %w", tid, err)
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("thread %d: malformed %sstat", tid, dir)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("thread %d: %w", tid, err)
+	}
+	const userHZ = 100 // USER_HZ, the unit of stat's times on every architecture Linux runs QEMU on
+	return time.Duration(utime+stime) * time.Second / userHZ, nil
+}
