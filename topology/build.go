@@ -104,17 +104,23 @@ func (l *Lab) Node(name string) *Node { return l.byName[name] }
 // Client returns the lab's client node.
 func (l *Lab) Client() *Node { return l.first(RoleClient) }
 
-// Director returns the director node, or nil if the lab has none.
+// Director returns the director node (the first of a pair), or nil if the
+// lab has none.
 func (l *Lab) Director() *Node { return l.first(RoleDirector) }
+
+// Directors returns the director nodes in spec order: two in an HA lab.
+func (l *Lab) Directors() []*Node { return l.byRole(RoleDirector) }
 
 // Router returns the router node, or nil if the lab has none.
 func (l *Lab) Router() *Node { return l.first(RoleRouter) }
 
 // RealServers returns the real servers in spec order.
-func (l *Lab) RealServers() []*Node {
+func (l *Lab) RealServers() []*Node { return l.byRole(RoleRealServer) }
+
+func (l *Lab) byRole(r Role) []*Node {
 	var out []*Node
 	for _, n := range l.Nodes {
-		if n.Role == RoleRealServer {
+		if n.Role == r {
 			out = append(out, n)
 		}
 	}
@@ -324,6 +330,8 @@ func (l *Lab) segment(name string) SegmentSpec {
 type Route struct {
 	Dst netip.Prefix // zero for the default route of Via's family
 	Via netip.Addr
+	// Dev, with no Via, makes Dst on-link on the node's link of that name.
+	Dev string
 }
 
 func (r Route) String() string {
@@ -331,11 +339,21 @@ func (r Route) String() string {
 	if r.Dst.IsValid() {
 		dst = r.Dst.String()
 	}
+	if !r.Via.IsValid() {
+		return dst + " dev " + r.Dev
+	}
 	return dst + " via " + r.Via.String()
 }
 
 func (n *Node) addRoute(r Route) error {
 	route := &netlink.Route{Gw: r.Via.AsSlice()}
+	if !r.Via.IsValid() {
+		link, err := n.nl.LinkByName(r.Dev)
+		if err != nil {
+			return fmt.Errorf("route %s in %s: %w", r, n.Namespace, err)
+		}
+		route.LinkIndex, route.Scope = link.Attrs().Index, netlink.SCOPE_LINK
+	}
 	if r.Dst.IsValid() {
 		route.Dst = &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())}
 	} else if r.Via.Is4() {

@@ -49,6 +49,10 @@ type Spec struct {
 	VIP      VIP           `json:"vip"`
 	Segments []SegmentSpec `json:"segments"`
 	Nodes    []NodeSpec    `json:"nodes"`
+	// Floating is the address a director pair's VRRP master holds on the
+	// real servers' segment, their gateway in NAT mode (see PaperHA);
+	// planned when left out, and only for a lab with two directors.
+	Floating netip.Addr `json:"floating,omitzero"`
 }
 
 // VIP is the virtual service address the director announces.
