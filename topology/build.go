@@ -223,24 +223,15 @@ func (l *Lab) wire(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	bridges := map[string]int{}
 	for _, seg := range l.Spec.Segments {
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: seg.Name, Flags: net.FlagUp}}
 		if err := l.sw.nl.LinkAdd(br); err != nil {
 			return fmt.Errorf("create bridge %s in %s: %w", seg.Name, l.sw.Namespace, err)
 		}
-		bridges[seg.Name] = br.Index
 	}
 	for _, n := range l.Nodes {
-		for _, link := range n.Links {
-			veth := &netlink.Veth{
-				LinkAttrs:     netlink.LinkAttrs{Name: n.Name + "-" + link.Segment, MasterIndex: bridges[link.Segment], Flags: net.FlagUp},
-				PeerName:      link.Segment,
-				PeerNamespace: netlink.NsFd(int(n.ns)),
-			}
-			if err := l.sw.nl.LinkAdd(veth); err != nil {
-				return fmt.Errorf("create veth %s in %s (peer %s in %s): %w", veth.Name, l.sw.Namespace, link.Segment, n.Namespace, err)
-			}
+		if err := l.plug(n); err != nil {
+			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -257,6 +248,26 @@ func (l *Lab) wire(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// plug connects a node to its segments: a veth pair per link, one end on
+// the segment's bridge, the other in the node, named after the segment.
+func (l *Lab) plug(n *Node) error {
+	for _, link := range n.Links {
+		br, err := l.sw.nl.LinkByName(link.Segment)
+		if err != nil {
+			return fmt.Errorf("find bridge %s in %s: %w", link.Segment, l.sw.Namespace, err)
+		}
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: n.Name + "-" + link.Segment, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+			PeerName:      link.Segment,
+			PeerNamespace: netlink.NsFd(int(n.ns)),
+		}
+		if err := l.sw.nl.LinkAdd(veth); err != nil {
+			return fmt.Errorf("create veth %s in %s (peer %s in %s): %w", veth.Name, l.sw.Namespace, link.Segment, n.Namespace, err)
+		}
+	}
+	return nil
 }
 
 func (l *Lab) configure(n *Node) error {

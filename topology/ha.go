@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+	"sync"
 )
 
 // A lab with two directors is a high-availability pair: the directors take
@@ -125,3 +126,53 @@ func lastHost(prefix netip.Prefix) (netip.Addr, bool) {
 	size := 1 << (32 - prefix.Bits())
 	return hostAddr(prefix, size-2)
 }
+
+// Reboot gives a node a fresh namespace, wired and configured as Build
+// left it: what a director that restarted has (no IPVS table, no address
+// keepalived added, empty caches). A restarted machine is not a restarted
+// process: the kernel's connection table of a crashed director outlives
+// its keepalived, so only a new namespace shows what a restarted master
+// really knows. Every process in the node must be gone and every handle
+// on it closed first; the node's handles are reopened in place.
+func (l *Lab) Reboot(name string) error {
+	n := l.byName[name]
+	if n == nil {
+		return fmt.Errorf("lab %s has no node %s", l.Spec.Name, name)
+	}
+	// The switch's ends go first, so that nothing left in the old
+	// namespace (a socket keeps it alive) stays on a bridge.
+	for _, link := range n.Links {
+		veth, err := l.sw.nl.LinkByName(n.Name + "-" + link.Segment)
+		if err == nil {
+			err = l.sw.nl.LinkDel(veth)
+		}
+		if err != nil {
+			return fmt.Errorf("reboot %s: remove its link to %s: %w", name, link.Segment, err)
+		}
+	}
+	n.close()
+	if err := deleteNamespace(n.Namespace); err != nil {
+		return fmt.Errorf("reboot %s: %w", name, err)
+	}
+	if err := createNamespaces([]string{n.Namespace}); err != nil {
+		return fmt.Errorf("reboot %s: %w", name, err)
+	}
+	fresh, err := openNode(n.NodeSpec, l.Spec)
+	if err != nil {
+		return fmt.Errorf("reboot %s: %w", name, err)
+	}
+	n.ns, n.nl, n.quit, n.pool = fresh.ns, fresh.nl, fresh.quit, nil
+	n.factoryOnce = sync.Once{}
+	if err := l.plug(n); err != nil {
+		return fmt.Errorf("reboot %s: %w", name, err)
+	}
+	if err := l.configure(n); err != nil {
+		return fmt.Errorf("reboot %s: %w", name, err)
+	}
+	return nil
+}
+
+// Switch is the namespace that holds the lab's bridges: where a fault
+// between two nodes of one segment (the link between a pair's directors)
+// is injected.
+func (l *Lab) Switch() *Node { return l.sw }
