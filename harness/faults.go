@@ -102,20 +102,18 @@ func (ha *HA) Split() (time.Time, error) {
 	}
 	script := fmt.Sprintf("table bridge %s {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  %s\n }\n}\n",
 		splitTable, strings.Join(rules, "\n  "))
-	at := time.Now()
 	if err := Nft(ha.Lab.Switch(), script); err != nil {
-		return at, fmt.Errorf("split the directors: %w", err)
+		return time.Time{}, fmt.Errorf("split the directors: %w", err)
 	}
-	return at, nil
+	return time.Now(), nil
 }
 
 // Heal joins the directors again after Split.
 func (ha *HA) Heal() (time.Time, error) {
-	at := time.Now()
 	if err := Nft(ha.Lab.Switch(), "delete table bridge "+splitTable+"\n"); err != nil {
-		return at, fmt.Errorf("heal the directors' link: %w", err)
+		return time.Time{}, fmt.Errorf("heal the directors' link: %w", err)
 	}
-	return at, nil
+	return time.Now(), nil
 }
 
 // ServerFault is what can go wrong with a real server while its node is
@@ -144,37 +142,38 @@ const SlowDelay = 3 * time.Second
 // blackholeTable is the inet-family table of a black-holed server.
 const blackholeTable = "lvslab_blackhole"
 
-// InjectFault makes one real server fail in that way; ClearFault
-// recovers it.
+// InjectFault makes one real server fail in that way and returns the
+// instant the fault was in place; ClearFault recovers it.
 func (s *RealServer) InjectFault(f ServerFault) (time.Time, error) {
-	at := time.Now()
+	var err error
 	switch f {
 	case FaultRefused:
-		return at, s.Stop()
+		err = s.Stop()
 	case FaultBlackhole:
-		return at, Nft(s.Node, fmt.Sprintf("table inet %s {\n chain input {\n  type filter hook input priority 0; policy accept;\n  tcp dport %d drop\n }\n}\n", blackholeTable, s.port))
+		err = Nft(s.Node, fmt.Sprintf("table inet %s {\n chain input {\n  type filter hook input priority 0; policy accept;\n  tcp dport %d drop\n }\n}\n", blackholeTable, s.port))
 	case FaultSlow:
 		s.Degrade(0, SlowDelay)
 	case Fault503:
 		s.Degrade(http.StatusServiceUnavailable, 0)
 	default:
-		return at, fmt.Errorf("real-server fault %q: use refused, blackhole, slow or 503", f)
+		err = fmt.Errorf("real-server fault %q: use refused, blackhole, slow or 503", f)
 	}
-	return at, nil
+	return time.Now(), err
 }
 
-// ClearFault recovers a real server from a fault InjectFault caused.
+// ClearFault recovers a real server from a fault InjectFault caused, and
+// returns the instant it was healthy again.
 func (s *RealServer) ClearFault(f ServerFault) (time.Time, error) {
-	at := time.Now()
+	var err error
 	switch f {
 	case FaultRefused:
-		return at, s.Start()
+		err = s.Start()
 	case FaultBlackhole:
-		return at, Nft(s.Node, "delete table inet "+blackholeTable+"\n")
+		err = Nft(s.Node, "delete table inet "+blackholeTable+"\n")
 	case FaultSlow, Fault503:
 		s.Degrade(0, 0)
 	default:
-		return at, fmt.Errorf("real-server fault %q: use refused, blackhole, slow or 503", f)
+		err = fmt.Errorf("real-server fault %q: use refused, blackhole, slow or 503", f)
 	}
-	return at, nil
+	return time.Now(), err
 }

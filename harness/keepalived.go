@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/topology"
@@ -382,11 +383,39 @@ type HADirector struct {
 // lab's state directory: what lvslab status --ha shows.
 const EventsFile = "keepalived-events.jsonl"
 
-// StartHA wires an HA lab for its mode, opens IPVS in both directors, sets
-// each director's sysctls and starts keepalived in both. It returns at
-// once: the election takes a Master_Down_Interval (WaitMaster). On error
-// nothing it started is left running.
+// StartHA prepares a pair (OpenHA) and starts keepalived in both
+// directors at once, as a pair booted together would. It returns at once:
+// the election takes a Master_Down_Interval (WaitMaster). On error nothing
+// it started is left running.
 func StartHA(lab *topology.Lab, o HAOptions) (_ *HA, err error) {
+	ha, err := OpenHA(lab, o)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ha.Close())
+		}
+	}()
+	for _, d := range ha.Directors {
+		if err := d.spawn(); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range ha.Directors {
+		if err := d.awaitChildren(); err != nil {
+			return nil, err
+		}
+	}
+	return ha, nil
+}
+
+// OpenHA wires an HA lab for its mode, opens IPVS in both directors, sets
+// each director's sysctls, writes and checks keepalived's configuration
+// and opens the notify FIFOs, but starts no keepalived: Start each
+// director in the order wanted (a master first, then its backup, is an
+// election whose winner does not depend on how fast each started).
+func OpenHA(lab *topology.Lab, o HAOptions) (_ *HA, err error) {
 	if !lab.Spec.IsHA() {
 		return nil, fmt.Errorf("lab %s has %d director(s): keepalived runs a pair (use topology.PaperHA or --topology paper-ha)", lab.Spec.Name, len(lab.Directors()))
 	}
@@ -429,11 +458,6 @@ func StartHA(lab *topology.Lab, o HAOptions) (_ *HA, err error) {
 			return ha, err
 		}
 		if err := d.checkConfig(); err != nil {
-			return ha, err
-		}
-	}
-	for _, d := range ha.Directors {
-		if err := d.Start(); err != nil {
 			return ha, err
 		}
 	}
@@ -559,6 +583,14 @@ func (ha *HA) WaitEvent(ctx context.Context, since time.Time, match func(HAEvent
 	}
 }
 
+// WaitState waits until keepalived reports the director's front
+// instance in state (MASTER, BACKUP, FAULT…) at or after since.
+func (d *HADirector) WaitState(ctx context.Context, state string, since time.Time) (HAEvent, error) {
+	return d.ha.WaitEvent(ctx, since, func(e HAEvent) bool {
+		return e.Director == d.Name() && e.Kind == "INSTANCE" && e.Name == InstanceFront && e.State == state
+	})
+}
+
 // State is the last VRRP state keepalived reported for the director's
 // front instance ("" before the first).
 func (d *HADirector) State() string {
@@ -576,6 +608,14 @@ func (d *HADirector) State() string {
 // and records its processes in the lab's state, so that removing the lab
 // stops them even if this process dies.
 func (d *HADirector) Start() error {
+	if err := d.spawn(); err != nil {
+		return err
+	}
+	return d.awaitChildren()
+}
+
+// spawn starts keepalived and records its parent process.
+func (d *HADirector) spawn() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cmd != nil {
@@ -612,8 +652,16 @@ func (d *HADirector) Start() error {
 		d.cmd = nil
 		return err
 	}
-	// Its VRRP and checker children write their pid files once forked.
-	deadline := time.Now().Add(10 * time.Second)
+	return nil
+}
+
+// awaitChildren waits for keepalived's VRRP and checker children, which
+// write their pid files once forked, and records them.
+func (d *HADirector) awaitChildren() error {
+	d.mu.Lock()
+	exited := d.exited
+	d.mu.Unlock()
+	deadline := time.Now().Add(20 * time.Second)
 	for _, p := range []string{d.files.VRRPPID, d.files.CheckersPID} {
 		for {
 			pid, err := readPID(p)
@@ -627,7 +675,7 @@ func (d *HADirector) Start() error {
 			case <-time.After(10 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("keepalived in %s wrote no %s within 10s (see %s)", d.Name(), filepath.Base(p), d.files.Log)
+				return fmt.Errorf("keepalived in %s wrote no %s within 20s (see %s)", d.Name(), filepath.Base(p), d.files.Log)
 			}
 		}
 	}
@@ -704,11 +752,17 @@ func (d *HADirector) signalAndWait(send func(*exec.Cmd) error, timeout time.Dura
 // stops reading the FIFOs and releases the IPVS handles. The lab's state
 // directory, with the FIFOs, goes with the lab.
 func (ha *HA) Close() error {
-	var errs []error
+	errs := make([]error, len(ha.Directors))
+	var wg sync.WaitGroup
+	for i, d := range ha.Directors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.Stop()
+		}()
+	}
+	wg.Wait()
 	for _, d := range ha.Directors {
-		if err := d.Stop(); err != nil {
-			errs = append(errs, err)
-		}
 		for _, f := range d.fifos {
 			f.Close()
 		}
@@ -769,17 +823,42 @@ func (ha *HA) Holders() []*HADirector {
 	return out
 }
 
-// WaitVIP polls every 5 ms until the director holds the VIP and returns
-// when it first saw it there.
+// WaitVIP waits until the director holds the VIP and returns the instant
+// it got it: when the kernel told of the new address (the director's
+// address events, so that waiting costs the guest no polling).
 func (d *HADirector) WaitVIP(ctx context.Context) (time.Time, error) {
-	for {
-		if d.HoldsVIP() {
-			return time.Now(), nil
-		}
+	ns, err := netns.GetFromPath(d.Node.NsPath())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("open namespace of %s: %w", d.Name(), err)
+	}
+	defer ns.Close()
+	updates := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	failed := make(chan error, 1)
+	opts := netlink.AddrSubscribeOptions{Namespace: &ns, ListExisting: true, ErrorCallback: func(err error) {
 		select {
+		case failed <- err:
+		default:
+		}
+	}}
+	if err := netlink.AddrSubscribeWithOptions(updates, done, opts); err != nil {
+		return time.Time{}, fmt.Errorf("watch the addresses of %s: %w", d.Name(), err)
+	}
+	vip := d.ha.Lab.Spec.VIP.IPv4
+	for {
+		select {
+		case u, ok := <-updates:
+			if !ok {
+				return time.Time{}, fmt.Errorf("watching the addresses of %s ended", d.Name())
+			}
+			if a, _ := netip.AddrFromSlice(u.LinkAddress.IP); u.NewAddr && a.Unmap() == vip {
+				return time.Now(), nil
+			}
+		case err := <-failed:
+			return time.Time{}, fmt.Errorf("watch the addresses of %s: %w", d.Name(), err)
 		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("%s did not take the VIP %s: %w (its log: %s)", d.Name(), d.ha.Lab.Spec.VIP.IPv4, ctx.Err(), d.files.Log)
-		case <-time.After(5 * time.Millisecond):
+			return time.Time{}, fmt.Errorf("%s did not take the VIP %s: %w (its log: %s)", d.Name(), vip, ctx.Err(), d.files.Log)
 		}
 	}
 }
@@ -793,7 +872,7 @@ func (ha *HA) WaitMaster(ctx context.Context) (*HADirector, error) {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("no single director took the VIP %s: %w", ha.Lab.Spec.VIP.IPv4, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
@@ -893,4 +972,163 @@ func tail(path string, n int) string {
 	data, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], " | ")
+}
+
+// haOptionsFile in a lab's state directory asks its supervisor to run a
+// keepalived pair with these options (lvslab up on an HA lab).
+const haOptionsFile = "keepalived.json"
+
+// SaveHAOptions records the pair a lab's supervisor must run; call it
+// before StartSupervisor.
+func SaveHAOptions(lab string, o HAOptions) error {
+	if _, err := o.withDefaults(); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(o, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := topology.StateFile(lab, haOptionsFile)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readHAOptions reads what SaveHAOptions recorded; ok is false when the
+// lab has no pair to run.
+func readHAOptions(lab string) (o HAOptions, ok bool, err error) {
+	data, err := os.ReadFile(topology.StateFile(lab, haOptionsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return o, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &o)
+	}
+	if err != nil {
+		return o, false, fmt.Errorf("read the keepalived options of lab %s: %w", lab, err)
+	}
+	return o, true, nil
+}
+
+// superviseHA runs the lab's pair, if it has one, until ctx ends; done is
+// closed once keepalived stopped again. A pair that cannot start ends the
+// supervisor (stop), its reason in the supervisor's log.
+func superviseHA(ctx context.Context, t *topology.Lab, stop func()) (done <-chan struct{}, err error) {
+	o, ok, err := readHAOptions(t.Spec.Name)
+	finished := make(chan struct{})
+	if err != nil || !ok {
+		close(finished)
+		return finished, err
+	}
+	go func() {
+		defer close(finished)
+		ha, err := StartHA(t, o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lvslab supervise: keepalived:", err)
+			stop()
+			return
+		}
+		<-ctx.Done()
+		if err := ha.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "lvslab supervise: keepalived:", err)
+		}
+	}()
+	return finished, nil
+}
+
+// PairStatus is what lvslab status --ha shows of a director pair: each
+// director as keepalived and the kernel see it, and the last events.
+type PairStatus struct {
+	Lab       string           `json:"lab"`
+	Options   *HAOptions       `json:"options,omitempty"`
+	Directors []DirectorStatus `json:"directors"`
+	Events    []HAEvent        `json:"events"`
+}
+
+// DirectorStatus is one director of a pair.
+type DirectorStatus struct {
+	Name string `json:"name"`
+	// Keepalived lists its live processes (parent, VRRP and checker).
+	Keepalived []int `json:"keepalived_pids"`
+	// State is the last VRRP state keepalived reported for the front
+	// instance; VIP and Floating say what the kernel holds.
+	State    string         `json:"vrrp_state"`
+	VIP      bool           `json:"holds_vip"`
+	Floating bool           `json:"holds_floating"`
+	Daemons  []SyncDaemon   `json:"sync_daemons"`
+	IPVS     []ServiceState `json:"ipvs"`
+	// Header is /proc/net/ip_vs's first line, for printing the table.
+	Header string `json:"-"`
+}
+
+// ReadPair reads the state of a lab's director pair.
+func ReadPair(t *topology.Lab) (*PairStatus, error) {
+	if !t.Spec.IsHA() {
+		return nil, fmt.Errorf("lab %s has %d director(s), not a pair (build one with --topology paper-ha)", t.Spec.Name, len(t.Directors()))
+	}
+	st := &PairStatus{Lab: t.Spec.Name}
+	if o, ok, err := readHAOptions(t.Spec.Name); err == nil && ok {
+		st.Options = &o
+	}
+	events, err := readEvents(t.Spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	procs := topology.Processes(t.Spec.Name)
+	for _, n := range t.Directors() {
+		ds := DirectorStatus{Name: n.Name,
+			VIP:      hasAddr(n, t.Spec.FrontSegment(), t.Spec.VIP.IPv4),
+			Floating: hasAddr(n, t.Spec.BackSegment(), t.Spec.Floating)}
+		for _, p := range procs {
+			if p.Role == "keepalived "+n.Name {
+				ds.Keepalived = append(ds.Keepalived, p.PID)
+			}
+		}
+		slices.Sort(ds.Keepalived)
+		for _, e := range events {
+			if e.Director == n.Name && e.Kind == "INSTANCE" && e.Name == InstanceFront {
+				ds.State = e.State
+			}
+		}
+		d, err := OpenDirectorAt(n)
+		if err != nil {
+			return nil, err
+		}
+		ds.Daemons, err = d.SyncDaemons()
+		if err == nil {
+			ds.IPVS, err = d.Services()
+		}
+		d.Close()
+		if err != nil {
+			return nil, err
+		}
+		if ds.Header, err = IPVSHeader(n); err != nil {
+			return nil, err
+		}
+		st.Directors = append(st.Directors, ds)
+	}
+	st.Events = events[max(0, len(events)-20):]
+	return st, nil
+}
+
+// readEvents reads a lab's events file (none yet: no events).
+func readEvents(lab string) ([]HAEvent, error) {
+	f, err := os.Open(topology.StateFile(lab, EventsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the keepalived events of lab %s: %w", lab, err)
+	}
+	defer f.Close()
+	var out []HAEvent
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e HAEvent
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, sc.Err()
 }

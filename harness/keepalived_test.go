@@ -137,17 +137,17 @@ func TestSyncDaemonString(t *testing.T) {
 
 func TestParseConns(t *testing.T) {
 	table := "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Origin Expires\n" +
-		"TCP C6336464 9C40 CB00710A 0050 C000020B 0050 ESTABLISHED Sync   899\n"
+		"TCP C6336464 9C40 CB00710A 0050 C000020B 0050 ESTABLISHED SYNC       899\n"
 	conns, err := parseConns(table)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Conn{Protocol: "TCP", Client: netip.MustParseAddrPort("198.51.100.100:40000"), Virtual: netip.MustParseAddrPort("203.0.113.10:80"),
-		Dest: netip.MustParseAddrPort("192.0.2.11:80"), State: "ESTABLISHED", Origin: "Sync", Expires: 899}
+		Dest: netip.MustParseAddrPort("192.0.2.11:80"), State: "ESTABLISHED", Origin: "SYNC", Expires: 899}
 	if len(conns) != 1 || conns[0] != want {
 		t.Errorf("got %+v, want %+v", conns, want)
 	}
-	if _, err := parseConns("header\nTCP ZZZZZZZZ 9C40 CB00710A 0050 C000020B 0050 ESTABLISHED Local 1\n"); err == nil {
+	if _, err := parseConns("header\nTCP ZZZZZZZZ 9C40 CB00710A 0050 C000020B 0050 ESTABLISHED LOCAL 1\n"); err == nil {
 		t.Error("a bad address was accepted")
 	}
 }

@@ -293,8 +293,8 @@ type Conn struct {
 	Virtual  netip.AddrPort `json:"virtual"`
 	Dest     netip.AddrPort `json:"dest"`
 	State    string         `json:"state"`
-	// Origin is "Local" for a connection this director scheduled and
-	// "Sync" for one its backup sync daemon learned.
+	// Origin is "LOCAL" for a connection this director scheduled and
+	// "SYNC" for one its backup sync daemon learned.
 	Origin  string `json:"origin"`
 	Expires int    `json:"expires_s"`
 }
@@ -315,7 +315,7 @@ func (d *Director) Connections() ([]Conn, error) {
 }
 
 // parseConns reads the table: a header, then "TCP C6336464 9C40 CB00710A
-// 0050 C000020B 0050 ESTABLISHED Local 899" (IPv4 in hex; IPv6 written
+// 0050 C000020B 0050 ESTABLISHED SYNC 899" (IPv4 in hex; IPv6 written
 // out).
 func parseConns(text string) ([]Conn, error) {
 	lines := strings.Split(strings.TrimSpace(text), "\n")

@@ -192,6 +192,9 @@ func (w *worker) request(scheduled time.Time) {
 	if w.run.parent.Err() != nil {
 		return // cut short by the caller: not a measurement
 	}
+	if cfg.Observe != nil {
+		cfg.Observe(scheduled, done, err)
+	}
 	sec := int(done.Sub(w.run.start) / time.Second)
 	for len(w.series) <= sec {
 		w.series = append(w.series, secondAcc{})
@@ -297,6 +300,9 @@ var (
 	errShortBody = errors.New("short body")
 	errBadStatus = errors.New("bad status")
 )
+
+// Classify says why a request failed, as a Result counts it.
+func Classify(err error) ErrorKind { return classify(err) }
 
 func classify(err error) ErrorKind {
 	switch {
