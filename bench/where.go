@@ -97,29 +97,45 @@ const ConfigFile = "config.json"
 // the host then adds what only it knows (the accelerator, the kernel's
 // name in the list) and writes them again.
 func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result, error) {
-	list, err := vm.LoadKernels("")
+	os.Remove(filepath.Join(out, ResultsJSON))
+	env, err := runGuest(ctx, cfg, out, o)
 	if err != nil {
 		return nil, err
+	}
+	r, err := ReadResult(filepath.Join(out, ResultsJSON))
+	if err != nil {
+		return nil, fmt.Errorf("the VM wrote no result: %w", err)
+	}
+	r.Env.Accel, r.Env.KernelName = env.Accel, env.KernelName
+	return r, r.WriteFiles(out)
+}
+
+// runGuest boots the VM on the kernel asked for with cfg in the output
+// folder (ConfigFile), runs o.Command there and returns what the host
+// knows of the run: the accelerator and the kernel's name in the list.
+func runGuest(ctx context.Context, cfg any, out string, o VMOptions) (Env, error) {
+	list, err := vm.LoadKernels("")
+	if err != nil {
+		return Env{}, err
 	}
 	specs, err := list.Select(o.Kernel, false)
 	if err != nil {
-		return nil, err
+		return Env{}, err
 	}
 	k, err := vm.Fetch(ctx, specs[0], o.Log)
 	if err != nil {
-		return nil, err
+		return Env{}, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", out, err)
+		return Env{}, fmt.Errorf("create %s: %w", out, err)
 	}
-	os.Remove(filepath.Join(out, ResultsJSON))
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return nil, err
+		return Env{}, err
 	}
 	configFile := filepath.Join(out, ConfigFile)
 	if err := os.WriteFile(configFile, data, 0o644); err != nil {
-		return nil, fmt.Errorf("write %s: %w", configFile, err)
+		return Env{}, fmt.Errorf("write %s: %w", configFile, err)
 	}
 	defer os.Remove(configFile)
 	o.Log(fmt.Sprintf("running the benchmark in a VM on %s (%s)", k.Name, k.Release))
@@ -131,20 +147,16 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 	res, err := vm.Run(ctx, vm.Options{Kernel: k, CPUs: o.CPUs, Memory: "2G", Timeout: o.Timeout, Accel: accel, ICount: o.ICount,
 		OutDir: out, Argv: o.Command(configFile, out), Dir: cwd, Env: vm.GuestEnv(false), Console: o.Console, Log: o.Log})
 	if err != nil {
-		return nil, err
+		return Env{}, err
 	}
 	if res.ExitCode != 0 {
-		return nil, &GuestError{Code: res.ExitCode}
+		return Env{}, &GuestError{Code: res.ExitCode}
 	}
-	r, err := ReadResult(filepath.Join(out, ResultsJSON))
-	if err != nil {
-		return nil, fmt.Errorf("the VM wrote no result: %w", err)
-	}
-	r.Env.Accel, r.Env.KernelName = res.Accel, k.Name
+	env := Env{Accel: res.Accel, KernelName: k.Name}
 	if o.ICount != "" {
-		r.Env.Accel += " icount " + o.ICount
+		env.Accel += " icount " + o.ICount
 	}
-	return r, r.WriteFiles(out)
+	return env, nil
 }
 
 // GuestError is a benchmark that failed inside the VM; its output went to
