@@ -99,7 +99,7 @@ func (c *FailoverConfig) Validate() error {
 		c.Sync = []bool{true, false}
 	}
 	if c.Rate == 0 {
-		c.Rate = 100
+		c.Rate = 50
 	}
 	if c.Kept == 0 {
 		c.Kept = 20
@@ -289,7 +289,7 @@ func failoverSeries(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, w
 	if err != nil {
 		return nil, err
 	}
-	load.Rate, load.Clients, load.Timeout = cfg.Rate, 256, 5*time.Second
+	load.Rate, load.Clients, load.Timeout = cfg.Rate, 64, 5*time.Second
 	load.Duration = loadgen.MaxDuration
 	load.Observe = func(scheduled, done time.Time, err error) {
 		mu.Lock()
@@ -501,7 +501,7 @@ func keepConnections(ctx context.Context, lab *topology.Lab, n int) ([]*keptConn
 // ask makes one request on a kept connection and checks the answer is
 // whole.
 func (k *keptConn) ask() error {
-	k.SetDeadline(time.Now().Add(3 * time.Second))
+	k.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := fmt.Fprintf(k, "GET / HTTP/1.1\r\nHost: vip\r\n\r\n"); err != nil {
 		return err
 	}

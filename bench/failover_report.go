@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 
 	"gonum.org/v1/plot"
@@ -114,15 +115,16 @@ func onOff(b bool) string {
 }
 
 // SaveFigure draws answered requests/s in 100 ms bins around the fault,
-// one line per kind and sync setting (the median of its rounds, bin by
-// bin), with the offered rate as a dashed line. The extension picks the
+// one line per kind and sync setting (the mean of its rounds, bin by bin:
+// a bin holds a few requests, and a median of such small counts jumps
+// between their few values), with the offered rate as a dashed line. The extension picks the
 // format (.svg, .png).
 func (r *FailoverResult) SaveFigure(path string) error {
 	c := r.Config
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("lvslab failover: %s mode, %.0f req/s offered, kernel %s (%s)", c.Mode, c.Rate, r.Env.Kernel, r.Env.Accel)
 	p.X.Label.Text = "seconds since the fault"
-	p.Y.Label.Text = fmt.Sprintf("answered requests/s per %.0f ms (median of rounds)", c.Bin*1000)
+	p.Y.Label.Text = fmt.Sprintf("answered requests/s per %.0f ms (mean of rounds)", c.Bin*1000)
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = false
@@ -145,7 +147,7 @@ func (r *FailoverResult) SaveFigure(path string) error {
 				}
 			}
 			// A bin's requests were answered during it: plot at its middle.
-			pts = append(pts, plotter.XY{X: -c.Before + (float64(b)+0.5)*c.Bin, Y: median(v)})
+			pts = append(pts, plotter.XY{X: -c.Before + (float64(b)+0.5)*c.Bin, Y: mean(v)})
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
@@ -162,7 +164,11 @@ func (r *FailoverResult) SaveFigure(path string) error {
 		return fmt.Errorf("figure: %w", err)
 	}
 	offered.Color, offered.Dashes = color.Gray{Y: 128}, []vg.Length{vg.Points(2), vg.Points(2)}
-	fault, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 0, Y: c.Rate * 1.3}})
+	top := c.Rate * 1.3
+	for _, rd := range r.Rounds {
+		top = max(top, slices.Max(append([]float64{0}, rd.PerBin...)))
+	}
+	fault, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 0, Y: top}})
 	if err != nil {
 		return fmt.Errorf("figure: %w", err)
 	}
@@ -170,8 +176,8 @@ func (r *FailoverResult) SaveFigure(path string) error {
 	p.Add(offered, fault)
 	p.Legend.Add("offered", offered)
 	p.Legend.Add("fault", fault)
-	p.Legend.Left = true // bottom left: before the fault every line runs at the top
-	p.Y.Max = c.Rate * 1.3
+	p.Legend.Left = true                    // bottom left: before the fault every line runs at the top
+	p.Y.Max = max(c.Rate*1.3, p.Y.Max*1.05) // the answers a retransmission brought show as a spike
 	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
 		return fmt.Errorf("save figure %s: %w", path, err)
 	}
@@ -206,4 +212,15 @@ func ReadFailoverConfig(path string) (FailoverConfig, error) {
 		return c, fmt.Errorf("%s is not a failover configuration: %w", path, err)
 	}
 	return c, c.Validate()
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
 }

@@ -14,7 +14,7 @@ func TestFailoverValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Mode != "nat" || len(c.Kinds) != 2 || len(c.Sync) != 2 || c.Rate != 100 {
+	if c.Mode != "nat" || len(c.Kinds) != 2 || len(c.Sync) != 2 || c.Rate != 50 {
 		t.Errorf("defaults not filled in: %+v", c)
 	}
 	for _, bad := range []struct {

@@ -597,11 +597,17 @@ func (d *HADirector) State() string {
 	d.ha.mu.Lock()
 	defer d.ha.mu.Unlock()
 	for i := len(d.ha.events) - 1; i >= 0; i-- {
-		if e := d.ha.events[i]; e.Director == d.Name() && e.Kind == "INSTANCE" && e.Name == InstanceFront {
+		if e := d.ha.events[i]; e.Director == d.Name() && e.isFrontState() {
 			return e.State
 		}
 	}
 	return ""
+}
+
+// isFrontState says whether the event is a state of the front instance
+// (keepalived also notifies events such as MASTER_RX_LOWER_PRI).
+func (e HAEvent) isFrontState() bool {
+	return e.Kind == "INSTANCE" && e.Name == InstanceFront && slices.Contains([]string{"MASTER", "BACKUP", "FAULT", "STOP"}, e.State)
 }
 
 // Start starts keepalived in the director (again, after Stop or Crash)
@@ -1087,7 +1093,7 @@ func ReadPair(t *topology.Lab) (*PairStatus, error) {
 		}
 		slices.Sort(ds.Keepalived)
 		for _, e := range events {
-			if e.Director == n.Name && e.Kind == "INSTANCE" && e.Name == InstanceFront {
+			if e.Director == n.Name && e.isFrontState() {
 				ds.State = e.State
 			}
 		}

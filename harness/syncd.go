@@ -246,14 +246,20 @@ func (d *Director) genl(cmd uint8, flags int, attr *nl.RtAttr) ([][]byte, error)
 		if err != nil {
 			return nil, fmt.Errorf("open generic netlink in %s: %w", d.Node.Namespace, err)
 		}
-		family, err := ipvsFamily(sock)
+		// One handle, so one sequence: a reply left over from an earlier
+		// request never passes for the answer to a later one.
+		h := &nl.SocketHandle{Socket: sock}
+		family, err := ipvsFamily(h)
 		if err != nil {
 			sock.Close()
 			return nil, err
 		}
-		d.genlSock, d.genlFamily = &nl.SocketHandle{Socket: sock}, family
+		d.genlSock, d.genlFamily = h, family
 	}
-	req := nl.NewNetlinkRequest(int(d.genlFamily), unix.NLM_F_ACK|flags)
+	if flags&unix.NLM_F_DUMP == 0 {
+		flags |= unix.NLM_F_ACK // a command's errors come back as its acknowledgement
+	}
+	req := nl.NewNetlinkRequest(int(d.genlFamily), flags)
 	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_GENERIC: d.genlSock}
 	req.AddData(&nl.Genlmsg{Command: cmd, Version: ipvsGenlVersion})
 	if attr != nil {
@@ -262,10 +268,11 @@ func (d *Director) genl(cmd uint8, flags int, attr *nl.RtAttr) ([][]byte, error)
 	return req.Execute(unix.NETLINK_GENERIC, 0)
 }
 
-// ipvsFamily asks the generic netlink controller for the IPVS family's id.
-func ipvsFamily(sock *nl.NetlinkSocket) (uint16, error) {
-	req := nl.NewNetlinkRequest(unix.GENL_ID_CTRL, unix.NLM_F_ACK)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_GENERIC: {Socket: sock}}
+// ipvsFamily asks the generic netlink controller for the IPVS family's id
+// (no NLM_F_ACK: the answer is the acknowledgement).
+func ipvsFamily(h *nl.SocketHandle) (uint16, error) {
+	req := nl.NewNetlinkRequest(unix.GENL_ID_CTRL, 0)
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_GENERIC: h}
 	req.AddData(&nl.Genlmsg{Command: nl.GENL_CTRL_CMD_GETFAMILY, Version: nl.GENL_CTRL_VERSION})
 	req.AddData(nl.NewRtAttr(nl.GENL_CTRL_ATTR_FAMILY_NAME, nl.ZeroTerminated(ipvsGenlName)))
 	msgs, err := req.Execute(unix.NETLINK_GENERIC, 0)

@@ -21,7 +21,7 @@ func init() {
 		name: "failover",
 		summary: "Fail a keepalived director pair over again and again under constant load, with and without the IPVS sync daemon;\n" +
 			"takeover time, failed requests, surviving connections and requests/s around each failover into failover.json/.txt/.svg/.png.",
-		usage: "failover [--kinds crash,term] [--rounds 10] [--sync on,off] [--mode nat|dr|tun] [--rate 100] [--kept 20] " +
+		usage: "failover [--kinds crash,term] [--rounds 10] [--sync on,off] [--mode nat|dr|tun] [--rate 50] [--kept 20] " +
 			"[--before 2s] [--after 6s] [--where auto|host|vm] [--kernel K] [--out DIR]",
 		root: true,
 		run:  runFailover,
@@ -33,7 +33,7 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	rounds := fs.Int("rounds", 10, "failovers of each kind and sync setting")
 	syncs := fs.String("sync", "on,off", "sync daemon settings to measure: on, off or both")
 	mode := fs.String("mode", "nat", "forwarding method: nat, dr or tun")
-	rate := fs.Float64("rate", 100, "open-loop load, requests/s (one new connection each)")
+	rate := fs.Float64("rate", 50, "open-loop load, requests/s (one new connection each)")
 	kept := fs.Int("kept", 20, "long-lived connections held across each failover")
 	before := fs.Duration("before", 2*time.Second, "window before each fault in the figure")
 	after := fs.Duration("after", 6*time.Second, "window after each fault: the takeover must happen within it")

@@ -131,7 +131,7 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 
 // waitMaster waits for a director pair's election and names the master.
 func waitMaster(ctx context.Context, lab *topology.Lab) (string, error) {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		st, err := harness.ReadPair(lab)
 		if err != nil {
@@ -144,7 +144,7 @@ func waitMaster(ctx context.Context, lab *topology.Lab) (string, error) {
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(topology.StateFile(lab.Spec.Name, "supervisor.log"))
-			return "", fmt.Errorf("no director took the VIP within 30s; the supervisor's log: %s", strings.TrimSpace(string(log)))
+			return "", fmt.Errorf("no director took the VIP within a minute; the supervisor's log: %s", strings.TrimSpace(string(log)))
 		}
 		select {
 		case <-ctx.Done():
