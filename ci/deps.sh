@@ -6,8 +6,11 @@
 #   ipvsadm   the reference view of the IPVS table
 #   wrk       the reference load generator
 #   qemu-system-x86, kmod   the VM runner (boot a kernel with IPVS; depmod)
+#   keepalived  the director pair of the ha suite and lvslab failover (VRRP,
+#               health checks, the sync daemon); its own service stays idle
+#               without /etc/keepalived/keepalived.conf, which lvslab never writes
 set -euo pipefail
-want=(iproute2 nftables ipvsadm wrk qemu-system-x86 kmod)
+want=(iproute2 nftables ipvsadm wrk qemu-system-x86 kmod keepalived)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
