@@ -236,6 +236,12 @@ func KeepalivedConfig(spec *topology.Spec, director string, o HAOptions) (string
 	w("    router_id %s-%s", spec.Name, director)
 	w("    vrrp_notify_fifo %s", files.VRRPFifo)
 	w("    lvs_notify_fifo %s", files.LVSFifo)
+	// After a split brain heals, the loser may hear the winner first and
+	// step down without ever sending the advert that would make the winner
+	// repeat its gratuitous ARP: the client then keeps sending to the
+	// loser (keepalived issues #166, #1528). A master that re-announces the
+	// VIP with every advert puts the client right within one.
+	w("    vrrp_garp_master_refresh 1")
 	if o.Sync {
 		w("    lvs_sync_daemon %s %s id %d", back, InstanceFront, o.VRID)
 	}
@@ -475,19 +481,31 @@ func (d *HADirector) writeConfig() error {
 	return nil
 }
 
+// checkedConfigs are configurations keepalived -t accepted, by content:
+// a configuration is checked once per process (each check forks keepalived).
+var checkedConfigs sync.Map
+
 // checkConfig has keepalived read the configuration (-t) inside the
 // director, where its links exist, so that a mistake is named before
 // anything runs.
 func (d *HADirector) checkConfig() error {
+	conf, err := os.ReadFile(d.files.Conf)
+	if err != nil {
+		return err
+	}
+	if _, ok := checkedConfigs.Load(string(conf)); ok {
+		return nil
+	}
 	cmd := exec.Command("keepalived", "-t", "-f", d.files.Conf)
 	var out []byte
-	err := d.Node.Do(func() (err error) {
+	err = d.Node.Do(func() (err error) {
 		out, err = cmd.CombinedOutput()
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("keepalived rejects %s (%v): %s", d.files.Conf, err, strings.TrimSpace(string(out)))
 	}
+	checkedConfigs.Store(string(conf), true)
 	return nil
 }
 
