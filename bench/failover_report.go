@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image/color"
 	"io"
@@ -28,26 +27,7 @@ const (
 
 // WriteFiles writes every output of a failover benchmark into dir.
 func (r *FailoverResult) WriteFiles(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	write := func(name string, fn func(io.Writer) error) error {
-		path := filepath.Join(dir, name)
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("create %s: %w", path, err)
-		}
-		if err := errors.Join(fn(f), f.Close()); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	return errors.Join(
-		write(FailoverJSON, r.WriteJSON),
-		write(FailoverText, r.WriteTable),
-		r.SaveFigure(filepath.Join(dir, FailoverSVG)),
-		r.SaveFigure(filepath.Join(dir, FailoverPNG)),
-	)
+	return writeOutputs(dir, []output{{FailoverJSON, r.WriteJSON}, {FailoverText, r.WriteTable}}, r.SaveFigure, FailoverSVG, FailoverPNG)
 }
 
 // WriteJSON writes the whole result.
