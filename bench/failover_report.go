@@ -65,7 +65,7 @@ func (r *FailoverResult) WriteTable(w io.Writer) error {
 		kernel += " (" + e.KernelName + ")"
 	}
 	fmt.Fprintf(w, "lvslab failover: %s mode, kernel %s, %d × %s, accelerator %s, lvslab %s\n", c.Mode, kernel, e.CPUs, e.CPUModel, e.Accel, e.Version)
-	fmt.Fprintf(w, "open-loop load %.0f requests/s (one new connection each), %d long-lived connections per round, %d round(s) per kind and setting; VRRPv2, advert %gs, priorities 150/100, nopreempt\n",
+	fmt.Fprintf(w, "open-loop load %.0f requests/s (one new connection each), %d long-lived connections per round, %d round(s) per kind and setting; VRRPv2, advert %gs, priorities 150/100, nopreempt, TCP_CHECK\n",
 		c.Rate, c.Kept, c.Rounds, c.Advert)
 	fmt.Fprintf(w, "takeover in seconds after the fault: p50 / max (n rounds seen)\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
