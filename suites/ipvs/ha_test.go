@@ -435,8 +435,10 @@ func (s *holdSampler) setSplitting(on bool) {
 	s.mu.Unlock()
 }
 
-var _ = Describe("a keepalived director pair", Label("ha"), func() {
-	Context("brought up from the command line", Serial, Label("cli"), func() {
+// Serial: under ginkgo -p the pair's timings would share the guest's CPUs
+// with other specs' load, and VRRP's timers run late on a busy machine.
+var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
+	Context("brought up from the command line", Label("cli"), func() {
 		It("shows its sync daemons as ipvsadm does, and leaves no keepalived process or state once its supervisor is SIGKILLed and lvslab down --all runs", func() {
 			bin := labtest.Binary()
 			name := labtest.Name("cliha")
