@@ -352,6 +352,14 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, ha
 	if err := sleep(ctx, max(3500*time.Millisecond, cfg.Before)); err != nil {
 		return round, time.Time{}, err
 	}
+	// Watch before the fault: a graceful stop returns only once keepalived
+	// has ended, well after the takeover.
+	wait, cancel := context.WithTimeout(ctx, cfg.After+30*time.Second)
+	defer cancel()
+	gotVIP, err := backup.WatchVIP(wait)
+	if err != nil {
+		return round, time.Time{}, err
+	}
 	var at time.Time
 	switch kind {
 	case FailoverCrash:
@@ -364,14 +372,12 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, ha
 	if err != nil {
 		return round, at, err
 	}
-	wait, cancel := context.WithTimeout(ctx, cfg.After)
-	if t, err := backup.WaitVIP(wait); err == nil {
+	if t, err := gotVIP(); err == nil && t.Before(at.Add(cfg.After)) {
 		round.VIPS = t.Sub(at).Seconds()
 	}
-	if e, err := backup.WaitState(wait, "MASTER", at); err == nil {
+	if e, err := backup.WaitState(wait, "MASTER", at); err == nil && e.At.Before(at.Add(cfg.After)) {
 		round.NotifyS = e.At.Sub(at).Seconds()
 	}
-	cancel()
 	if err := sleep(ctx, time.Until(at.Add(cfg.After))); err != nil {
 		return round, at, err
 	}
@@ -396,9 +402,9 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, ha
 	if err != nil {
 		return round, at, err
 	}
-	wait, cancel = context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, err := master.WaitState(wait, "BACKUP", back); err != nil {
+	again, stop := context.WithTimeout(ctx, time.Minute)
+	defer stop()
+	if _, err := master.WaitState(again, "BACKUP", back); err != nil {
 		return round, at, fmt.Errorf("%s did not come back as the backup: %w", master.Name(), err)
 	}
 	return round, at, nil

@@ -848,17 +848,29 @@ func (ha *HA) Holders() []*HADirector {
 }
 
 // WaitVIP waits until the director holds the VIP and returns the instant
-// it got it: when the kernel told of the new address (the director's
-// address events, so that waiting costs the guest no polling).
+// it got it (WatchVIP, received at once).
 func (d *HADirector) WaitVIP(ctx context.Context) (time.Time, error) {
+	got, err := d.WatchVIP(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return got()
+}
+
+// WatchVIP starts watching the director's addresses and returns a
+// function that waits for it to hold the VIP: the instant the kernel told
+// of the new address (or, if it already held it, the instant the watch
+// began). Arm it before a fault, so that how long the fault itself takes
+// (a graceful stop waits for keepalived to end) never delays the reading.
+// Watching ends when ctx does or the VIP is seen.
+func (d *HADirector) WatchVIP(ctx context.Context) (func() (time.Time, error), error) {
 	ns, err := netns.GetFromPath(d.Node.NsPath())
 	if err != nil {
-		return time.Time{}, fmt.Errorf("open namespace of %s: %w", d.Name(), err)
+		return nil, fmt.Errorf("open namespace of %s: %w", d.Name(), err)
 	}
 	defer ns.Close()
 	updates := make(chan netlink.AddrUpdate, 64)
 	done := make(chan struct{})
-	defer close(done)
 	failed := make(chan error, 1)
 	opts := netlink.AddrSubscribeOptions{Namespace: &ns, ListExisting: true, ErrorCallback: func(err error) {
 		select {
@@ -867,24 +879,42 @@ func (d *HADirector) WaitVIP(ctx context.Context) (time.Time, error) {
 		}
 	}}
 	if err := netlink.AddrSubscribeWithOptions(updates, done, opts); err != nil {
-		return time.Time{}, fmt.Errorf("watch the addresses of %s: %w", d.Name(), err)
+		return nil, fmt.Errorf("watch the addresses of %s: %w", d.Name(), err)
 	}
 	vip := d.ha.Lab.Spec.VIP.IPv4
-	for {
-		select {
-		case u, ok := <-updates:
-			if !ok {
-				return time.Time{}, fmt.Errorf("watching the addresses of %s ended", d.Name())
-			}
-			if a, _ := netip.AddrFromSlice(u.LinkAddress.IP); u.NewAddr && a.Unmap() == vip {
-				return time.Now(), nil
-			}
-		case err := <-failed:
-			return time.Time{}, fmt.Errorf("watch the addresses of %s: %w", d.Name(), err)
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("%s did not take the VIP %s: %w (its log: %s)", d.Name(), vip, ctx.Err(), d.files.Log)
-		}
+	type seen struct {
+		at  time.Time
+		err error
 	}
+	result := make(chan seen, 1)
+	// Read at once, whenever the caller waits: the instant is when the
+	// update arrived, not when someone looked.
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case u, ok := <-updates:
+				if !ok {
+					result <- seen{err: fmt.Errorf("watching the addresses of %s ended", d.Name())}
+					return
+				}
+				if a, _ := netip.AddrFromSlice(u.LinkAddress.IP); u.NewAddr && a.Unmap() == vip {
+					result <- seen{at: time.Now()}
+					return
+				}
+			case err := <-failed:
+				result <- seen{err: fmt.Errorf("watch the addresses of %s: %w", d.Name(), err)}
+				return
+			case <-ctx.Done():
+				result <- seen{err: fmt.Errorf("%s did not take the VIP %s: %w (its log: %s)", d.Name(), vip, ctx.Err(), d.files.Log)}
+				return
+			}
+		}
+	}()
+	return func() (time.Time, error) {
+		r := <-result
+		return r.at, r.err
+	}, nil
 }
 
 // WaitMaster waits until exactly one director holds the VIP and returns it.

@@ -132,17 +132,25 @@ func (l *haLab) elect(o harness.HAOptions) (*harness.HA, *harness.HADirector, *h
 	return ha, d1, d2
 }
 
-// takeover times how long after a fault struck the director took the VIP.
-func takeover(d *harness.HADirector, since time.Time, limit time.Duration) time.Duration {
+// armTakeover starts watching for the director to take the VIP, before a
+// fault is injected (a graceful stop returns only once keepalived ended,
+// long after the takeover); the function it returns times the takeover
+// from the fault's instant.
+func armTakeover(d *harness.HADirector, limit time.Duration) func(since time.Time) time.Duration {
 	GinkgoHelper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	at, err := d.WaitVIP(ctx)
+	got, err := d.WatchVIP(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	took := at.Sub(since)
-	AddReportEntry(fmt.Sprintf("%s took the VIP after", d.Name()), took.Round(time.Millisecond).String())
-	GinkgoWriter.Printf("%s took the VIP %s after the fault\n", d.Name(), took.Round(time.Millisecond))
-	return took
+	return func(since time.Time) time.Duration {
+		GinkgoHelper()
+		defer cancel()
+		at, err := got()
+		Expect(err).NotTo(HaveOccurred())
+		took := at.Sub(since)
+		AddReportEntry(fmt.Sprintf("%s took the VIP after", d.Name()), took.Round(time.Millisecond).String())
+		GinkgoWriter.Printf("%s took the VIP %s after the fault\n", d.Name(), took.Round(time.Millisecond))
+		return took
+	}
 }
 
 // httpStats reads a director's IPVS counters of the VIP's TCP service
@@ -217,6 +225,16 @@ func logSince(d *harness.HADirector, offset int) string {
 }
 
 const prio0Received = "Backup received priority 0 advertisement"
+
+// printEvents shows keepalived's events from since on, with their time
+// after it: what a timing spec's failure needs to be read.
+func printEvents(ha *harness.HA, since time.Time) {
+	for _, e := range ha.Events() {
+		if !e.At.Before(since) {
+			GinkgoWriter.Printf("%+8.3fs %s %s %s %s\n", e.At.Sub(since).Seconds(), e.Director, e.Kind, e.Name, e.State)
+		}
+	}
+}
 
 // keptConn is a keep-alive connection through the VIP, kept open across a
 // failover.
@@ -536,9 +554,10 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			labtest.Get(l.Client(), l.Client().Addr(false), netip.AddrPortFrom(l.Spec.VIP.IPv4, l.Spec.VIP.Port))
 			expectNeighbour(ha, d1)
 			mark := len(d2.Log())
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Crash()
 			Expect(err).NotTo(HaveOccurred())
-			took := takeover(d2, at, 10*time.Second)
+			took := taken(at)
 			Expect(took).To(BeNumerically(">=", 2500*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 3900*time.Millisecond))
 			Expect(logSince(d2, mark)).NotTo(ContainSubstring(prio0Received), "a crash must send no priority-0 advert: only every keepalived process stopped at once is one")
@@ -549,9 +568,11 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		It("moves the VIP within [0.3, 1.1] s of a graceful stop (SIGTERM), on the master's priority-0 advert", func() {
 			ha, d1, d2 := l.elect(harness.HAOptions{})
 			mark := len(d2.Log())
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Terminate()
 			Expect(err).NotTo(HaveOccurred())
-			took := takeover(d2, at, 10*time.Second)
+			took := taken(at)
+			printEvents(ha, at)
 			Expect(took).To(BeNumerically(">=", 300*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 1100*time.Millisecond))
 			Expect(logSince(d2, mark)).To(ContainSubstring(prio0Received))
@@ -560,9 +581,10 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 
 		It("with VRRPv3 adverts every 0.1 s, moves the VIP within [0.25, 0.6] s of a crash", func() {
 			ha, d1, d2 := l.elect(harness.HAOptions{Version: 3, Advert: 100 * time.Millisecond})
+			taken := armTakeover(d2, 5*time.Second)
 			at, err := d1.Crash()
 			Expect(err).NotTo(HaveOccurred())
-			took := takeover(d2, at, 5*time.Second)
+			took := taken(at)
 			Expect(took).To(BeNumerically(">=", 250*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 600*time.Millisecond))
 			l.expectCarrier(ha, d2, at)
@@ -573,10 +595,11 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			labtest.Get(l.Client(), l.Client().Addr(false), netip.AddrPortFrom(l.Spec.VIP.IPv4, l.Spec.VIP.Port))
 			sampler.setSplitting(true)
 			DeferCleanup(sampler.setSplitting, false)
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := ha.Split()
 			Expect(err).NotTo(HaveOccurred())
 			// Cut off, the backup hears no advert: it becomes master as after a crash.
-			took := takeover(d2, at, 10*time.Second)
+			took := taken(at)
 			Expect(took).To(BeNumerically(">=", 2500*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 3900*time.Millisecond))
 			Expect(d1.HoldsVIP()).To(BeTrue(), "director1 gave the VIP up while cut off: that is no split brain")
@@ -600,9 +623,10 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 
 		It("with nopreempt, keeps the VIP on the backup when the former master restarts", func() {
 			ha, d1, d2 := l.elect(harness.HAOptions{NoPreempt: true})
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Crash()
 			Expect(err).NotTo(HaveOccurred())
-			takeover(d2, at, 10*time.Second)
+			taken(at)
 			Expect(d1.Reboot()).To(Succeed())
 			restarted := time.Now()
 			Expect(d1.Start()).To(Succeed())
@@ -621,6 +645,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		It("moves the whole sync group (VIP and floating gateway) when only the master's back link fails, within [2.5, 3.9] s", func() {
 			ha, d1, d2 := l.elect(harness.HAOptions{})
 			mark := len(d2.Log())
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.SetBackLinkUp(false)
 			Expect(err).NotTo(HaveOccurred())
 			// keepalived puts the back instance in FAULT and its sync group
@@ -629,7 +654,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			// instances may: its back instance hears nothing (the link that
 			// would carry a priority-0 advert is down) and waits out its whole
 			// Master_Down_Interval, as after a crash.
-			took := takeover(d2, at, 10*time.Second)
+			took := taken(at)
 			Expect(took).To(BeNumerically(">=", 2500*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 3900*time.Millisecond))
 			Expect(logSince(d2, mark)).To(ContainSubstring(prio0Received), "the failing master's front instance must have said it leaves")
@@ -744,9 +769,10 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			}
 			err := d1.StartSyncDaemon(harness.SyncDaemon{State: harness.SyncMaster, Interface: l.Spec.BackSegment(), SyncID: 9})
 			Expect(err).To(MatchError(ContainSubstring("one is already running")), "the kernel allows one master daemon per namespace")
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Crash()
 			Expect(err).NotTo(HaveOccurred())
-			takeover(d2, at, 10*time.Second)
+			taken(at)
 			waitDaemons(d2, harness.SyncMaster)
 		})
 
@@ -801,9 +827,10 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				fresh = append(fresh, young{l.keepMany(1)[0], time.Now()})
 				time.Sleep(300 * time.Millisecond)
 			}
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Terminate()
 			Expect(err).NotTo(HaveOccurred())
-			takeover(d2, at, 10*time.Second)
+			taken(at)
 			oldOK, _, oldOther := survivors(old)
 			var lines []string
 			youngOK := 0
@@ -824,9 +851,10 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				waitDaemons(d2, harness.SyncBackup)
 				conns := l.keepMany(20)
 				expectSynced(d1, d2, conns, 3500*time.Millisecond)
+				taken := armTakeover(d2, 10*time.Second)
 				at, err := d1.Crash()
 				Expect(err).NotTo(HaveOccurred())
-				takeover(d2, at, 10*time.Second)
+				taken(at)
 				okOnB, _, other := survivors(conns)
 				Expect(okOnB).To(Equal(len(conns)), "A→B lost connections: %v", other)
 				Expect(d1.Reboot()).To(Succeed())
@@ -881,9 +909,10 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				had[a], conns = k.Server, append(conns, k)
 			}
 			expectSynced(d1, d2, conns, 3500*time.Millisecond)
+			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Crash()
 			Expect(err).NotTo(HaveOccurred())
-			takeover(d2, at, 10*time.Second)
+			taken(at)
 			for _, a := range src {
 				got := labtest.Get(l.Client(), a, netip.AddrPortFrom(l.Spec.VIP.IPv4, l.Spec.VIP.Port)).Header.Get(harness.HeaderServer)
 				Expect(got).To(Equal(had[a]), "client %s moved from %s to %s across the failover", a, had[a], got)
@@ -928,9 +957,10 @@ func survivesCrash(l *haLab, o harness.HAOptions, survive bool) {
 	} else {
 		time.Sleep(3500 * time.Millisecond) // as long as a sync would have had
 	}
+	taken := armTakeover(d2, 10*time.Second)
 	at, err := d1.Crash()
 	Expect(err).NotTo(HaveOccurred())
-	takeover(d2, at, 10*time.Second)
+	taken(at)
 	ok, reset, other := survivors(conns)
 	AddReportEntry("survived the crash", fmt.Sprintf("%d of %d (reset %d, other %d)", ok, len(conns), reset, len(other)))
 	if survive {
