@@ -43,28 +43,40 @@ const (
 
 // WriteFiles writes every output of a benchmark into dir.
 func (r *Result) WriteFiles(dir string) error {
+	figures := []string{FigureSVG, FigurePNG}
+	if len(r.Points) == 0 {
+		figures = nil // a run of light load only has no curve to draw
+	}
+	return writeOutputs(dir, []output{{ResultsJSON, r.WriteJSON}, {ResultsText, r.WriteBenchfmt}, {SummaryMD, r.WriteSummary}},
+		r.SaveFigure, figures...)
+}
+
+// output is one text file of a result.
+type output struct {
+	name  string
+	write func(io.Writer) error
+}
+
+// writeOutputs writes a result's text files and its figure (once per
+// name, the extension picking the format) into dir.
+func writeOutputs(dir string, texts []output, figure func(path string) error, figures ...string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	write := func(name string, fn func(io.Writer) error) error {
-		path := filepath.Join(dir, name)
+	var errs []error
+	for _, o := range texts {
+		path := filepath.Join(dir, o.name)
 		f, err := os.Create(path)
 		if err != nil {
-			return fmt.Errorf("create %s: %w", path, err)
+			errs = append(errs, fmt.Errorf("create %s: %w", path, err))
+			continue
 		}
-		if err := errors.Join(fn(f), f.Close()); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+		if err := errors.Join(o.write(f), f.Close()); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", path, err))
 		}
-		return nil
 	}
-	errs := []error{
-		write(ResultsJSON, r.WriteJSON),
-		write(ResultsText, r.WriteBenchfmt),
-		write(SummaryMD, r.WriteSummary),
-	}
-	// A run of light load only has no curve to draw.
-	if len(r.Points) > 0 {
-		errs = append(errs, r.SaveFigure(filepath.Join(dir, FigureSVG)), r.SaveFigure(filepath.Join(dir, FigurePNG)))
+	for _, name := range figures {
+		errs = append(errs, figure(filepath.Join(dir, name)))
 	}
 	return errors.Join(errs...)
 }

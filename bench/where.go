@@ -135,18 +135,6 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 }
 
 func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result, error) {
-	list, err := vm.LoadKernels("")
-	if err != nil {
-		return nil, err
-	}
-	specs, err := list.Select(o.Kernel, false)
-	if err != nil {
-		return nil, err
-	}
-	k, err := vm.Fetch(ctx, specs[0], vm.FetchOptions{Log: o.Log})
-	if err != nil {
-		return nil, err
-	}
 	var stations []topology.Station
 	sampler := &vcpuSampler{samples: map[int]HostSample{}}
 	var quotas []*vm.ThreadQuota
@@ -157,11 +145,13 @@ func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 			}
 		}
 	}()
-	var started func(pid int, qmp string) error
+	var hooks guestHooks
+	hooks.console = &guestConsole{out: o.Console, sampler: sampler}
 	if cfg.Isolate {
 		if o.ICount != "" {
 			return nil, errors.New("the machine model needs real time: under -icount every vCPU runs on one host thread, one CPU of capacity in all (use --vm-icount off)")
 		}
+		var err error
 		if stations, err = vmStations(o.CPUs); err != nil {
 			return nil, err
 		}
@@ -171,7 +161,8 @@ func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 			}
 		}
 		cfg.Marks = true
-		started = func(pid int, qmp string) error {
+		hooks.tcg = true // the vCPU threads the model samples are MTTCG's
+		hooks.started = func(pid int, qmp string) error {
 			threads, err := vm.VCPUThreads(qmp, 30*time.Second)
 			if err != nil {
 				return err
@@ -198,42 +189,16 @@ func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 			return nil
 		}
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", out, err)
-	}
 	os.Remove(filepath.Join(out, ResultsJSON))
-	data, err := json.MarshalIndent(cfg, "", "  ")
+	env, err := runGuest(ctx, cfg, out, o, hooks)
 	if err != nil {
 		return nil, err
-	}
-	configFile := filepath.Join(out, ConfigFile)
-	if err := os.WriteFile(configFile, data, 0o644); err != nil {
-		return nil, fmt.Errorf("write %s: %w", configFile, err)
-	}
-	defer os.Remove(configFile)
-	o.Log(fmt.Sprintf("running the benchmark in a VM on %s (%s)", k.Name, k.Release))
-	accel := "auto"
-	if o.ICount != "" || cfg.Isolate {
-		accel = "tcg" // icount is TCG's; the vCPU threads the model samples are MTTCG's
-	}
-	cwd, _ := os.Getwd()
-	res, err := vm.Run(ctx, vm.Options{Kernel: k, CPUs: o.CPUs, Memory: "2G", Timeout: o.Timeout, Accel: accel, ICount: o.ICount,
-		OutDir: out, Argv: o.Command(configFile, out), Dir: cwd, Env: vm.GuestEnv(false), Console: &guestConsole{out: o.Console, sampler: sampler}, Log: o.Log, Started: started})
-	if err != nil {
-		return nil, err
-	}
-	if res.ExitCode != 0 {
-		return nil, &GuestError{Code: res.ExitCode}
 	}
 	r, err := ReadResult(filepath.Join(out, ResultsJSON))
 	if err != nil {
 		return nil, fmt.Errorf("the VM wrote no result: %w", err)
 	}
-	r.Env.Accel, r.Env.KernelName = res.Accel, k.Name
-	r.Env.KernelPackage, r.Env.KernelVersion, r.Env.KernelSHA256 = k.Package, k.Version, k.SHA256
-	if o.ICount != "" {
-		r.Env.Accel += " icount " + o.ICount
-	}
+	env.hostOnly(&r.Env)
 	if cfg.Isolate {
 		if err := sampler.merge(r); err != nil {
 			return nil, err
@@ -241,6 +206,73 @@ func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 		r.Summarise()
 	}
 	return r, r.WriteFiles(out)
+}
+
+// guestHooks are what a run may add to the VM: a console reader of its
+// own, a callback once QEMU runs, and TCG for threads it samples.
+type guestHooks struct {
+	console io.Writer
+	started func(pid int, qmp string) error
+	tcg     bool
+}
+
+// hostOnly copies into a result's environment what only the host knows.
+func (e Env) hostOnly(into *Env) {
+	into.Accel, into.KernelName = e.Accel, e.KernelName
+	into.KernelPackage, into.KernelVersion, into.KernelSHA256 = e.KernelPackage, e.KernelVersion, e.KernelSHA256
+}
+
+// runGuest boots the VM on the kernel asked for with cfg in the output
+// folder (ConfigFile), runs o.Command there and returns what the host
+// knows of the run: the accelerator and the kernel's name and build.
+func runGuest(ctx context.Context, cfg any, out string, o VMOptions, hooks guestHooks) (Env, error) {
+	list, err := vm.LoadKernels("")
+	if err != nil {
+		return Env{}, err
+	}
+	specs, err := list.Select(o.Kernel, false)
+	if err != nil {
+		return Env{}, err
+	}
+	k, err := vm.Fetch(ctx, specs[0], vm.FetchOptions{Log: o.Log})
+	if err != nil {
+		return Env{}, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return Env{}, fmt.Errorf("create %s: %w", out, err)
+	}
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return Env{}, err
+	}
+	configFile := filepath.Join(out, ConfigFile)
+	if err := os.WriteFile(configFile, data, 0o644); err != nil {
+		return Env{}, fmt.Errorf("write %s: %w", configFile, err)
+	}
+	defer os.Remove(configFile)
+	o.Log(fmt.Sprintf("running in a VM on %s (%s)", k.Name, k.Release))
+	accel := "auto"
+	if o.ICount != "" || hooks.tcg {
+		accel = "tcg" // icount is TCG's
+	}
+	console := o.Console
+	if hooks.console != nil {
+		console = hooks.console
+	}
+	cwd, _ := os.Getwd()
+	res, err := vm.Run(ctx, vm.Options{Kernel: k, CPUs: o.CPUs, Memory: "2G", Timeout: o.Timeout, Accel: accel, ICount: o.ICount,
+		OutDir: out, Argv: o.Command(configFile, out), Dir: cwd, Env: vm.GuestEnv(false), Console: console, Log: o.Log, Started: hooks.started})
+	if err != nil {
+		return Env{}, err
+	}
+	if res.ExitCode != 0 {
+		return Env{}, &GuestError{Code: res.ExitCode}
+	}
+	env := Env{Accel: res.Accel, KernelName: k.Name, KernelPackage: k.Package, KernelVersion: k.Version, KernelSHA256: k.SHA256}
+	if o.ICount != "" {
+		env.Accel += " icount " + o.ICount
+	}
+	return env, nil
 }
 
 // vmStations is the stations of --isolate's split over a VM's vCPUs.

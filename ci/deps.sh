@@ -8,6 +8,9 @@
 #   qemu-system-x86, kmod   the VM runner (boot a kernel with IPVS; depmod)
 #   debian-archive-keyring  Debian's archive key: lvslab kernels fetch checks the pinned
 #                           kernels' archive with it (on Ubuntu too)
+#   keepalived  the director pair of the ha suite and lvslab failover (VRRP,
+#               health checks, the sync daemon); its own service stays idle
+#               without /etc/keepalived/keepalived.conf, which lvslab never writes
 set -euo pipefail
 want=(
   iproute2
@@ -17,6 +20,7 @@ want=(
   qemu-system-x86
   kmod
   debian-archive-keyring
+  keepalived
 )
 missing=()
 for p in "${want[@]}"; do

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moby/ipvs"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/topology"
@@ -110,14 +111,23 @@ type Director struct {
 	port uint16
 	mu   sync.Mutex // the handle's netlink socket takes one request at a time
 	h    *ipvs.Handle
+	// genlSock is this package's own generic netlink socket in the
+	// director's namespace, for what moby/ipvs has no API for (syncd.go).
+	genlSock   *nl.SocketHandle
+	genlFamily uint16
 }
 
-// OpenDirector opens IPVS in the lab's director.
+// OpenDirector opens IPVS in the lab's director (the first of a pair).
 func OpenDirector(lab *topology.Lab) (*Director, error) {
 	n := lab.Director()
 	if n == nil {
 		return nil, fmt.Errorf("lab %s has no director node", lab.Spec.Name)
 	}
+	return OpenDirectorAt(n)
+}
+
+// OpenDirectorAt opens IPVS in one director node.
+func OpenDirectorAt(n *topology.Node) (*Director, error) {
 	if err := CheckIPVS(); err != nil {
 		return nil, err
 	}
@@ -128,8 +138,19 @@ func OpenDirector(lab *topology.Lab) (*Director, error) {
 	return &Director{Node: n, h: h}, nil
 }
 
-// Close releases the netlink handle; the IPVS table stays with the namespace.
-func (d *Director) Close() { d.h.Close() }
+// Close releases the netlink handles; the IPVS table stays with the namespace.
+func (d *Director) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.h != nil {
+		d.h.Close()
+		d.h = nil
+	}
+	if d.genlSock != nil {
+		d.genlSock.Close()
+		d.genlSock = nil
+	}
+}
 
 func (s Service) ipvs() *ipvs.Service {
 	out := &ipvs.Service{SchedName: s.Scheduler, Flags: s.Flags, FWMark: s.FWMark}
@@ -396,7 +417,8 @@ func (d *Director) SetTimeouts(tcp, tcpFin, udp time.Duration) error {
 // IPVS sysctls a director may set (Documentation/networking/ipvs-sysctl.rst).
 var ipvsSysctls = map[string]bool{"conntrack": true, "conn_reuse_mode": true, "expire_nodest_conn": true,
 	"expire_quiescent_template": true, "sloppy_tcp": true, "sloppy_sctp": true, "snat_reroute": true,
-	"schedule_icmp": true, "ignore_tunneled": true, "pmtu_disc": true, "nat_icmp_send": true}
+	"schedule_icmp": true, "ignore_tunneled": true, "pmtu_disc": true, "nat_icmp_send": true,
+	"sync_threshold": true, "sync_refresh_period": true, "sync_retries": true, "sync_persist_mode": true}
 
 // SetSysctl sets one net.ipv4.vs.* sysctl in the director, by its short name.
 func (d *Director) SetSysctl(name, value string) error {

@@ -78,6 +78,9 @@ type RealServer struct {
 	body []byte
 
 	accepts, requests, udp atomic.Uint64
+	// faultStatus and faultDelay make a sick server (Degrade).
+	faultStatus atomic.Int32
+	faultDelay  atomic.Int64
 
 	mu      sync.Mutex
 	http    *http.Server
@@ -162,6 +165,14 @@ func (s *RealServer) Shutdown(ctx context.Context) error {
 	return s.Stop()
 }
 
+// Degrade makes a server that still accepts connections sick: every
+// request waits delay more and is answered with status (0 and 0: healthy
+// again).
+func (s *RealServer) Degrade(status int, delay time.Duration) {
+	s.faultStatus.Store(int32(status))
+	s.faultDelay.Store(int64(delay))
+}
+
 // Counters returns the server's counters.
 func (s *RealServer) Counters() Counters {
 	s.mu.Lock()
@@ -190,8 +201,15 @@ func (s *RealServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ServiceTime > 0 {
 		time.Sleep(s.cfg.ServiceTime)
 	}
+	if d := s.faultDelay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
 	h := w.Header()
 	h.Set(HeaderServer, s.Name())
+	if code := int(s.faultStatus.Load()); code != 0 {
+		http.Error(w, http.StatusText(code), code)
+		return
+	}
 	h.Set(HeaderReceived, strconv.FormatInt(received, 10))
 	h.Set(HeaderClient, r.RemoteAddr)
 	h.Set("Content-Type", "text/plain")

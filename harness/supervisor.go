@@ -22,7 +22,8 @@ const controlSocket = "control.sock"
 
 // Supervise runs the real servers of a lab that is already up (built by
 // another process) until ctx ends, and answers the control socket in the
-// lab's state directory. ready is called once they serve. It is the body
+// lab's state directory; in an HA lab it also runs the keepalived pair
+// SaveHAOptions asked for. ready is called once the servers serve. It is the body
 // of the supervisor process StartSupervisor starts.
 func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func()) error {
 	// Recorded before anything else, by itself: whatever happens to the
@@ -73,9 +74,20 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func())
 		}
 	})
 	srv := &http.Server{Handler: mux}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	go func() {
 		<-ctx.Done()
 		srv.Close()
+	}()
+	// A director pair's keepalived runs as long as the servers do.
+	haDone, err := superviseHA(ctx, t, stop)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stop()
+		<-haDone
 	}()
 	if ready != nil {
 		ready()

@@ -23,8 +23,9 @@ func Wire(lab *topology.Lab, mode topology.Mode) error {
 		return err
 	}
 	vips := vipPrefixes(lab.Spec)
-	if d := lab.Director(); d != nil {
-		if err := setLoAddrs(d, vips, true); err != nil {
+	for _, d := range lab.Directors() {
+		// A pair's VIP is keepalived's to add, on the VRRP master's front link.
+		if err := setLoAddrs(d, vips, !lab.Spec.IsHA()); err != nil {
 			return err
 		}
 		// A director that forwards to real servers on the segment a packet
@@ -133,7 +134,7 @@ func Verify(lab *topology.Lab, mode topology.Mode) error {
 		return fmt.Errorf("lab %s has no director", lab.Spec.Name)
 	}
 	for _, p := range vipPrefixes(lab.Spec) {
-		if !hasAddr(d, "lo", p.Addr()) {
+		if !lab.Spec.IsHA() && !hasAddr(d, "lo", p.Addr()) {
 			bad("director: the VIP %s is not a local address, so IPVS never sees packets for it: put it on lo", p.Addr())
 		}
 	}
@@ -142,14 +143,18 @@ func Verify(lab *topology.Lab, mode topology.Mode) error {
 		seg := rs.Links[0].Segment
 		via := routeVia(rs, client)
 		dBack, _ := d.Link(seg)
+		gw := lab.Spec.Floating // a pair's master holds it
+		if !lab.Spec.IsHA() && len(dBack.IPv4) > 0 {
+			gw = dBack.IPv4[0]
+		}
 		switch mode {
 		case topology.ModeNAT:
-			if len(dBack.IPv4) > 0 && via != dBack.IPv4[0] {
+			if gw.IsValid() && via != gw {
 				bad("%s: replies to the client go via %s, not back through the director (%s): NAT needs the real servers' route back through the director",
-					rs.Name, orNone(via), dBack.IPv4[0])
+					rs.Name, orNone(via), gw)
 			}
 		case topology.ModeDR, topology.ModeTUN:
-			if len(dBack.IPv4) > 0 && via == dBack.IPv4[0] {
+			if gw.IsValid() && via == gw {
 				bad("%s: replies to the client go through the director: %s needs them to bypass it (route via the router)", rs.Name, mode)
 			}
 			if v := sysctlMax(rs, "arp_ignore", seg); v < 1 {

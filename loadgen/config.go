@@ -52,6 +52,10 @@ type Config struct {
 	Path string
 	// Progress, if set, is called once a second with the last second.
 	Progress func(Second)
+	// Observe, if set, is called with every request that was measured:
+	// when it was due, when it ended and why it failed (nil if it did not).
+	// It is called from the clients' goroutines, concurrently.
+	Observe func(scheduled, done time.Time, err error)
 }
 
 // Limits that keep every run bounded and every setting meaningful.

@@ -382,6 +382,9 @@ func (l *loop) finish(c *conn, err error) {
 	l.unqueue(c)
 	l.completed++
 	l.rec.record(now, c.scheduled, c.fresh, c.resp.server, err, &l.names)
+	if observe := l.r.cfg.Observe; observe != nil {
+		observe(l.r.start.Add(time.Duration(c.scheduled)), l.r.start.Add(time.Duration(now)), err)
+	}
 	c.resp.giveBack(l)
 	if err == nil && l.r.cfg.KeepAlive && !c.resp.close {
 		c.state = connIdle

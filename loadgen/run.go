@@ -165,6 +165,9 @@ func (r *run) progress(loops []*loop, done <-chan struct{}) {
 	}
 }
 
+// Classify says why a request failed, as a Result counts it.
+func Classify(err error) ErrorKind { return classify(err) }
+
 func classify(err error) ErrorKind {
 	switch {
 	case errors.Is(err, errBadStatus):

@@ -130,17 +130,23 @@ func (l *Lab) Node(name string) *Node { return l.byName[name] }
 // Client returns the lab's client node.
 func (l *Lab) Client() *Node { return l.first(RoleClient) }
 
-// Director returns the director node, or nil if the lab has none.
+// Director returns the director node (the first of a pair), or nil if the
+// lab has none.
 func (l *Lab) Director() *Node { return l.first(RoleDirector) }
+
+// Directors returns the director nodes in spec order: two in an HA lab.
+func (l *Lab) Directors() []*Node { return l.byRole(RoleDirector) }
 
 // Router returns the router node, or nil if the lab has none.
 func (l *Lab) Router() *Node { return l.first(RoleRouter) }
 
 // RealServers returns the real servers in spec order.
-func (l *Lab) RealServers() []*Node {
+func (l *Lab) RealServers() []*Node { return l.byRole(RoleRealServer) }
+
+func (l *Lab) byRole(r Role) []*Node {
 	var out []*Node
 	for _, n := range l.Nodes {
-		if n.Role == RoleRealServer {
+		if n.Role == r {
 			out = append(out, n)
 		}
 	}
@@ -287,24 +293,15 @@ func (l *Lab) wire(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	bridges := map[string]int{}
 	for _, seg := range l.Spec.Segments {
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: seg.Name, Flags: net.FlagUp}, AgeingTime: l.Spec.Switch.bridgeAgeing()}
 		if err := l.sw.nl.LinkAdd(br); err != nil {
 			return fmt.Errorf("create bridge %s in %s: %w", seg.Name, l.sw.Namespace, err)
 		}
-		bridges[seg.Name] = br.Index
 	}
 	for _, n := range l.Nodes {
-		for _, link := range n.Links {
-			veth := &netlink.Veth{
-				LinkAttrs:     netlink.LinkAttrs{Name: n.Name + "-" + link.Segment, MasterIndex: bridges[link.Segment], Flags: net.FlagUp},
-				PeerName:      link.Segment,
-				PeerNamespace: netlink.NsFd(int(n.ns)),
-			}
-			if err := l.sw.nl.LinkAdd(veth); err != nil {
-				return fmt.Errorf("create veth %s in %s (peer %s in %s): %w", veth.Name, l.sw.Namespace, link.Segment, n.Namespace, err)
-			}
+		if err := l.plug(n); err != nil {
+			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -324,6 +321,26 @@ func (l *Lab) wire(ctx context.Context) error {
 		return err
 	}
 	return errors.Join(l.pinAddresses(), l.steerReceive())
+}
+
+// plug connects a node to its segments: a veth pair per link, one end on
+// the segment's bridge, the other in the node, named after the segment.
+func (l *Lab) plug(n *Node) error {
+	for _, link := range n.Links {
+		br, err := l.sw.nl.LinkByName(link.Segment)
+		if err != nil {
+			return fmt.Errorf("find bridge %s in %s: %w", link.Segment, l.sw.Namespace, err)
+		}
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: n.Name + "-" + link.Segment, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+			PeerName:      link.Segment,
+			PeerNamespace: netlink.NsFd(int(n.ns)),
+		}
+		if err := l.sw.nl.LinkAdd(veth); err != nil {
+			return fmt.Errorf("create veth %s in %s (peer %s in %s): %w", veth.Name, l.sw.Namespace, link.Segment, n.Namespace, err)
+		}
+	}
+	return nil
 }
 
 func (l *Lab) configure(n *Node) error {
@@ -397,6 +414,8 @@ func (l *Lab) segment(name string) SegmentSpec {
 type Route struct {
 	Dst netip.Prefix // zero for the default route of Via's family
 	Via netip.Addr
+	// Dev, with no Via, makes Dst on-link on the node's link of that name.
+	Dev string
 }
 
 func (r Route) String() string {
@@ -404,11 +423,21 @@ func (r Route) String() string {
 	if r.Dst.IsValid() {
 		dst = r.Dst.String()
 	}
+	if !r.Via.IsValid() {
+		return dst + " dev " + r.Dev
+	}
 	return dst + " via " + r.Via.String()
 }
 
 func (n *Node) addRoute(r Route) error {
 	route := &netlink.Route{Gw: r.Via.AsSlice()}
+	if !r.Via.IsValid() {
+		link, err := n.nl.LinkByName(r.Dev)
+		if err != nil {
+			return fmt.Errorf("route %s in %s: %w", r, n.Namespace, err)
+		}
+		route.LinkIndex, route.Scope = link.Attrs().Index, netlink.SCOPE_LINK
+	}
 	if r.Dst.IsValid() {
 		route.Dst = &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())}
 	} else if r.Via.Is4() {

@@ -22,6 +22,7 @@ type fileSpec struct {
 	Segments []fileSegment `yaml:"segments"`
 	Nodes    []fileNode    `yaml:"nodes"`
 	Switch   fileSwitch    `yaml:"switch"`
+	Floating string        `yaml:"floating"`
 }
 
 type fileSwitch struct {
@@ -130,6 +131,7 @@ func Parse(data []byte) (*Spec, error) {
 	s := &Spec{Name: f.Name, Mode: Mode(f.Mode)}
 	s.VIP.IPv4 = addr("vip.ipv4", f.VIP.IPv4)
 	s.VIP.IPv6 = addr("vip.ipv6", f.VIP.IPv6)
+	s.Floating = addr("floating", f.Floating)
 	if f.VIP.Port < 0 || f.VIP.Port > 65535 {
 		errs = append(errs, fmt.Errorf("vip.port %d is not a port number (1-65535)", f.VIP.Port))
 	} else {

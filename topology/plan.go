@@ -195,14 +195,15 @@ func Plan(s *Spec) (*Spec, error) {
 	if count[RoleRealServer] == 0 {
 		bad("a lab needs at least one real-server node")
 	}
-	if count[RoleDirector] > 1 || count[RoleRouter] > 1 {
-		bad("a lab has at most one director and one router, found %d and %d", count[RoleDirector], count[RoleRouter])
+	if count[RoleDirector] > 2 || count[RoleRouter] > 1 {
+		bad("a lab has at most two directors (one, or a high-availability pair) and one router, found %d and %d", count[RoleDirector], count[RoleRouter])
 	}
 	for _, err := range []error{CheckSwitch(p.Switch), checkCPUs(p.Nodes)} {
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
+	checkHA(p, bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -340,6 +341,9 @@ func planAddresses(p *Spec, segs map[string]SegmentSpec) error {
 				claim(a, n.Name)
 			}
 		}
+	}
+	if err := planFloating(p, segs, claim); err != nil {
+		errs = append(errs, err)
 	}
 	rsIndex := 0
 	for i := range p.Nodes {

@@ -56,7 +56,7 @@ func TestPlanKeepsExplicitAddressesAndAvoidsThem(t *testing.T) {
 }
 
 func TestShippedFilesMatchGoSpecs(t *testing.T) {
-	for name, spec := range map[string]*Spec{"paper": Paper(), "small": Small()} {
+	for name, spec := range map[string]*Spec{"paper": Paper(), "small": Small(), "paper-ha": PaperHA()} {
 		fromFile, err := LoadFile("../fixtures/topologies/" + name + ".yaml")
 		if err != nil {
 			t.Fatal(err)
@@ -233,7 +233,7 @@ func TestHostAddr(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"paper", "small"} {
+	for _, name := range []string{"paper", "small", "paper-ha"} {
 		data, err := os.ReadFile("../fixtures/topologies/" + name + ".yaml")
 		if err != nil {
 			f.Fatal(err)

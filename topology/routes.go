@@ -5,8 +5,10 @@ import "net/netip"
 // Routes returns the routes a node needs in the spec's mode. The client
 // reaches the real servers' segments through the router (the director in
 // routed mode or when there is no router) and the VIP through the
-// director; real servers send everything through the director in NAT and
-// routed mode and through the router otherwise. Directors and routers only forward.
+// director (on-link in a lab with two directors, whose VRRP master answers
+// for it); real servers send everything through the director (the pair's
+// floating address) in NAT and routed mode and through the router
+// otherwise. Directors and routers only forward.
 func (s *Spec) Routes(node string) []Route {
 	n, ok := s.Node(node)
 	if !ok || len(n.Links) == 0 {
@@ -28,7 +30,11 @@ func (s *Spec) Routes(node string) []Route {
 			}
 			out = append(out, viaOn(gw, front, seg.IPv4, seg.IPv6)...)
 		}
-		if hasDirector {
+		switch {
+		case s.IsHA():
+			// Whichever director is the VRRP master answers ARP for the VIP.
+			out = append(out, Route{Dst: hostPrefix(s.VIP.IPv4), Dev: front})
+		case hasDirector:
 			out = append(out, viaOn(director, front, hostPrefix(s.VIP.IPv4), hostPrefix(s.VIP.IPv6))...)
 		}
 	case RoleRealServer:
@@ -36,7 +42,10 @@ func (s *Spec) Routes(node string) []Route {
 		if s.Mode == ModeNAT || s.Mode == ModeRouted || !ok {
 			gw, ok = director, hasDirector
 		}
-		if ok {
+		switch {
+		case ok && s.IsHA() && gw.Role == RoleDirector:
+			out = append(out, Route{Via: s.Floating})
+		case ok:
 			out = append(out, viaOn(gw, n.Links[0].Segment, netip.Prefix{}, netip.Prefix{})...)
 		}
 	}

@@ -51,6 +51,10 @@ type Spec struct {
 	Nodes    []NodeSpec    `json:"nodes"`
 	// Switch is how the bridges forward (switch.go).
 	Switch Switch `json:"switch,omitzero"`
+	// Floating is the address a director pair's VRRP master holds on the
+	// real servers' segment, their gateway in NAT mode (see PaperHA);
+	// planned when left out, and only for a lab with two directors.
+	Floating netip.Addr `json:"floating,omitzero"`
 }
 
 // VIP is the virtual service address the director announces.

@@ -17,7 +17,7 @@ type topologyFlags struct {
 
 func (t *topologyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.file, "f", "", "topology `file` (YAML); overrides --topology")
-	fs.StringVar(&t.topology, "topology", "paper", "shipped topology: "+strings.Join(fixtures.Topologies(), ", ")+" (paper: 8 real servers, small: 2)")
+	fs.StringVar(&t.topology, "topology", "paper", "shipped topology: "+strings.Join(fixtures.Topologies(), ", ")+" (paper: 8 real servers, small: 2, paper-ha: paper with a keepalived director pair)")
 	fs.StringVar(&t.name, "name", "", "lab `name` (default: the topology's name)")
 	fs.StringVar(&t.mode, "mode", "", "wiring of the real servers' replies: direct, routed, nat, dr or tun (default: the topology's)")
 }
@@ -39,6 +39,8 @@ func (t *topologyFlags) spec() (*topology.Spec, error) {
 		s = topology.Paper()
 	case t.topology == "small":
 		s = topology.Small()
+	case t.topology == "paper-ha":
+		s = topology.PaperHA()
 	default:
 		data, err := fixtures.Topology(t.topology)
 		if err != nil {

@@ -16,7 +16,7 @@ func init() {
 	register(&command{
 		name:    "status",
 		summary: "Show the labs that are up, or one lab's nodes and real-server counters.",
-		usage:   "status [--name N] [--stats] [--json]",
+		usage:   "status [--name N] [--stats] [--ha] [--json]",
 		root:    true,
 		run:     runStatus,
 	})
@@ -46,8 +46,16 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	name := fs.String("name", "", "lab to show (default: list every lab)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	stats := fs.Bool("stats", false, "show the IPVS table's counters, as ipvsadm -Ln --stats")
+	ha := fs.Bool("ha", false, "show a director pair: keepalived in each director, VRRP state, who holds the VIP, the sync daemons (as ipvsadm -L --daemon) and the last keepalived events")
 	if err := parse(find("status"), fs, args, false); err != nil {
 		return err
+	}
+	if *ha {
+		lab, err := labName(*name)
+		if err != nil {
+			return err
+		}
+		return printPair(lab, *asJSON)
 	}
 	labs := []string{*name}
 	if *name == "" {
@@ -189,4 +197,61 @@ func readIPVS(lab string) ([]harness.ServiceState, string, error) {
 	}
 	header, err := harness.IPVSHeader(t.Director())
 	return svcs, header, err
+}
+
+// printPair shows a director pair, or its state as JSON.
+func printPair(lab string, asJSON bool) error {
+	t, err := topology.Open(lab)
+	if err != nil {
+		return err
+	}
+	defer t.Detach()
+	st, err := harness.ReadPair(t)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Printf("lab %s, mode %s: director pair, VIP %s on-link on %s, floating gateway %s on %s\n\n", lab, t.Spec.Mode,
+		t.Spec.VIP.IPv4, t.Spec.FrontSegment(), t.Spec.Floating, t.Spec.BackSegment())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DIRECTOR\tVRRP\tVIP\tFLOATING\tKEEPALIVED")
+	yes := map[bool]string{true: "held", false: "-"}
+	for _, d := range st.Directors {
+		procs := "not running"
+		if len(d.Keepalived) > 0 {
+			procs = fmt.Sprintf("pids %v", d.Keepalived)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, orDash(d.State), yes[d.VIP], yes[d.Floating], procs)
+	}
+	tw.Flush()
+	for _, d := range st.Directors {
+		fmt.Printf("\n%s sync daemons (ipvsadm -L --daemon):\n", d.Name)
+		if len(d.Daemons) == 0 {
+			fmt.Println("none")
+		}
+		harness.WriteDaemons(os.Stdout, d.Daemons)
+	}
+	if len(st.Events) > 0 {
+		fmt.Println("\nlast keepalived events:")
+		for _, e := range st.Events {
+			fmt.Printf("%s  %-9s %-8s %-16s %s\n", e.At.Format("15:04:05.000"), e.Director, e.Kind, e.Name, e.State)
+		}
+	}
+	// Each director's table last, so that it reads (and diffs) like ipvsadm -Ln.
+	for _, d := range st.Directors {
+		fmt.Printf("\n%s:\n", d.Name)
+		harness.WriteTable(os.Stdout, d.Header, d.IPVS, false)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -20,8 +20,8 @@ func init() {
 	register(&command{
 		name:    "up",
 		summary: "Build a lab and leave it running: namespaces, bridges, addresses, routes, and a real server in each real-server node.",
-		usage: "up [-f FILE | --topology paper|small] [--name N] [--mode direct|routed|nat|dr|tun] [--scheduler rr] [--body-size B] [--service-time D]\n" +
-			"   [--isolate] [--switch static|learning] [--ageing-time D] [--json]",
+		usage: "up [-f FILE | --topology paper|small|paper-ha] [--name N] [--mode direct|routed|nat|dr|tun] [--scheduler rr] [--body-size B] [--service-time D]\n" +
+			"   [--isolate] [--switch static|learning] [--ageing-time D] [--sync] [--nopreempt] [--json]",
 		root: true,
 		run:  runUp,
 	})
@@ -62,6 +62,8 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	scheduler := fs.String("scheduler", "rr", "IPVS scheduler of the VIP's services (rr, wrr, lc, wlc, sh, mh, …)")
 	var mf machineFlags
 	mf.register(fs)
+	sync := fs.Bool("sync", false, "director pair (--topology paper-ha): run the IPVS sync daemon under keepalived")
+	nopreempt := fs.Bool("nopreempt", false, "director pair: a restarted director does not take the VIP back")
 	if err := parse(find("up"), fs, args, false); err != nil {
 		return err
 	}
@@ -76,15 +78,33 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if spec, err = mf.apply(fs, spec); err != nil {
 		return err
 	}
+	ha := harness.HAOptions{Scheduler: *scheduler, Sync: *sync, NoPreempt: *nopreempt}
+	if spec.IsHA() && !spec.Mode.Balanced() {
+		return usageError{fmt.Errorf("a director pair runs keepalived for a virtual service: give --mode nat, dr or tun")}
+	}
+	if (*sync || *nopreempt) && !spec.IsHA() {
+		return usageError{errors.New("--sync and --nopreempt are for a director pair: use --topology paper-ha")}
+	}
 	start := time.Now()
 	lab, err := topology.Build(ctx, spec)
 	if err != nil {
 		return err
 	}
+	if spec.IsHA() {
+		// The supervisor runs keepalived beside the real servers.
+		if err := harness.SaveHAOptions(spec.Name, ha); err != nil {
+			return errors.Join(err, lab.Close())
+		}
+	}
 	if err := harness.StartSupervisor(ctx, spec.Name, cfg); err != nil {
 		return errors.Join(err, lab.Close())
 	}
-	if spec.Mode.Balanced() {
+	var master string
+	if spec.IsHA() {
+		if master, err = waitMaster(ctx, lab); err != nil {
+			return errors.Join(err, lab.Close())
+		}
+	} else if spec.Mode.Balanced() {
 		d, err := harness.StartDirector(lab, harness.DirectorOptions{Scheduler: *scheduler})
 		if err != nil {
 			return errors.Join(err, lab.Close())
@@ -112,6 +132,9 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	for _, n := range notes {
 		fmt.Println("note: " + n)
 	}
+	if master != "" {
+		fmt.Printf("\nkeepalived runs in both directors; %s is the VRRP master and holds the VIP (lvslab status --name %s --ha)\n", master, spec.Name)
+	}
 	client := spec.ByRole(topology.RoleClient)[0]
 	fmt.Printf("\nenter a node:   sudo ip netns exec lvs-%s-%s bash\n", spec.Name, client.Name)
 	target := "direct"
@@ -121,6 +144,31 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("load it:        sudo lvslab load --name %s --target %s --clients 16 --duration 10s\n", spec.Name, target)
 	fmt.Printf("tear it down:   sudo lvslab down --name %s\n", spec.Name)
 	return nil
+}
+
+// waitMaster waits for a director pair's election and names the master.
+func waitMaster(ctx context.Context, lab *topology.Lab) (string, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := harness.ReadPair(lab)
+		if err != nil {
+			return "", err
+		}
+		for _, d := range st.Directors {
+			if d.VIP {
+				return d.Name, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(topology.StateFile(lab.Spec.Name, "supervisor.log"))
+			return "", fmt.Errorf("no director took the VIP within a minute; the supervisor's log: %s", strings.TrimSpace(string(log)))
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func cfgString(c harness.ServerConfig) string {
