@@ -116,7 +116,7 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Entry("lab that is not up", []string{"load", "--name", "nosuchlab", "--target", "rs3"}, "", `no lab named "nosuchlab"`),
 		Entry("bad duration", []string{"load", "--duration", "0s"}, "", "--duration 0s"),
 		Entry("unknown bench mode", []string{"bench", "--modes", "direct,lb"}, "", `mode "lb" is unknown`),
-		Entry("bench with no trial", []string{"bench", "--modes", "direct", "--trials", "0"}, "", "trials 0"),
+		Entry("bench with no trial", []string{"bench", "--modes", "direct", "--trials", "0", "--light-trials", "0"}, "", "trials 0 and light-load trials 0"),
 		Entry("gate without a baseline", []string{"gate", "results.json"}, "", "--baseline is required"),
 		Entry("a path for a lab name", []string{"down", "--name", "../../tmp/x"}, "", "use 1-20 lower-case letters"),
 		Entry("a path for a lab to load", []string{"load", "--name", "../x"}, "", "use 1-20 lower-case letters"),
