@@ -1,10 +1,8 @@
 package ipvs_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -236,70 +234,29 @@ func printEvents(ha *harness.HA, since time.Time) {
 	}
 }
 
-// keptConn is a keep-alive connection through the VIP, kept open across a
-// failover.
-type keptConn struct {
-	net.Conn
-	br *bufio.Reader
-	// Server answered the first request.
-	Server string
-}
-
-// keep opens a connection through the VIP from a source address and makes
-// one request on it.
-func (l *haLab) keep(from netip.Addr) *keptConn {
+// keep opens a connection through the VIP from a source address, kept
+// open across a failover, and makes one request on it.
+func (l *haLab) keep(from netip.Addr) *labtest.Held {
 	GinkgoHelper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := l.Client().Dial(ctx, "tcp", from, netip.AddrPortFrom(l.Spec.VIP.IPv4, l.Spec.VIP.Port))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(c.Close)
-	k := &keptConn{Conn: c, br: bufio.NewReader(c)}
-	var status int
-	k.Server, status, err = k.ask(64, 5*time.Second)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(status).To(Equal(http.StatusOK))
-	return k
+	return labtest.HoldVia(l.Client(), from, netip.AddrPortFrom(l.Spec.VIP.IPv4, l.Spec.VIP.Port))
 }
 
 // keepMany opens n kept connections, rotating over the client's sources.
-func (l *haLab) keepMany(n int) []*keptConn {
+func (l *haLab) keepMany(n int) []*labtest.Held {
 	GinkgoHelper()
 	src := loadgen.SourcesFor(l.Spec, false)
-	var out []*keptConn
+	var out []*labtest.Held
 	for i := range n {
 		out = append(out, l.keep(src[i%len(src)]))
 	}
 	return out
 }
 
-// ask sends one request for size bytes and reads the whole answer,
-// checking the body is exactly what the server sends (size × "x").
-func (k *keptConn) ask(size int, timeout time.Duration) (server string, status int, err error) {
-	k.SetDeadline(time.Now().Add(timeout))
-	if _, err := fmt.Fprintf(k, "GET /?size=%d HTTP/1.1\r\nHost: vip\r\n\r\n", size); err != nil {
-		return "", 0, err
-	}
-	resp, err := http.ReadResponse(k.br, nil)
-	if err != nil {
-		return "", 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", resp.StatusCode, err
-	}
-	if resp.StatusCode == http.StatusOK && (len(body) != size || strings.Trim(string(body), "x") != "") {
-		return "", resp.StatusCode, fmt.Errorf("body of %d bytes is not the %d x's sent", len(body), size)
-	}
-	return resp.Header.Get(harness.HeaderServer), resp.StatusCode, nil
-}
-
 // survivors asks once more on every kept connection: how many answered
 // intact from the real server they had, and how many were reset.
-func survivors(conns []*keptConn) (ok, reset int, other []string) {
+func survivors(conns []*labtest.Held) (ok, reset int, other []string) {
 	for _, k := range conns {
-		server, status, err := k.ask(4096, 5*time.Second)
+		server, status, err := k.Ask(4096, 5*time.Second)
 		switch {
 		case err == nil && status == http.StatusOK && server == k.Server:
 			ok++
@@ -326,7 +283,7 @@ func entriesOf(d *harness.HADirector) map[netip.AddrPort]harness.Conn {
 
 // expectSynced waits until every kept connection is in the backup's table
 // with the real server the master gave it, and returns how long it took.
-func expectSynced(master, backup *harness.HADirector, conns []*keptConn, limit time.Duration) time.Duration {
+func expectSynced(master, backup *harness.HADirector, conns []*labtest.Held, limit time.Duration) time.Duration {
 	GinkgoHelper()
 	start := time.Now()
 	want := entriesOf(master)
@@ -724,7 +681,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			func(fault harness.ServerFault, status int) {
 				ha, d1, _ := l.elect(harness.HAOptions{Inhibit: true})
 				rs := l.Server("rs5")
-				var held *keptConn
+				var held *labtest.Held
 				for _, k := range l.keepMany(len(l.Servers)) {
 					if k.Server == rs.Name() {
 						held = k
@@ -736,7 +693,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				DeferCleanup(rs.ClearFault, fault)
 				rsEvent(ha, d1, rs.Node, "DOWN", at, 10*time.Second)
 				Expect(realWeight(d1, rs.Node)).To(Equal(0), "inhibit_on_failure must keep the server at weight 0")
-				server, got, err := held.ask(64, harness.SlowDelay+5*time.Second)
+				server, got, err := held.Ask(64, harness.SlowDelay+5*time.Second)
 				Expect(err).NotTo(HaveOccurred(), "the open connection to the sick server did not finish")
 				Expect(got).To(Equal(status))
 				Expect(server).To(Equal(rs.Name()))
@@ -819,7 +776,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			expectSynced(d1, d2, old, 3500*time.Millisecond)
 			time.Sleep(3500 * time.Millisecond)
 			type young struct {
-				*keptConn
+				*labtest.Held
 				opened time.Time
 			}
 			var fresh []young
@@ -835,7 +792,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			var lines []string
 			youngOK := 0
 			for _, y := range fresh {
-				ok, _, _ := survivors([]*keptConn{y.keptConn})
+				ok, _, _ := survivors([]*labtest.Held{y.Held})
 				youngOK += ok
 				lines = append(lines, fmt.Sprintf("%.1fs:%v", at.Sub(y.opened).Seconds(), ok == 1))
 			}
@@ -875,7 +832,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 					case backAt = <-back:
 					case <-time.After(time.Second):
 						for _, k := range conns {
-							k.ask(64, 2*time.Second)
+							k.Ask(64, 2*time.Second)
 						}
 					}
 				}
@@ -903,7 +860,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			waitDaemons(d2, harness.SyncBackup)
 			src := loadgen.SourcesFor(l.Spec, false)
 			had := map[netip.Addr]string{}
-			var conns []*keptConn
+			var conns []*labtest.Held
 			for _, a := range src {
 				k := l.keep(a)
 				had[a], conns = k.Server, append(conns, k)
@@ -948,7 +905,7 @@ func survivesCrash(l *haLab, o harness.HAOptions, survive bool) {
 	conns := l.keepMany(20)
 	for range 2 {
 		for _, k := range conns {
-			_, _, err := k.ask(4096, 5*time.Second)
+			_, _, err := k.Ask(4096, 5*time.Second)
 			Expect(err).NotTo(HaveOccurred())
 		}
 	}

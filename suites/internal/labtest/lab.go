@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -215,9 +216,16 @@ type Held struct {
 // and keeps it open until the spec ends.
 func (l *Lab) Hold(from netip.Addr) *Held {
 	GinkgoHelper()
+	return HoldVia(l.Client(), from, l.VIP(from.Is6()))
+}
+
+// HoldVia opens a connection from client's source address to an address,
+// makes one request on it and keeps it open until the spec ends.
+func HoldVia(client *topology.Node, from netip.Addr, to netip.AddrPort) *Held {
+	GinkgoHelper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := l.Client().Dial(ctx, "tcp", from, l.VIP(from.Is6()))
+	c, err := client.Dial(ctx, "tcp", from, to)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(c.Close)
 	h := &Held{Conn: c, br: bufio.NewReader(c)}
@@ -227,19 +235,36 @@ func (l *Lab) Hold(from netip.Addr) *Held {
 }
 
 // Request sends one more request on the held connection and returns who
-// answered.
+// answered; any answer but 200 is an error.
 func (h *Held) Request() (string, error) {
-	h.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := fmt.Fprintf(h, "GET / HTTP/1.1\r\nHost: vip\r\n\r\n"); err != nil {
-		return "", err
+	server, status, err := h.Ask(64, 3*time.Second)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("%s answered %d", server, status)
+	}
+	return server, err
+}
+
+// Ask sends one request for size bytes on the held connection and reads
+// the whole answer, checking that a 200's body is exactly what the real
+// servers send (size × "x"); it returns who answered and the status.
+func (h *Held) Ask(size int, timeout time.Duration) (server string, status int, err error) {
+	h.SetDeadline(time.Now().Add(timeout))
+	if _, err := fmt.Fprintf(h, "GET /?size=%d HTTP/1.1\r\nHost: vip\r\n\r\n", size); err != nil {
+		return "", 0, err
 	}
 	resp, err := http.ReadResponse(h.br, nil)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.Header.Get(harness.HeaderServer), err
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", resp.StatusCode, err
+	}
+	if resp.StatusCode == http.StatusOK && (len(body) != size || strings.Trim(string(body), "x") != "") {
+		return "", resp.StatusCode, fmt.Errorf("body of %d bytes is not the %d x's sent", len(body), size)
+	}
+	return resp.Header.Get(harness.HeaderServer), resp.StatusCode, nil
 }
 
 // UDPConn opens a UDP socket from a source address to the VIP, closed
