@@ -670,7 +670,7 @@ func (d *HADirector) spawn() error {
 		cmd.Wait()
 		close(exited)
 	}()
-	if err := topology.RecordProcess(d.ha.Lab.Spec.Name, cmd.Process.Pid, "keepalived "+d.Name()); err != nil {
+	if err := topology.RecordProcess(d.ha.Lab.Spec.Name, cmd.Process.Pid, topology.KeepalivedRole+" "+d.Name()); err != nil {
 		cmd.Process.Kill()
 		<-exited
 		d.cmd = nil
@@ -690,7 +690,7 @@ func (d *HADirector) awaitChildren() error {
 		for {
 			pid, err := readPID(p)
 			if err == nil {
-				topology.RecordProcess(d.ha.Lab.Spec.Name, pid, "keepalived "+d.Name())
+				topology.RecordProcess(d.ha.Lab.Spec.Name, pid, topology.KeepalivedRole+" "+d.Name())
 				break
 			}
 			select {

@@ -326,8 +326,9 @@ func RecordProcess(lab string, pid int, role string) error {
 }
 
 // Processes lists the live processes recorded for a lab: those whose
-// record lvslab wrote, whose start time matches, and that still are
-// "lvslab supervise --name LAB".
+// record lvslab wrote, whose start time matches, and that still are what
+// was recorded: "lvslab supervise --name LAB", or a keepalived of the lab
+// (isKeepalived).
 func Processes(lab string) []Process {
 	if CheckLabName(lab) != nil {
 		return nil
@@ -343,7 +344,7 @@ func Processes(lab string) []Process {
 		if err != nil || json.Unmarshal(data, &p) != nil {
 			continue
 		}
-		if p.PID > 1 && isSupervisor(p.PID, p.StartTime, lab) {
+		if p.PID > 1 && p.belongsTo(lab) {
 			out = append(out, p)
 		}
 	}
@@ -372,6 +373,43 @@ func isSupervisor(pid int, start uint64, lab string) bool {
 	return false
 }
 
+// KeepalivedRole begins the recorded role of a keepalived process.
+const KeepalivedRole = "keepalived"
+
+// belongsTo says whether the recorded process is alive, the same process
+// (its start time), and still the lab's.
+func (p Process) belongsTo(lab string) bool {
+	if strings.HasPrefix(p.Role, KeepalivedRole) {
+		return isKeepalived(p.PID, p.StartTime, lab)
+	}
+	return isSupervisor(p.PID, p.StartTime, lab)
+}
+
+// isKeepalived says whether pid is alive, started at start (0: any time),
+// and is a keepalived (a parent or one of its forked children, which keep
+// its command line) whose configuration file lies in the lab's state
+// directory, as the harness starts it.
+func isKeepalived(pid int, start uint64, lab string) bool {
+	if got, err := processStart(pid); err != nil || (start != 0 && got != start) {
+		return false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	argv := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+	if filepath.Base(argv[0]) != KeepalivedRole {
+		return false
+	}
+	dir := stateDir(lab) + string(filepath.Separator)
+	for i, a := range argv[1:] {
+		if a == "-f" && i+2 < len(argv) && strings.HasPrefix(argv[i+2], dir) {
+			return true
+		}
+	}
+	return false
+}
+
 // isLvslab says whether pid runs this binary or one named lvslab*
 // (another build of it, perhaps since replaced).
 func isLvslab(pid int) bool {
@@ -385,9 +423,10 @@ func isLvslab(pid int) bool {
 	return err == nil && strings.HasPrefix(filepath.Base(strings.TrimSuffix(target, " (deleted)")), "lvslab")
 }
 
-// supervisors finds the live supervisors of a lab: those recorded, and
-// any not yet recorded (started by a command killed before it could).
-func supervisors(lab string) []Process {
+// labProcesses finds the live processes of a lab: those recorded, and any
+// supervisor or keepalived not yet recorded (started by a command killed
+// before it could).
+func labProcesses(lab string) []Process {
 	out := Processes(lab)
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
@@ -395,8 +434,13 @@ func supervisors(lab string) []Process {
 		if err != nil || pid == os.Getpid() || slices.ContainsFunc(out, func(q Process) bool { return q.PID == pid }) {
 			continue
 		}
-		if start, err := processStart(pid); err == nil && isSupervisor(pid, start, lab) {
+		start, err := processStart(pid)
+		switch {
+		case err != nil:
+		case isSupervisor(pid, start, lab):
 			out = append(out, Process{PID: pid, StartTime: start, Role: "supervisor"})
+		case isKeepalived(pid, start, lab):
+			out = append(out, Process{PID: pid, StartTime: start, Role: KeepalivedRole})
 		}
 	}
 	return out
@@ -464,7 +508,7 @@ func removeLocked(lab string, made []string) error {
 // named for the lab on the host. It says whether it found anything.
 func removeParts(lab string, st *State, made []string) (bool, error) {
 	var errs []error
-	procs := supervisors(lab)
+	procs := labProcesses(lab)
 	for _, p := range procs {
 		if err := stopProcess(p, lab); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s (pid %d) of lab %s: %w", p.Role, p.PID, lab, err))
@@ -604,7 +648,7 @@ func deleteNamespace(name string) error {
 	return nil
 }
 
-// stopProcess kills a lab's supervisor and waits for it to end. Through a
+// stopProcess kills a lab's process and waits for it to end. Through a
 // pidfd, where the kernel has them, the process checked is the process
 // signalled even if its pid is reused meanwhile.
 func stopProcess(p Process, lab string) error {
@@ -617,7 +661,7 @@ func stopProcess(p Process, lab string) error {
 	default:
 		defer unix.Close(fd)
 	}
-	if !isSupervisor(p.PID, p.StartTime, lab) {
+	if !p.belongsTo(lab) {
 		return nil // gone, or the pid is another process's now
 	}
 	if fd >= 0 {

@@ -296,6 +296,49 @@ func TestRemoveKillsOnlyTheLabsSupervisor(t *testing.T) {
 	}
 }
 
+func TestRemoveKillsTheLabsKeepalived(t *testing.T) {
+	tempRoots(t)
+	plant(t, "lab", &State{Lab: "lab", Spec: Small()})
+	// This test binary, named keepalived as a keepalived's children are.
+	keepalived := func(conf string) *exec.Cmd {
+		self, _ := os.Executable()
+		cmd := exec.Command(self)
+		cmd.Args = []string{KeepalivedRole, "-n", "-f", conf}
+		cmd.Env = append(os.Environ(), "LVSLAB_TEST_SLEEP=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for range 200 {
+			if data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)); strings.HasPrefix(string(data), KeepalivedRole+"\x00") {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return cmd
+	}
+	recorded := keepalived(StateFile("lab", "keepalived-director1.conf"))
+	unrecorded := keepalived(StateFile("lab", "keepalived-director2.conf"))
+	other := keepalived(StateFile("other", "keepalived-director1.conf"))
+	if err := RecordProcess("lab", recorded.Process.Pid, KeepalivedRole+" director1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := Processes("lab"); len(got) != 1 || got[0].PID != recorded.Process.Pid {
+		t.Errorf("Processes: %+v, want the recorded keepalived", got)
+	}
+	if err := Remove("lab"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*exec.Cmd{recorded, unrecorded} {
+		if alive(c.Process.Pid) {
+			t.Errorf("keepalived %v was not killed", c.Args)
+		}
+	}
+	if !alive(other.Process.Pid) {
+		t.Errorf("another lab's keepalived was killed")
+	}
+}
+
 func TestParseNamespace(t *testing.T) {
 	for ns, want := range map[string]string{"lvs-paper-rs1": "paper/rs1", "lvs-a-sw": "a/sw", "lvs-x": "", "lvs--rs1": "",
 		"lvs-Paper-rs1": "", "lvs-a-b-c": "", "other": "", "lvs-a-../b": ""} {

@@ -636,7 +636,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		var l *haLab
 		BeforeAll(func() { l = buildChecked(topology.ModeNAT, "HTTP_GET") })
 
-		It("removes a refused real server within [1, 2] s; 1,000 new connections then all succeed and none reaches it; restarted, it is back at its weight within 2 s", func() {
+		It("removes a refused real server within [1, 2] s; 1,000 new connections then all succeed and none reaches it; restarted, it is back at its weight within [1, 2.5] s (two good checks)", func() {
 			ha, d1, _ := l.elect(harness.HAOptions{})
 			rs := l.Server("rs3")
 			Expect(realWeight(d1, rs.Node)).To(Equal(1))
@@ -653,12 +653,16 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			Expect(res.Successes).To(BeEquivalentTo(1000))
 			Expect(res.Servers).NotTo(HaveKey("rs3"))
 			Expect(rs.Counters().Accepts).To(Equal(accepts))
-			// A server that answers again passes its next check (every
-			// delay_loop, 1 s) and is added back at its weight.
+			// A server that answers again is added back at its weight once
+			// two checks in a row, a delay_loop (1 s) apart, succeed: keepalived
+			// 2.2.7's log shows "HTTP status code success" twice before
+			// "succeed on service". So [1, 2] s, and the time a check itself
+			// takes in a TCG guest.
 			at, err = rs.ClearFault(harness.FaultRefused)
 			Expect(err).NotTo(HaveOccurred())
 			took = rsEvent(ha, d1, rs.Node, "UP", at, 10*time.Second)
-			Expect(took).To(BeNumerically("<=", 2*time.Second))
+			Expect(took).To(BeNumerically(">=", time.Second))
+			Expect(took).To(BeNumerically("<=", 2500*time.Millisecond))
 			Expect(realWeight(d1, rs.Node)).To(Equal(1))
 		})
 
