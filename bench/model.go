@@ -165,6 +165,15 @@ func (r *Result) model() *Model {
 // bound is one mode's asymptotic bounds from its light-load demands.
 func (r *Result) bound(m topology.Mode, dt demandTrials) (ModeBound, bool) {
 	b := ModeBound{Mode: m}
+	// A station whose demand is not told apart from zero (its interval
+	// reaches 0: an idle station's noise, such as the director's in direct
+	// mode) bounds nothing, however small its capacity.
+	negligible := map[string]bool{}
+	for _, d := range r.Demands {
+		if d.Mode == m && d.Seconds.Lo <= 0 {
+			negligible[d.Station] = true
+		}
+	}
 	var ceilings []float64
 	worst := map[string]int{}
 	for _, t := range dt.sortedTrials(m) {
@@ -175,7 +184,7 @@ func (r *Result) bound(m topology.Mode, dt demandTrials) (ModeBound, bool) {
 				continue
 			}
 			total += d
-			if c := r.Machine.Capacity(st); d > 0 && c/d < ceiling {
+			if c := r.Machine.Capacity(st); d > 0 && !negligible[st] && c/d < ceiling {
 				ceiling, by = c/d, st
 			}
 		}

@@ -95,6 +95,31 @@ func TestBoundsFindTheBottleneck(t *testing.T) {
 	}
 }
 
+func TestAStationWithNoDemandIsNoBottleneck(t *testing.T) {
+	r := stationsResult(labDemands, 0.3, 3)
+	// The director idles in direct mode: its CPU time per request is noise
+	// around zero, yet over its capacity (a 0.2 cap) it would look like
+	// the tightest station in two trials of three.
+	noise := map[int]float64{1: -0.001, 2: 0.004, 3: 0.003}
+	for i, tr := range r.Light {
+		if tr.Mode != topology.ModeDirect || tr.Level != 2 {
+			continue
+		}
+		for j, u := range tr.Stations {
+			if u.Station == "director" {
+				r.Light[i].Stations[j].CPUSeconds = u.CPUSeconds + tr.RequestsPerSec*noise[tr.Trial]/2
+			}
+		}
+	}
+	r.Summarise()
+	if d, _ := r.Demand(topology.ModeDirect, "director"); d.Seconds.Lo > 0 {
+		t.Fatalf("the director's demand in direct mode %+v: the test needs an interval that reaches 0", d.Seconds)
+	}
+	if b, _ := r.Model.Bound(topology.ModeDirect); b.Bottleneck != "servers" || math.Abs(b.Ceiling.Median-125) > 2 {
+		t.Errorf("direct: bottleneck %s at %.1f req/s, want the servers at 125: an idle station's noise bounds nothing", b.Bottleneck, b.Ceiling.Median)
+	}
+}
+
 func TestBoundCheckAgainstTheSweep(t *testing.T) {
 	r := stationsResult(labDemands, 0, 3)
 	r.Config.Clients = []int{1, 32}

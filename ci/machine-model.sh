@@ -19,7 +19,7 @@ sweep=(--isolate --clients 1,2,4,8,16 --trials 3 --duration 2s --light-trials 3)
 echo "== capped: the director's vCPU at $CAP of a host CPU"
 $B bench "${sweep[@]}" --modes direct,nat --cap "director=$CAP" --name mmcap --out "$OUT/capped"
 echo "== uncapped: direct alone"
-$B bench "${sweep[@]}" --modes direct --name mmfree --out "$OUT/uncapped"
+$B bench "${sweep[@]}" --modes direct --where vm --name mmfree --out "$OUT/uncapped"
 
 python3 - "$OUT" <<'EOF'
 import json, sys
