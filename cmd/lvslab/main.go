@@ -149,10 +149,18 @@ func printHelp(w io.Writer) {
 
 func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: lvslab %s\n\n%s\n", c.usage, c.summary)
-	fs.SetOutput(w)
-	if hasFlags(fs) {
+	// A flag without usage text is lvslab's own (how a VM gets its
+	// configuration), not the user's: it is left out.
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Usage != "" {
+			shown.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	if hasFlags(shown) {
+		shown.SetOutput(w)
 		fmt.Fprintln(w, "\nFlags:")
-		fs.PrintDefaults()
+		shown.PrintDefaults()
 	}
 }
 
