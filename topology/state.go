@@ -351,18 +351,24 @@ func Processes(lab string) []Process {
 	return out
 }
 
-// isSupervisor says whether pid is alive, started at start (0: any time),
-// and runs "<lvslab> supervise … --name lab …".
-func isSupervisor(pid int, start uint64, lab string) bool {
+// commandLine is the argument list of pid if it is alive and started at
+// start (0: any time).
+func commandLine(pid int, start uint64) ([]string, bool) {
 	if got, err := processStart(pid); err != nil || (start != 0 && got != start) {
-		return false
+		return nil, false
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
-		return false
+		return nil, false
 	}
-	argv := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-	if len(argv) < 2 || argv[1] != SupervisorArg || !isLvslab(pid) {
+	return strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"), true
+}
+
+// isSupervisor says whether pid is alive, started at start (0: any time),
+// and runs "<lvslab> supervise … --name lab …".
+func isSupervisor(pid int, start uint64, lab string) bool {
+	argv, ok := commandLine(pid, start)
+	if !ok || len(argv) < 2 || argv[1] != SupervisorArg || !isLvslab(pid) {
 		return false
 	}
 	for i, a := range argv[2:] {
@@ -390,15 +396,8 @@ func (p Process) belongsTo(lab string) bool {
 // its command line) whose configuration file lies in the lab's state
 // directory, as the harness starts it.
 func isKeepalived(pid int, start uint64, lab string) bool {
-	if got, err := processStart(pid); err != nil || (start != 0 && got != start) {
-		return false
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	argv := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-	if filepath.Base(argv[0]) != KeepalivedRole {
+	argv, ok := commandLine(pid, start)
+	if !ok || filepath.Base(argv[0]) != KeepalivedRole {
 		return false
 	}
 	dir := stateDir(lab) + string(filepath.Separator)
