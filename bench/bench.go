@@ -54,6 +54,12 @@ type Config struct {
 	// Isolate gives each station CPUs of its own (topology.Isolate): the
 	// machine model.
 	Isolate bool `json:"isolate,omitempty"`
+	// Batch runs the load generator, the real servers and every process
+	// the benchmark starts under SCHED_BATCH (topology.BatchSelf): where
+	// stations share a CPU, a woken station then waits for the running one
+	// instead of preempting it, and the context switches per request stop
+	// varying from one run to the next.
+	Batch bool `json:"batch,omitempty"`
 	// Caps are host CPU shares per station (VM only: the host applies them
 	// to the station's vCPU threads; recorded here for the model).
 	Caps map[string]float64 `json:"caps,omitempty"`
@@ -254,6 +260,7 @@ type Settings struct {
 	RealServers   int             `json:"real_servers"`
 	Light         LightSettings   `json:"light,omitzero"`
 	Isolate       bool            `json:"isolate,omitempty"`
+	Batch         bool            `json:"batch,omitempty"`
 }
 
 // LightSettings is LightLoad as results record it.
@@ -351,6 +358,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	start := time.Now()
+	if cfg.Batch {
+		// Before any lab: its servers' threads and processes inherit it.
+		if err := topology.BatchSelf(); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
 	var labs []*modeLab
 	defer func() {
 		if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
@@ -645,7 +658,7 @@ func settings(cfg Config) Settings {
 		Warmup: cfg.Warmup.Seconds(), Latency: cfg.Latency.Seconds(), Connection: conn, Scheduler: cfg.Scheduler,
 		BodyBytes: cfg.Server.BodySize, DirectorRules: cfg.DirectorRules, RealServers: len(topology.Paper().ByRole(topology.RoleRealServer)),
 		Light:   LightSettings{Trials: cfg.Light.Trials, Duration: cfg.Light.Duration.Seconds(), Share: cfg.Light.Share},
-		Isolate: cfg.Isolate}
+		Isolate: cfg.Isolate, Batch: cfg.Batch}
 }
 
 // benchSysctls are the settings that change what a benchmark measures.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,5 +136,27 @@ func TestConfigRefusesBadNamesAndSchedulers(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}
+	}
+}
+
+func TestOneClientRunStandsInForASweepWithoutIt(t *testing.T) {
+	r := synthetic(1, 6, 0.02, map[topology.Mode]float64{topology.ModeNAT: 0.5, topology.ModeDR: 0.8})
+	r.Config.Clients = []int{8, 32}
+	r.Latency = []Trial{{Mode: topology.ModeNAT, Clients: 1, RequestsPerSec: 640}}
+	if got := r.figureClients(); !slices.Equal(got, []int{1, 8, 32}) {
+		t.Errorf("figure's client counts %v, want 1 (the one-client run) before the sweep's 8, 32", got)
+	}
+	if one, ok := r.oneClient(topology.ModeNAT); !ok || one.RequestsPerSec != 640 {
+		t.Errorf("nat's one-client point: %+v %v, want the one-client run", one, ok)
+	}
+	if _, ok := r.oneClient(topology.ModeDR); ok {
+		t.Error("dr has no one-client run: nothing may stand in for it")
+	}
+	r.Config.Clients = []int{1, 8}
+	if _, ok := r.oneClient(topology.ModeNAT); ok {
+		t.Error("a sweep that measured 1 client draws its own point, not the one-client run")
+	}
+	if got := r.figureClients(); !slices.Equal(got, []int{1, 8}) {
+		t.Errorf("figure's client counts %v, want the sweep's 1, 8", got)
 	}
 }

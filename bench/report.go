@@ -164,14 +164,13 @@ func (r *Result) SaveFigure(path string) error {
 	p.X.Label.Text = "clients"
 	p.Y.Label.Text = "requests/s (median, 95% interval)"
 	p.X.Scale = plot.LogScale{}
+	clients := r.figureClients()
 	var ticks []plot.Tick
-	for _, c := range r.Config.Clients {
+	for _, c := range clients {
 		ticks = append(ticks, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	if n := len(r.Config.Clients); n > 0 {
-		p.X.Min, p.X.Max = float64(slices.Min(r.Config.Clients))/1.25, float64(slices.Max(r.Config.Clients))*1.25
-	}
+	p.X.Min, p.X.Max = float64(slices.Min(clients))/1.25, float64(slices.Max(clients))*1.25
 	p.Y.Min = 0
 	p.Legend.Top, p.Legend.Left = false, false // bottom right: the axis starts at 0, the lines run high
 	p.Add(plotter.NewGrid())
@@ -181,6 +180,10 @@ func (r *Result) SaveFigure(path string) error {
 	}
 	for i, m := range r.Config.Modes {
 		var pts points
+		if one, ok := r.oneClient(m); ok {
+			pts.XYs = append(pts.XYs, plotter.XY{X: 1, Y: one.RequestsPerSec})
+			pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{})
+		}
 		for _, pt := range r.Points {
 			if pt.Mode != m {
 				continue
@@ -215,6 +218,30 @@ func (r *Result) SaveFigure(path string) error {
 	return nil
 }
 
+// figureClients are the client counts the figure's axis shows: the
+// sweep's, and 1 when the one-client runs stand in for a sweep without it.
+func (r *Result) figureClients() []int {
+	clients := slices.Clone(r.Config.Clients)
+	if len(r.Latency) > 0 && !slices.Contains(clients, 1) {
+		clients = append([]int{1}, clients...)
+	}
+	return clients
+}
+
+// oneClient is mode m's one-client run, when the sweep has no 1-client
+// point for it to stand in for.
+func (r *Result) oneClient(m topology.Mode) (Trial, bool) {
+	if slices.Contains(r.Config.Clients, 1) {
+		return Trial{}, false
+	}
+	for _, t := range r.Latency {
+		if t.Mode == m {
+			return t, true
+		}
+	}
+	return Trial{}, false
+}
+
 // WriteSummary writes summary.md: the environment, each mode's ratio to
 // direct with its interval, the paper's figures beside them, the
 // single-client latency run and any warning.
@@ -234,6 +261,12 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration, c.Warmup)
 	if c.Light.Trials > 0 {
 		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs.", c.Latency, c.Light.Trials, c.Light.Duration)
+	}
+	if c.Batch {
+		fmt.Fprintf(w, " The load generator and the real servers ran under SCHED_BATCH: a woken process waits for the running one to block or use up its slice instead of preempting it, so that where stations share a CPU the context switches per request, and the throughput with them, do not change from run to run.")
+	}
+	if !slices.Contains(c.Clients, 1) && len(r.Latency) > 0 {
+		fmt.Fprintf(w, " In the figure, 1 client is the one-client run (a single measurement, no interval).")
 	}
 	if c.DirectorRules > 0 {
 		fmt.Fprintf(w, " **The director was slowed down on purpose by %d nftables rules.**", c.DirectorRules)
@@ -309,7 +342,8 @@ func (r *Result) addBounds(p *plot.Plot) error {
 	if r.Model == nil || len(r.Config.Clients) == 0 {
 		return nil
 	}
-	lo, hi := float64(slices.Min(r.Config.Clients))/1.25, float64(slices.Max(r.Config.Clients))*1.25
+	clients := r.figureClients()
+	lo, hi := float64(slices.Min(clients))/1.25, float64(slices.Max(clients))*1.25
 	for i, m := range r.Config.Modes {
 		b, ok := r.Model.Bound(m)
 		if !ok {

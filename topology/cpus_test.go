@@ -2,10 +2,15 @@ package topology
 
 import (
 	"encoding/json"
+	"os/exec"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestCPUListRoundTrip(t *testing.T) {
@@ -157,5 +162,38 @@ nodes: [{name: rs1, role: real-server, links: [{segment: back}], cpus: "x"}]
 `))
 	if err == nil || !strings.Contains(err.Error(), "ageing_time") || !strings.Contains(err.Error(), "(rs1).cpus") {
 		t.Errorf("bad switch and cpus: %v", err)
+	}
+}
+
+func TestBatchSelfReachesLaterThreadsAndChildren(t *testing.T) {
+	if err := BatchSelf(); err != nil {
+		t.Fatal(err)
+	}
+	policy := func(tid int) uint32 {
+		a, err := unix.SchedGetAttr(tid, 0)
+		if err != nil {
+			t.Fatalf("policy of thread %d: %v", tid, err)
+		}
+		return a.Policy
+	}
+	if p := policy(unix.Gettid()); p != unix.SCHED_BATCH {
+		t.Errorf("this thread's policy %d, want SCHED_BATCH (%d)", p, unix.SCHED_BATCH)
+	}
+	// A thread started now, and a process it starts, inherit the policy.
+	done := make(chan uint32)
+	go func() {
+		runtime.LockOSThread() // a thread the runtime may have started after BatchSelf; never reused
+		done <- policy(unix.Gettid())
+	}()
+	if p := <-done; p != unix.SCHED_BATCH {
+		t.Errorf("a later thread's policy %d, want SCHED_BATCH", p)
+	}
+	out, err := exec.Command("cat", "/proc/self/stat").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Field 41 is the policy; the command name (field 2) has no space here.
+	if f := strings.Fields(string(out)); len(f) < 41 || f[40] != strconv.Itoa(unix.SCHED_BATCH) {
+		t.Errorf("a child's /proc/self/stat policy field: %v, want %d", f[min(40, len(f)-1)], unix.SCHED_BATCH)
 	}
 }
