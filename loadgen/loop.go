@@ -373,10 +373,14 @@ func (l *loop) read(c *conn) {
 }
 
 // finish ends c's request: records it, keeps or closes the connection,
-// and frees the client, whose next request goes out at once (as wrk
-// sends the next request from the callback of the last response), not
-// after the rest of the events the loop has in hand. c may carry that
-// next request when finish returns.
+// and frees the client. In open loop a due request goes out at once, its
+// latency running from when it was due anyway. In closed loop the next
+// request goes out after the rest of the events the loop has in hand, as
+// in wrk, whose response callback only asks for the socket to become
+// writable and whose clock starts at the write (src/wrk.c): a latency
+// that starts before the loop could send would also hold its wait behind
+// the other connections' responses. c may carry a next request when
+// finish returns.
 func (l *loop) finish(c *conn, err error) {
 	now := l.r.now()
 	l.unqueue(c)
@@ -392,7 +396,9 @@ func (l *loop) finish(c *conn, err error) {
 		l.closeConn(c)
 	}
 	l.ready = append(l.ready, c.self/int32(l.perClient))
-	l.issue(now)
+	if l.r.open() {
+		l.issue(now)
+	}
 }
 
 func (l *loop) closeConn(c *conn) {
