@@ -76,11 +76,15 @@ type Config struct {
 // open-loop runs of Duration, at rates that keep the busiest station near
 // Share and near half of it, judged from the single-client run
 // (Config.Latency). A station's demand is the slope between the two
-// (see demand.go).
+// (see demand.go). Requests come Burst at a time (loadgen.Config.Burst):
+// a station then serves them back to back, as a saturated one does,
+// instead of waking from idle for each, while it stays as lightly loaded
+// on average.
 type LightLoad struct {
 	Trials   int           `json:"trials"`
 	Duration time.Duration `json:"duration"`
 	Share    float64       `json:"share"`
+	Burst    int           `json:"burst,omitempty"`
 }
 
 // MaxLightShare is the busiest station's utilization a light-load run
@@ -155,6 +159,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Latency <= 0 {
 			errs = append(errs, errors.New("a light-load run needs the single-client run it is sized from: give a latency run (--latency)"))
+		}
+		if c.Light.Burst < 0 || c.Light.Burst > lightClients {
+			errs = append(errs, fmt.Errorf("light-load burst %d: use 0 or 1 (evenly spaced) up to %d", c.Light.Burst, lightClients))
 		}
 	}
 	for st, cores := range c.Caps {
@@ -268,6 +275,7 @@ type LightSettings struct {
 	Trials   int     `json:"trials"`
 	Duration float64 `json:"duration_s"`
 	Share    float64 `json:"share"`
+	Burst    int     `json:"burst,omitempty"`
 }
 
 // Trial is one measurement.
@@ -404,7 +412,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			progress("one client", l.mode, 1, 1, 0, cfg.Warmup+cfg.Latency, cfg.Warmup+cfg.Latency)
 			single := *l
 			single.load.KeepAlive = false
-			tr, err := measure(ctx, &single, 1, 0, cfg.Warmup, cfg.Latency, meter)
+			tr, err := measure(ctx, &single, 1, 0, 0, cfg.Warmup, cfg.Latency, meter)
 			if err != nil {
 				return nil, err
 			}
@@ -421,7 +429,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				rate := rates[l.mode] * float64(level) / 2
 				d := lightDuration(cfg.Light.Duration, rate)
 				progress("light load", l.mode, 0, t, level, cfg.Warmup+d, cfg.Warmup+cfg.Light.Duration)
-				tr, err := measure(ctx, l, lightClients, rate, cfg.Warmup, d, meter)
+				tr, err := measure(ctx, l, lightClients, rate, cfg.Light.Burst, cfg.Warmup, d, meter)
 				if err != nil {
 					return nil, err
 				}
@@ -437,7 +445,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				// always runs first after a change of load.
 				l := labs[(i+t+ci)%len(labs)]
 				progress("sweep", l.mode, clients, t, 0, cfg.Warmup+cfg.Duration, cfg.Warmup+cfg.Duration)
-				tr, err := measure(ctx, l, clients, 0, cfg.Warmup, cfg.Duration, meter)
+				tr, err := measure(ctx, l, clients, 0, 0, cfg.Warmup, cfg.Duration, meter)
 				if err != nil {
 					return nil, err
 				}
@@ -609,10 +617,10 @@ func startModeLab(ctx context.Context, cfg Config, m topology.Mode) (_ *modeLab,
 }
 
 // measure runs one measurement: closed loop with clients clients, or open
-// loop at rate with at most clients requests in flight.
-func measure(ctx context.Context, l *modeLab, clients int, rate float64, warmup, d time.Duration, meter *stationMeter) (Trial, error) {
+// loop at rate, in bursts of burst, with at most clients requests in flight.
+func measure(ctx context.Context, l *modeLab, clients int, rate float64, burst int, warmup, d time.Duration, meter *stationMeter) (Trial, error) {
 	cfg := l.load
-	cfg.Clients, cfg.Rate = clients, rate
+	cfg.Clients, cfg.Rate, cfg.Burst = clients, rate, burst
 	if warmup > 0 {
 		cfg.Duration = warmup
 		if _, err := loadgen.Run(ctx, cfg); err != nil {
@@ -657,7 +665,7 @@ func settings(cfg Config) Settings {
 	return Settings{Modes: cfg.Modes, Clients: cfg.Clients, Trials: cfg.Trials, Duration: cfg.Duration.Seconds(),
 		Warmup: cfg.Warmup.Seconds(), Latency: cfg.Latency.Seconds(), Connection: conn, Scheduler: cfg.Scheduler,
 		BodyBytes: cfg.Server.BodySize, DirectorRules: cfg.DirectorRules, RealServers: len(topology.Paper().ByRole(topology.RoleRealServer)),
-		Light:   LightSettings{Trials: cfg.Light.Trials, Duration: cfg.Light.Duration.Seconds(), Share: cfg.Light.Share},
+		Light:   LightSettings{Trials: cfg.Light.Trials, Duration: cfg.Light.Duration.Seconds(), Share: cfg.Light.Share, Burst: cfg.Light.Burst},
 		Isolate: cfg.Isolate, Batch: cfg.Batch}
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
 
@@ -158,5 +159,17 @@ func TestOneClientRunStandsInForASweepWithoutIt(t *testing.T) {
 	}
 	if got := r.figureClients(); !slices.Equal(got, []int{1, 8}) {
 		t.Errorf("figure's client counts %v, want the sweep's 1, 8", got)
+	}
+}
+
+func TestLightBurstIsBounded(t *testing.T) {
+	c := Config{Modes: []topology.Mode{"direct"}, Clients: []int{8}, Trials: 1, Duration: time.Second, Latency: time.Second,
+		Light: LightLoad{Trials: 1, Duration: time.Second, Share: 0.4, Burst: lightClients + 1}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "light-load burst 65: use 0 or 1 (evenly spaced) up to 64") {
+		t.Errorf("error %v, want one naming the burst and its bounds", err)
+	}
+	c.Light.Burst = 8
+	if err := c.Validate(); err != nil {
+		t.Errorf("a burst of 8 refused: %v", err)
 	}
 }

@@ -260,7 +260,11 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
 		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration, c.Warmup)
 	if c.Light.Trials > 0 {
-		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs.", c.Latency, c.Light.Trials, c.Light.Duration)
+		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs", c.Latency, c.Light.Trials, c.Light.Duration)
+		if c.Light.Burst > 1 {
+			fmt.Fprintf(w, ", the requests in bursts of %d (a station serves them back to back, as a saturated one does, instead of waking from idle for each; its load is as light on average)", c.Light.Burst)
+		}
+		fmt.Fprint(w, ".")
 	}
 	if c.Batch {
 		fmt.Fprintf(w, " The load generator and the real servers ran under SCHED_BATCH: a woken process waits for the running one to block or use up its slice instead of preempting it, so that where stations share a CPU the context switches per request, and the throughput with them, do not change from run to run.")

@@ -37,6 +37,10 @@ type Config struct {
 	Clients int
 	// Rate, when > 0, makes the run open-loop at that many requests/s.
 	Rate float64
+	// Burst (open loop) makes requests come due Burst at a time, every
+	// Burst/Rate seconds: the same mean rate in groups sent back to back
+	// (0 or 1: evenly spaced). At most Clients.
+	Burst int
 	// Duration and Requests bound the run; it stops at whichever comes
 	// first. Requests still in flight at the end of Duration are cut
 	// short and counted apart (Result.Unfinished).
@@ -105,6 +109,11 @@ func (c *Config) CheckSettings() error {
 	}
 	if c.Rate != 0 && !(c.Rate >= MinRate && c.Rate <= MaxRate) { // NaN fails both
 		errs = append(errs, badSetting("rate", fmt.Sprint(c.Rate), "give 0 (closed loop) or %g to %g requests/s", float64(MinRate), float64(MaxRate)))
+	}
+	if c.Burst < 0 || c.Burst > max(1, c.Clients) {
+		errs = append(errs, badSetting("burst", fmt.Sprint(c.Burst), "use 0 or 1 (evenly spaced) up to clients (%d), the most requests in flight", c.Clients))
+	} else if c.Burst > 1 && c.Rate == 0 {
+		errs = append(errs, badSetting("burst", fmt.Sprint(c.Burst), "bursts are an open loop's: give a rate too"))
 	}
 	if c.Timeout != 0 && (c.Timeout < MinTimeout || c.Timeout > MaxTimeout) {
 		errs = append(errs, badSetting("timeout", c.Timeout.String(), "use %s to %s", MinTimeout, MaxTimeout))

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,6 +181,9 @@ func TestSettingsOutOfBounds(t *testing.T) {
 		{"relative path", func(c *Config) { c.Path = "index.html" }, `path "index.html": start it with /`},
 		{"path with a header", func(c *Config) { c.Path = "/ HTTP/1.1\r\nX: y" }, "byte 1 is ' '"},
 		{"long path", func(c *Config) { c.Path = "/" + strings.Repeat("a", MaxPath) }, "path of 2049 bytes: use at most 2048"},
+		{"burst over clients", func(c *Config) { c.Rate, c.Burst = 10, 17 }, "burst 17: use 0 or 1 (evenly spaced) up to clients (16)"},
+		{"negative burst", func(c *Config) { c.Rate, c.Burst = 10, -1 }, "burst -1"},
+		{"burst in closed loop", func(c *Config) { c.Burst = 4 }, "burst 4: bursts are an open loop's: give a rate too"},
 	} {
 		cfg := ok
 		c.set(&cfg)
@@ -442,6 +446,51 @@ func TestOpenLoopRateOverLoops(t *testing.T) {
 			t.Errorf("%d loops: %d requests due (%d ended, %d unfinished, %d unsent; errors %v), want 400",
 				procs, n, res.Requests, res.Unfinished, res.Unsent, res.Errors)
 		}
+	}
+}
+
+// Bursts keep the mean rate: 400/s in bursts of 8 is 50 bursts a second,
+// each 8 requests due at once, every one sent or counted unsent.
+func TestOpenLoopBursts(t *testing.T) {
+	r := &run{interval: float64(time.Millisecond), burst: 4}
+	for seq, want := range []int64{0, 0, 0, 0, 4e6, 4e6, 4e6, 4e6, 8e6} {
+		if got := r.scheduled(int64(seq)); got != want {
+			t.Errorf("request %d due at %d ns, want %d (its burst's start)", seq, got, want)
+		}
+	}
+	for t0, want := range map[int64]int64{0: 0, 1: 4, 4e6: 4, 4e6 + 1: 8} {
+		if got := r.dueBefore(t0); got != want {
+			t.Errorf("due before %d ns: %d, want %d", t0, got, want)
+		}
+	}
+	target := serve(t, named("a"))
+	var due []time.Time
+	var mu sync.Mutex
+	res, err := Run(context.Background(), Config{Targets: []Target{target}, Client: Here, Clients: 8,
+		Rate: 400, Burst: 8, Duration: time.Second, KeepAlive: true,
+		Observe: func(scheduled, done time.Time, err error) {
+			mu.Lock()
+			due = append(due, scheduled)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res.Requests + res.Unfinished + res.Unsent; n != 400 || res.ErrorCount() > 0 {
+		t.Errorf("%d requests due (%d ended, %d unfinished, %d unsent; errors %v), want 400",
+			n, res.Requests, res.Unfinished, res.Unsent, res.Errors)
+	}
+	times := map[time.Time]int{}
+	for _, d := range due {
+		times[d]++
+	}
+	for d, n := range times {
+		if n > 8 {
+			t.Errorf("%d requests due at %s, want bursts of at most 8", n, d)
+		}
+	}
+	if len(times) > 60 {
+		t.Errorf("requests came due at %d distinct times, want about 50 bursts", len(times))
 	}
 }
 

@@ -168,13 +168,13 @@ func (l *loop) unsentBy(t int64) int64 {
 	if !l.r.open() || t <= 0 {
 		return 0
 	}
-	// This loop's requests are id, id+loops, …; the k-th is due at
-	// (id + k·loops)·interval.
+	// This loop's requests are id, id+loops, …: those below n are due.
 	loops, id := float64(l.r.loops), float64(l.id)
-	due := int64(math.Ceil((float64(t)/l.r.interval - id) / loops))
-	if n := l.r.cfg.Requests; n > 0 {
-		due = min(due, int64(math.Ceil((float64(n)-id)/loops)))
+	n := l.r.dueBefore(t)
+	if limit := l.r.cfg.Requests; limit > 0 {
+		n = min(n, limit)
 	}
+	due := int64(math.Ceil((float64(n) - id) / loops))
 	sent := (l.nextSeq - int64(l.id)) / int64(l.r.loops)
 	return max(0, due-sent)
 }

@@ -78,8 +78,10 @@ type run struct {
 	start  time.Time
 	length int64 // ns: the run's duration
 	loops  int
-	// interval is the open loop's time between requests, in ns.
+	// interval is the open loop's mean time between requests, in ns;
+	// burst how many come due at once (at least 1).
 	interval float64
+	burst    int64
 	issued   atomic.Int64
 	dst      []rawSockaddr // by target
 	src      []rawSockaddr
@@ -94,6 +96,7 @@ func newRun(cfg Config) (*run, error) {
 	r := &run{cfg: cfg, length: int64(cfg.Duration), loops: min(runtime.GOMAXPROCS(0), cfg.Clients)}
 	if cfg.Rate > 0 {
 		r.interval = float64(time.Second) / cfg.Rate
+		r.burst = int64(max(1, cfg.Burst))
 	}
 	for _, t := range cfg.Targets {
 		r.dst = append(r.dst, newRawSockaddr(t.Addr))
@@ -135,9 +138,19 @@ func (r *run) now() int64 { return int64(time.Since(r.start)) }
 func (r *run) open() bool { return r.interval > 0 }
 
 // scheduled is when request seq of an open loop is due (ns since the
-// start). A request's latency is measured from it, so a backlog of late
-// sends shows in the latencies instead of lowering the offered rate.
-func (r *run) scheduled(seq int64) int64 { return int64(float64(seq) * r.interval) }
+// start): its burst's start. A request's latency is measured from it, so
+// a backlog of late sends shows in the latencies instead of lowering the
+// offered rate.
+func (r *run) scheduled(seq int64) int64 {
+	return int64(float64(seq/r.burst*r.burst) * r.interval)
+}
+
+// dueBefore is how many requests of an open loop come due before t (ns
+// since the start): whole bursts.
+func (r *run) dueBefore(t int64) int64 {
+	bursts := int64(math.Ceil(float64(t) / (float64(r.burst) * r.interval)))
+	return bursts * r.burst
+}
 
 // take claims the next request of a closed loop.
 func (r *run) take() (int64, bool) {

@@ -24,7 +24,7 @@ func init() {
 		name:    "bench",
 		summary: "Reproduce the paper's Figure 7 (direct, routed, NAT, DR, TUN; interleaved trials) into results.json, results.txt, figure7.svg/png, summary.md.",
 		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 8,32] [--conn new|keepalive] [--trials 6] " +
-			"[--duration 1s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 3] [--light-duration 0.5s] [--light-share 0.4] [--stations 4] " +
+			"[--duration 1s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 3] [--light-duration 0.5s] [--light-share 0.4] [--light-burst 8] [--stations 4] " +
 			"[--isolate] [--cap STATION=CPUS,…] [--switch static|learning] [--sched-batch=false]\n   [--where auto|host|vm] [--kernel K] [--out DIR] [--save-baseline FILE]",
 		root: true,
 		run:  runBench,
@@ -34,7 +34,7 @@ func init() {
 type benchFlags struct {
 	modes, clients, conn, kernel, out, baseline, scheduler, name, where string
 	icount, configFile, caps, switchMode                                string
-	trials, rules, cpus, lightTrials, stations                          int
+	trials, rules, cpus, lightTrials, stations, lightBurst              int
 	duration, warmup, latency, timeout, lightDuration                   time.Duration
 	lightShare                                                          float64
 	isolate, batch                                                      bool
@@ -59,6 +59,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.lightTrials, "light-trials", 3, "light-load trials per mode, that each station's demand is measured in (0 skips them)")
 	fs.DurationVar(&b.lightDuration, "light-duration", 500*time.Millisecond, "measured time of each of a light-load trial's two runs")
 	fs.Float64Var(&b.lightShare, "light-share", 0.4, "the busiest station's utilization a light-load run aims at (at most 0.5)")
+	fs.IntVar(&b.lightBurst, "light-burst", 8, "light-load requests come this many at a time (same mean rate), so that a station\nserves them back to back instead of waking from idle for each (1: evenly spaced)")
 	fs.IntVar(&b.stations, "stations", 4, "in the VM, then run every mode under light load in a second VM with this many vCPUs,\na vCPU per station (client, director, router, real servers), for per-station demands (0 skips it)")
 	fs.BoolVar(&b.isolate, "isolate", false, "the machine model: each station on CPUs of its own (in the VM: its vCPUs, in real time);\nevery measurement records each station's CPU time")
 	fs.StringVar(&b.caps, "cap", "", "with --isolate in the VM: cap stations' vCPUs at shares of a host CPU, e.g. director=0.25")
@@ -92,7 +93,7 @@ func (b *benchFlags) config() (bench.Config, error) {
 	}
 	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: b.duration, Warmup: b.warmup,
 		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
-		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: b.lightDuration, Share: b.lightShare},
+		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: b.lightDuration, Share: b.lightShare, Burst: b.lightBurst},
 		Isolate: b.isolate, Batch: b.batch}
 	switch b.switchMode {
 	case "static":
