@@ -64,6 +64,7 @@ type Result struct {
 	Connection  string              `json:"connection"` // new or keepalive
 	Clients     int                 `json:"clients"`
 	Rate        float64             `json:"rate,omitempty"`
+	Burst       int                 `json:"burst,omitempty"`
 	Elapsed     float64             `json:"elapsed_s"`
 	Requests    int64               `json:"requests"`
 	Successes   int64               `json:"successes"`
@@ -158,6 +159,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	loop := fmt.Sprintf("%s loop, %d clients", r.Loop, r.Clients)
 	if r.Loop == "open" {
 		loop = fmt.Sprintf("open loop, %.0f req/s offered, up to %d in flight", r.Rate, r.Clients)
+		if r.Burst > 1 {
+			loop += fmt.Sprintf(", in bursts of %d", r.Burst)
+		}
 	}
 	fmt.Fprintf(tw, "load\t%s, %s connections, %.2fs%s\n", loop, r.Connection, r.Elapsed, map[bool]string{true: " (interrupted)"}[r.Interrupted])
 	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)", r.Requests, r.Successes, r.ErrorCount())

@@ -200,7 +200,7 @@ func classify(err error) ErrorKind {
 
 func (r *run) merge(loops []*loop, end time.Time) *Result {
 	res := &Result{
-		Loop: "closed", Connection: "new", Clients: r.cfg.Clients, Rate: r.cfg.Rate,
+		Loop: "closed", Connection: "new", Clients: r.cfg.Clients, Rate: r.cfg.Rate, Burst: r.cfg.Burst,
 		Errors: map[ErrorKind]int64{}, Servers: map[string]int64{}, hist: newHistogram(),
 	}
 	if r.open() {
