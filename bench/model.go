@@ -246,6 +246,11 @@ func (r *Result) check(b ModeBound, ceilings []float64) *BoundCheck {
 	c := &BoundCheck{Clients: n, Measured: p.RequestsPerSec, Bound: Estimated(bounds)}
 	c.Off = c.Measured.Median/c.Bound.Median - 1
 	switch {
+	case !(c.Bound.Lo > 0 && c.Bound.Hi <= maxBoundSpread*c.Bound.Lo):
+		// An interval that wide overlaps nearly any measurement: it would
+		// pass what it did not check.
+		c.Verdict = fmt.Sprintf("inconclusive: the bound's interval [%.0f, %.0f] spans more than a factor of %g (more light-load trials, or a rate the stations feel)",
+			c.Bound.Lo, c.Bound.Hi, maxBoundSpread)
 	case c.Measured.Hi >= c.Bound.Lo && c.Measured.Lo <= c.Bound.Hi:
 		c.Verdict = "as predicted (the intervals overlap)"
 	case c.Off > 0:
@@ -255,6 +260,10 @@ func (r *Result) check(b ModeBound, ceilings []float64) *BoundCheck {
 	}
 	return c
 }
+
+// maxBoundSpread is how many times its low end a predicted bound's
+// interval may reach and still be checked against the sweep.
+const maxBoundSpread = 2.0
 
 // pathTrials is what the paths' costs are measured from. On one station
 // (no machine model) the sweep's highest client count, where the machine

@@ -138,6 +138,11 @@ func TestBoundCheckAgainstTheSweep(t *testing.T) {
 	if direct.Check == nil || !strings.Contains(direct.Check.Verdict, "below the bound") {
 		t.Errorf("direct at 125 predicted and 61 measured: %+v", direct.Check)
 	}
+	// A bound known only within a factor of 24 overlaps anything: not a pass.
+	wide := r.check(ModeBound{Mode: topology.ModeNAT}, []float64{13, 105, 308})
+	if wide == nil || !strings.HasPrefix(wide.Verdict, "inconclusive: the bound's interval [13, 308]") {
+		t.Errorf("a bound of [13, 308] checked: %+v", wide)
+	}
 }
 
 func TestPathsAndThePapersHardware(t *testing.T) {
