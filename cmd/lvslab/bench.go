@@ -48,7 +48,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	// measurement of 1.3 s of guest time (up to 9 s with one client,
 	// whose every request wakes the idle guest): 2 client counts × 5 modes
 	// × 6 trials, after a one-client run and 3 × 2 light-load runs per
-	// mode, and the stations run, come to about 13 minutes. One client is
+	// mode, and the stations run, come to 9 to 11 minutes. One client is
 	// left to the one-client run, which the figure draws at 1.
 	fs.StringVar(&b.clients, "clients", "8,32", "closed-loop client counts")
 	fs.StringVar(&b.conn, "conn", "new", "new (one TCP connection per request, like WebBench) or keepalive")
