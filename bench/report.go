@@ -218,20 +218,25 @@ func (r *Result) SaveFigure(path string) error {
 	return nil
 }
 
+// oneClientStandsIn says whether the figure draws the one-client runs at
+// 1 client: there are some, and the sweep has no 1-client point.
+func (r *Result) oneClientStandsIn() bool {
+	return len(r.Latency) > 0 && !slices.Contains(r.Config.Clients, 1)
+}
+
 // figureClients are the client counts the figure's axis shows: the
-// sweep's, and 1 when the one-client runs stand in for a sweep without it.
+// sweep's, and 1 when the one-client runs stand in for it.
 func (r *Result) figureClients() []int {
 	clients := slices.Clone(r.Config.Clients)
-	if len(r.Latency) > 0 && !slices.Contains(clients, 1) {
+	if r.oneClientStandsIn() {
 		clients = append([]int{1}, clients...)
 	}
 	return clients
 }
 
-// oneClient is mode m's one-client run, when the sweep has no 1-client
-// point for it to stand in for.
+// oneClient is mode m's one-client run, when it stands in for the sweep.
 func (r *Result) oneClient(m topology.Mode) (Trial, bool) {
-	if slices.Contains(r.Config.Clients, 1) {
+	if !r.oneClientStandsIn() {
 		return Trial{}, false
 	}
 	for _, t := range r.Latency {
@@ -269,7 +274,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if c.Batch {
 		fmt.Fprintf(w, " The load generator and the real servers ran under SCHED_BATCH: a woken process waits for the running one to block or use up its slice instead of preempting it, so that where stations share a CPU the context switches per request, and the throughput with them, do not change from run to run.")
 	}
-	if !slices.Contains(c.Clients, 1) && len(r.Latency) > 0 {
+	if r.oneClientStandsIn() {
 		fmt.Fprintf(w, " In the figure, 1 client is the one-client run (a single measurement, no interval).")
 	}
 	if c.DirectorRules > 0 {
