@@ -295,6 +295,7 @@ func KeepalivedConfig(spec *topology.Spec, director string, o HAOptions) (string
 		w("            retry %d", h.Retry)
 		w("            delay_before_retry %s", seconds(h.DelayBeforeRetry))
 		w("            warmup %s", seconds(h.Warmup))
+		w("            log_all_failures on")
 		w("        }")
 		w("    }")
 	}

@@ -224,6 +224,18 @@ func logSince(d *harness.HADirector, offset int) string {
 
 const prio0Received = "Backup received priority 0 advertisement"
 
+// lateTimers returns the lines of a keepalived log in which keepalived
+// says its scheduler ran a timer late, and so did not run for that long.
+func lateTimers(log string) string {
+	var late []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "A thread timer expired") {
+			late = append(late, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(late, "\n")
+}
+
 // printEvents shows keepalived's events from since on, with their time
 // after it: what a timing spec's failure needs to be read.
 func printEvents(ha *harness.HA, since time.Time) {
@@ -669,13 +681,35 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		It("removes a black-holed real server within [3, 4] s", func() {
 			ha, d1, _ := l.elect(harness.HAOptions{})
 			rs := l.Server("rs4")
+			// A check that times out (connect_timeout 1 s), its retry after
+			// delay_before_retry (1 s) timing out too, the first starting up to
+			// delay_loop (1 s) after the fault. That holds only while
+			// keepalived's checker runs: in a TCG guest it now and then does
+			// not for 4 to 5 s, and says so itself ("A thread timer expired 4.2
+			// seconds ago"); its timers then fire late or all at once, and a
+			// check can fail before the fault or long after it. A measurement
+			// keepalived calls late is taken again, three times at most: the
+			// configuration is what is judged here, not the guest's scheduler.
+			mark := len(d1.Log())
 			at, err := rs.InjectFault(harness.FaultBlackhole)
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(rs.ClearFault, harness.FaultBlackhole)
-			// A check that times out (connect_timeout 1 s), its retry after
-			// delay_before_retry (1 s) timing out too, the first starting up to
-			// delay_loop (1 s) after the fault.
-			took := rsEvent(ha, d1, rs.Node, "DOWN", at, 10*time.Second)
+			var took time.Duration
+			for attempt := 1; ; attempt++ {
+				took = rsEvent(ha, d1, rs.Node, "DOWN", at, 15*time.Second)
+				late := lateTimers(logSince(d1, mark))
+				if late == "" {
+					break
+				}
+				AddReportEntry(fmt.Sprintf("attempt %d not judged: keepalived ran late", attempt), late)
+				Expect(attempt).To(BeNumerically("<", 3), "keepalived's checker ran late in all %d attempts: its timing could not be judged", attempt)
+				at, err = rs.ClearFault(harness.FaultBlackhole)
+				Expect(err).NotTo(HaveOccurred())
+				rsEvent(ha, d1, rs.Node, "UP", at, 15*time.Second)
+				mark = len(d1.Log())
+				at, err = rs.InjectFault(harness.FaultBlackhole)
+				Expect(err).NotTo(HaveOccurred())
+			}
 			Expect(took).To(BeNumerically(">=", 3*time.Second))
 			Expect(took).To(BeNumerically("<=", 4*time.Second))
 			Expect(realWeight(d1, rs.Node)).To(Equal(-1))
