@@ -24,7 +24,7 @@ func init() {
 		name:    "bench",
 		summary: "Reproduce the paper's Figure 7 (direct, routed, NAT, DR, TUN; interleaved trials) into results.json, results.txt, figure7.svg/png, summary.md.",
 		usage: "bench [--modes direct,routed,nat,dr,tun] [--clients 8,32] [--conn new|keepalive] [--trials 6] " +
-			"[--duration 1s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 3] [--light-duration 0.5s] [--light-share 0.4] [--light-burst 8] [--stations 4] " +
+			"[--duration 1.5s] [--warmup 0.3s] [--latency 1s]\n   [--light-trials 3] [--light-duration 0.5s] [--light-share 0.4] [--light-burst 8] [--stations 4] " +
 			"[--isolate] [--cap STATION=CPUS,…] [--switch static|learning] [--sched-batch=false]\n   [--where auto|host|vm] [--kernel K] [--out DIR] [--save-baseline FILE]",
 		root: true,
 		run:  runBench,
@@ -44,16 +44,18 @@ type benchFlags struct {
 func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.modes, "modes", "direct,routed,nat,dr,tun", "modes to compare, interleaved; direct is the reference of every ratio")
 	// The default sweep is sized by the work it does. Under TCG with an
-	// instruction clock a 2-core host takes about 7 s of wall time per
-	// measurement of 1.3 s of guest time (up to 9 s with one client,
-	// whose every request wakes the idle guest): 2 client counts × 5 modes
-	// × 6 trials, after a one-client run and 3 × 2 light-load runs per
-	// mode, and the stations run, come to 9 to 11 minutes. One client is
-	// left to the one-client run, which the figure draws at 1.
+	// instruction clock a 2-core host takes about 5 s of wall time per
+	// second of guest time (more with one client, whose every request
+	// wakes the idle guest): 2 client counts × 5 modes × 6 trials of 1.8 s,
+	// after a one-client run and 3 × 2 light-load runs per mode, and the
+	// stations run, come to about 12 minutes. Measurements of 1 s left a
+	// mode's ratio CV above 3 % in some runs; 1.5 s brings it down by
+	// about √1.5. One client is left to the one-client run, which the
+	// figure draws at 1.
 	fs.StringVar(&b.clients, "clients", "8,32", "closed-loop client counts")
 	fs.StringVar(&b.conn, "conn", "new", "new (one TCP connection per request, like WebBench) or keepalive")
 	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count (0: light load only)")
-	fs.DurationVar(&b.duration, "duration", time.Second, "measured time per mode, client count and trial")
+	fs.DurationVar(&b.duration, "duration", 1500*time.Millisecond, "measured time per mode, client count and trial")
 	fs.DurationVar(&b.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each measurement")
 	fs.DurationVar(&b.latency, "latency", time.Second, "single-client run per mode: the paper's third test, and R(1) of the model (0 skips it)")
 	fs.IntVar(&b.lightTrials, "light-trials", 3, "light-load trials per mode, that each station's demand is measured in (0 skips them)")
