@@ -43,15 +43,14 @@ type benchFlags struct {
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.modes, "modes", "direct,routed,nat,dr,tun", "modes to compare, interleaved; direct is the reference of every ratio")
-	// The default sweep is sized by the work it does. Under TCG with an
-	// instruction clock a 2-core host takes about 5 s of wall time per
-	// second of guest time (more with one client, whose every request
-	// wakes the idle guest): 2 client counts × 5 modes × 6 trials of 1.8 s,
-	// after a one-client run and 3 × 2 light-load runs per mode, and the
-	// stations run, come to about 12 minutes. Measurements of 1 s left a
-	// mode's ratio CV above 3 % in some runs; 1.5 s brings it down by
-	// about √1.5. One client is left to the one-client run, which the
-	// figure draws at 1.
+	// The default sweep is sized by the work it does, under TCG with an
+	// instruction clock on a 2-core host: 2 client counts × 5 modes × 6
+	// trials of 1.8 s of guest time, after a one-client run and 3 × 2
+	// light-load runs per mode, and the stations run, took 8 minutes of
+	// wall time from a fresh clone (kernel fetch included). Measurements
+	// of 1 s left a mode's ratio CV above 3 % in some runs; 1.5 s brings
+	// it down by about √1.5. One client is left to the one-client run,
+	// which the figure draws at 1.
 	fs.StringVar(&b.clients, "clients", "8,32", "closed-loop client counts")
 	fs.StringVar(&b.conn, "conn", "new", "new (one TCP connection per request, like WebBench) or keepalive")
 	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count (0: light load only)")
