@@ -13,11 +13,15 @@
 # before it prints them (stats_correct in its src/stats.c), so they are
 # compared with lvslab's latency_corrected, the same correction of the same
 # samples; lvslab's own, uncorrected figures are shown beside. wrk starts a
-# request's clock at its first write, lvslab before it connects: with one
-# connection per request lvslab's latency also holds the connect.
+# request's clock at its first write, once epoll reports the new connection
+# writable; lvslab by default before it connects (WebBench's time per
+# connection, the handshake and the server's accept included), and sends
+# at once. lvslab runs as users run it (LATENCY_FROM=connect), for what it
+# costs; LATENCY_FROM=write runs it with --latency-from write, which sends
+# and times a new connection's request as wrk does, for the latency.
 #
 #   sudo ci/compare-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]     (16 5 5)
-#   PAIRINGS="equal default" MODES="close keepalive" LAB=wrkcmp LVSLAB_BIN=bin/lvslab
+#   PAIRINGS="equal default" MODES="close keepalive" LATENCY_FROM=connect LAB=wrkcmp LVSLAB_BIN=bin/lvslab
 #
 # Throughput ratios need a quiet machine: the script says so when the load
 # average is high.
@@ -26,6 +30,7 @@ cd "$(dirname "$0")/.."
 c=${1:-16}; d=${2:-5}; rounds=${3:-5}
 pairings=${PAIRINGS:-equal default}
 modes=${MODES:-close keepalive}
+latency_from=${LATENCY_FROM:-connect}
 lab=${LAB:-wrkcmp}
 bin=${LVSLAB_BIN:-bin/lvslab}
 command -v wrk >/dev/null || { echo "wrk is not installed: run ci/deps.sh (or apt-get install wrk)" >&2; exit 1; }
@@ -43,7 +48,7 @@ url=http://192.0.2.13/ # rs3 of the paper lab (lvslab load --target rs3)
 
 read -r load1 _ < /proc/loadavg
 ncpu=$(nproc)
-echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds; lvslab $(git describe --always --dirty 2>/dev/null || echo "?")"
+echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds, lvslab latency from $latency_from; lvslab $(git describe --always --dirty 2>/dev/null || echo "?")"
 if awk -v l="$load1" -v n="$ncpu" 'BEGIN { exit !(l > 0.25 * n) }'; then
   echo "# the machine is busy (load average $load1 on $ncpu CPUs): rate ratios are unreliable; CPU per 1,000 requests holds better"
 fi
@@ -69,7 +74,7 @@ run_wrk() {
 }
 # run_lvslab PROCS MODE (PROCS 0: lvslab's default)
 run_lvslab() {
-  local flags=(--name "$lab" --target rs3 --clients "$c" --duration "${d}s" --json)
+  local flags=(--name "$lab" --target rs3 --clients "$c" --duration "${d}s" --latency-from "$latency_from" --json)
   [ "$1" != 0 ] && flags+=(--procs "$1")
   [ "$2" = keepalive ] && flags+=(--keepalive)
   { time "$bin" load "${flags[@]}" >"$tmp/lvs.json" 2>"$tmp/lvs.err"; } 2>"$tmp/time" ||

@@ -49,6 +49,9 @@ type Config struct {
 	// KeepAlive reuses one connection per client and target instead of
 	// one per request.
 	KeepAlive bool
+	// LatencyFrom is where a closed-loop request's latency starts ("":
+	// FromConnect). An open loop's starts at the request's scheduled time.
+	LatencyFrom Clock
 	// Timeout bounds each request, connect included (0: 5 s); no request
 	// outlives Duration, whatever its timeout.
 	Timeout time.Duration
@@ -61,6 +64,22 @@ type Config struct {
 	// It is called from the clients' goroutines, concurrently.
 	Observe func(scheduled, done time.Time, err error)
 }
+
+// Clock is where a closed-loop request's latency starts.
+type Clock string
+
+const (
+	// FromConnect starts it before the request's connection is opened, as
+	// WebBench times a connection: with one connection per request the
+	// handshake and the server's accept are part of it.
+	FromConnect Clock = "connect"
+	// FromWrite starts it at the request's first write, as wrk does: a new
+	// connection's request goes out once epoll reports the connection
+	// writable (a turn of the event loop after connect, one more event
+	// per connection), not as soon as connect returns. What to compare
+	// with wrk's latency.
+	FromWrite Clock = "write"
+)
 
 // Limits that keep every run bounded and every setting meaningful.
 const (
@@ -114,6 +133,15 @@ func (c *Config) CheckSettings() error {
 		errs = append(errs, badSetting("burst", fmt.Sprint(c.Burst), "use 0 or 1 (evenly spaced) up to clients (%d), the most requests in flight", c.Clients))
 	} else if c.Burst > 1 && c.Rate == 0 {
 		errs = append(errs, badSetting("burst", fmt.Sprint(c.Burst), "bursts are an open loop's: give a rate too"))
+	}
+	switch c.LatencyFrom {
+	case "", FromConnect:
+	case FromWrite:
+		if c.Rate != 0 {
+			errs = append(errs, badSetting("latency-from", string(c.LatencyFrom), "an open loop's latency starts at each request's scheduled time: leave it out, or drop the rate"))
+		}
+	default:
+		errs = append(errs, badSetting("latency-from", fmt.Sprintf("%q", c.LatencyFrom), "use %s or %s", FromConnect, FromWrite))
 	}
 	if c.Timeout != 0 && (c.Timeout < MinTimeout || c.Timeout > MaxTimeout) {
 		errs = append(errs, badSetting("timeout", c.Timeout.String(), "use %s to %s", MinTimeout, MaxTimeout))

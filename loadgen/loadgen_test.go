@@ -83,6 +83,47 @@ func TestDurationBoundsTheRun(t *testing.T) {
 	}
 }
 
+// slowSockets takes its time to make each socket, as a connect that waits
+// would: a latency that starts before the connect holds it, one that
+// starts at the first write does not.
+type slowSockets struct{ delay time.Duration }
+
+func (s slowSockets) Socket(family, typ int) (int, error) {
+	time.Sleep(s.delay)
+	return Here.Socket(family, typ)
+}
+
+func TestLatencyStartsWhereTheClockSays(t *testing.T) {
+	target := serve(t, named("a"))
+	const delay = 30 * time.Millisecond
+	for _, c := range []struct {
+		from     Clock
+		min, max float64 // ms
+	}{
+		{"", 30, math.Inf(1)},
+		{FromConnect, 30, math.Inf(1)},
+		{FromWrite, 0, 30},
+	} {
+		res, err := Run(context.Background(), Config{Targets: []Target{target}, Client: slowSockets{delay}, Clients: 1,
+			Duration: time.Minute, Requests: 5, LatencyFrom: c.from})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Successes != 5 {
+			t.Fatalf("latency from %q: %d successes, want 5", c.from, res.Successes)
+		}
+		// A socket made in 30 ms and a loopback answer: every request
+		// takes at least 30 ms from before its connect, and (the median,
+		// on a busy machine) less from its write.
+		if res.Latency.Min < c.min || res.Latency.P50 >= c.max {
+			t.Errorf("latency from %q: min %.2f ms, p50 %.2f ms; want min ≥ %g and p50 < %g", c.from, res.Latency.Min, res.Latency.P50, c.min, c.max)
+		}
+		if want := map[Clock]Clock{FromWrite: FromWrite}[c.from]; res.LatencyFrom != want {
+			t.Errorf("latency from %q: the result says %q, want %q", c.from, res.LatencyFrom, want)
+		}
+	}
+}
+
 func TestOpenLoopMeasuresFromScheduledTime(t *testing.T) {
 	// One request in flight at a time, each taking 50ms, offered at 100/s:
 	// requests queue up, and their latency must show the queueing.
@@ -184,6 +225,8 @@ func TestSettingsOutOfBounds(t *testing.T) {
 		{"burst over clients", func(c *Config) { c.Rate, c.Burst = 10, 17 }, "burst 17: use 0 or 1 (evenly spaced) up to clients (16)"},
 		{"negative burst", func(c *Config) { c.Rate, c.Burst = 10, -1 }, "burst -1"},
 		{"burst in closed loop", func(c *Config) { c.Burst = 4 }, "burst 4: bursts are an open loop's: give a rate too"},
+		{"unknown clock", func(c *Config) { c.LatencyFrom = "send" }, `latency-from "send": use connect or write`},
+		{"write clock in open loop", func(c *Config) { c.Rate, c.LatencyFrom = 10, FromWrite }, "latency-from write: an open loop's latency starts at each request's scheduled time"},
 	} {
 		cfg := ok
 		c.set(&cfg)

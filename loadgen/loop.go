@@ -264,11 +264,19 @@ func (l *loop) send(client int32, seq, scheduled int64) {
 		l.finish(c, e)
 		return
 	}
-	// On a veth path the handshake is done by the time connect returns, so
-	// the request usually goes out at once; if not, the first EPOLLOUT sends it.
-	l.write(c)
-	if c.fd < 0 {
-		return // the write failed and ended the request
+	if l.r.cfg.LatencyFrom == FromWrite {
+		// As wrk does: the request goes out when epoll reports the new
+		// connection writable, a turn of the loop later, and its clock
+		// starts there.
+		c.state = connWriting
+	} else {
+		// On a veth path the handshake is done by the time connect returns,
+		// so the request usually goes out at once; if not, the first
+		// EPOLLOUT sends it.
+		l.write(c)
+		if c.fd < 0 {
+			return // the write failed and ended the request
+		}
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: ci, Pad: int32(c.gen)}
 	if c.state == connWriting {
@@ -281,6 +289,9 @@ func (l *loop) send(client int32, seq, scheduled int64) {
 
 // write sends (the rest of) the request.
 func (l *loop) write(c *conn) {
+	if c.written == 0 && l.r.cfg.LatencyFrom == FromWrite {
+		c.scheduled = l.r.now()
+	}
 	req := l.r.req[c.target]
 	n, e := rawWrite(int(c.fd), req[c.written:])
 	for e == unix.EINTR {

@@ -65,6 +65,7 @@ type Result struct {
 	Clients     int                 `json:"clients"`
 	Rate        float64             `json:"rate,omitempty"`
 	Burst       int                 `json:"burst,omitempty"`
+	LatencyFrom Clock               `json:"latency_from,omitempty"` // write, or absent: before the connect (closed loop), at the scheduled time (open)
 	Elapsed     float64             `json:"elapsed_s"`
 	Requests    int64               `json:"requests"`
 	Successes   int64               `json:"successes"`
@@ -162,6 +163,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if r.Burst > 1 {
 			loop += fmt.Sprintf(", in bursts of %d", r.Burst)
 		}
+	}
+	if r.LatencyFrom == FromWrite {
+		loop += ", latency from each request's first write"
 	}
 	fmt.Fprintf(tw, "load\t%s, %s connections, %.2fs%s\n", loop, r.Connection, r.Elapsed, map[bool]string{true: " (interrupted)"}[r.Interrupted])
 	fmt.Fprintf(tw, "requests\t%d (%d ok, %d failed)", r.Requests, r.Successes, r.ErrorCount())

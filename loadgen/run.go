@@ -209,6 +209,9 @@ func (r *run) merge(loops []*loop, end time.Time) *Result {
 	if r.cfg.KeepAlive {
 		res.Connection = "keepalive"
 	}
+	if r.cfg.LatencyFrom == FromWrite {
+		res.LatencyFrom = FromWrite
+	}
 	for _, l := range loops {
 		rec := &l.rec
 		res.hist.Merge(rec.hist)

@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "load",
 		summary: "Send HTTP load from the client namespace of a lab that is up, and report throughput, latency, errors and per-server counts.",
-		usage:   "load [--name N] --target direct|vip|rsN [--clients C] [--duration D] [--requests R] [--rate R [--burst B]] [--keepalive] [--ipv6] [--json]",
+		usage:   "load [--name N] --target direct|vip|rsN [--clients C] [--duration D] [--requests R] [--rate R [--burst B]] [--keepalive] [--latency-from connect|write] [--ipv6] [--json]",
 		root:    true,
 		run:     runLoad,
 	})
@@ -40,6 +40,8 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	requests := fs.Int64("requests", 0, "stop after this many requests (0: only the duration bounds the run)")
 	rate := fs.Float64("rate", 0, fmt.Sprintf("open loop at this many requests/s, %g to %g (0: closed loop)", float64(loadgen.MinRate), float64(loadgen.MaxRate)))
 	burst := fs.Int("burst", 0, "with --rate: requests come due this many at a time, the same mean rate (0 or 1: evenly spaced; at most --clients)")
+	latencyFrom := fs.String("latency-from", "connect", "closed loop: start a request's latency before its connection opens (connect, as WebBench)\n"+
+		"or at its first write, sent once the new connection is writable (write, as wrk)")
 	keepalive := fs.Bool("keepalive", false, "reuse connections (default: one new TCP connection per request, as WebBench)")
 	v6 := fs.Bool("ipv6", false, "use IPv6 addresses")
 	timeout := fs.Duration("timeout", 5*time.Second, fmt.Sprintf("per-request timeout, connect included, %s to %s; no request outlives --duration", loadgen.MinTimeout, loadgen.MaxTimeout))
@@ -58,7 +60,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("--timeout 0s: use %s to %s", loadgen.MinTimeout, loadgen.MaxTimeout)}
 	}
 	settings := loadgen.Config{Clients: *clients, Rate: *rate, Burst: *burst, Duration: *duration, Requests: *requests,
-		KeepAlive: *keepalive, Timeout: *timeout, Path: *path}
+		KeepAlive: *keepalive, Timeout: *timeout, Path: *path, LatencyFrom: loadgen.Clock(*latencyFrom)}
 	if err := settings.CheckSettings(); err != nil {
 		return usageError{asFlags(err)}
 	}
@@ -85,7 +87,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{err}
 	}
 	cfg.Clients, cfg.Rate, cfg.Burst, cfg.Duration, cfg.Requests = settings.Clients, settings.Rate, settings.Burst, settings.Duration, settings.Requests
-	cfg.KeepAlive, cfg.Timeout, cfg.Path = settings.KeepAlive, settings.Timeout, settings.Path
+	cfg.KeepAlive, cfg.Timeout, cfg.Path, cfg.LatencyFrom = settings.KeepAlive, settings.Timeout, settings.Path, settings.LatencyFrom
 	live := onTerminal()
 	cfg.Progress = func(s loadgen.Second) {
 		if live {
