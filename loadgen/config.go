@@ -60,7 +60,8 @@ type Config struct {
 	// Progress, if set, is called once a second with the last second.
 	Progress func(Second)
 	// Observe, if set, is called with every request that was measured:
-	// when it was due, when it ended and why it failed (nil if it did not).
+	// when its latency started (see LatencyFrom), when it ended and why it
+	// failed (nil if it did not).
 	// It is called from the clients' goroutines, concurrently.
 	Observe func(scheduled, done time.Time, err error)
 }
@@ -113,7 +114,7 @@ func badSetting(setting, value, want string, args ...any) error {
 }
 
 // CheckSettings says what is wrong with the run's settings (clients, rate,
-// duration, requests, timeout, path), all at once as SettingErrors, or
+// burst, duration, requests, latency-from, timeout, path), all at once as SettingErrors, or
 // nil: what Run checks before it sends anything, without needing a lab.
 func (c *Config) CheckSettings() error {
 	var errs []error

@@ -225,7 +225,8 @@ func logSince(d *harness.HADirector, offset int) string {
 const prio0Received = "Backup received priority 0 advertisement"
 
 // lateTimers returns the lines of a keepalived log in which keepalived
-// says its scheduler ran a timer late, and so did not run for that long.
+// says one of its processes ran a timer late, and so did not run for that
+// long.
 func lateTimers(log string) string {
 	var late []string
 	for _, line := range strings.Split(log, "\n") {
@@ -678,22 +679,32 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			Expect(realWeight(d1, rs.Node)).To(Equal(1))
 		})
 
-		It("removes a black-holed real server within [3, 4] s", func() {
+		It("removes a black-holed real server within [3, 4.5] s", func() {
 			ha, d1, _ := l.elect(harness.HAOptions{})
 			rs := l.Server("rs4")
 			// A check that times out (connect_timeout 1 s), its retry after
 			// delay_before_retry (1 s) timing out too, the first starting up to
-			// delay_loop (1 s) after the fault. That holds only while
-			// keepalived's checker runs: in a TCG guest it now and then does
-			// not for 4 to 5 s, and says so itself ("A thread timer expired 4.2
-			// seconds ago"); its timers then fire late or all at once, and a
-			// check can fail before the fault or long after it. A measurement
-			// keepalived calls late is taken again, three times at most: the
-			// configuration is what is judged here, not the guest's scheduler.
+			// delay_loop (1 s) after the fault: [3, 4] s, and the time the
+			// checks and the notice take in a TCG guest. But a black hole that swallows
+			// a check's connection in flight stalls keepalived's whole checker
+			// process: before 2.3.2 its check sockets linger 5 s on close
+			// (keepalived's pull request 2475, "Resolve 'A thread timer
+			// expired 5.xxxxxx seconds ago'"), and its timers then fire late
+			// or together. keepalived logs that line, and such a measurement
+			// is taken again, the fault then put in half a delay_loop after
+			// the server came back, between two checks; three attempts at
+			// most, and none passes unjudged.
 			mark := len(d1.Log())
 			at, err := rs.InjectFault(harness.FaultBlackhole)
 			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(rs.ClearFault, harness.FaultBlackhole)
+			faulted := true
+			DeferCleanup(func() error {
+				if !faulted {
+					return nil
+				}
+				_, err := rs.ClearFault(harness.FaultBlackhole)
+				return err
+			})
 			var took time.Duration
 			for attempt := 1; ; attempt++ {
 				took = rsEvent(ha, d1, rs.Node, "DOWN", at, 15*time.Second)
@@ -705,13 +716,16 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				Expect(attempt).To(BeNumerically("<", 3), "keepalived's checker ran late in all %d attempts: its timing could not be judged", attempt)
 				at, err = rs.ClearFault(harness.FaultBlackhole)
 				Expect(err).NotTo(HaveOccurred())
+				faulted = false
 				rsEvent(ha, d1, rs.Node, "UP", at, 15*time.Second)
+				time.Sleep(harness.LabHealth.DelayLoop / 2)
 				mark = len(d1.Log())
 				at, err = rs.InjectFault(harness.FaultBlackhole)
 				Expect(err).NotTo(HaveOccurred())
+				faulted = true
 			}
 			Expect(took).To(BeNumerically(">=", 3*time.Second))
-			Expect(took).To(BeNumerically("<=", 4*time.Second))
+			Expect(took).To(BeNumerically("<=", 4500*time.Millisecond))
 			Expect(realWeight(d1, rs.Node)).To(Equal(-1))
 		})
 
