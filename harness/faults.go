@@ -162,14 +162,17 @@ func (s *RealServer) InjectFault(f ServerFault) (time.Time, error) {
 }
 
 // ClearFault recovers a real server from a fault InjectFault caused, and
-// returns the instant it was healthy again.
+// returns the instant it was healthy again. Clearing a fault already
+// cleared does nothing, so that a spec may clear it and still leave the
+// clearing to its cleanup.
 func (s *RealServer) ClearFault(f ServerFault) (time.Time, error) {
 	var err error
 	switch f {
 	case FaultRefused:
 		err = s.Start()
 	case FaultBlackhole:
-		err = Nft(s.Node, "delete table inet "+blackholeTable+"\n")
+		// Declaring the table first makes the delete succeed when it is gone.
+		err = Nft(s.Node, "table inet "+blackholeTable+"\ndelete table inet "+blackholeTable+"\n")
 	case FaultSlow, Fault503:
 		s.Degrade(0, 0)
 	default:

@@ -114,8 +114,9 @@ func badSetting(setting, value, want string, args ...any) error {
 }
 
 // CheckSettings says what is wrong with the run's settings (clients, rate,
-// burst, duration, requests, latency-from, timeout, path), all at once as SettingErrors, or
-// nil: what Run checks before it sends anything, without needing a lab.
+// burst, duration, requests, latency-from, timeout, path), all at once as
+// SettingErrors, or nil: what Run checks before it sends anything, without
+// needing a lab.
 func (c *Config) CheckSettings() error {
 	var errs []error
 	if c.Clients < 1 || c.Clients > MaxClients {
