@@ -25,7 +25,16 @@
 # and times a new connection's request as wrk does, for the latency.
 #
 #   sudo ci/compare-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]     (16 5 5)
-#   PAIRINGS="equal default" (or together) MODES="close keepalive" LATENCY_FROM=connect LAB=wrkcmp LVSLAB_BIN=bin/lvslab
+#   PAIRINGS="equal default" (or together) MODES="close keepalive" LATENCY_FROM=connect PIN=1 LAB=wrkcmp LVSLAB_BIN=bin/lvslab
+#
+# Equal CPU is meant literally: on a machine of two CPUs or more, in the
+# equal pairing, the lab's real servers run on its first CPU and the tool
+# measured on its second (PIN=0: wherever the kernel puts them; there, where
+# it placed a tool's threads beside the server's moved one tool's rate by up
+# to 25 % from one round to the next). Together, the tools are not pinned:
+# on one CPU between them the client side would be the bottleneck, and each
+# tool's latency would hold its own turnaround (lvslab's p50 was 0.84 of
+# wrk's so, with 1.2 times its rate), not the same load.
 #
 # Throughput ratios need a quiet machine: the script says so when the load
 # average is high.
@@ -35,6 +44,7 @@ c=${1:-16}; d=${2:-5}; rounds=${3:-5}
 pairings=${PAIRINGS:-equal default}
 modes=${MODES:-close keepalive}
 latency_from=${LATENCY_FROM:-connect}
+pin=${PIN:-1}
 lab=${LAB:-wrkcmp}
 bin=${LVSLAB_BIN:-bin/lvslab}
 command -v wrk >/dev/null || { echo "wrk is not installed: run ci/deps.sh (or apt-get install wrk)" >&2; exit 1; }
@@ -55,16 +65,39 @@ for m in $modes; do
   case $m in close | keepalive) ;; *) echo "MODES: '$m' is not close or keepalive" >&2; exit 2 ;; esac
 done
 case $latency_from in connect | write) ;; *) echo "LATENCY_FROM: '$latency_from' is not connect or write" >&2; exit 2 ;; esac
+case $pin in 0 | 1) ;; *) echo "PIN: '$pin' is not 0 or 1" >&2; exit 2 ;; esac
+
+# The CPUs this script may use, in order (Cpus_allowed_list: "0-3,6").
+cpus=()
+IFS=, read -ra ranges <<<"$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)"
+for r in "${ranges[@]}"; do
+  if [[ $r == *-* ]]; then for ((i = ${r%-*}; i <= ${r#*-}; i++)); do cpus+=("$i"); done; else cpus+=("$r"); fi
+done
+[ "${#cpus[@]}" -ge 2 ] || pin=0
 
 tmp=$(mktemp -d)
 "$bin" up --name "$lab" >/dev/null
 trap 'kill $(jobs -p) 2>/dev/null || true; wait; "$bin" down --name "$lab" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 ns=lvs-$lab-client
+supervisor=$(pgrep -f -- "supervise --name $lab " | head -1) || true
+[ "$pin" = 0 ] || [ -n "$supervisor" ] || { echo "the lab's real servers (lvslab supervise --name $lab) are not running" >&2; exit 1; }
+tool=() # the command prefix that places a tool
+# place PAIRING: where the server and the tools run for that pairing.
+place() {
+  [ "$pin" = 1 ] || return 0
+  local all; all=$(IFS=,; echo "${cpus[*]}")
+  if [ "$1" = equal ]; then
+    tool=(taskset -c "${cpus[1]}"); taskset -a -p -c "${cpus[0]}" "$supervisor" >/dev/null
+  else
+    tool=(); taskset -a -p -c "$all" "$supervisor" >/dev/null
+  fi
+}
 url=http://192.0.2.13/ # rs3 of the paper lab (lvslab load --target rs3)
 
 read -r load1 _ < /proc/loadavg
 ncpu=$(nproc)
-echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds, lvslab latency from $latency_from; lvslab $(git describe --always --dirty 2>/dev/null || echo "?")"
+placed=$([ "$pin" = 1 ] && echo "equal CPU: real servers on CPU ${cpus[0]}, each tool on CPU ${cpus[1]}" || echo "not pinned")
+echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds, lvslab latency from $latency_from; $placed; lvslab $(git describe --always --dirty 2>/dev/null || echo "?")"
 if awk -v l="$load1" -v n="$ncpu" 'BEGIN { exit !(l > 0.25 * n) }'; then
   echo "# the machine is busy (load average $load1 on $ncpu CPUs): rate ratios are unreliable; CPU per 1,000 requests holds better"
 fi
@@ -78,7 +111,7 @@ TIMEFORMAT='%3U %3S'
 run_wrk() {
   local hdr=()
   [ "$2" = close ] && hdr=(-H "Connection: close")
-  { time ip netns exec "$ns" wrk -t"$1" -c"$3" -d"${d}s" --latency "${hdr[@]}" "$url" >"$4.txt" 2>&1; } 2>"$4.time"
+  { time "${tool[@]}" ip netns exec "$ns" wrk -t"$1" -c"$3" -d"${d}s" --latency "${hdr[@]}" "$url" >"$4.txt" 2>&1; } 2>"$4.time"
   local rate reqs p50 p90 p99
   rate=$(awk '/^Requests\/sec/ {print $2}' "$4.txt")
   reqs=$(awk '/requests in/ {print $1}' "$4.txt")
@@ -94,7 +127,7 @@ run_lvslab() {
   local out=$4 flags=(--name "$lab" --target rs3 --clients "$3" --duration "${d}s" --latency-from "$latency_from" --json)
   [ "$1" != 0 ] && flags+=(--procs "$1")
   [ "$2" = keepalive ] && flags+=(--keepalive)
-  { time "$bin" load "${flags[@]}" >"$4.json" 2>"$4.err"; } 2>"$4.time" ||
+  { time "${tool[@]}" "$bin" load "${flags[@]}" >"$4.json" 2>"$4.err"; } 2>"$4.time" ||
     { echo "lvslab load failed:" >&2; cat "$4.err" >&2; return 1; }
   # field KEY [BLOCK]: the first KEY, or the first after "BLOCK".
   field() { awk -v k="\"$1\":" -v b="\"${2:-}\":" '$1 == b { f = 1 } (f || b == "\"\":") && $1 == k {
@@ -117,6 +150,7 @@ for pairing in $pairings; do
     together) wt=1; procs=1; cw_=$((c / 2)); cl_=$((c - c / 2))
       what="together: wrk -t1 -c$cw_ and lvslab --procs 1 --clients $cl_ at the same time" ;;
   esac
+  place "$pairing"
   for mode in $modes; do
     echo
     echo "## $what; $mode ($( [ "$mode" = close ] && echo "one connection per request" || echo "keep-alive"))"
