@@ -368,20 +368,20 @@ func (n *Node) Socket(family, typ int) (int, error) {
 // fewer (but at least one) when the process runs short of descriptors or
 // buffers, or none and the error.
 //
-// The calls are raw, without the runtime's system-call bookkeeping (which
-// unix.Socket and unix.SetsockoptInt do): neither call can block, and a
-// process that runs on one CPU (an event loop with GOMAXPROCS 1) loses its
-// only P to the runtime's monitor whenever the monitor finds it inside a
-// call, which hands the P to another thread and sets the monitor back to
-// waking every 20 µs. Measured with a batch maker and an event loop on one
+// setsockopt is called raw, without the runtime's system-call bookkeeping
+// that unix.SetsockoptInt does (unix.Socket is raw already): it cannot
+// block, and a process that runs on one CPU (an event loop with GOMAXPROCS
+// 1) loses its only P to the runtime's monitor whenever the monitor finds
+// it inside a call, which hands the P to another thread and sets the
+// monitor back to waking every 20 µs. Measured with an event loop on one
 // CPU: 1,000 monitor wake-ups a second with the bookkeeping, 25 without.
 func makeSockets(key [2]int) ([]int, error) {
 	var batch []int
 	for range socketBatchSize {
-		fd, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(key[0]), uintptr(key[1]|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK), 0)
-		if e != 0 {
+		fd, err := unix.Socket(key[0], key[1]|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+		if err != nil {
 			if len(batch) == 0 {
-				return nil, e
+				return nil, err
 			}
 			break
 		}
@@ -389,10 +389,10 @@ func makeSockets(key [2]int) ([]int, error) {
 			// Bind to a source address without a port: the port is
 			// picked at connect, so only the 4-tuple must be unique.
 			one := int32(1)
-			unix.RawSyscall6(unix.SYS_SETSOCKOPT, fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT,
+			unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT,
 				uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0)
 		}
-		batch = append(batch, int(fd))
+		batch = append(batch, fd)
 	}
 	return batch, nil
 }
