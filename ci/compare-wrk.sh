@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lvslab load against wrk, from the client namespace of a paper lab to one
-# real server (rs3), same number of connections, one connection per request
-# and keep-alive, in three pairings:
+# real server (rs3), the same number of connections in all, one connection
+# per request and keep-alive, in three pairings:
 #   equal     wrk -t1 against lvslab --procs 1 (the same CPU for each tool)
 #   default   wrk -t2 against lvslab as it runs by default (every CPU)
 #   together  wrk -t1 and lvslab --procs 1 at the same time, half of the
@@ -10,10 +10,10 @@
 #             round-to-round swings of the server's own tail
 # Rounds alternate which tool goes first (together: both start at once).
 # For each pairing and connection mode it prints every round, then the
-# median (and min-max) of lvslab's rate over wrk's, each tool's CPU-seconds per 1,000 requests (user + system
-# of the whole process, from the shell's getrusage of the child: the figure
-# that depends least on what else the machine runs) and the ratio of the
-# latency percentiles. wrk corrects its latencies for coordinated omission
+# median (and min-max) of lvslab's rate over wrk's, each tool's CPU-seconds
+# per 1,000 requests (user + system of the whole process, from the shell's
+# getrusage of the child: the figure that depends least on what else the
+# machine runs) and the ratio of the latency percentiles. wrk corrects its latencies for coordinated omission
 # before it prints them (stats_correct in its src/stats.c), so they are
 # compared with lvslab's latency_corrected, the same correction of the same
 # samples; lvslab's own, uncorrected figures are shown beside. wrk starts a
@@ -29,12 +29,13 @@
 #
 # Equal CPU is meant literally: on a machine of two CPUs or more, in the
 # equal pairing, the lab's real servers run on its first CPU and the tool
-# measured on its second (PIN=0: wherever the kernel puts them; there, where
-# it placed a tool's threads beside the server's moved one tool's rate by up
-# to 25 % from one round to the next). Together, the tools are not pinned:
-# on one CPU between them the client side would be the bottleneck, and each
-# tool's latency would hold its own turnaround (lvslab's p50 was 0.84 of
-# wrk's so, with 1.2 times its rate), not the same load.
+# measured on its second. PIN=0 leaves them where the kernel puts them:
+# there a tool's rate moved by up to 25 % between rounds with where its
+# threads landed beside the server's. Together, the tools are not pinned:
+# two tools confined to one CPU while the servers have another make the
+# tools' CPU the bottleneck, and each tool's latency then holds its own
+# turnaround (lvslab's p50 was 0.84 of wrk's, at 1.2 times its rate). In a
+# one-CPU VM everything shares the one CPU and the servers' work dominates.
 #
 # Throughput ratios need a quiet machine: the script says so when the load
 # average is high.
@@ -56,8 +57,8 @@ done
 for p in $pairings; do
   case $p in
     equal | default) ;;
-    together) [ "$c" -ge 2 ] ||
-      { echo "PAIRINGS=together splits CONNECTIONS between the tools: give at least 2, got $c" >&2; exit 2; } ;;
+    together) [ $((c % 2)) = 0 ] ||
+      { echo "PAIRINGS=together splits CONNECTIONS evenly between the tools: give an even number, got $c" >&2; exit 2; } ;;
     *) echo "PAIRINGS: '$p' is not equal, default or together" >&2; exit 2 ;;
   esac
 done
@@ -67,22 +68,31 @@ done
 case $latency_from in connect | write) ;; *) echo "LATENCY_FROM: '$latency_from' is not connect or write" >&2; exit 2 ;; esac
 case $pin in 0 | 1) ;; *) echo "PIN: '$pin' is not 0 or 1" >&2; exit 2 ;; esac
 
-# The CPUs this script may use, in order (Cpus_allowed_list: "0-3,6").
+# The online CPUs this script may use, in order (taskset prints "0-3,6").
 cpus=()
-IFS=, read -ra ranges <<<"$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)"
+IFS=, read -ra ranges <<<"$(taskset -cp $$ | sed 's/.*: //')"
 for r in "${ranges[@]}"; do
   if [[ $r == *-* ]]; then for ((i = ${r%-*}; i <= ${r#*-}; i++)); do cpus+=("$i"); done; else cpus+=("$r"); fi
 done
-[ "${#cpus[@]}" -ge 2 ] || pin=0
+[[ " $pairings " == *" equal "* ]] || pin=0
+unpinned="not pinned"
+if [ "$pin" = 1 ] && [ "${#cpus[@]}" -lt 2 ]; then
+  pin=0; unpinned="not pinned: one CPU"
+fi
 
 tmp=$(mktemp -d)
 "$bin" up --name "$lab" >/dev/null
-trap 'kill $(jobs -p) 2>/dev/null || true; wait; "$bin" down --name "$lab" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+# On the way out, a tool still running in the background (together) goes
+# first: its subshell and what the subshell started.
+trap 'for j in $(jobs -p); do pkill -P "$j"; kill "$j"; done 2>/dev/null || true; wait; "$bin" down --name "$lab" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 ns=lvs-$lab-client
-supervisor=$(pgrep -f -- "supervise --name $lab " | head -1) || true
+supervisor=$(pgrep -f -- "^[^ ]+ supervise --name $lab( |\$)" | head -1) || true
 [ "$pin" = 0 ] || [ -n "$supervisor" ] || { echo "the lab's real servers (lvslab supervise --name $lab) are not running" >&2; exit 1; }
 tool=() # the command prefix that places a tool
-# place PAIRING: where the server and the tools run for that pairing.
+# place PAIRING: where the server and the tools run for that pairing. A Go
+# process re-reads its CPU mask at most once a second and then changes its
+# GOMAXPROCS, with a pause: an unmeasured load lets that happen before the
+# first round.
 place() {
   [ "$pin" = 1 ] || return 0
   local all; all=$(IFS=,; echo "${cpus[*]}")
@@ -91,12 +101,13 @@ place() {
   else
     tool=(); taskset -a -p -c "$all" "$supervisor" >/dev/null
   fi
+  ip netns exec "$ns" wrk -t1 -c1 -d2s "$url" >/dev/null
 }
 url=http://192.0.2.13/ # rs3 of the paper lab (lvslab load --target rs3)
 
 read -r load1 _ < /proc/loadavg
 ncpu=$(nproc)
-placed=$([ "$pin" = 1 ] && echo "equal CPU: real servers on CPU ${cpus[0]}, each tool on CPU ${cpus[1]}" || echo "not pinned")
+placed=$([ "$pin" = 1 ] && echo "equal CPU: real servers on CPU ${cpus[0]}, each tool on CPU ${cpus[1]}" || echo "$unpinned")
 echo "# $(date -u +%FT%TZ) $(uname -r), $ncpu CPUs, load average $load1; $c connections, ${d}s rounds, $rounds rounds, lvslab latency from $latency_from; $placed; lvslab $(git describe --always --dirty 2>/dev/null || echo "?")"
 if awk -v l="$load1" -v n="$ncpu" 'BEGIN { exit !(l > 0.25 * n) }'; then
   echo "# the machine is busy (load average $load1 on $ncpu CPUs): rate ratios are unreliable; CPU per 1,000 requests holds better"
@@ -138,7 +149,7 @@ run_lvslab() {
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-spread() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3g-%.3g", lo, hi }'; }
+spread() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.4g-%.4g", lo, hi }'; }
 
 steps=0; for _ in $pairings; do for _ in $modes; do steps=$((steps + rounds)); done; done
 step=0; started=$(date +%s)
@@ -167,7 +178,8 @@ for pairing in $pairings; do
         first=both
         run_wrk "$wt" "$mode" "$cw_" "$tmp/w" & pw=$!
         run_lvslab "$procs" "$mode" "$cl_" "$tmp/l" & pl=$!
-        wait "$pw" && wait "$pl" || exit 1
+        ok=1; wait "$pw" || ok=0; wait "$pl" || ok=0
+        [ "$ok" = 1 ] || exit 1
       elif [ $((r % 2)) = 1 ]; then
         first=wrk; run_wrk "$wt" "$mode" "$cw_" "$tmp/w"; run_lvslab "$procs" "$mode" "$cl_" "$tmp/l"
       else
@@ -203,7 +215,7 @@ for pairing in $pairings; do
     # in one round.
     printf 'latency ms, median (min-max) of the rounds: wrk p50 %.3f (%s), p90 %.3f (%s), p99 %.3f (%s)\n' \
       "$(col 12 | median)" "$(col 12 | spread)" "$(col 13 | median)" "$(col 13 | spread)" "$(col 14 | median)" "$(col 14 | spread)"
-    printf '                                          lvslab p50 %.3f (%s), p90 %.3f (%s), p99 %.3f (%s)\n' \
+    printf '                             lvslab (corrected) p50 %.3f (%s), p90 %.3f (%s), p99 %.3f (%s)\n' \
       "$(col 15 | median)" "$(col 15 | spread)" "$(col 16 | median)" "$(col 16 | spread)" "$(col 17 | median)" "$(col 17 | spread)"
   done
 done
