@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"unsafe"
 
+	"github.com/lvslab/lvslab/topology"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,16 +15,7 @@ var Here Sockets = here{}
 
 type here struct{}
 
-func (here) Socket(family, typ int) (int, error) {
-	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	if typ == unix.SOCK_STREAM {
-		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-	}
-	return fd, nil
-}
+func (here) Socket(family, typ int) (int, error) { return topology.NewSocket(family, typ) }
 
 // The event loop calls the kernel through the raw entry points below, not
 // through syscall.Syscall. Every descriptor it uses is non-blocking, so no

@@ -342,10 +342,9 @@ type socketBatch struct {
 // second, a cost below what the host's noise lets one measure.
 const socketBatchSize = 32
 
-// Socket returns a non-blocking, close-on-exec socket created inside the
-// node (family AF_INET or AF_INET6, typ SOCK_STREAM or SOCK_DGRAM); a TCP
-// socket has IP_BIND_ADDRESS_NO_PORT set, so that binding it to a source
-// address leaves the port to connect. The caller owns the descriptor.
+// Socket returns a socket created inside the node, as NewSocket makes it
+// (family AF_INET or AF_INET6, typ SOCK_STREAM or SOCK_DGRAM). The caller
+// owns the descriptor.
 func (n *Node) Socket(family, typ int) (int, error) {
 	n.factoryOnce.Do(func() {
 		n.pool = startSocketPool(func() error {
@@ -367,6 +366,25 @@ func (n *Node) Socket(family, typ int) (int, error) {
 // makeSockets creates up to socketBatchSize sockets on the calling thread;
 // fewer (but at least one) when the process runs short of descriptors or
 // buffers, or none and the error.
+func makeSockets(key [2]int) ([]int, error) {
+	var batch []int
+	for range socketBatchSize {
+		fd, err := NewSocket(key[0], key[1])
+		if err != nil {
+			if len(batch) == 0 {
+				return nil, err
+			}
+			break
+		}
+		batch = append(batch, fd)
+	}
+	return batch, nil
+}
+
+// NewSocket returns a socket made in the calling thread's network
+// namespace: non-blocking, close-on-exec, and for TCP with
+// IP_BIND_ADDRESS_NO_PORT set (binding it to a source address leaves the
+// port to connect, so only the 4-tuple must be unique).
 //
 // setsockopt is called raw, without the runtime's system-call bookkeeping
 // that unix.SetsockoptInt does (unix.Socket is raw already): it cannot
@@ -375,26 +393,17 @@ func (n *Node) Socket(family, typ int) (int, error) {
 // it inside a call, which hands the P to another thread and sets the
 // monitor back to waking every 20 µs. Measured with an event loop on one
 // CPU: 1,000 monitor wake-ups a second with the bookkeeping, 25 without.
-func makeSockets(key [2]int) ([]int, error) {
-	var batch []int
-	for range socketBatchSize {
-		fd, err := unix.Socket(key[0], key[1]|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-		if err != nil {
-			if len(batch) == 0 {
-				return nil, err
-			}
-			break
-		}
-		if key[1] == unix.SOCK_STREAM {
-			// Bind to a source address without a port: the port is
-			// picked at connect, so only the 4-tuple must be unique.
-			one := int32(1)
-			unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT,
-				uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0)
-		}
-		batch = append(batch, fd)
+func NewSocket(family, typ int) (int, error) {
+	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return -1, err
 	}
-	return batch, nil
+	if typ == unix.SOCK_STREAM {
+		one := int32(1)
+		unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT,
+			uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0)
+	}
+	return fd, nil
 }
 
 // startSocketPool starts the factory: a locked thread that runs enter once
