@@ -13,16 +13,17 @@
 # median (and min-max) of lvslab's rate over wrk's, each tool's CPU-seconds
 # per 1,000 requests (user + system of the whole process, from the shell's
 # getrusage of the child: the figure that depends least on what else the
-# machine runs) and the ratio of the latency percentiles. wrk corrects its latencies for coordinated omission
-# before it prints them (stats_correct in its src/stats.c), so they are
-# compared with lvslab's latency_corrected, the same correction of the same
-# samples; lvslab's own, uncorrected figures are shown beside. wrk starts a
-# request's clock at its first write, once epoll reports the new connection
-# writable; lvslab by default before it connects (WebBench's time per
-# connection, the handshake and the server's accept included), and sends
-# at once. lvslab runs as users run it (LATENCY_FROM=connect), for what it
-# costs; LATENCY_FROM=write runs it with --latency-from write, which sends
-# and times a new connection's request as wrk does, for the latency.
+# machine runs) and the ratio of the latency percentiles. wrk corrects its
+# latencies for coordinated omission before it prints them (stats_correct in
+# its src/stats.c), so they are compared with lvslab's latency_corrected,
+# the same correction of the same samples; lvslab's own, uncorrected figures
+# are shown beside. wrk starts a request's clock at its first write, once
+# epoll reports the new connection writable; lvslab by default before it
+# connects (WebBench's time per connection, the handshake and the server's
+# accept included), and sends at once. lvslab runs as users run it
+# (LATENCY_FROM=connect), for what it costs; LATENCY_FROM=write runs it with
+# --latency-from write, which sends and times a new connection's request as
+# wrk does, for the latency.
 #
 #   sudo ci/compare-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]     (16 5 5)
 #   PAIRINGS="equal default" (or together) MODES="close keepalive" LATENCY_FROM=connect PIN=1 LAB=wrkcmp LVSLAB_BIN=bin/lvslab
@@ -158,7 +159,7 @@ for pairing in $pairings; do
   case $pairing in
     equal) wt=1; procs=1; what="equal CPU: wrk -t1, lvslab --procs 1" ;;
     default) wt=2; procs=0; what="default: wrk -t2, lvslab on every CPU" ;;
-    together) wt=1; procs=1; cw_=$((c / 2)); cl_=$((c - c / 2))
+    together) wt=1; procs=1; cw_=$((c / 2)); cl_=$((c / 2))
       what="together: wrk -t1 -c$cw_ and lvslab --procs 1 --clients $cl_ at the same time" ;;
   esac
   place "$pairing"
