@@ -25,7 +25,7 @@
 # --latency-from write, which sends and times a new connection's request as
 # wrk does, for the latency.
 #
-#   sudo ci/compare-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]     (16 5 5)
+#   sudo experiments/compare-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]     (16 5 5)
 #   PAIRINGS="equal default" (or together) MODES="close keepalive" LATENCY_FROM=connect PIN=1 LAB=wrkcmp LVSLAB_BIN=bin/lvslab
 #
 # Equal CPU is meant literally: on a machine of two CPUs or more, in the

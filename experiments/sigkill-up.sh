@@ -7,7 +7,7 @@
 # namespace's links, addresses, routes, rules and nftables ruleset
 # byte-identical to before.
 #
-#   sudo bash ci/sigkill-up.sh
+#   sudo bash experiments/sigkill-up.sh
 #
 # It runs itself inside a VM (lvslab vm), where it is alone: down --all
 # removes every lab of the machine it runs on, so never on a shared host.
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(readlink -f "${LVSLAB_BIN:-bin/lvslab}")
 if [ "${LVSLAB_SIGKILL_GUEST:-}" != 1 ]; then
-	exec "$BIN" vm -- env LVSLAB_SIGKILL_GUEST=1 LVSLAB_BIN="$BIN" bash ci/sigkill-up.sh
+	exec "$BIN" vm -- env LVSLAB_SIGKILL_GUEST=1 LVSLAB_BIN="$BIN" bash experiments/sigkill-up.sh
 fi
 
 snapshot() {

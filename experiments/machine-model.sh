@@ -8,7 +8,7 @@
 #
 # It needs a quiet machine: every vCPU thread shares the host's CPUs with
 # whatever else runs, and the runs are in real time.
-#   sudo bash ci/machine-model.sh [CAP]      (CAP: host CPUs for the director, default 0.15)
+#   sudo bash experiments/machine-model.sh [CAP]      (CAP: host CPUs for the director, default 0.15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=$(readlink -f "${LVSLAB_BIN:-bin/lvslab}")

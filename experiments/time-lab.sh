@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times "lvslab up" and "lvslab down" of the paper lab, and the same lab
-# built by plain ip commands (ci/paper-lab-ip.sh), N rounds each; prints
-# the median and the worst. Run as root from the repository: sudo ci/time-lab.sh [N]
+# built by plain ip commands (experiments/paper-lab-ip.sh), N rounds each; prints
+# the median and the worst. Run as root from the repository: sudo experiments/time-lab.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10}
@@ -18,4 +18,4 @@ run() { # label, up command, down command
   printf '%-28s down: %s\n' "" "$(printf '%s\n' "${down[@]}" | stats)"
 }
 run "lvslab (netlink, + servers)" "$bin up --name timing" "$bin down --name timing"
-run "ip commands (no servers)" "bash ci/paper-lab-ip.sh up ipref" "bash ci/paper-lab-ip.sh down ipref"
+run "ip commands (no servers)" "bash experiments/paper-lab-ip.sh up ipref" "bash experiments/paper-lab-ip.sh down ipref"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CLI in every LVS mode, as a user drives it (run it where the kernel
-# has ip_vs, or inside the VM: bin/lvslab vm -- bash ci/modes-cli.sh):
+# has ip_vs, or inside the VM: bin/lvslab vm -- bash experiments/modes-cli.sh):
 # up, load through the VIP, status against ipvsadm line for line, down.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,7 +6,7 @@
 # real servers' segment only ever receives, so a learning bridge ages its
 # address out after 300 s and floods every reply to every real server
 # from then on.
-#   sudo bin/lvslab vm --cpus 1 --icount shift=2,sleep=off -- bash ci/switch-drift.sh
+#   sudo bin/lvslab vm --cpus 1 --icount shift=2,sleep=off -- bash experiments/switch-drift.sh
 # MODE=tun for TUN; REQUESTS, FIRST and SECOND (seconds of uptime) to taste.
 set -euo pipefail
 cd "$(dirname "$0")/.."

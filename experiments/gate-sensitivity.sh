@@ -6,7 +6,7 @@
 # so that drift hits both. Prints both counts and exits non-zero unless all
 # 2×RUNS verdicts are right.
 #
-#   sudo bash ci/gate-sensitivity.sh [RUNS=5] [RULES=80] [MARGIN=5%]
+#   sudo bash experiments/gate-sensitivity.sh [RUNS=5] [RULES=80] [MARGIN=5%]
 #
 # On a kernel without ip_vs it runs itself inside one VM (lvslab vm) whose
 # clock counts executed instructions, as lvslab bench does.
@@ -17,7 +17,7 @@ BIN=$(readlink -f "${LVSLAB_BIN:-bin/lvslab}")
 OUT=results/gate-sensitivity
 if ! { [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null; }; then
 	mkdir -p "$OUT"
-	exec "$BIN" vm --cpus 1 --icount shift=2,sleep=off --timeout 3h --out results -- bash ci/gate-sensitivity.sh "$RUNS" "$RULES" "$MARGIN"
+	exec "$BIN" vm --cpus 1 --icount shift=2,sleep=off --timeout 3h --out results -- bash experiments/gate-sensitivity.sh "$RUNS" "$RULES" "$MARGIN"
 fi
 mkdir -p "$OUT"
 sweep=(--where host --modes direct,nat,dr --clients 16 --trials 6 --duration 1s --warmup 300ms --latency 0)

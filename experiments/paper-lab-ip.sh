@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The paper lab built with plain ip commands, the way a shell script would:
 # the baseline that lvslab's netlink builder is timed against
-# (ci/time-lab.sh). Same namespaces, bridges, veths, addresses and routes.
-#   ci/paper-lab-ip.sh up|down [NAME]
+# (experiments/time-lab.sh). Same namespaces, bridges, veths, addresses and routes.
+#   experiments/paper-lab-ip.sh up|down [NAME]
 set -euo pipefail
 name=${2:-ipref}
 p="lvs-$name"
