@@ -24,8 +24,8 @@ import (
 
 // IPVS behaviours users got burned by (as reported in the kubernetes and
 // kube-router trackers cited at each spec), each pinned on the
-// kernel under test. #4 (persistence and weight 0) is in scheduler_test.go,
-// #5 (UDP to a deleted server) in udp_test.go.
+// kernel under test. Persistence at weight 0 is pinned in
+// scheduler_test.go, UDP to a deleted server in udp_test.go.
 var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 	port := 40000 // a fresh fixed source port for each spec
 	Context("on a NAT director", Ordered, Label("nat"), func() {
@@ -33,7 +33,7 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		BeforeAll(func() {
 			d = labtest.Start(topology.ModeNAT)
 		})
-		// #1, kubernetes/kubernetes#70747, #81775, #93297: with
+		// kubernetes/kubernetes#70747, #81775, #93297: with
 		// conn_reuse_mode=1 and conntrack=1, a SYN that reuses the port of
 		// a connection IPVS still tracks was dropped, and the client waited
 		// a second for its retransmission. Fixed in 5.9: no stall here.
@@ -47,7 +47,7 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 			Expect(again).To(BeNumerically("<", 900*time.Millisecond), "a reused port stalled for a SYN retransmission")
 		})
 
-		// #2, kubernetes/kubernetes#81775, cloudnativelabs/kube-router#544:
+		// kubernetes/kubernetes#81775, cloudnativelabs/kube-router#544:
 		// conn_reuse_mode=0 reuses the old entry, so a reused port goes
 		// back to its old server even at weight 0, which then never drains.
 		DescribeTable("sends a reused source port to a weight-0 server only with conn_reuse_mode=0",
@@ -59,7 +59,7 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 			Entry("conn_reuse_mode=1: scheduled anew", "1", false),
 		)
 
-		// #3, kubernetes/kubernetes#57841: the open connections of a
+		// kubernetes/kubernetes#57841: the open connections of a
 		// deleted server. With expire_nodest_conn=0 their entries stay and
 		// IPVS drops their packets: they hang until the entry expires (900 s
 		// for an established one). With 1 the next packet expires the entry;
@@ -79,7 +79,7 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		)
 	})
 
-	// #2 in DR: the director sees only the client's half, so a closed
+	// Port reuse in DR: the director sees only the client's half, so a closed
 	// connection stays in FIN_WAIT, which conn_reuse_mode=1 does not
 	// reschedule; bit 2 (conn_reuse_mode=2) does (ipvs-sysctl.rst).
 	Context("on a DR director", Ordered, Label("dr"), func() {
@@ -97,7 +97,7 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		)
 	})
 
-	// #7, projectcalico/calico#7146. In TUN mode only the client's packets
+	// projectcalico/calico#7146. In TUN mode only the client's packets
 	// are tunnelled (replies go straight back), so what must exceed the
 	// tunnel's MTU is the request: full-size segments plus 20 bytes of
 	// outer header. With pmtu_disc=1 (default) the director answers
