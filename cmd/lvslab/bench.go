@@ -43,14 +43,9 @@ type benchFlags struct {
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.modes, "modes", "direct,routed,nat,dr,tun", "modes to compare, interleaved; direct is the reference of every ratio")
-	// The default sweep is sized by the work it does, under TCG with an
-	// instruction clock on a 2-core host: 2 client counts × 5 modes × 6
-	// trials of 1.8 s of guest time, after a one-client run and 3 × 2
-	// light-load runs per mode, and the stations run, took 8 minutes of
-	// wall time from a fresh clone (kernel fetch included). Measurements
-	// of 1 s left a mode's ratio CV above 3 % in some runs; 1.5 s brings
-	// it down by about √1.5. One client is left to the one-client run,
-	// which the figure draws at 1.
+	// The default sweep keeps make bench near 8 minutes on 2 cores; 1.5 s
+	// measurements keep a ratio's CV at or under 3 % (docs/findings.md).
+	// One client is left to the one-client run, which the figure draws at 1.
 	fs.StringVar(&b.clients, "clients", "8,32", "closed-loop client counts")
 	fs.StringVar(&b.conn, "conn", "new", "new (one TCP connection per request, like WebBench) or keepalive")
 	fs.IntVar(&b.trials, "trials", 6, "trials; each measures every mode at every client count (0: light load only)")
@@ -76,8 +71,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.timeout, "vm-timeout", time.Hour, "kill each VM after this long")
 	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs (with --isolate: 4)")
 	// An instruction-driven clock makes a trial's timing depend on the work
-	// it took, not on what else the host ran: the ratios' CV fell from
-	// 10-15 % to under 2 % on a 2-core CI machine.
+	// it took, not on what else the host ran (docs/findings.md).
 	fs.StringVar(&b.icount, "vm-icount", "shift=2,sleep=off", "QEMU -icount for the VM's clock, or off for the host's real time (--isolate: off)")
 	// How the VM hands the guest its configuration; not for direct use.
 	fs.StringVar(&b.configFile, "config", "", "")
