@@ -20,12 +20,11 @@ func (here) Socket(family, typ int) (int, error) { return topology.NewSocket(fam
 // The event loop calls the kernel through the raw entry points below, not
 // through syscall.Syscall. Every descriptor it uses is non-blocking, so no
 // call waits; but on a veth path the kernel does the peer's receive work
-// inside the caller's call (connect, write and close take tens of µs
-// here), and a call that long through syscall.Syscall lets the runtime's
-// monitor take the P away and wake another thread to run it, twice per
-// request: the futex traffic that made the goroutine-per-client load
-// generator cost more per request than wrk. golang.org/x/sys/unix has no
-// raw variants of these calls, hence the wrappers.
+// inside the caller's call (connect, write and close take tens of µs),
+// and a call that long through syscall.Syscall lets the runtime's monitor
+// take the P away and wake another thread to run it, twice per request
+// (docs/findings.md). golang.org/x/sys/unix has no raw variants of these
+// calls, hence the wrappers.
 
 // rawSockaddr is a sockaddr_in or sockaddr_in6, ready for the kernel.
 type rawSockaddr struct {
