@@ -336,10 +336,8 @@ type socketBatch struct {
 // socketBatchSize weighs two costs. Each batch is a hand-over to the
 // factory's thread and back (two or three futex calls). And with one P the
 // factory holds it while it makes the batch, so an event loop cannot read
-// the responses that arrive meanwhile: 256 sockets took long enough in a
-// TCG guest to lengthen the loop's p99 latency by 8 to 12 %, 32 do not. At
-// 32, a loop opening 11,000 connections a second makes 820 futex calls a
-// second, a cost below what the host's noise lets one measure.
+// the responses that arrive meanwhile. 256 lengthened a TCG guest's p99 by
+// 8 to 12 %, 32 does not (docs/findings.md).
 const socketBatchSize = 32
 
 // Socket returns a socket created inside the node, as NewSocket makes it
@@ -391,8 +389,8 @@ func makeSockets(key [2]int) ([]int, error) {
 // block, and a process that runs on one CPU (an event loop with GOMAXPROCS
 // 1) loses its only P to the runtime's monitor whenever the monitor finds
 // it inside a call, which hands the P to another thread and sets the
-// monitor back to waking every 20 µs. Measured with an event loop on one
-// CPU: 1,000 monitor wake-ups a second with the bookkeeping, 25 without.
+// monitor back to waking every 20 µs: 1,000 wake-ups a second with the
+// bookkeeping, 25 without (docs/findings.md).
 func NewSocket(family, typ int) (int, error) {
 	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
