@@ -58,9 +58,9 @@ type Result struct {
 }
 
 // Boot watchdogs: a guest shows its first line within kvmBootLimit under a
-// working KVM. Under TCG, the last resort, booting takes 20 s to a minute
-// on a quiet machine and several under load (an icount guest on a busy
-// host most): its watchdog only catches a guest that never boots.
+// working KVM. Under TCG, the last resort, a boot can take minutes on a
+// busy host (docs/findings.md): its watchdog only catches a guest that
+// never boots.
 var (
 	kvmBootLimit = 10 * time.Second
 	tcgBootLimit = 10 * time.Minute

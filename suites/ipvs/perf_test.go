@@ -16,8 +16,8 @@ import (
 
 // The gate's own proof, through the command users run: lvslab bench, then
 // lvslab gate. make test runs these specs in a VM whose clock is driven by
-// executed instructions (lvslab vm --icount), where a trial's ratio to
-// direct varies by about 2 %; on a host with ip_vs they run in real time.
+// executed instructions (lvslab vm --icount), where ratios hold steady
+// (docs/findings.md); on a host with ip_vs they run in real time.
 var _ = Describe("the release gate", Ordered, Label("perf", "nat", "dr"), func() {
 	var bin, dir, baseline string
 
@@ -63,8 +63,8 @@ var _ = Describe("the release gate", Ordered, Label("perf", "nat", "dr"), func()
 	})
 
 	It("fails a director slowed down by a long firewall", func() {
-		// 300 rules cost NAT about a third of its rate here; DR, whose
-		// director sees only half the packets, a little less.
+		// 300 rules cost NAT about a third of its rate, DR a little less
+		// (docs/findings.md): far beyond the 10 % margin.
 		rows := gate(bench("slow", "--director-rules", "300"), 1)
 		Expect(rows).To(HaveLen(2))
 		for _, r := range rows {
