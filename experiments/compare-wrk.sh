@@ -30,13 +30,13 @@
 #
 # Equal CPU is meant literally: on a machine of two CPUs or more, in the
 # equal pairing, the lab's real servers run on its first CPU and the tool
-# measured on its second. PIN=0 leaves them where the kernel puts them:
-# there a tool's rate moved by up to 25 % between rounds with where its
-# threads landed beside the server's. Together, the tools are not pinned:
-# two tools confined to one CPU while the servers have another make the
-# tools' CPU the bottleneck, and each tool's latency then holds its own
-# turnaround (lvslab's p50 was 0.84 of wrk's, at 1.2 times its rate). In a
-# one-CPU VM everything shares the one CPU and the servers' work dominates.
+# measured on its second. PIN=0 leaves them where the kernel puts them,
+# and a tool's rate then moves with where its threads land beside the
+# server's. Together, the tools are not pinned: two tools confined to one
+# CPU while the servers have another make the tools' CPU the bottleneck,
+# and each tool's latency then holds its own turnaround. (Both measured:
+# docs/findings.md.) In a one-CPU VM everything shares the one CPU and the
+# servers' work dominates.
 #
 # Throughput ratios need a quiet machine: the script says so when the load
 # average is high.
