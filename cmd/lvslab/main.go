@@ -1,5 +1,5 @@
-// Command lvslab builds Linux Virtual Server labs from network namespaces,
-// loads them and tears them down. Run "lvslab help" for the subcommands.
+//go:build linux
+
 package main
 
 import (
