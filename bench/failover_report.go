@@ -13,6 +13,7 @@ import (
 	"slices"
 	"text/tabwriter"
 
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -129,7 +130,7 @@ func (r *FailoverResult) SaveFigure(path string) error {
 				}
 			}
 			// A bin's requests were answered during it: plot at its middle.
-			pts = append(pts, plotter.XY{X: -c.Before + (float64(b)+0.5)*c.Bin, Y: mean(v)})
+			pts = append(pts, plotter.XY{X: -c.Before + (float64(b)+0.5)*c.Bin, Y: stat.Mean(v, nil)})
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
@@ -194,15 +195,4 @@ func ReadFailoverConfig(path string) (FailoverConfig, error) {
 		return c, fmt.Errorf("%s is not a failover configuration: %w", path, err)
 	}
 	return c, c.Validate()
-}
-
-func mean(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	var sum float64
-	for _, x := range v {
-		sum += x
-	}
-	return sum / float64(len(v))
 }
