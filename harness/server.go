@@ -24,7 +24,7 @@ import (
 // Response headers every real server sets: the load generator counts
 // requests per server by HeaderServer.
 const (
-	HeaderServer = "X-Real-Server"
+	HeaderServer = topology.ServerHeader
 	HeaderClient = "X-Client-Addr"
 	// HeaderReceived is the size of the request body the server read.
 	HeaderReceived = "X-Body-Bytes"

@@ -17,6 +17,11 @@ const (
 	RoleRealServer Role = "real-server"
 )
 
+// ServerHeader is the HTTP response header in which a lab's real server
+// names itself: package harness's servers set it and package loadgen counts
+// requests per server by it, neither importing the other.
+const ServerHeader = "X-Real-Server"
+
 // Mode says how the real servers route their replies.
 type Mode string
 
