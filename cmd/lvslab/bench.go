@@ -257,7 +257,7 @@ func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result
 	p.finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, exitError{code: 130, msg: "interrupted: every lab was removed"}
+			return nil, exitError{code: exitInterrupted, msg: "interrupted: every lab was removed"}
 		}
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func failoverHere(ctx context.Context, cfg bench.FailoverConfig, out string) (*b
 	p.finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, exitError{code: 130, msg: "interrupted: the lab was removed"}
+			return nil, exitError{code: exitInterrupted, msg: "interrupted: the lab was removed"}
 		}
 		return nil, err
 	}
