@@ -266,13 +266,6 @@ func (d *Director) real(s Service, r Real, verb string, op func(*ipvs.Service, *
 	return nil
 }
 
-// Flush removes every service.
-func (d *Director) Flush() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.h.Flush()
-}
-
 // Stats are IPVS counters. The kernel keeps them 32-bit for connections and
 // packets: diff samples with Sub, which allows for wrap-around.
 type Stats struct {

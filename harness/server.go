@@ -4,7 +4,6 @@ package harness
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"golang.org/x/net/ipv4"
@@ -154,17 +153,6 @@ func (s *RealServer) Stop() error {
 		return fmt.Errorf("stop real server %s: %w", s.Name(), err)
 	}
 	return nil
-}
-
-// Shutdown stops accepting and waits (up to ctx) for open requests to end.
-func (s *RealServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.http
-	s.mu.Unlock()
-	if srv != nil {
-		srv.Shutdown(ctx)
-	}
-	return s.Stop()
 }
 
 // Degrade makes a server that still accepts connections sick: every

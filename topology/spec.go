@@ -134,17 +134,6 @@ func WithName(name string) Option { return func(s *Spec) { s.Name = name } }
 // WithMode sets how the real servers route replies.
 func WithMode(m Mode) Option { return func(s *Spec) { s.Mode = m } }
 
-// WithClientSources sets how many source addresses the client gets.
-func WithClientSources(n int) Option {
-	return func(s *Spec) {
-		for i := range s.Nodes {
-			if s.Nodes[i].Role == RoleClient {
-				s.Nodes[i].Links[0].Sources = n
-			}
-		}
-	}
-}
-
 // WithClientOn moves the client to another segment, keeping its number of
 // source addresses: on the real servers' segment it reaches them with no
 // hop at all (the paper's direct setup).
