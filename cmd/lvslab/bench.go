@@ -94,9 +94,9 @@ func (b *benchFlags) config() (bench.Config, error) {
 		}
 		return c, nil
 	}
-	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: b.duration, Warmup: b.warmup,
-		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
-		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: b.lightDuration, Share: b.lightShare, Burst: b.lightBurst},
+	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: bench.Seconds(b.duration), Warmup: bench.Seconds(b.warmup),
+		Latency: bench.Seconds(b.latency), Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
+		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: bench.Seconds(b.lightDuration), Share: b.lightShare, Burst: b.lightBurst},
 		Isolate: b.isolate, Batch: b.batch}
 	switch b.switchMode {
 	case "static":

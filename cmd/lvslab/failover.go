@@ -57,7 +57,7 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		cfg = c
 	} else {
-		cfg = bench.FailoverConfig{Name: *name, Mode: topology.Mode(*mode), Rounds: *rounds, Rate: *rate, Kept: *kept, Before: *before, After: *after}
+		cfg = bench.FailoverConfig{Name: *name, Mode: topology.Mode(*mode), Rounds: *rounds, Rate: *rate, Kept: *kept, Before: bench.Seconds(*before), After: bench.Seconds(*after)}
 		for _, k := range strings.Split(*kinds, ",") {
 			cfg.Kinds = append(cfg.Kinds, strings.TrimSpace(k))
 		}

@@ -20,7 +20,7 @@ func writeResult(t *testing.T, dir, name string, ratio float64, trials int, mode
 	if len(modes) == 0 {
 		modes = []topology.Mode{topology.ModeDirect, topology.ModeNAT}
 	}
-	r := &bench.Result{Config: bench.Settings{Modes: modes, Clients: []int{16}, Trials: trials, Connection: "new"}}
+	r := &bench.Result{Config: bench.Settings{Config: bench.Config{Modes: modes, Clients: []int{16}, Trials: trials}, Connection: "new"}}
 	for trial := 1; trial <= trials; trial++ {
 		spread := 1 + 0.002*float64(trial) - 0.007
 		for _, m := range modes {
