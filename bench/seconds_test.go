@@ -5,7 +5,6 @@ package bench
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -29,15 +28,7 @@ func TestSecondsAreNumbersOfSeconds(t *testing.T) {
 // Results written before Settings embedded Config still load, and a result
 // written now keeps every field of theirs, under the same name and unit.
 func TestShippedBaselinesKeepTheirConfig(t *testing.T) {
-	files, _ := filepath.Glob("../fixtures/baselines/*.json")
-	if len(files) == 0 {
-		t.Fatal("no baselines found")
-	}
-	for _, f := range files {
-		r, err := ReadResult(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachShippedBaseline(t, func(f string, r *Result) {
 		c := r.Config
 		if c.Duration.Duration() != 1500*time.Millisecond || c.Warmup.Duration() != 300*time.Millisecond ||
 			c.Latency.Duration() != time.Second || c.Light.Duration.Duration() != 500*time.Millisecond ||
@@ -61,7 +52,7 @@ func TestShippedBaselinesKeepTheirConfig(t *testing.T) {
 		if shipped.Stations != nil {
 			sameFields(t, f+" (stations)", shipped.Stations.Config, r.Stations.Config)
 		}
-	}
+	})
 }
 
 func sameFields(t *testing.T, what string, shipped map[string]any, now Settings) {
