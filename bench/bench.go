@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -29,28 +31,28 @@ type Config struct {
 	Clients []int `json:"clients"`
 	Trials  int   `json:"trials"`
 	// Duration is measured; Warmup runs before each measurement, discarded.
-	Duration time.Duration `json:"duration"`
-	Warmup   time.Duration `json:"warmup"`
+	Duration Seconds `json:"duration_s"`
+	Warmup   Seconds `json:"warmup_s"`
 	// Latency is the length of the single-client latency run per mode (the
 	// paper's third test); 0 skips it.
-	Latency time.Duration `json:"latency"`
+	Latency Seconds `json:"latency_s"`
 	// KeepAlive reuses connections; the paper's WebBench opened one per request.
-	KeepAlive bool `json:"keepalive"`
+	KeepAlive bool `json:"keepalive,omitempty"`
 	// Scheduler of the virtual services (rr by default).
 	Scheduler string               `json:"scheduler"`
-	Server    harness.ServerConfig `json:"server"`
+	Server    harness.ServerConfig `json:"server,omitzero"`
 	// DirectorRules adds that many non-matching nftables rules to the
 	// director's prerouting path: a director made slower on purpose, so the
 	// gate can be shown to catch it.
-	DirectorRules int `json:"director_rules"`
+	DirectorRules int `json:"director_rules,omitempty"`
 	// SuperviseServers runs each lab's real servers in a supervisor process
 	// (harness.StartSupervisor, which needs this to be the lvslab binary),
 	// so that this process's CPU is the load generator's alone. Otherwise
 	// they run in this process.
-	SuperviseServers bool `json:"supervise_servers"`
+	SuperviseServers bool `json:"supervise_servers,omitempty"`
 	// Light is the light-load run each mode's demands are measured in, and
 	// every prediction made from, before the sweep it is judged against.
-	Light LightLoad `json:"light"`
+	Light LightLoad `json:"light,omitzero"`
 	// Isolate gives each station CPUs of its own (topology.Isolate): the
 	// machine model.
 	Isolate bool `json:"isolate,omitempty"`
@@ -81,10 +83,10 @@ type Config struct {
 // instead of waking from idle for each, while it stays as lightly loaded
 // on average.
 type LightLoad struct {
-	Trials   int           `json:"trials"`
-	Duration time.Duration `json:"duration"`
-	Share    float64       `json:"share"`
-	Burst    int           `json:"burst,omitempty"`
+	Trials   int     `json:"trials"`
+	Duration Seconds `json:"duration_s"`
+	Share    float64 `json:"share"`
+	Burst    int     `json:"burst,omitempty"`
 }
 
 // MaxLightShare is the busiest station's utilization a light-load run
@@ -116,7 +118,7 @@ var schedulers = []string{"rr", "wrr", "lc", "wlc", "fo", "ovf", "lblc", "lblcr"
 // Limits that keep a benchmark bounded.
 const (
 	MaxTrials   = 100
-	MaxDuration = 10 * time.Minute
+	MaxDuration = Seconds(10 * time.Minute)
 )
 
 // Validate checks the configuration and fills in defaults; every problem
@@ -252,30 +254,13 @@ type Env struct {
 	Switch string `json:"switch,omitempty"`
 }
 
-// Settings is the configuration a result was measured with.
+// Settings is the configuration a result was measured with: the Config it
+// ran, and what that implied, restated for readers of results.json.
 type Settings struct {
-	Modes         []topology.Mode `json:"modes"`
-	Clients       []int           `json:"clients"`
-	Trials        int             `json:"trials"`
-	Duration      float64         `json:"duration_s"`
-	Warmup        float64         `json:"warmup_s"`
-	Latency       float64         `json:"latency_s"`
-	Connection    string          `json:"connection"` // new or keepalive
-	Scheduler     string          `json:"scheduler"`
-	BodyBytes     int             `json:"body_bytes"`
-	DirectorRules int             `json:"director_rules,omitempty"`
-	RealServers   int             `json:"real_servers"`
-	Light         LightSettings   `json:"light,omitzero"`
-	Isolate       bool            `json:"isolate,omitempty"`
-	Batch         bool            `json:"batch,omitempty"`
-}
-
-// LightSettings is LightLoad as results record it.
-type LightSettings struct {
-	Trials   int     `json:"trials"`
-	Duration float64 `json:"duration_s"`
-	Share    float64 `json:"share"`
-	Burst    int     `json:"burst,omitempty"`
+	Config
+	Connection  string `json:"connection"` // new or keepalive
+	BodyBytes   int    `json:"body_bytes"`
+	RealServers int    `json:"real_servers"`
 }
 
 // Trial is one measurement.
@@ -407,12 +392,13 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 	}
 	rates := map[topology.Mode]float64{}
-	if cfg.Latency > 0 {
+	warmup, latency, light, sweep := cfg.Warmup.Duration(), cfg.Latency.Duration(), cfg.Light.Duration.Duration(), cfg.Duration.Duration()
+	if latency > 0 {
 		for i, l := range labs {
-			progress("one client", l.mode, 1, 1, 0, cfg.Warmup+cfg.Latency, cfg.Warmup+cfg.Latency)
+			progress("one client", l.mode, 1, 1, 0, warmup+latency, warmup+latency)
 			single := *l
 			single.load.KeepAlive = false
-			tr, err := measure(ctx, &single, 1, 0, 0, cfg.Warmup, cfg.Latency, meter)
+			tr, err := measure(ctx, &single, 1, 0, 0, warmup, latency, meter)
 			if err != nil {
 				return nil, err
 			}
@@ -427,9 +413,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			for k := range 2 {
 				level := 1 + (k+t)%2 // the order of the two levels alternates
 				rate := rates[l.mode] * float64(level) / 2
-				d := lightDuration(cfg.Light.Duration, rate)
-				progress("light load", l.mode, 0, t, level, cfg.Warmup+d, cfg.Warmup+cfg.Light.Duration)
-				tr, err := measure(ctx, l, lightClients, rate, cfg.Light.Burst, cfg.Warmup, d, meter)
+				d := lightDuration(light, rate)
+				progress("light load", l.mode, 0, t, level, warmup+d, warmup+light)
+				tr, err := measure(ctx, l, lightClients, rate, cfg.Light.Burst, warmup, d, meter)
 				if err != nil {
 					return nil, err
 				}
@@ -444,8 +430,8 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				// Rotate the order every trial and client count, so that no mode
 				// always runs first after a change of load.
 				l := labs[(i+t+ci)%len(labs)]
-				progress("sweep", l.mode, clients, t, 0, cfg.Warmup+cfg.Duration, cfg.Warmup+cfg.Duration)
-				tr, err := measure(ctx, l, clients, 0, 0, cfg.Warmup, cfg.Duration, meter)
+				progress("sweep", l.mode, clients, t, 0, warmup+sweep, warmup+sweep)
+				tr, err := measure(ctx, l, clients, 0, 0, warmup, sweep, meter)
 				if err != nil {
 					return nil, err
 				}
@@ -471,9 +457,9 @@ type schedule struct {
 
 func newSchedule(cfg Config, modes int) *schedule {
 	s := &schedule{start: time.Now()}
-	add := func(n int, d time.Duration) {
+	add := func(n int, d Seconds) {
 		s.total += n
-		s.work += time.Duration(n) * d
+		s.work += time.Duration(n) * d.Duration()
 	}
 	if cfg.Latency > 0 {
 		add(modes, cfg.Warmup+cfg.Latency)
@@ -662,11 +648,9 @@ func settings(cfg Config) Settings {
 	if cfg.KeepAlive {
 		conn = "keepalive"
 	}
-	return Settings{Modes: cfg.Modes, Clients: cfg.Clients, Trials: cfg.Trials, Duration: cfg.Duration.Seconds(),
-		Warmup: cfg.Warmup.Seconds(), Latency: cfg.Latency.Seconds(), Connection: conn, Scheduler: cfg.Scheduler,
-		BodyBytes: cfg.Server.BodySize, DirectorRules: cfg.DirectorRules, RealServers: len(topology.Paper().ByRole(topology.RoleRealServer)),
-		Light:   LightSettings{Trials: cfg.Light.Trials, Duration: cfg.Light.Duration.Seconds(), Share: cfg.Light.Share, Burst: cfg.Light.Burst},
-		Isolate: cfg.Isolate, Batch: cfg.Batch}
+	cfg.Progress = nil
+	return Settings{Config: cfg, Connection: conn, BodyBytes: cfg.Server.BodySize,
+		RealServers: len(topology.Paper().ByRole(topology.RoleRealServer))}
 }
 
 // benchSysctls are the settings that change what a benchmark measures.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -20,8 +22,8 @@ import (
 // direct's 1000 req/s, each trial with multiplicative noise of sd noise.
 func synthetic(seed uint64, trials int, noise float64, ratios map[topology.Mode]float64) *Result {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	r := &Result{Config: Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeNAT, topology.ModeDR},
-		Clients: []int{1, 16}, Trials: trials, Connection: "new"}}
+	r := &Result{Config: Settings{Config: Config{Modes: []topology.Mode{topology.ModeDirect, topology.ModeNAT, topology.ModeDR},
+		Clients: []int{1, 16}, Trials: trials}, Connection: "new"}}
 	for t := 1; t <= trials; t++ {
 		for _, c := range r.Config.Clients {
 			for i, m := range r.Config.Modes {
@@ -163,8 +165,9 @@ func TestOneClientRunStandsInForASweepWithoutIt(t *testing.T) {
 }
 
 func TestLightBurstIsBounded(t *testing.T) {
-	c := Config{Modes: []topology.Mode{"direct"}, Clients: []int{8}, Trials: 1, Duration: time.Second, Latency: time.Second,
-		Light: LightLoad{Trials: 1, Duration: time.Second, Share: 0.4, Burst: lightClients + 1}}
+	second := Seconds(time.Second)
+	c := Config{Modes: []topology.Mode{"direct"}, Clients: []int{8}, Trials: 1, Duration: second, Latency: second,
+		Light: LightLoad{Trials: 1, Duration: second, Share: 0.4, Burst: lightClients + 1}}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "light-load burst 65: use 0 or 1 (evenly spaced) up to 64") {
 		t.Errorf("error %v, want one naming the burst and its bounds", err)
 	}

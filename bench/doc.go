@@ -14,4 +14,7 @@
 // It builds labs through packages topology and harness and sends load
 // through package loadgen; it must not change the root namespace, and
 // leaves no lab behind, however a run ends.
+//
+// Linux only, as the labs it builds: every file but this one is built for
+// linux alone.
 package bench

@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -47,7 +49,7 @@ var FailoverKinds = []string{FailoverCrash, FailoverTerm, FailoverBackLink}
 // FailoverConfig is one failover benchmark.
 type FailoverConfig struct {
 	// Name is the lab's name.
-	Name string        `json:"name"`
+	Name string        `json:"name,omitempty"`
 	Mode topology.Mode `json:"mode"`
 	// Kinds are interleaved within each sync setting: round 1 of each, then
 	// round 2 of each…
@@ -61,8 +63,8 @@ type FailoverConfig struct {
 	// failover.
 	Kept int `json:"kept"`
 	// Before and After bound the window of each round around the fault.
-	Before time.Duration `json:"before"`
-	After  time.Duration `json:"after"`
+	Before Seconds `json:"before_s"`
+	After  Seconds `json:"after_s"`
 	// Progress, if set, is called before each round.
 	Progress func(FailoverStep) `json:"-"`
 }
@@ -105,10 +107,10 @@ func (c *FailoverConfig) Validate() error {
 		c.Kept = 20
 	}
 	if c.Before == 0 {
-		c.Before = 2 * time.Second
+		c.Before = Seconds(2 * time.Second)
 	}
 	if c.After == 0 {
-		c.After = 6 * time.Second
+		c.After = Seconds(6 * time.Second)
 	}
 	var errs []error
 	if err := topology.CheckLabName(c.Name); err != nil {
@@ -131,7 +133,7 @@ func (c *FailoverConfig) Validate() error {
 	if c.Kept < 0 || c.Kept > 1000 {
 		errs = append(errs, fmt.Errorf("kept connections %d: use 0 to 1000", c.Kept))
 	}
-	if c.Before < bin || c.Before > time.Minute || c.After < 4*time.Second || c.After > time.Minute {
+	if before, after := c.Before.Duration(), c.After.Duration(); before < bin || before > time.Minute || after < 4*time.Second || after > time.Minute {
 		errs = append(errs, fmt.Errorf("window %s before and %s after the fault: use 100ms-1m before and 4s-1m after (a crash takes up to 3.9 s)", c.Before, c.After))
 	}
 	return errors.Join(errs...)
@@ -146,19 +148,15 @@ type FailoverResult struct {
 	Summary []FailoverSummary `json:"summary"`
 }
 
-// FailoverSettings is the configuration a result was measured with.
+// FailoverSettings is the configuration a result was measured with: the
+// FailoverConfig it ran, and the lab's fixed timing.
 type FailoverSettings struct {
-	Mode   topology.Mode `json:"mode"`
-	Kinds  []string      `json:"kinds"`
-	Sync   []bool        `json:"sync"`
-	Rounds int           `json:"rounds"`
-	Rate   float64       `json:"rate"`
-	Kept   int           `json:"kept"`
-	Before float64       `json:"before_s"`
-	After  float64       `json:"after_s"`
-	Bin    float64       `json:"bin_s"`
-	// Priorities, advert and health timing are the lab's (harness.HAOptions defaults).
-	Advert float64 `json:"advert_s"`
+	FailoverConfig
+	// Bin is the width of PerBin's bins.
+	Bin Seconds `json:"bin_s"`
+	// Advert is VRRP's advertisement interval (harness.HAOptions' default);
+	// priorities and health timing are the lab's too.
+	Advert Seconds `json:"advert_s"`
 }
 
 // FailoverRound is one failover.
@@ -233,11 +231,12 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (res *FailoverResult, 
 			err = fmt.Errorf("%w: %w", errInterrupted, err)
 		}
 	}()
+	recorded := cfg
+	recorded.Progress = nil // a result holds no callback
 	res = &FailoverResult{
 		Env: Env{GoVersion: runtime.Version(), Kernel: topology.KernelRelease(), CPUModel: cpuModel(), CPUs: runtime.NumCPU(),
 			Accel: "host", Started: start.UTC(), Sysctls: map[string]string{}},
-		Config: FailoverSettings{Mode: cfg.Mode, Kinds: cfg.Kinds, Sync: cfg.Sync, Rounds: cfg.Rounds, Rate: cfg.Rate, Kept: cfg.Kept,
-			Before: cfg.Before.Seconds(), After: cfg.After.Seconds(), Bin: bin.Seconds(), Advert: time.Second.Seconds()},
+		Config: FailoverSettings{FailoverConfig: recorded, Bin: Seconds(bin), Advert: Seconds(time.Second)},
 	}
 	total := len(cfg.Sync) * cfg.Rounds * len(cfg.Kinds)
 	for _, withSync := range cfg.Sync {
@@ -349,12 +348,13 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, ha
 	// Long enough for the sync daemon to have sent the kept connections
 	// (a buffer waits up to 2 s, its thread wakes every second) and for the
 	// window before the fault to hold only steady load.
-	if err := sleep(ctx, max(3500*time.Millisecond, cfg.Before)); err != nil {
+	before, after := cfg.Before.Duration(), cfg.After.Duration()
+	if err := sleep(ctx, max(3500*time.Millisecond, before)); err != nil {
 		return round, time.Time{}, err
 	}
 	// Watch before the fault: a graceful stop returns only once keepalived
 	// has ended, well after the takeover.
-	wait, cancel := context.WithTimeout(ctx, cfg.After+30*time.Second)
+	wait, cancel := context.WithTimeout(ctx, after+30*time.Second)
 	defer cancel()
 	gotVIP, err := backup.WatchVIP(wait)
 	if err != nil {
@@ -372,13 +372,13 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, ha
 	if err != nil {
 		return round, at, err
 	}
-	if t, err := gotVIP(); err == nil && t.Before(at.Add(cfg.After)) {
+	if t, err := gotVIP(); err == nil && t.Before(at.Add(after)) {
 		round.VIPS = t.Sub(at).Seconds()
 	}
-	if e, err := backup.WaitState(wait, "MASTER", at); err == nil && e.At.Before(at.Add(cfg.After)) {
+	if e, err := backup.WaitState(wait, "MASTER", at); err == nil && e.At.Before(at.Add(after)) {
 		round.NotifyS = e.At.Sub(at).Seconds()
 	}
-	if err := sleep(ctx, time.Until(at.Add(cfg.After))); err != nil {
+	if err := sleep(ctx, time.Until(at.Add(after))); err != nil {
 		return round, at, err
 	}
 	for _, c := range kept {
@@ -412,8 +412,9 @@ func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, ha
 
 // analyseRound fills in what the load saw in the round's window.
 func analyseRound(r *FailoverRound, seen []observed, at time.Time, cfg FailoverConfig) {
-	from, to := at.Add(-cfg.Before), at.Add(cfg.After)
-	bins := make([]float64, int((cfg.Before+cfg.After)/bin))
+	before, after := cfg.Before.Duration(), cfg.After.Duration()
+	from, to := at.Add(-before), at.Add(after)
+	bins := make([]float64, int((before+after)/bin))
 	first := time.Duration(-1)
 	for _, o := range seen {
 		if o.scheduled.Before(from) || !o.scheduled.Before(to) {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"text/tabwriter"
 
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -66,7 +69,7 @@ func (r *FailoverResult) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "lvslab failover: %s mode, kernel %s, %d × %s, accelerator %s, lvslab %s\n", c.Mode, kernel, e.CPUs, e.CPUModel, e.Accel, e.Version)
 	fmt.Fprintf(w, "open-loop load %.0f requests/s (one new connection each), %d long-lived connections per round, %d round(s) per kind and setting; VRRPv2, advert %gs, priorities 150/100, nopreempt, TCP_CHECK\n",
-		c.Rate, c.Kept, c.Rounds, c.Advert)
+		c.Rate, c.Kept, c.Rounds, c.Advert.Seconds())
 	fmt.Fprintf(w, "takeover in seconds after the fault: p50 / max (n rounds seen)\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "kind\tsync\tn\tVRRP notify\tVIP on new master\tclient's view\trequests failed\tconnections survived\t")
@@ -83,7 +86,7 @@ func (r *FailoverResult) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nFiles: %s (every round, with requests/s per %gs), %s/%s (requests/s around the failovers).\n", FailoverJSON, c.Bin, FailoverSVG, FailoverPNG)
+	_, err := fmt.Fprintf(w, "\nFiles: %s (every round, with requests/s per %gs), %s/%s (requests/s around the failovers).\n", FailoverJSON, c.Bin.Seconds(), FailoverSVG, FailoverPNG)
 	return err
 }
 
@@ -104,7 +107,7 @@ func (r *FailoverResult) SaveFigure(path string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("lvslab failover: %s mode, %.0f req/s offered, kernel %s (%s)", c.Mode, c.Rate, r.Env.Kernel, r.Env.Accel)
 	p.X.Label.Text = "seconds since the fault"
-	p.Y.Label.Text = fmt.Sprintf("answered requests/s per %.0f ms (mean of rounds)", c.Bin*1000)
+	p.Y.Label.Text = fmt.Sprintf("answered requests/s per %.0f ms (mean of rounds)", c.Bin.Seconds()*1000)
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = false
@@ -127,7 +130,7 @@ func (r *FailoverResult) SaveFigure(path string) error {
 				}
 			}
 			// A bin's requests were answered during it: plot at its middle.
-			pts = append(pts, plotter.XY{X: -c.Before + (float64(b)+0.5)*c.Bin, Y: mean(v)})
+			pts = append(pts, plotter.XY{X: -c.Before.Seconds() + (float64(b)+0.5)*c.Bin.Seconds(), Y: stat.Mean(v, nil)})
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
@@ -139,7 +142,7 @@ func (r *FailoverResult) SaveFigure(path string) error {
 		p.Add(line)
 		p.Legend.Add(fmt.Sprintf("%s, sync %s", s.Kind, onOff(s.Sync)), line)
 	}
-	offered, err := plotter.NewLine(plotter.XYs{{X: -c.Before, Y: c.Rate}, {X: c.After, Y: c.Rate}})
+	offered, err := plotter.NewLine(plotter.XYs{{X: -c.Before.Seconds(), Y: c.Rate}, {X: c.After.Seconds(), Y: c.Rate}})
 	if err != nil {
 		return fmt.Errorf("figure: %w", err)
 	}
@@ -192,15 +195,4 @@ func ReadFailoverConfig(path string) (FailoverConfig, error) {
 		return c, fmt.Errorf("%s is not a failover configuration: %w", path, err)
 	}
 	return c, c.Validate()
-}
-
-func mean(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	var sum float64
-	for _, x := range v {
-		sum += x
-	}
-	return sum / float64(len(v))
 }

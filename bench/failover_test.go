@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -25,7 +27,7 @@ func TestFailoverValidate(t *testing.T) {
 		{FailoverConfig{Rounds: 1, Kinds: []string{"reboot"}}, `kind "reboot"`},
 		{FailoverConfig{Rounds: 1, Mode: "direct"}, `mode "direct"`},
 		{FailoverConfig{Rounds: 1, Rate: 1e6}, "rate"},
-		{FailoverConfig{Rounds: 1, After: time.Second}, "4s-1m after"},
+		{FailoverConfig{Rounds: 1, After: Seconds(time.Second)}, "4s-1m after"},
 		{FailoverConfig{Rounds: 1, Name: "Bad Name"}, "lab name"},
 	} {
 		if err := bad.c.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
@@ -67,10 +69,10 @@ func TestAnalyseRound(t *testing.T) {
 }
 
 func TestFailoverFiles(t *testing.T) {
-	cfg := FailoverConfig{Rounds: 2}
+	cfg := FailoverConfig{Rounds: 2, Rate: 100, Kept: 20}
 	cfg.Validate()
 	r := &FailoverResult{Env: Env{Kernel: "6.1.0", CPUs: 2, Accel: "tcg"},
-		Config: FailoverSettings{Mode: cfg.Mode, Kinds: cfg.Kinds, Sync: cfg.Sync, Rounds: 2, Rate: 100, Kept: 20, Before: 2, After: 6, Bin: 0.1, Advert: 1}}
+		Config: FailoverSettings{FailoverConfig: cfg, Bin: Seconds(100 * time.Millisecond), Advert: Seconds(time.Second)}}
 	for _, s := range cfg.Sync {
 		for _, k := range cfg.Kinds {
 			for i := 1; i <= 2; i++ {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -11,8 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/perf/benchmath"
-	"gopkg.in/yaml.v3"
 
 	"github.com/lvslab/lvslab/topology"
 )

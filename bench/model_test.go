@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -14,8 +16,8 @@ import (
 // each station's demand (seconds per request) and a background each
 // station spends whatever the load, measured at two rates per trial.
 func stationsResult(demands map[topology.Mode]map[string]float64, background float64, trials int) *Result {
-	r := &Result{Config: Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR}, Isolate: true,
-		Light: LightSettings{Trials: trials, Duration: 1, Share: 0.4}}}
+	r := &Result{Config: Settings{Config: Config{Modes: []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR}, Isolate: true,
+		Light: LightLoad{Trials: trials, Duration: Seconds(time.Second), Share: 0.4}}}}
 	r.Machine = &Machine{Source: SourceVCPU, Stations: []topology.Station{
 		{Name: "client", Nodes: []string{"client"}, CPUs: topology.CPUList{0}},
 		{Name: "director", Nodes: []string{"director"}, CPUs: topology.CPUList{1}},
@@ -206,7 +208,8 @@ func TestVerdictFromTheSweep(t *testing.T) {
 }
 
 func TestScheduleEstimatesByWork(t *testing.T) {
-	cfg := Config{Trials: 1, Clients: []int{1}, Duration: time.Second, Warmup: 0, Latency: time.Second, Light: LightLoad{Trials: 1, Duration: time.Second}}
+	sec := Seconds(time.Second)
+	cfg := Config{Trials: 1, Clients: []int{1}, Duration: sec, Warmup: 0, Latency: sec, Light: LightLoad{Trials: 1, Duration: sec}}
 	s := newSchedule(cfg, 2)
 	if s.total != 2+4+2 || s.work != 8*time.Second {
 		t.Fatalf("%d steps, %s of work", s.total, s.work)
@@ -255,8 +258,8 @@ func TestGuestConsoleRewritesProgressAndTakesMarks(t *testing.T) {
 }
 
 func TestPathsOnOneCPUComeFromTheSaturatedSweep(t *testing.T) {
-	r := &Result{Config: Settings{Modes: []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT}, Clients: []int{1, 32}, Trials: 3,
-		Light: LightSettings{Trials: 1}}}
+	r := &Result{Config: Settings{Config: Config{Modes: []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT}, Clients: []int{1, 32}, Trials: 3,
+		Light: LightLoad{Trials: 1}}}}
 	r.Machine = &Machine{Source: SourceProcStat, Stations: []topology.Station{{Name: MachineStation, CPUs: topology.CPUList{0}}}}
 	cost := map[topology.Mode]float64{topology.ModeDirect: 0.0010, topology.ModeRouted: 0.0012, topology.ModeNAT: 0.0015}
 	for tr := 1; tr <= 3; tr++ {

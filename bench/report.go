@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -263,9 +265,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		conn = "keep-alive connections"
 	}
 	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
-		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration, c.Warmup)
+		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration.Seconds(), c.Warmup.Seconds())
 	if c.Light.Trials > 0 {
-		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs", c.Latency, c.Light.Trials, c.Light.Duration)
+		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs", c.Latency.Seconds(), c.Light.Trials, c.Light.Duration.Seconds())
 		if c.Light.Burst > 1 {
 			fmt.Fprintf(w, ", the requests in bursts of %d (a station serves them back to back, as a saturated one does, instead of waking from idle for each; its load is as light on average)", c.Light.Burst)
 		}

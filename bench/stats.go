@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -7,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/combin"
 
 	"github.com/lvslab/lvslab/topology"
@@ -40,16 +43,8 @@ func Estimated(values []float64) Estimate {
 	e.Lo, e.Hi = bootstrap(func(rng *rand.Rand) float64 {
 		return median(resample(rng, values, scratch))
 	})
-	var sum, sq float64
-	for _, v := range values {
-		sum += v
-	}
-	mean := sum / float64(len(values))
-	for _, v := range values {
-		sq += (v - mean) * (v - mean)
-	}
-	if len(values) > 1 && mean != 0 {
-		e.CV = math.Sqrt(sq/float64(len(values)-1)) / mean
+	if mean, sd := stat.MeanStdDev(values, nil); len(values) > 1 && mean != 0 {
+		e.CV = sd / mean
 	}
 	return e
 }
@@ -57,15 +52,17 @@ func Estimated(values []float64) Estimate {
 // bootstrap returns the Confidence percentile interval of a statistic
 // computed on resamples. Hand-written: benchmath's own intervals are
 // order-statistic ones that need more samples than a few trials give.
-func bootstrap(stat func(rng *rand.Rand) float64) (lo, hi float64) {
+func bootstrap(statistic func(rng *rand.Rand) float64) (lo, hi float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	stats := make([]float64, bootstrapResamples)
 	for i := range stats {
-		stats[i] = stat(rng)
+		stats[i] = statistic(rng)
 	}
 	slices.Sort(stats)
+	// Efron's percentile interval: the B·tail-th and B·(1-tail)-th of the
+	// B ordered statistics, which is stat.Empirical's quantile.
 	tail := (1 - Confidence) / 2
-	return quantile(stats, tail), quantile(stats, 1-tail)
+	return stat.Quantile(tail, stat.Empirical, stats, nil), stat.Quantile(1-tail, stat.Empirical, stats, nil)
 }
 
 // resample fills into (as long as values) with a draw with replacement.
@@ -76,23 +73,21 @@ func resample(rng *rand.Rand, values, into []float64) []float64 {
 	return into
 }
 
+// median is the sample median: the middle value, or the mean of the two
+// middle ones. Hand-written: none of gonum's quantile estimators gives it
+// (stat.Empirical takes the lower of the two middle values, stat.LinInterp
+// puts the median of 1, 2 and 3 at 1.5).
 func median(values []float64) float64 {
-	s := slices.Clone(values)
-	slices.Sort(s)
-	return quantile(s, 0.5)
-}
-
-// quantile of sorted values, interpolating between neighbours.
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
+	if len(values) == 0 {
 		return math.NaN()
 	}
-	pos := q * float64(len(sorted)-1)
-	i := int(pos)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
+	s := slices.Clone(values)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
 	}
-	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // Point summarises one mode at one client count over all trials.

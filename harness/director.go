@@ -1,3 +1,5 @@
+//go:build linux
+
 package harness
 
 import (
@@ -262,13 +264,6 @@ func (d *Director) real(s Service, r Real, verb string, op func(*ipvs.Service, *
 		return fmt.Errorf("%s real server %s on %s: %w", verb, netip.AddrPortFrom(r.Addr, r.Port), s, err)
 	}
 	return nil
-}
-
-// Flush removes every service.
-func (d *Director) Flush() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.h.Flush()
 }
 
 // Stats are IPVS counters. The kernel keeps them 32-bit for connections and

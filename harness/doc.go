@@ -8,4 +8,7 @@
 //
 // It builds on package topology and must not create or delete namespaces
 // or links itself, nor touch the root namespace.
+//
+// Linux only, as package topology: every file but this one is built for
+// linux alone.
 package harness

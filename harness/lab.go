@@ -1,3 +1,5 @@
+//go:build linux
+
 package harness
 
 import (
@@ -42,6 +44,10 @@ func StartServers(t *topology.Lab, cfg ServerConfig) (*Lab, error) {
 	}
 	return lab, nil
 }
+
+// Topology is the built lab the servers run in, for what takes a
+// *topology.Lab (loadgen.ForLab, Wire, Verify) without spelling l.Lab.
+func (l *Lab) Topology() *topology.Lab { return l.Lab }
 
 // Server returns the real server of that name, or nil.
 func (l *Lab) Server(name string) *RealServer {

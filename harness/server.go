@@ -1,8 +1,9 @@
+//go:build linux
+
 package harness
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"golang.org/x/net/ipv4"
@@ -22,7 +23,7 @@ import (
 // Response headers every real server sets: the load generator counts
 // requests per server by HeaderServer.
 const (
-	HeaderServer = "X-Real-Server"
+	HeaderServer = topology.ServerHeader
 	HeaderClient = "X-Client-Addr"
 	// HeaderReceived is the size of the request body the server read.
 	HeaderReceived = "X-Body-Bytes"
@@ -152,17 +153,6 @@ func (s *RealServer) Stop() error {
 		return fmt.Errorf("stop real server %s: %w", s.Name(), err)
 	}
 	return nil
-}
-
-// Shutdown stops accepting and waits (up to ctx) for open requests to end.
-func (s *RealServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.http
-	s.mu.Unlock()
-	if srv != nil {
-		srv.Shutdown(ctx)
-	}
-	return s.Stop()
 }
 
 // Degrade makes a server that still accepts connections sick: every

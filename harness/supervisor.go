@@ -1,3 +1,5 @@
+//go:build linux
+
 package harness
 
 import (
@@ -52,26 +54,6 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counters", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(lab.Counters())
-	})
-	mux.HandleFunc("POST /servers/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		s := lab.Server(r.PathValue("name"))
-		if s == nil {
-			http.Error(w, "no real server named "+r.PathValue("name"), http.StatusNotFound)
-			return
-		}
-		var err error
-		switch r.PathValue("action") {
-		case "start":
-			err = s.Start()
-		case "stop":
-			err = s.Stop()
-		default:
-			http.Error(w, "action must be start or stop", http.StatusBadRequest)
-			return
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
 	})
 	srv := &http.Server{Handler: mux}
 	ctx, stop := context.WithCancel(ctx)
@@ -185,24 +167,4 @@ func (r *Remote) Counters(ctx context.Context) (map[string]Counters, error) {
 		return nil, fmt.Errorf("read counters of lab %s: %w", r.lab, err)
 	}
 	return out, nil
-}
-
-// SetServer stops or starts one real server.
-func (r *Remote) SetServer(ctx context.Context, name string, up bool) error {
-	action := "stop"
-	if up {
-		action = "start"
-	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://lab/servers/"+name+"/"+action, nil)
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("ask the supervisor of lab %s: %w", r.lab, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var msg [512]byte
-		n, _ := resp.Body.Read(msg[:])
-		return fmt.Errorf("%s %s: %s", action, name, msg[:n])
-	}
-	return nil
 }

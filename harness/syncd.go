@@ -1,3 +1,5 @@
+//go:build linux
+
 package harness
 
 import (
@@ -26,7 +28,6 @@ const (
 	ipvsGenlVersion = 1
 
 	ipvsCmdNewDaemon = 9
-	ipvsCmdDelDaemon = 10
 	ipvsCmdGetDaemon = 11
 
 	ipvsCmdAttrDaemon = 3
@@ -142,23 +143,9 @@ func (d *Director) StartSyncDaemon(s SyncDaemon) error {
 	}
 	if _, err := d.genl(ipvsCmdNewDaemon, 0, attr); err != nil {
 		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("start %s sync daemon in %s: one is already running (one master and one backup per namespace: stop it first): %w", s.State, d.Node.Name, err)
+			return fmt.Errorf("start %s sync daemon in %s: one is already running (one master and one backup per namespace: stop it first with ipvsadm --stop-daemon %s in that namespace): %w", s.State, d.Node.Name, s.State, err)
 		}
 		return fmt.Errorf("start %s sync daemon in %s on %s: %w", s.State, d.Node.Name, s.Interface, err)
-	}
-	return nil
-}
-
-// StopSyncDaemon stops the director's master or backup sync daemon.
-func (d *Director) StopSyncDaemon(state string) error {
-	st, err := SyncDaemon{State: state}.state()
-	if err != nil {
-		return err
-	}
-	attr := nl.NewRtAttr(ipvsCmdAttrDaemon, nil)
-	attr.AddRtAttr(ipvsDaemonAttrState, nl.Uint32Attr(st))
-	if _, err := d.genl(ipvsCmdDelDaemon, 0, attr); err != nil {
-		return fmt.Errorf("stop %s sync daemon in %s: %w", state, d.Node.Name, err)
 	}
 	return nil
 }

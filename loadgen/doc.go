@@ -20,4 +20,7 @@
 //
 // This package only sends traffic to the targets it is given; it does not
 // build labs or change their configuration.
+//
+// Linux only: epoll and raw socket calls; every file but this one is
+// built for linux alone.
 package loadgen

@@ -1,3 +1,5 @@
+//go:build linux
+
 package loadgen
 
 import (
@@ -5,7 +7,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/topology"
 )
 
 var (
@@ -20,7 +22,7 @@ var (
 // maxHeader bounds a response's status line and header fields together.
 const maxHeader = 8 << 10
 
-var headerServer = []byte(harness.HeaderServer)
+var headerServer = []byte(topology.ServerHeader)
 
 // response reads one HTTP/1.x response as it arrives, read by read. It
 // parses only what a load generator needs: the status, Content-Length,

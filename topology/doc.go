@@ -38,4 +38,8 @@
 // This package must not touch the root namespace's links, routes, sysctls
 // or firewall, nor bind any process but those a lab records and the
 // caller's own (PinSelf), and it starts no servers: that is package harness.
+//
+// Linux only: every file but this one is built for linux alone (network
+// namespaces, netlink, mounts, CPU affinity), so that go build and go vet
+// of ./... pass on any GOOS, where the lvslab command says it needs Linux.
 package topology

@@ -1,3 +1,5 @@
+//go:build linux
+
 package topology
 
 import (
@@ -10,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The YAML form keeps addresses as strings so that a bad one is reported

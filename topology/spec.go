@@ -1,3 +1,5 @@
+//go:build linux
+
 package topology
 
 import (
@@ -14,6 +16,11 @@ const (
 	RoleRouter     Role = "router"
 	RoleRealServer Role = "real-server"
 )
+
+// ServerHeader is the HTTP response header in which a lab's real server
+// names itself: package harness's servers set it and package loadgen counts
+// requests per server by it, neither importing the other.
+const ServerHeader = "X-Real-Server"
 
 // Mode says how the real servers route their replies.
 type Mode string
@@ -126,17 +133,6 @@ func WithName(name string) Option { return func(s *Spec) { s.Name = name } }
 
 // WithMode sets how the real servers route replies.
 func WithMode(m Mode) Option { return func(s *Spec) { s.Mode = m } }
-
-// WithClientSources sets how many source addresses the client gets.
-func WithClientSources(n int) Option {
-	return func(s *Spec) {
-		for i := range s.Nodes {
-			if s.Nodes[i].Role == RoleClient {
-				s.Nodes[i].Links[0].Sources = n
-			}
-		}
-	}
-}
 
 // WithClientOn moves the client to another segment, keeping its number of
 // source addresses: on the real servers' segment it reaches them with no

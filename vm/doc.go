@@ -21,4 +21,7 @@
 // and, while a capped VM runs, a cgroup of its own (lvslab-vm-PID under
 // the cpu controller), removed when QEMU ends or by the next run; the
 // host's apt sources and lists are never read or written.
+//
+// Linux only (QEMU with KVM or TCG, cgroups, the host's /proc): every
+// file but this one is built for linux alone.
 package vm

@@ -1,3 +1,5 @@
+//go:build linux
+
 package vm
 
 import (
@@ -10,7 +12,7 @@ import (
 	"regexp"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lvslab/lvslab/fixtures"
 )

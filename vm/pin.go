@@ -1,3 +1,5 @@
+//go:build linux
+
 package vm
 
 import (
@@ -7,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Pin is what re-pinning found for one entry of a kernel list.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package vm
 
 import (
@@ -126,8 +128,13 @@ func (o *Options) Check() error {
 	return errors.Join(errs...)
 }
 
+// ErrTimeout is Run's error, wrapped with the limit, when the guest did not
+// finish within Options.Timeout and QEMU was killed.
+var ErrTimeout = errors.New("the guest did not finish in time")
+
 // Run boots the kernel, runs the command and returns its exit status.
-// QEMU is always reaped: on success, error, timeout or ctx cancellation.
+// QEMU is always reaped: on success, error, timeout (ErrTimeout) or ctx
+// cancellation.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.InitBinary == "" {
 		self, err := os.Executable()
@@ -219,7 +226,7 @@ func boot(ctx context.Context, qemu string, accels []string, initrd string, o Op
 			continue
 		}
 		if ctx.Err() == context.DeadlineExceeded {
-			return res, fmt.Errorf("the guest did not finish within %s: QEMU was killed (raise --timeout)", o.Timeout)
+			return res, fmt.Errorf("%w (%s): QEMU was killed (raise --timeout)", ErrTimeout, o.Timeout)
 		}
 		if ctx.Err() != nil {
 			return res, errors.New("interrupted: QEMU was killed")

@@ -1,7 +1,10 @@
+//go:build linux
+
 package vm
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -220,5 +223,21 @@ func TestKVMHangIsRecordedOnlyWhenTheWatchdogFires(t *testing.T) {
 	}
 	if _, err := os.Stat(kvmHangsFile()); err != nil {
 		t.Errorf("the watchdog fired under KVM but nothing was recorded: %v", err)
+	}
+}
+
+func TestTimeoutIsErrTimeout(t *testing.T) {
+	t.Setenv(CacheEnv, t.TempDir())
+	o := Options{Kernel: &Kernel{Name: "k", Image: "/k"}, CPUs: 1, Memory: "1G", Console: io.Discard, Log: func(string) {},
+		Timeout: 500 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(t.Context(), o.Timeout)
+	defer cancel()
+	_, err := boot(ctx, fakeQEMU(t, "echo booted; exec sleep 30"), []string{"tcg"}, "/i", o)
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "500ms") {
+		t.Errorf("a guest that outlives its timeout: %v (want ErrTimeout naming the limit)", err)
+	}
+	_, err = boot(t.Context(), fakeQEMU(t, "echo 'qemu: could not set MSR' >&2; exit 1"), []string{"tcg"}, "/i", o)
+	if errors.Is(err, ErrTimeout) {
+		t.Errorf("a QEMU that stopped at once is no timeout: %v", err)
 	}
 }

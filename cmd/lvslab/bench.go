@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -86,9 +88,9 @@ func (b *benchFlags) config() (bench.Config, error) {
 		}
 		return c, nil
 	}
-	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: b.duration, Warmup: b.warmup,
-		Latency: b.latency, Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
-		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: b.lightDuration, Share: b.lightShare, Burst: b.lightBurst},
+	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: bench.Seconds(b.duration), Warmup: bench.Seconds(b.warmup),
+		Latency: bench.Seconds(b.latency), Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
+		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: bench.Seconds(b.lightDuration), Share: b.lightShare, Burst: b.lightBurst},
 		Isolate: b.isolate, Batch: b.batch}
 	switch b.switchMode {
 	case "static":
@@ -249,7 +251,7 @@ func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result
 	p.finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, exitError{code: 130, msg: "interrupted: every lab was removed"}
+			return nil, exitError{code: exitInterrupted, msg: "interrupted: every lab was removed"}
 		}
 		return nil, err
 	}

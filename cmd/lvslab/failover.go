@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -55,7 +57,7 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		cfg = c
 	} else {
-		cfg = bench.FailoverConfig{Name: *name, Mode: topology.Mode(*mode), Rounds: *rounds, Rate: *rate, Kept: *kept, Before: *before, After: *after}
+		cfg = bench.FailoverConfig{Name: *name, Mode: topology.Mode(*mode), Rounds: *rounds, Rate: *rate, Kept: *kept, Before: bench.Seconds(*before), After: bench.Seconds(*after)}
 		for _, k := range strings.Split(*kinds, ",") {
 			cfg.Kinds = append(cfg.Kinds, strings.TrimSpace(k))
 		}
@@ -122,7 +124,7 @@ func failoverHere(ctx context.Context, cfg bench.FailoverConfig, out string) (*b
 	p.finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, exitError{code: 130, msg: "interrupted: the lab was removed"}
+			return nil, exitError{code: exitInterrupted, msg: "interrupted: the lab was removed"}
 		}
 		return nil, err
 	}

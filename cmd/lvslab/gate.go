@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -14,36 +16,39 @@ import (
 	"github.com/lvslab/lvslab/bench"
 )
 
-// exitRegression is lvslab gate's "regressed".
-const exitRegression = 1
+// exitRegression is lvslab gate's "regressed": a failure.
+const exitRegression = exitFailure
 
 // gateExitHelp ends lvslab gate --help: CI tells the verdicts apart by them.
-const gateExitHelp = `
+var gateExitHelp = fmt.Sprintf(`
 Every point of the baseline (each mode's ratio to direct at each client
 count) is judged; a point this run lacks or cannot support is never a pass.
 
 Exit status (the first that applies):
-  1  regression: a point's ratio dropped by more than --margin with p < --alpha
-  3  a --thresholds limit is broken
-  4  inconclusive: a point of the baseline could not be judged (a mode or
+  %d  regression: a point's ratio dropped by more than --margin with p < --alpha
+  %d  a --thresholds limit is broken
+  %d  inconclusive: a point of the baseline could not be judged (a mode or
      client count missing from this run, no ratio to direct, copied trials,
      a baseline ratio of 0, or too few trials for the U test to reach
-     p < --alpha: the reason says how many are needed), or a limit matched
-     no point; nothing regressed or broke among what was judged
-  5  could not judge at all: a file is missing, unreadable or not a result
+     p < --alpha: the reason says how many are needed), a limit matched
+     no point, or the two results ran on two kernel builds; nothing
+     regressed or broke among what was judged
+  %d  could not judge at all: a file is missing, unreadable or not a result
      or thresholds file lvslab wrote or accepts (empty, several YAML
      documents, unknown key, NaN or out-of-range value), the two results
      used different --conn, or the report could not be written
-  2  a usage error: a flag missing or out of range (--margin NaN, --alpha 1)
-  0  pass: every point of the baseline judged, none regressed, every limit holds
-`
+  %d  a usage error: a flag missing or out of range (--margin NaN, --alpha 1)
+  %d  pass: every point of the baseline judged, none regressed, every limit holds
+`, exitRegression, exitThreshold, exitInconclusive, exitCannotJudge, exitUsage, exitPass)
 
 func init() {
 	register(&command{
-		name:    "gate",
-		summary: "Judge a benchmark against a baseline (mode ÷ direct ratios, U test, bootstrap): exit 0 pass, 1 regressed, 3 limit broken, 4 inconclusive, 5 could not judge.",
-		usage:   "gate --baseline FILE [--margin 10%] [--alpha 0.05] [--thresholds fixtures/thresholds.yaml] [--allow-kernel-change] [--json] RESULTS.json",
-		run:     runGate,
+		name: "gate",
+		summary: fmt.Sprintf("Judge a benchmark against a baseline (mode ÷ direct ratios, U test, bootstrap): "+
+			"exit %d pass, %d regressed, %d limit broken, %d inconclusive, %d could not judge.",
+			exitPass, exitRegression, exitThreshold, exitInconclusive, exitCannotJudge),
+		usage: "gate --baseline FILE [--margin 10%] [--alpha 0.05] [--thresholds fixtures/thresholds.yaml] [--allow-kernel-change] [--json] RESULTS.json",
+		run:   runGate,
 	})
 }
 
@@ -77,7 +82,7 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("--alpha: %w", err)}
 	}
 	cannotJudge := func(err error) error {
-		return exitError{code: exitInternal, msg: "cannot judge: " + err.Error()}
+		return exitError{code: exitCannotJudge, msg: "cannot judge: " + err.Error()}
 	}
 	base, err := bench.ReadResult(*baseline)
 	if err != nil {

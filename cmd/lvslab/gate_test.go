@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -18,7 +20,7 @@ func writeResult(t *testing.T, dir, name string, ratio float64, trials int, mode
 	if len(modes) == 0 {
 		modes = []topology.Mode{topology.ModeDirect, topology.ModeNAT}
 	}
-	r := &bench.Result{Config: bench.Settings{Modes: modes, Clients: []int{16}, Trials: trials, Connection: "new"}}
+	r := &bench.Result{Config: bench.Settings{Config: bench.Config{Modes: modes, Clients: []int{16}, Trials: trials}, Connection: "new"}}
 	for trial := 1; trial <= trials; trial++ {
 		spread := 1 + 0.002*float64(trial) - 0.007
 		for _, m := range modes {
@@ -93,15 +95,15 @@ func TestGateExitStatus(t *testing.T) {
 		{"3 + 3 trials, 50% drop", []string{"--baseline", base3, half3}, exitInconclusive, "--trials 4 or more"},
 		{"--margin NaN", []string{"--baseline", base, "--margin", "NaN", slow}, 2, `--margin: "NaN": use 0% to 99%`},
 		{"--alpha NaN", []string{"--baseline", base, "--alpha", "NaN", slow}, 2, "alpha NaN: use a significance level in (0, 1)"},
-		{"an empty thresholds file", []string{"--baseline", base, "--thresholds", empty, same}, exitInternal, "is empty"},
-		{"two YAML documents", []string{"--baseline", base, "--thresholds", twoDocs, same}, exitInternal, "more than one YAML document"},
+		{"an empty thresholds file", []string{"--baseline", base, "--thresholds", empty, same}, exitCannotJudge, "is empty"},
+		{"two YAML documents", []string{"--baseline", base, "--thresholds", twoDocs, same}, exitCannotJudge, "more than one YAML document"},
 		{"a threshold matching nothing", []string{"--baseline", base, "--thresholds", nothing, same}, exitInconclusive, "matches no point"},
 		{"a baseline ratio of 0", []string{"--baseline", zero, same}, exitInconclusive, "baseline's ratio is 0"},
 		{"a baseline ratio of 0, as JSON", []string{"--baseline", zero, "--json", same}, exitInconclusive, `"inconclusive": 1`},
 		{"no baseline", []string{same}, 2, "--baseline is required"},
 		{"bad margin", []string{"--baseline", base, "--margin", "ten", same}, 2, "is not a number"},
-		{"not a result", []string{"--baseline", base, limits}, exitInternal, "cannot judge"},
-		{"a missing file", []string{"--baseline", filepath.Join(dir, "nope.json"), same}, exitInternal, "no such file"},
+		{"not a result", []string{"--baseline", base, limits}, exitCannotJudge, "cannot judge"},
+		{"a missing file", []string{"--baseline", filepath.Join(dir, "nope.json"), same}, exitCannotJudge, "no such file"},
 	} {
 		got, out := captured(t, append([]string{"gate"}, c.args...)...)
 		if got != c.want || !strings.Contains(out, c.says) {

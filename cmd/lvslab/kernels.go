@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -134,7 +136,7 @@ func listKernels(l *vm.KernelList) error {
 		fmt.Fprintln(os.Stderr, p)
 	}
 	if bad > 0 {
-		return exitError{code: 1, msg: fmt.Sprintf("%d cached kernel(s) changed since they were fetched", bad)}
+		return exitError{code: exitFailure, msg: fmt.Sprintf("%d cached kernel(s) changed since they were fetched", bad)}
 	}
 	return nil
 }

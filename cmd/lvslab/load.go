@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -132,10 +134,10 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if res.Interrupted {
-		return exitError{code: 130, msg: "interrupted: the result above covers the run until Ctrl-C"}
+		return exitError{code: exitInterrupted, msg: "interrupted: the result above covers the run until Ctrl-C"}
 	}
 	if res.Successes == 0 {
-		return exitError{code: 1, msg: "no request succeeded"}
+		return exitError{code: exitFailure, msg: "no request succeeded"}
 	}
 	return nil
 }

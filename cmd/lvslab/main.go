@@ -1,5 +1,5 @@
-// Command lvslab builds Linux Virtual Server labs from network namespaces,
-// loads them and tears them down. Run "lvslab help" for the subcommands.
+//go:build linux
+
 package main
 
 import (
@@ -30,7 +30,7 @@ var commands []*command
 
 func register(c *command) { commands = append(commands, c) }
 
-// usageError is a mistake on the command line: exit status 2.
+// usageError is a mistake on the command line: exitUsage.
 type usageError struct{ error }
 
 func main() {
@@ -50,14 +50,14 @@ func run(args []string) int {
 		}
 		printHelp(os.Stdout)
 		if len(args) == 0 {
-			return 2
+			return exitUsage
 		}
-		return 0
+		return exitPass
 	}
 	c := find(args[0])
 	if c == nil {
 		fmt.Fprintf(os.Stderr, "lvslab: unknown command %q (see lvslab help)\n", args[0])
-		return 2
+		return exitUsage
 	}
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -67,15 +67,15 @@ func run(args []string) int {
 	err := c.run(ctx, fs, args[1:])
 	switch {
 	case err == nil:
-		return 0
+		return exitPass
 	case errors.Is(err, flag.ErrHelp):
 		printUsage(os.Stdout, c, fs)
-		return 0
+		return exitPass
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(os.Stderr, "lvslab %s: %v (see lvslab %s --help)\n", c.name, ue.error, c.name)
-		return 2
+		return exitUsage
 	}
 	var ee exitError
 	if errors.As(err, &ee) {
@@ -85,21 +85,35 @@ func run(args []string) int {
 		return ee.code
 	}
 	fmt.Fprintf(os.Stderr, "lvslab %s: %s\n", c.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
-	return 1
+	return exitFailure
 }
 
-// Exit statuses beyond 0 (success), 1 (failure) and 2 (a usage error),
-// so that CI can tell verdicts apart.
+// lvslab's exit statuses, decided here alone (the help texts are built from
+// them), so that CI can tell verdicts apart. A verdict that could not be
+// reached has a status of its own and is never 0. lvslab vm exits with the
+// guest command's status instead.
 const (
+	exitPass = 0
+	// exitFailure: something failed (a spec, a command, lvslab gate's
+	// "regressed").
+	exitFailure = 1
+	// exitUsage: a mistake on the command line (usageError).
+	exitUsage = 2
 	// exitThreshold: lvslab gate found a fixed limit broken.
 	exitThreshold = 3
-	// exitNothingRan / exitInconclusive: a verdict that could not be reached
-	// (no spec ran; a point missing or with too few trials), never a pass.
-	exitNothingRan   = 4
+	// exitInconclusive: lvslab gate could not judge a point of the
+	// baseline or a limit (missing, too few trials, another kernel build);
+	// nothing judged regressed.
 	exitInconclusive = 4
-	// exitInternal: lvslab gate could not judge at all (an unreadable file),
-	// distinct from 1, its "regressed".
-	exitInternal = 5
+	// exitCannotJudge: lvslab gate could not judge at all (a file missing
+	// or unreadable), distinct from exitFailure, its "regressed".
+	exitCannotJudge = 5
+	// exitNothingRan: lvslab summary found that no spec ran (a label
+	// filter that matched none).
+	exitNothingRan = 6
+	// exitInterrupted: Ctrl-C or SIGTERM ended the run (128 + SIGINT, as
+	// a shell reports it).
+	exitInterrupted = 130
 )
 
 // exitError carries a specific exit status (e.g. the guest's in lvslab vm).

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -11,10 +13,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "summary",
-		summary: "Add up JUnit reports (as make test writes them) into one closing line: N passed, N failed, N skipped.\nExit status 1 when a spec failed, 4 when no spec ran (a label filter that matched nothing).",
-		usage:   "summary REPORT.xml…",
-		run:     runSummary,
+		name: "summary",
+		summary: fmt.Sprintf("Add up JUnit reports (as make test writes them) into one closing line: N passed, N failed, N skipped.\n"+
+			"Exit status %d when a spec failed, %d when no spec ran (a label filter that matched nothing).", exitFailure, exitNothingRan),
+		usage: "summary REPORT.xml…",
+		run:   runSummary,
 	})
 }
 
@@ -32,7 +35,7 @@ func runSummary(_ context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("specs: %d passed, %d failed, %d skipped\n", t.Passed, t.Failed, t.Skipped)
 	switch {
 	case t.Failed > 0:
-		return exitError{code: 1}
+		return exitError{code: exitFailure}
 	case t.Ran() == 0:
 		return exitError{code: exitNothingRan, msg: "no spec ran: the label filter matched none (check LABELS against the labels in the README)"}
 	}

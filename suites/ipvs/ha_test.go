@@ -1,3 +1,5 @@
+//go:build linux
+
 package ipvs_test
 
 import (
@@ -81,7 +83,7 @@ func (l *haLab) openPair(o harness.HAOptions, start bool) *harness.HA {
 	if o.Check == "" {
 		o.Check = l.check
 	}
-	ha, err := open(l.Lab.Lab, o)
+	ha, err := open(l.Topology(), o)
 	Expect(err).NotTo(HaveOccurred())
 	l.mu.Lock()
 	l.ha = ha
@@ -191,7 +193,7 @@ func (l *haLab) expectCarrier(ha *harness.HA, carrier *harness.HADirector, since
 // load sends n requests through the VIP, one new connection each.
 func (l *haLab) load(n int64) *loadgen.Result {
 	GinkgoHelper()
-	cfg, err := loadgen.ForLab(l.Lab.Lab, "vip", false)
+	cfg, err := loadgen.ForLab(l.Topology(), "vip", false)
 	Expect(err).NotTo(HaveOccurred())
 	cfg.Clients, cfg.Requests, cfg.Duration, cfg.Timeout = 4, n, time.Minute, 3*time.Second
 	res, err := loadgen.Run(context.Background(), cfg)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package ipvs_test is the suite of a real kernel IPVS director. It needs
 // root and a kernel with ip_vs: it runs on the host when the host has one,
 // and otherwise its TestMain runs this same test binary inside lvslab vm,

@@ -1,3 +1,5 @@
+//go:build linux
+
 package ipvs_test
 
 import (
@@ -24,9 +26,9 @@ var _ = Describe("the lab's switch", Label("switch"), func() {
 	// load sends requests and returns what the bridge delivered meanwhile.
 	load := func(lab *labtest.Lab) labtest.Delivered {
 		GinkgoHelper()
-		before := labtest.CountDelivered(lab.Lab.Lab)
+		before := labtest.CountDelivered(lab.Topology())
 		lab.Load(requests)
-		return labtest.CountDelivered(lab.Lab.Lab).Since(before)
+		return labtest.CountDelivered(lab.Topology()).Since(before)
 	}
 
 	for _, mode := range []topology.Mode{topology.ModeDR, topology.ModeTUN} {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package lab_test is the suite of the lab itself: building, wiring,
 // direct load and cleanup. It needs root and no IPVS.
 package lab_test

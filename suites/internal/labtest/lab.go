@@ -1,3 +1,5 @@
+//go:build linux
+
 package labtest
 
 import (
@@ -75,7 +77,7 @@ func (l *Lab) Target() string {
 // bounded by two minutes; set Requests, Duration or KeepAlive as wanted.
 func (l *Lab) LoadConfig(clients int) loadgen.Config {
 	GinkgoHelper()
-	cfg, err := loadgen.ForLab(l.Lab.Lab, l.Target(), false)
+	cfg, err := loadgen.ForLab(l.Topology(), l.Target(), false)
 	Expect(err).NotTo(HaveOccurred())
 	cfg.Clients, cfg.Duration = clients, 2*time.Minute
 	return cfg
@@ -337,8 +339,8 @@ func (l *Lab) IPVSSysctl(name, value string) {
 }
 
 // Verify checks the lab's wiring for its mode (harness.Verify).
-func (l *Lab) Verify() error { return harness.Verify(l.Lab.Lab, l.Spec.Mode) }
+func (l *Lab) Verify() error { return harness.Verify(l.Topology(), l.Spec.Mode) }
 
 // Rewire wires the lab for its mode again (harness.Wire), undoing what a
 // spec broke on purpose.
-func (l *Lab) Rewire() error { return harness.Wire(l.Lab.Lab, l.Spec.Mode) }
+func (l *Lab) Rewire() error { return harness.Wire(l.Topology(), l.Spec.Mode) }

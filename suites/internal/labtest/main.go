@@ -1,3 +1,5 @@
+//go:build linux
+
 package labtest
 
 import (
@@ -246,7 +248,7 @@ func runInVM(ctx context.Context, binary string, args []string) (int, error) {
 				<-done[r.after]
 			}
 			res, err := vm.Run(ctx, o)
-			if err != nil && ctx.Err() == nil && strings.Contains(err.Error(), "did not finish within") {
+			if errors.Is(err, vm.ErrTimeout) && ctx.Err() == nil {
 				err = fmt.Errorf("%w: the suite had as long as go test's -timeout (%s), too short for it in a VM under TCG on this host: go test -timeout 40m ./...", err, o.Timeout)
 			}
 			code := 1
