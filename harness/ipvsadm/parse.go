@@ -173,6 +173,18 @@ type commandRule struct {
 	apply func(p *parser, cmd use, w words) error
 }
 
+// allowed is each command's options as a set.
+var allowed = map[optID]map[optID]bool{}
+
+func init() {
+	for cmd, r := range commandRules {
+		allowed[cmd] = map[optID]bool{}
+		for _, id := range r.allow {
+			allowed[cmd][id] = true
+		}
+	}
+}
+
 var (
 	serviceOpts  = []optID{optTCP, optUDP, optSCTP, optFWMark, optIPv6}
 	settingsOpts = []optID{optScheduler, optPersistent, optNetmask, optOps, optPE, optSchedFlags}
@@ -201,16 +213,25 @@ var notRules = map[optID]string{
 }
 
 func checkOptions(cmd use, rule commandRule, w words) error {
-	seen := map[string]use{}
-	allowed := map[optID]bool{}
-	for _, id := range rule.allow {
-		allowed[id] = true
+	// A line has a handful of options: a slice beats a map.
+	type groupUse struct {
+		group string
+		use
+	}
+	var seen []groupUse
+	find := func(g string) (use, bool) {
+		for _, s := range seen {
+			if s.group == g {
+				return s.use, true
+			}
+		}
+		return use{}, false
 	}
 	for _, u := range w.opts[1:] {
 		if u.spec.group == groupCommand {
 			return fmt.Errorf("two commands, %s and %s: one rule per line", cmd.as, u.as)
 		}
-		if !allowed[u.spec.id] {
+		if !allowed[cmd.spec.id][u.spec.id] {
 			return fmt.Errorf("%s does not go with %s (%s), ipvsadm refuses it: remove it", u.as, cmd.as, rule.what)
 		}
 		g := u.spec.group
@@ -220,16 +241,16 @@ func checkOptions(cmd use, rule commandRule, w words) error {
 		if g == "" {
 			g = u.spec.long
 		}
-		if first, dup := seen[g]; dup {
+		if first, dup := find(g); dup {
 			if first.spec.id == u.spec.id {
 				return fmt.Errorf("%s is given twice: keep one", u.as)
 			}
 			return fmt.Errorf("%s and %s both give the %s: keep one", first.as, u.as, g)
 		}
-		seen[g] = u
+		seen = append(seen, groupUse{g, u})
 	}
 	for _, g := range rule.need {
-		if _, ok := seen[g]; !ok {
+		if _, ok := find(g); !ok {
 			return fmt.Errorf("%s (%s) needs %s", cmd.as, rule.what, needHelp[g])
 		}
 	}
@@ -272,7 +293,7 @@ func serviceOf(w words) (harness.Service, error) {
 		}
 		s.FWMark, s.Addr = uint32(mark), netip.IPv4Unspecified()
 	default:
-		s.Protocol = map[optID]string{optTCP: "tcp", optUDP: "udp", optSCTP: "sctp"}[u.spec.id]
+		s.Protocol = protocols[u.spec.id]
 		a, port, hasPort, err := addrPort(u.value)
 		if err != nil {
 			return s, fmt.Errorf("%s %s: %w", u.as, quote(u.value), err)
@@ -293,6 +314,11 @@ func serviceOf(w words) (harness.Service, error) {
 	}
 	return s, nil
 }
+
+var (
+	protocols = map[optID]string{optTCP: "tcp", optUDP: "udp", optSCTP: "sctp"}
+	methods   = map[optID]harness.ForwardMethod{optMasq: harness.MethodNAT, optIPIP: harness.MethodTUN, optGatewaying: harness.MethodDR}
+)
 
 func before(w words, a, b optID) bool {
 	for _, u := range w.opts {
@@ -607,7 +633,7 @@ func (p *parser) realOf(cmd use, w words, settings bool) (*Service, *Real, error
 		return svc, r, nil
 	}
 	if f, ok := w.group(groupForward); ok {
-		r.Method = map[optID]harness.ForwardMethod{optMasq: harness.MethodNAT, optIPIP: harness.MethodTUN, optGatewaying: harness.MethodDR}[f.spec.id]
+		r.Method = methods[f.spec.id]
 	}
 	if a.Is6() != svc.Addr.Is6() && r.Method != harness.MethodTUN {
 		return nil, nil, fmt.Errorf("real server %s and service %s are of different families: only tunnelling (-i) crosses them", a, svc.Key())
