@@ -52,21 +52,25 @@ func Diff(want, got *Table) []string {
 	return out
 }
 
-func (s *Service) differences(o *Service) []string {
-	var out []string
-	diff := func(what string, want, got any) {
-		if want != got {
-			out = append(out, fmt.Sprintf("%s %v, got %v", what, want, got))
-		}
+// differences collects "what want, got got" for each setting that differs.
+type differences []string
+
+func (d *differences) add(what string, want, got any) {
+	if want != got {
+		*d = append(*d, fmt.Sprintf("%s %v, got %v", what, want, got))
 	}
-	diff("scheduler", s.Scheduler, o.Scheduler)
-	diff("persistence", s.Persistence, o.Persistence)
+}
+
+func (s *Service) differences(o *Service) differences {
+	var d differences
+	d.add("scheduler", s.Scheduler, o.Scheduler)
+	d.add("persistence", s.Persistence, o.Persistence)
 	if s.Persistence > 0 {
-		diff("persistence netmask length", s.bits(), o.bits())
+		d.add("persistence netmask length", s.bits(), o.bits())
 	}
-	diff("flags", fmt.Sprintf("%#x", s.Flags), fmt.Sprintf("%#x", o.Flags))
-	diff("persistence engine", s.PE, o.PE)
-	return out
+	d.add("flags", fmt.Sprintf("%#x", s.Flags), fmt.Sprintf("%#x", o.Flags))
+	d.add("persistence engine", s.PE, o.PE)
+	return d
 }
 
 // bits is the persistence netmask's length, 0 meaning the family's own.
@@ -77,19 +81,14 @@ func (s *Service) bits() int {
 	return s.PersistenceBits
 }
 
-func (r *Real) differences(o *Real) []string {
-	var out []string
-	diff := func(what string, want, got any) {
-		if want != got {
-			out = append(out, fmt.Sprintf("%s %v, got %v", what, want, got))
-		}
-	}
-	diff("weight", r.Weight, o.Weight)
-	diff("method", r.Method, o.Method)
-	diff("upper threshold", r.UpperThreshold, o.UpperThreshold)
-	diff("lower threshold", r.LowerThreshold, o.LowerThreshold)
-	diff("tunnel", r.Tunnel, o.Tunnel)
-	return out
+func (r *Real) differences(o *Real) differences {
+	var d differences
+	d.add("weight", r.Weight, o.Weight)
+	d.add("method", r.Method, o.Method)
+	d.add("upper threshold", r.UpperThreshold, o.UpperThreshold)
+	d.add("lower threshold", r.LowerThreshold, o.LowerThreshold)
+	d.add("tunnel", r.Tunnel, o.Tunnel)
+	return d
 }
 
 // DiffServices compares a table with the services a director reports

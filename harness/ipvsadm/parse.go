@@ -583,29 +583,33 @@ func (p *parser) addReal(cmd use, w words) error {
 }
 
 func (p *parser) editReal(cmd use, w words) error {
-	svc, r, err := p.realOf(cmd, w, true)
-	if svc == nil || err != nil {
-		return err
+	_, old, r, err := p.existingReal(cmd, w, true, "add it with -a first")
+	if old != nil {
+		*old = *r
 	}
-	old := svc.Real(r.Addr, r.Port)
-	if old == nil {
-		return fmt.Errorf("-e names real server %s of %s, which no line before adds: add it with -a first", hostPort(r.Addr, r.Port), svc.Key())
-	}
-	*old = *r
-	return nil
+	return err
 }
 
 func (p *parser) delReal(cmd use, w words) error {
-	svc, r, err := p.realOf(cmd, w, false)
+	svc, old, _, err := p.existingReal(cmd, w, false, "remove the line")
+	if old != nil {
+		svc.removeReal(old)
+	}
+	return err
+}
+
+// existingReal is the real server an -e or -d line names (old) and what
+// the line says of it (r); old is nil on an error, or on a line of a
+// service whose -A line was bad.
+func (p *parser) existingReal(cmd use, w words, settings bool, remedy string) (svc *Service, old, r *Real, err error) {
+	svc, r, err = p.realOf(cmd, w, settings)
 	if svc == nil || err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	old := svc.Real(r.Addr, r.Port)
-	if old == nil {
-		return fmt.Errorf("-d names real server %s of %s, which no line before adds: remove the line", hostPort(r.Addr, r.Port), svc.Key())
+	if old = svc.Real(r.Addr, r.Port); old == nil {
+		return nil, nil, nil, fmt.Errorf("%s names real server %s of %s, which no line before adds: %s", cmd.as, hostPort(r.Addr, r.Port), svc.Key(), remedy)
 	}
-	svc.removeReal(old)
-	return nil
+	return svc, old, r, nil
 }
 
 // realOf reads a real server's line; settings says whether it sets one

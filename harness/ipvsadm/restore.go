@@ -58,7 +58,7 @@ const (
 // IP_VS_TUNNEL_ENCAP_FLAG_*.
 var (
 	fwdMethods   = map[harness.ForwardMethod]uint32{harness.MethodNAT: 0, harness.MethodTUN: 2, harness.MethodDR: 3}
-	tunnelTypes  = map[string]uint8{TunnelIPIP: 0, TunnelGUE: 1, TunnelGRE: 2}
+	tunnelTypes  = map[string]uint8{"": 0, TunnelIPIP: 0, TunnelGUE: 1, TunnelGRE: 2}
 	tunnelCsums  = map[string]uint16{"": 0, ChecksumOn: 1, ChecksumRemote: 2}
 	ipProtocols  = map[string]uint16{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP, "sctp": unix.IPPROTO_SCTP}
 	progressStep = 1000
@@ -86,6 +86,9 @@ type RestoreOptions struct {
 // rules it takes 33 s: the kernel searches its trash of deleted real
 // servers (ip_vs_trash_get_dest) on every add.
 func Restore(ctx context.Context, d *harness.Director, t *Table, opt RestoreOptions) (err error) {
+	if err := t.checkLoadable(); err != nil {
+		return err
+	}
 	s, err := harness.OpenIPVSNetlink(d.Node)
 	if err != nil {
 		return err
@@ -137,6 +140,35 @@ func Restore(ctx context.Context, d *harness.Director, t *Table, opt RestoreOpti
 	if t.Timeouts != nil {
 		if _, err := s.Execute(ipvsCmdSetConfig, 0, timeoutAttrs(t.Timeouts)...); err != nil {
 			return &LineError{File: t.File, Line: t.Timeouts.Line, Msg: "the kernel refused the timeouts (--set)", Err: err}
+		}
+	}
+	return nil
+}
+
+// checkLoadable refuses, before anything is sent, what a table built by
+// hand rather than by Parse may hold and the kernel would misread.
+func (t *Table) checkLoadable() error {
+	bad := func(line int, format string, args ...any) error {
+		return &LineError{File: t.File, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	for _, s := range t.Services {
+		if _, ok := ipProtocols[s.Protocol]; s.FWMark == 0 && (!ok || !s.Addr.IsValid()) {
+			return bad(s.Line, "service %s: a service has a protocol (tcp, udp, sctp) and an address, or a firewall mark", s.Key())
+		}
+		if s.Scheduler == "" {
+			return bad(s.Line, "service %s has no scheduler", s.Key())
+		}
+		for _, r := range s.Reals {
+			_, method := fwdMethods[r.Method]
+			_, tunnel := tunnelTypes[r.Tunnel.Type]
+			switch {
+			case !method:
+				return bad(r.Line, "real server %s of %s: forwarding method %q is none of nat, dr, tun", r.Addr, s.Key(), r.Method)
+			case r.Method == harness.MethodTUN && !tunnel:
+				return bad(r.Line, "real server %s of %s: tunnel type %q is none of ipip, gue, gre", r.Addr, s.Key(), r.Tunnel.Type)
+			case !r.Addr.IsValid() || r.Addr.Is6() != s.Addr.Is6() && r.Method != harness.MethodTUN:
+				return bad(r.Line, "real server %s of %s: a real server has an address of the service's family (only tunnelling crosses them)", r.Addr, s.Key())
+			}
 		}
 	}
 	return nil

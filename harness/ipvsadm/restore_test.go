@@ -1,7 +1,9 @@
 package ipvsadm
 
 import (
+	"context"
 	"encoding/hex"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -114,6 +116,32 @@ func TestTimeoutAttrs(t *testing.T) {
 		a := attrs[i].(*nl.RtAttr)
 		if a.Type != want.typ || hex.EncodeToString(a.Data) != native32(want.secs) {
 			t.Errorf("timeout %d: type %d data %x, want type %d, %d s", i, a.Type, a.Data, want.typ, want.secs)
+		}
+	}
+}
+
+func TestRestoreRefusesWhatTheKernelWouldMisread(t *testing.T) {
+	for _, c := range []struct {
+		rules string
+		edit  func(*Table)
+		msg   string
+	}{
+		{"-A -t 198.51.100.1:80 -s rr", func(t *Table) { t.Services[0].Protocol = "" }, "rules:1: service"},
+		{"-A -t 198.51.100.1:80 -s rr", func(t *Table) { t.Services[0].Scheduler = "" }, "rules:1: service TCP 198.51.100.1:80 has no scheduler"},
+		{"-A -t 198.51.100.1:80\n-a -t 198.51.100.1:80 -r 192.0.2.1", func(t *Table) { t.Services[0].Reals[0].Method = "fullnat" }, `rules:2: real server 192.0.2.1 of TCP 198.51.100.1:80: forwarding method "fullnat"`},
+		{"-A -t 198.51.100.1:80\n-a -t 198.51.100.1:80 -r 192.0.2.1 -i", func(t *Table) { t.Services[0].Reals[0].Tunnel.Type = "vxlan" }, `tunnel type "vxlan"`},
+		{"-A -t 198.51.100.1:80\n-a -t 198.51.100.1:80 -r 192.0.2.1 -m", func(t *Table) {
+			t.Services[0].Reals[0].Addr = netip.MustParseAddr("2001:db8::1")
+		}, "rules:2: real server 2001:db8::1 of TCP 198.51.100.1:80: a real server has an address of the service's family"},
+	} {
+		tab, err := Parse("rules", strings.NewReader(c.rules))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.edit(tab)
+		// No director: the check comes before any socket.
+		if err := Restore(context.Background(), nil, tab, RestoreOptions{}); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("Restore: %v, want %q", err, c.msg)
 		}
 	}
 }
