@@ -81,7 +81,7 @@ type RestoreOptions struct {
 //
 // One request at a time, as ipvsadm -R and moby/ipvs send them, is fast
 // enough: KubernetesScale (25,000 rules) loads into a new lab's director
-// in 2.6 s in the TCG VM (debian-6.1), ipvsadm -R in 14 s
+// in 2.6 to 5.2 s in the TCG VM (debian-6.1), ipvsadm -R in 14 s
 // (experiments/rules-restore). Into a table just cleared of the same
 // rules it takes 33 s: the kernel searches its trash of deleted real
 // servers (ip_vs_trash_get_dest) on every add.
