@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/internal/proc"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -234,7 +235,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (res *FailoverResult, 
 	recorded := cfg
 	recorded.Progress = nil // a result holds no callback
 	res = &FailoverResult{
-		Env: Env{GoVersion: runtime.Version(), Kernel: topology.KernelRelease(), CPUModel: cpuModel(), CPUs: runtime.NumCPU(),
+		Env: Env{GoVersion: runtime.Version(), Kernel: proc.KernelRelease(), CPUModel: cpuModel(), CPUs: runtime.NumCPU(),
 			Accel: "host", Started: start.UTC(), Sysctls: map[string]string{}},
 		Config: FailoverSettings{FailoverConfig: recorded, Bin: Seconds(bin), Advert: Seconds(time.Second)},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
+	"github.com/lvslab/lvslab/internal/proc"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -93,7 +94,7 @@ func CheckIPVS() error {
 	// the file decides.
 	exec.Command("modprobe", "-q", "ip_vs").Run()
 	if _, err := os.Stat(ipvsProc); err != nil {
-		return fmt.Errorf("this kernel (%s) has no IPVS (%s is missing and modprobe ip_vs failed): use a kernel with ip_vs, or run inside lvslab vm", topology.KernelRelease(), ipvsProc)
+		return fmt.Errorf("this kernel (%s) has no IPVS (%s is missing and modprobe ip_vs failed): use a kernel with ip_vs, or run inside lvslab vm", proc.KernelRelease(), ipvsProc)
 	}
 	return nil
 }

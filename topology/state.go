@@ -727,13 +727,3 @@ func writeJSON(path string, v any) error {
 	}
 	return os.Rename(tmp, path)
 }
-
-// KernelRelease is the running kernel's release (uname -r): what a lab is
-// built on, recorded with every result.
-func KernelRelease() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "unknown"
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
