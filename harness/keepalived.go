@@ -386,6 +386,9 @@ type HADirector struct {
 	down atomic.Bool
 }
 
+// keepalivedRole begins the role each keepalived process is recorded with.
+const keepalivedRole = "keepalived"
+
 // EventsFile is where a pair's events go, one JSON object a line, in the
 // lab's state directory: what lvslab status --ha shows.
 const EventsFile = "keepalived-events.jsonl"
@@ -658,6 +661,7 @@ func (d *HADirector) spawn() error {
 		"-p", d.files.PID, "-r", d.files.VRRPPID, "-c", d.files.CheckersPID)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	topology.MarkCommand(cmd, d.ha.Lab.Spec.Name)
 	// Forked from a thread inside the director's namespace: keepalived
 	// lives there without entering it itself (its -s would also give it a
 	// mount namespace and a directory under /run/keepalived).
@@ -671,7 +675,7 @@ func (d *HADirector) spawn() error {
 		cmd.Wait()
 		close(exited)
 	}()
-	if err := topology.RecordProcess(d.ha.Lab.Spec.Name, cmd.Process.Pid, topology.KeepalivedRole+" "+d.Name()); err != nil {
+	if err := topology.RecordProcess(d.ha.Lab.Spec.Name, cmd.Process.Pid, keepalivedRole+" "+d.Name()); err != nil {
 		cmd.Process.Kill()
 		<-exited
 		d.cmd = nil
@@ -691,7 +695,7 @@ func (d *HADirector) awaitChildren() error {
 		for {
 			pid, err := readPID(p)
 			if err == nil {
-				topology.RecordProcess(d.ha.Lab.Spec.Name, pid, topology.KeepalivedRole+" "+d.Name())
+				topology.RecordProcess(d.ha.Lab.Spec.Name, pid, keepalivedRole+" "+d.Name())
 				break
 			}
 			select {
@@ -1136,7 +1140,7 @@ func ReadPair(t *topology.Lab) (*PairStatus, error) {
 			VIP:      hasAddr(n, t.Spec.FrontSegment(), t.Spec.VIP.IPv4),
 			Floating: hasAddr(n, t.Spec.BackSegment(), t.Spec.Floating)}
 		for _, p := range procs {
-			if p.Role == "keepalived "+n.Name {
+			if p.Role == keepalivedRole+" "+n.Name {
 				ds.Keepalived = append(ds.Keepalived, p.PID)
 			}
 		}

@@ -81,9 +81,8 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func())
 }
 
 // SupervisorCommand is the subcommand of the lvslab binary that runs
-// Supervise: StartSupervisor runs "<lvslab> supervise --name LAB …", the
-// only command line topology.Remove stops.
-const SupervisorCommand = topology.SupervisorArg
+// Supervise: StartSupervisor runs "<lvslab> supervise --name LAB …".
+const SupervisorCommand = "supervise"
 
 // StartSupervisor starts a supervisor process for a built lab: the lvslab
 // binary running Supervise in its own session, so that the real servers
@@ -106,6 +105,7 @@ func StartSupervisor(ctx context.Context, lab string, cfg ServerConfig) error {
 		"--body-size", strconv.Itoa(cfg.BodySize), "--service-time", cfg.ServiceTime.String())
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	topology.MarkCommand(cmd, lab)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the real servers' supervisor: %w", err)
 	}
