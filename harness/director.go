@@ -416,10 +416,19 @@ var ipvsSysctls = map[string]bool{"conntrack": true, "conn_reuse_mode": true, "e
 	"schedule_icmp": true, "ignore_tunneled": true, "pmtu_disc": true, "nat_icmp_send": true,
 	"sync_threshold": true, "sync_refresh_period": true, "sync_retries": true, "sync_persist_mode": true}
 
-// SetSysctl sets one net.ipv4.vs.* sysctl in the director, by its short name.
-func (d *Director) SetSysctl(name, value string) error {
+// CheckIPVSSysctl says whether a director may set the net.ipv4.vs.*
+// sysctl of that short name.
+func CheckIPVSSysctl(name string) error {
 	if !ipvsSysctls[name] {
 		return fmt.Errorf("IPVS sysctl %q is not one lvslab sets (see ipvs-sysctl.rst)", name)
+	}
+	return nil
+}
+
+// SetSysctl sets one net.ipv4.vs.* sysctl in the director, by its short name.
+func (d *Director) SetSysctl(name, value string) error {
+	if err := CheckIPVSSysctl(name); err != nil {
+		return err
 	}
 	return d.Node.SetSysctl("net.ipv4.vs."+name, value)
 }
