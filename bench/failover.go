@@ -315,7 +315,7 @@ func failoverSeries(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, w
 				cfg.Progress(FailoverStep{Done: done, Total: total, Kind: kind, Sync: withSync, Round: r})
 			}
 			done++
-			round, at, err := failoverRound(ctx, cfg, lab, pair, master, backup, kind)
+			round, at, err := failoverRound(ctx, cfg, lab, master, backup, kind)
 			if err != nil {
 				return rounds, fmt.Errorf("%s round %d (sync %v): %w", kind, r, withSync, err)
 			}
@@ -333,7 +333,7 @@ func failoverSeries(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, w
 // failoverRound fails the master in one way and brings it back as the
 // backup; it returns the round (without its load figures) and the fault's
 // instant.
-func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, pair *keepalived.Pair, master, backup *keepalived.Director, kind string) (FailoverRound, time.Time, error) {
+func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, master, backup *keepalived.Director, kind string) (FailoverRound, time.Time, error) {
 	round := FailoverRound{From: master.Name(), To: backup.Name(), Kept: cfg.Kept, NotifyS: -1, VIPS: -1, ClientS: -1}
 	if ctx.Err() != nil {
 		return round, time.Time{}, ctx.Err()

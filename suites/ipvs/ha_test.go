@@ -106,13 +106,6 @@ func (l *haLab) openPair(o keepalived.Options, start bool) *keepalived.Pair {
 	return pair
 }
 
-// current is the pair of the running spec, or nil.
-func (l *haLab) current() *keepalived.Pair {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.pair
-}
-
 // elect starts director1 (priority 150), waits for it to hold the VIP,
 // then starts director2 and waits for it to run as backup: a pair with a
 // known master however slowly each keepalived starts (with nopreempt the
