@@ -43,7 +43,7 @@ func TestSupervisorRecordsItselfFirst(t *testing.T) {
 	}
 	var p topology.Process
 	data, rerr := os.ReadFile(filepath.Join(dir, fmt.Sprintf("process-%d.json", cmd.Process.Pid)))
-	if rerr != nil || json.Unmarshal(data, &p) != nil || p.PID != cmd.Process.Pid || p.StartTime == 0 || p.Comm == "" {
+	if rerr != nil || json.Unmarshal(data, &p) != nil || p.PID != cmd.Process.Pid || p.StartTime == 0 || p.Exe == "" {
 		t.Errorf("no record of the supervisor itself: %s %v (it said %s)", data, rerr, out)
 	}
 	if err := Supervise(context.Background(), "../lab", DefaultServerConfig, nil); err == nil {

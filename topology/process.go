@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,9 +22,9 @@ import (
 // A process that serves a lab (a supervisor, a keepalived) is started
 // marked with the lab's name in its environment (MarkCommand), which
 // whatever it forks or runs inherits; what starts it then records it
-// (RecordProcess). Remove stops every process that carries the mark and
+// (RecordCommand, RecordProcess). Remove stops every process that carries the mark and
 // runs as this user, and of a recorded one only if it is still the
-// process recorded (start time, command name): a reused pid is never
+// process recorded (start time, executable): a reused pid is never
 // killed. The mark also finds a process whose starter was killed before
 // it could record it. This package knows no command line.
 
@@ -41,29 +42,66 @@ func MarkCommand(cmd *exec.Cmd, lab string) {
 type Process struct {
 	PID       int    `json:"pid"`
 	StartTime uint64 `json:"start_time"`
-	Comm      string `json:"comm"`
+	Exe       string `json:"exe"`
 	// Role is the recorder's own name for it ("supervisor", …).
 	Role string `json:"role"`
 }
 
 // RecordProcess notes a process that serves the lab, so that Remove can
-// stop it even after the process that started it died. The process must
-// carry the lab's mark (MarkCommand).
+// stop it even after the process that started it died: this process, or
+// one it forked. The process must carry the lab's mark (MarkCommand).
 func RecordProcess(lab string, pid int, role string) error {
+	return record(lab, pid, "", role)
+}
+
+// RecordCommand is RecordProcess for a command MarkCommand marked and
+// that has just started.
+func RecordCommand(lab string, cmd *exec.Cmd, role string) error {
+	if cmd.Process == nil {
+		return fmt.Errorf("record %s for lab %s: it has not started", cmd.Path, lab)
+	}
+	return record(lab, cmd.Process.Pid, cmd.Path, role)
+}
+
+// record records pid once it runs program ("": whatever it runs now).
+func record(lab string, pid int, program, role string) error {
 	if err := CheckLabName(lab); err != nil {
 		return err
 	}
 	if err := checkOwned(stateDir(lab), true); err != nil {
 		return fmt.Errorf("record process %d of lab %s: %w", pid, lab, err)
 	}
-	id, err := proc.Identify(pid)
+	id, err := awaitExec(pid, program)
 	if err != nil {
 		return fmt.Errorf("record process %d of lab %s: %w", pid, lab, err)
 	}
 	if !serves(id, lab) {
 		return fmt.Errorf("record process %d of lab %s: it was not started marked as the lab's (topology.MarkCommand) or runs as another user, so lvslab down could not stop it", pid, lab)
 	}
-	return writeJSON(StateFile(lab, "process-"+strconv.Itoa(pid)+".json"), Process{PID: pid, StartTime: id.StartTime, Comm: id.Comm, Role: role})
+	return writeJSON(StateFile(lab, "process-"+strconv.Itoa(pid)+".json"), Process{PID: pid, StartTime: id.StartTime, Exe: id.Exe, Role: role})
+}
+
+// awaitExec identifies a process once the kernel shows it running
+// program ("": whatever it runs) with its environment. cmd.Start can
+// return while the child still shows its starter's executable and
+// environment, then none, for a moment (seen in a VM under TCG); the
+// checks go in the order execve changes them.
+func awaitExec(pid int, program string) (proc.Identity, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if program == "" || proc.Runs(pid, program) {
+			if env, _ := proc.Environ(pid); len(env) > 0 {
+				return proc.Identify(pid)
+			}
+		}
+		if time.Now().After(deadline) {
+			return proc.Identify(pid)
+		}
+		if _, err := proc.Identify(pid); err != nil {
+			return proc.Identity{}, err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // Processes lists the live processes recorded for a lab: those whose
@@ -88,18 +126,31 @@ func Processes(lab string) []Process {
 	return out
 }
 
+// markOf is the lab an environment marks its process for, as the
+// process's own getenv would read it (the first entry).
+func markOf(env []string) (lab string, ok bool) {
+	for _, e := range env {
+		if v, found := strings.CutPrefix(e, labEnv+"="); found {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // serves says whether a live process carries the lab's mark and runs as
 // this user (a mark is only an environment variable: anyone can set it).
 func serves(id proc.Identity, lab string) bool {
-	v, ok := proc.Getenv(id.PID, labEnv)
-	return ok && v == lab && id.UID == os.Geteuid()
+	env, _ := proc.Environ(id.PID)
+	mark, ok := markOf(env)
+	return ok && mark == lab && id.UID == os.Geteuid()
 }
 
-// belongsTo says whether the recorded process is alive, the same process
-// (start time and command name), and still the lab's.
+// belongsTo says whether the process is alive, the same process (start
+// time, and executable unless found unrecorded: one caught in execve
+// changes it), and still the lab's.
 func (p Process) belongsTo(lab string) bool {
 	id, err := proc.Identify(p.PID)
-	return err == nil && id.StartTime == p.StartTime && id.Comm == p.Comm && serves(id, lab)
+	return err == nil && id.StartTime == p.StartTime && (p.Exe == "" || id.Exe == p.Exe) && serves(id, lab)
 }
 
 // labProcesses finds the live processes of a lab: those recorded, and
@@ -112,11 +163,11 @@ func labProcesses(lab string) []Process {
 		if pid == os.Getpid() || slices.ContainsFunc(out, func(q Process) bool { return q.PID == pid }) {
 			continue
 		}
-		if v, ok := proc.Getenv(pid, labEnv); !ok || v != lab {
-			continue
+		if env, _ := proc.Environ(pid); !slices.Contains(env, labEnv+"="+lab) {
+			continue // serves checks the first entry; this only sifts
 		}
 		if id, err := proc.Identify(pid); err == nil && serves(id, lab) {
-			out = append(out, Process{PID: pid, StartTime: id.StartTime, Comm: id.Comm, Role: "unrecorded " + id.Comm})
+			out = append(out, Process{PID: pid, StartTime: id.StartTime, Role: "unrecorded " + id.Comm})
 		}
 	}
 	return out

@@ -18,25 +18,26 @@ func TestRemoveKillsOnlyTheLabsProcesses(t *testing.T) {
 	unrecorded := startProcess(t, "lab") // its starter was killed before it could record it
 	other := startProcess(t, "other")
 	unmarked := startProcess(t, "")
-	if err := RecordProcess("lab", recorded.Process.Pid, "supervisor"); err != nil {
+	if err := RecordCommand("lab", recorded, "supervisor"); err != nil {
 		t.Fatal(err)
 	}
-	if err := RecordProcess("lab", unmarked.Process.Pid, "supervisor"); err == nil || !strings.Contains(err.Error(), "MarkCommand") {
+	if err := RecordCommand("lab", unmarked, "supervisor"); err == nil || !strings.Contains(err.Error(), "MarkCommand") {
 		t.Errorf("recording an unmarked process: %v, want it refused", err)
 	}
-	if err := RecordProcess("lab", other.Process.Pid, "supervisor"); err == nil {
+	if err := RecordCommand("lab", other, "supervisor"); err == nil {
 		t.Error("recording another lab's process succeeded")
 	}
 	id, err := proc.Identify(other.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Records that no longer fit: the pid reused by another lab's process
-	// (its start time, its command name), or the record planted by hand.
+	// Records that no longer fit: the pid reused (another start time,
+	// another executable), or the record planted by hand for another
+	// lab's process.
 	for i, p := range []Process{
-		{PID: unmarked.Process.Pid, StartTime: 1, Comm: id.Comm, Role: "supervisor"},
-		{PID: other.Process.Pid, StartTime: id.StartTime, Comm: "sleep", Role: "supervisor"},
-		{PID: other.Process.Pid, StartTime: id.StartTime, Comm: id.Comm, Role: "supervisor"},
+		{PID: unmarked.Process.Pid, StartTime: 1, Exe: id.Exe, Role: "supervisor"},
+		{PID: other.Process.Pid, StartTime: id.StartTime, Exe: "/bin/sleep", Role: "supervisor"},
+		{PID: other.Process.Pid, StartTime: id.StartTime, Exe: id.Exe, Role: "supervisor"},
 	} {
 		writeJSON(StateFile("lab", fmt.Sprintf("process-%d.json", 100+i)), p)
 	}

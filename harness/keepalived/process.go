@@ -129,7 +129,7 @@ func (d *Director) spawn() error {
 		cmd.Wait()
 		close(exited)
 	}()
-	if err := topology.RecordProcess(lab, cmd.Process.Pid, processRole+d.Name()); err != nil {
+	if err := topology.RecordCommand(lab, cmd, processRole+d.Name()); err != nil {
 		cmd.Process.Kill()
 		<-exited
 		d.cmd = nil

@@ -33,8 +33,13 @@ type Identity struct {
 	PID int
 	// StartTime is when it started, in clock ticks since boot.
 	StartTime uint64
-	// Comm is its command name: the executable's, cut to 15 bytes.
+	// Comm is its command name: the executable's, cut to 15 bytes. Right
+	// after execve it may still be the starter's for a moment.
 	Comm string
+	// Exe is the path of its executable (for one since replaced, the path
+	// it had). Unlike Comm it is the new program's as soon as execve
+	// returns to the starter.
+	Exe string
 	// UID owns /proc/PID: the process's effective user (root for one
 	// that made itself undumpable).
 	UID int
@@ -43,12 +48,20 @@ type Identity struct {
 // Identify reads the identity of a live process; one that has ended has
 // none (ErrNotRunning), even before it is reaped.
 func Identify(pid int) (Identity, error) {
-	st, err := stat(pid)
+	p, err := process(pid)
+	if err != nil {
+		return Identity{}, err
+	}
+	st, err := p.Stat()
 	if err != nil {
 		return Identity{}, err
 	}
 	if st.State == "Z" || st.State == "X" {
 		return Identity{}, fmt.Errorf("process %d: %w", pid, ErrNotRunning)
+	}
+	exe, err := p.Executable()
+	if err != nil {
+		return Identity{}, fmt.Errorf("process %d: %w", pid, err)
 	}
 	fi, err := os.Stat(fmt.Sprintf("%s/%d", procfs.DefaultMountPoint, pid))
 	if err != nil {
@@ -58,43 +71,43 @@ func Identify(pid int) (Identity, error) {
 	if !ok {
 		return Identity{}, fmt.Errorf("process %d: cannot read its owner", pid)
 	}
-	return Identity{PID: pid, StartTime: st.Starttime, Comm: st.Comm, UID: int(sys.Uid)}, nil
+	return Identity{PID: pid, StartTime: st.Starttime, Comm: st.Comm, Exe: strings.TrimSuffix(exe, " (deleted)"), UID: int(sys.Uid)}, nil
+}
+
+func process(pid int) (procfs.Proc, error) {
+	fs, err := procFS()
+	if err != nil {
+		return procfs.Proc{}, err
+	}
+	return fs.Proc(pid)
 }
 
 func stat(pid int) (procfs.ProcStat, error) {
-	fs, err := procFS()
-	if err != nil {
-		return procfs.ProcStat{}, err
-	}
-	p, err := fs.Proc(pid)
+	p, err := process(pid)
 	if err != nil {
 		return procfs.ProcStat{}, err
 	}
 	return p.Stat()
 }
 
-// Getenv is the value of key in the environment a process was started
-// with, as its own getenv would find it (the first entry); ok is false
-// when it has none, has ended, or cannot be read.
-func Getenv(pid int, key string) (value string, ok bool) {
-	fs, err := procFS()
+// Environ is the environment a process was started with ("KEY=value"
+// entries, in order). It is empty for a process that has ended, and for a
+// moment after execve: the kernel publishes the new one only after the
+// process that started it has seen the exec succeed.
+func Environ(pid int) ([]string, error) {
+	p, err := process(pid)
 	if err != nil {
-		return "", false
+		return nil, err
 	}
-	p, err := fs.Proc(pid)
-	if err != nil {
-		return "", false
-	}
-	env, err := p.Environ()
-	if err != nil {
-		return "", false
-	}
-	for _, e := range env {
-		if v, found := strings.CutPrefix(e, key+"="); found {
-			return v, true
-		}
-	}
-	return "", false
+	return p.Environ()
+}
+
+// Runs says whether a process runs the executable file at path: whether
+// it has passed execve, rather than still showing its starter's.
+func Runs(pid int, path string) bool {
+	a, err1 := os.Stat(fmt.Sprintf("%s/%d/exe", procfs.DefaultMountPoint, pid))
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // PIDs lists the processes that exist now (zombies included).

@@ -48,6 +48,9 @@ func TestIdentify(t *testing.T) {
 	if want := filepath.Base(exe); self.Comm != want[:min(len(want), 15)] {
 		t.Errorf("comm %q, want %q", self.Comm, want)
 	}
+	if self.Exe != exe {
+		t.Errorf("executable %q, want %q", self.Exe, exe)
+	}
 	if self.StartTime == 0 || self.UID != os.Geteuid() || self.PID != os.Getpid() {
 		t.Errorf("identity of this process: %+v", self)
 	}
@@ -73,22 +76,18 @@ func TestIdentifyRefusesAZombie(t *testing.T) {
 	t.Error("a child that ended, not yet reaped, still has an identity")
 }
 
-func TestGetenvFindsTheFirstEntry(t *testing.T) {
+func TestEnviron(t *testing.T) {
 	c := child(t, "sleep", nil)
-	var v string
-	var ok bool
-	for range 200 { // until it runs this binary, not the fork before exec
-		if v, ok = Getenv(c.Process.Pid, "PROC_TEST_MARK"); ok {
+	var env []string
+	for range 200 { // until the kernel shows the new environment
+		if env, _ = Environ(c.Process.Pid); len(env) > 0 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	// os/exec keeps the last of duplicate keys.
-	if v != "two" || !ok {
-		t.Errorf("PROC_TEST_MARK = %q %v, want two", v, ok)
-	}
-	if _, ok := Getenv(c.Process.Pid, "PROC_TEST"); ok {
-		t.Error("a key's prefix matched")
+	if !slices.Contains(env, "PROC_TEST_MARK=two") || slices.Contains(env, "PROC_TEST_MARK=one") {
+		t.Errorf("the child's environment: %q", env)
 	}
 }
 
@@ -110,5 +109,27 @@ func TestGroupMembersAndThreads(t *testing.T) {
 func TestKernelRelease(t *testing.T) {
 	if r := KernelRelease(); r == "" || r == "unknown" {
 		t.Errorf("kernel release %q", r)
+	}
+}
+
+func TestRuns(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(sleep, "60")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	for i := 0; !Runs(c.Process.Pid, sleep); i++ {
+		if i == 200 {
+			t.Fatal("the child never showed it runs sleep")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	self, _ := os.Executable()
+	if Runs(c.Process.Pid, self) {
+		t.Error("the child runs sleep, yet Runs says it runs this test binary")
 	}
 }
