@@ -307,19 +307,11 @@ func loadgenBound(cores, busy float64, cpus int) bool {
 
 var errInterrupted = errors.New("bench interrupted")
 
-// benchLab is one mode's lab, ready to be loaded.
+// modeLab is one mode's lab, ready to be loaded.
 type modeLab struct {
-	mode    topology.Mode
-	lab     *topology.Lab
-	servers *harness.Lab // set when the servers run in this process
-	load    loadgen.Config
-}
-
-func (b *modeLab) close() error {
-	if b.servers != nil {
-		return b.servers.Close()
-	}
-	return b.lab.Close()
+	mode topology.Mode
+	lab  *harness.Lab
+	load loadgen.Config
 }
 
 // lightClients bounds the requests in flight of a light-load (open-loop) run.
@@ -364,7 +356,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			err = fmt.Errorf("%w: %w", errInterrupted, err)
 		}
 		for _, l := range labs {
-			err = errors.Join(err, l.close())
+			err = errors.Join(err, l.lab.Close())
 		}
 	}()
 	for _, m := range cfg.Modes {
@@ -484,9 +476,10 @@ func (s *schedule) next(cost, planned time.Duration) Step {
 	return st
 }
 
-// placeStations puts the labs' stations on their CPUs (the machine
-// model) and this process, the load generator, on the client's; without
-// the model the whole machine is one station.
+// placeStations describes the labs' stations (the machine model; Up put
+// each lab's processes on their CPUs) and puts this process, the load
+// generator, on the client's; without the model the whole machine is one
+// station.
 func placeStations(cfg Config, labs []*modeLab) (*Machine, error) {
 	m := &Machine{Source: SourceProcStat, Caps: cfg.Caps}
 	if !cfg.Isolate {
@@ -500,11 +493,7 @@ func placeStations(cfg Config, labs []*modeLab) (*Machine, error) {
 		}
 	}
 	for _, l := range labs {
-		notes, err := l.lab.PinStations()
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range notes {
+		for _, n := range l.lab.Notes {
 			if !slices.Contains(m.Notes, n) {
 				m.Notes = append(m.Notes, n)
 			}
@@ -555,30 +544,20 @@ func startModeLab(ctx context.Context, cfg Config, m topology.Mode) (_ *modeLab,
 			return nil, err
 		}
 	}
-	t, err := topology.Build(ctx, spec)
+	lab, err := harness.Up(ctx, spec, harness.UpOptions{Servers: cfg.Server, Supervise: cfg.SuperviseServers,
+		Director: harness.DirectorOptions{Scheduler: cfg.Scheduler}})
 	if err != nil {
 		return nil, err
 	}
-	l := &modeLab{mode: m, lab: t}
+	l := &modeLab{mode: m, lab: lab}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, l.close())
+			err = errors.Join(err, lab.Close())
 		}
 	}()
-	if cfg.SuperviseServers {
-		if err := harness.StartSupervisor(ctx, t.Spec.Name, cfg.Server); err != nil {
-			return nil, err
-		}
-	} else if l.servers, err = harness.StartServers(t, cfg.Server); err != nil {
-		return nil, err
-	}
+	t := lab.Topology()
 	target := "direct"
 	if m.Balanced() {
-		d, err := harness.StartDirector(t, harness.DirectorOptions{Scheduler: cfg.Scheduler})
-		if err != nil {
-			return nil, err
-		}
-		d.Close()
 		target = "vip"
 	}
 	if cfg.DirectorRules > 0 && m != topology.ModeDirect {

@@ -223,7 +223,8 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (res *FailoverResult, 
 		return nil, err
 	}
 	start := time.Now()
-	lab, err := harness.Start(ctx, topology.PaperHA(topology.WithName(cfg.Name), topology.WithMode(cfg.Mode)), harness.DefaultServerConfig)
+	// The pair starts afresh for each sync setting (failoverSeries).
+	lab, err := harness.Up(ctx, topology.PaperHA(topology.WithName(cfg.Name), topology.WithMode(cfg.Mode)), harness.UpOptions{Servers: harness.DefaultServerConfig})
 	if err != nil {
 		return nil, err
 	}

@@ -18,28 +18,28 @@ import (
 // lvslab vm); the README shows this same code.
 func Example() {
 	ctx := context.Background()
-	lab, err := harness.Start(ctx, topology.Paper(topology.WithMode(topology.ModeNAT)), harness.DefaultServerConfig)
+	// Builds the namespaces, starts a real server in each real-server
+	// node and a director serving the VIP: the lab wired for the mode,
+	// TCP and UDP services with every real server, every cause of a
+	// miswired lab named.
+	lab, err := harness.Up(ctx, topology.Paper(topology.WithMode(topology.ModeNAT)), harness.UpOptions{
+		Servers:  harness.DefaultServerConfig,
+		Director: harness.DirectorOptions{Scheduler: "wrr"},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer lab.Close() // namespaces, links, processes, state: all gone
 
-	// Wires the lab for the mode, creates TCP and UDP services on the VIP
-	// with every real server, and names every cause of a miswired lab.
-	director, err := harness.StartDirector(lab.Lab, harness.DirectorOptions{Scheduler: "wrr"})
+	vip, err := lab.IPVS.Service("tcp", false)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer director.Close()
-	vip, err := director.Service("tcp", false)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := director.UpdateReal(vip, director.Real(lab.Node("rs1"), 2, false)); err != nil {
+	if err := lab.IPVS.UpdateReal(vip, lab.IPVS.Real(lab.Node("rs1"), 2, false)); err != nil {
 		log.Fatal(err)
 	}
 
-	load, err := loadgen.ForLab(lab.Lab, "vip", false)
+	load, err := loadgen.ForLab(lab.Topology(), "vip", false)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,46 +3,42 @@
 package harness
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/lvslab/lvslab/topology"
 )
 
-// Lab is a running lab: the built topology and its real servers.
+// Lab is a running lab: the built topology, its real servers when they
+// run in this process, and what Up started in its director(s).
 type Lab struct {
 	*topology.Lab
+	// Servers are the real servers running in this process (none when a
+	// supervisor runs them: Connect reads their counters).
 	Servers []*RealServer
+	// IPVS is the director Up started, serving the VIP (nil in direct
+	// and routed mode, in an HA lab, or with UpOptions.NoDirector).
+	IPVS *Director
+	// Master is the director of a supervised pair that held the VIP once
+	// Up returned.
+	Master *topology.Node
+	// Notes say what placing the stations could not do as asked
+	// (topology.Lab.PinStations).
+	Notes []string
 }
 
-// Start builds the lab and starts a real server in every real-server node.
-// On error nothing is left behind.
-func Start(ctx context.Context, spec *topology.Spec, cfg ServerConfig) (*Lab, error) {
-	t, err := topology.Build(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	lab, err := StartServers(t, cfg)
-	if err != nil {
-		return nil, errors.Join(err, t.Close())
-	}
-	return lab, nil
-}
-
-// StartServers starts a real server in every real-server node of a lab
-// that is already built.
-func StartServers(t *topology.Lab, cfg ServerConfig) (*Lab, error) {
-	lab := &Lab{Lab: t}
-	for _, n := range t.RealServers() {
-		s := newRealServer(n, t.Spec.VIP.Port, cfg)
+// startServers starts a real server in every real-server node; on error
+// none is left running.
+func (l *Lab) startServers(cfg ServerConfig) error {
+	for _, n := range l.RealServers() {
+		s := newRealServer(n, l.Spec.VIP.Port, cfg)
 		if err := s.Start(); err != nil {
-			lab.stopServers()
-			return nil, err
+			l.stopServers()
+			return err
 		}
-		lab.Servers = append(lab.Servers, s)
+		l.Servers = append(l.Servers, s)
 	}
-	return lab, nil
+	return nil
 }
 
 // Topology is the built lab the servers run in, for what takes a
@@ -70,7 +66,22 @@ func (l *Lab) Counters() map[string]Counters {
 
 // Close stops the servers and tears the lab down.
 func (l *Lab) Close() error {
+	l.closeIPVS()
 	return errors.Join(l.stopServers(), l.Lab.Close())
+}
+
+// Detach releases this process's handles and leaves the lab up: for a lab
+// whose servers a supervisor runs (UpOptions.Supervise).
+func (l *Lab) Detach() {
+	l.closeIPVS()
+	l.Lab.Detach()
+}
+
+func (l *Lab) closeIPVS() {
+	if l.IPVS != nil {
+		l.IPVS.Close()
+		l.IPVS = nil
+	}
 }
 
 func (l *Lab) stopServers() error {

@@ -20,7 +20,11 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-const controlSocket = "control.sock"
+// A supervisor's files in its lab's state directory.
+const (
+	controlSocket = "control.sock"
+	supervisorLog = "supervisor.log"
+)
 
 // Supervised is what a supervisor runs beside the real servers (a
 // director pair's keepalived, package keepalived): it starts, returns a
@@ -44,8 +48,8 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func(),
 		return err
 	}
 	defer t.Detach()
-	lab, err := StartServers(t, cfg)
-	if err != nil {
+	lab := &Lab{Lab: t}
+	if err := lab.startServers(cfg); err != nil {
 		return err
 	}
 	defer lab.stopServers()
@@ -106,7 +110,7 @@ func StartSupervisor(ctx context.Context, lab string, cfg ServerConfig) error {
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
-	logPath := topology.StateFile(lab, "supervisor.log")
+	logPath := topology.StateFile(lab, supervisorLog)
 	log, err := os.Create(logPath)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", logPath, err)

@@ -81,47 +81,19 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if spec, err = mf.apply(fs, spec); err != nil {
 		return err
 	}
-	pair := keepalived.Options{Scheduler: *scheduler, Sync: *sync, NoPreempt: *nopreempt}
-	if spec.IsHA() && !spec.Mode.Balanced() {
-		return usageError{fmt.Errorf("a director pair runs keepalived for a virtual service: give --mode nat, dr or tun")}
-	}
-	if (*sync || *nopreempt) && !spec.IsHA() {
+	o := harness.UpOptions{Servers: cfg, Supervise: true, Director: harness.DirectorOptions{Scheduler: *scheduler}}
+	if spec.IsHA() {
+		o.Pair = keepalived.Options{Scheduler: *scheduler, Sync: *sync, NoPreempt: *nopreempt}
+	} else if *sync || *nopreempt {
 		return usageError{errors.New("--sync and --nopreempt are for a director pair: use --topology paper-ha")}
 	}
+	if err := o.Check(spec); err != nil {
+		return usageError{err}
+	}
 	start := time.Now()
-	lab, err := topology.Build(ctx, spec)
+	lab, err := harness.Up(ctx, spec, o)
 	if err != nil {
 		return err
-	}
-	if spec.IsHA() {
-		// The supervisor runs keepalived beside the real servers.
-		if err := keepalived.SaveOptions(spec.Name, pair); err != nil {
-			return errors.Join(err, lab.Close())
-		}
-	}
-	if err := harness.StartSupervisor(ctx, spec.Name, cfg); err != nil {
-		return errors.Join(err, lab.Close())
-	}
-	var master string
-	if spec.IsHA() {
-		wait, cancel := context.WithTimeout(ctx, time.Minute)
-		m, err := keepalived.WaitMaster(wait, lab)
-		cancel()
-		if err != nil {
-			log, _ := os.ReadFile(topology.StateFile(spec.Name, "supervisor.log"))
-			return errors.Join(fmt.Errorf("%w; the supervisor's log: %s", err, strings.TrimSpace(string(log))), lab.Close())
-		}
-		master = m.Name
-	} else if spec.Mode.Balanced() {
-		d, err := harness.StartDirector(lab, harness.DirectorOptions{Scheduler: *scheduler})
-		if err != nil {
-			return errors.Join(err, lab.Close())
-		}
-		d.Close()
-	}
-	notes, err := lab.PinStations()
-	if err != nil {
-		return errors.Join(err, lab.Close())
 	}
 	lab.Detach()
 	took := time.Since(start)
@@ -137,11 +109,11 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	for _, st := range topology.Stations(spec) {
 		fmt.Printf("station %s: cpus %s (%s)\n", st.Name, st.CPUs, strings.Join(st.Nodes, " "))
 	}
-	for _, n := range notes {
+	for _, n := range lab.Notes {
 		fmt.Println("note: " + n)
 	}
-	if master != "" {
-		fmt.Printf("\nkeepalived runs in both directors; %s is the VRRP master and holds the VIP (lvslab status --name %s --ha)\n", master, spec.Name)
+	if lab.Master != nil {
+		fmt.Printf("\nkeepalived runs in both directors; %s is the VRRP master and holds the VIP (lvslab status --name %s --ha)\n", lab.Master.Name, spec.Name)
 	}
 	client := spec.ByRole(topology.RoleClient)[0]
 	fmt.Printf("\nenter a node:   sudo ip netns exec lvs-%s-%s bash\n", spec.Name, client.Name)

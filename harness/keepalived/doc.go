@@ -16,11 +16,12 @@
 // the events keepalived writes to its notify FIFOs (events.go), watching
 // the VIP and the client's neighbour entry (watch.go), the faults a
 // director suffers (faults.go), the pair's status (status.go) and the
-// options a lab's supervisor runs its pair with (supervise.go).
+// options a lab's supervisor runs its pair with (supervise.go: Options
+// are the harness.SupervisedPair that harness.Up hands the supervisor).
 //
 // It must not touch a lab beyond its two directors (and the switch, to cut
 // them apart), run real servers (package harness) or build and remove labs
 // (package topology). Dependencies point down: it imports harness and
-// topology, and harness never imports it (a supervisor runs the pair only
-// when handed RunSaved).
+// topology, and harness never imports it (harness.Up and a supervisor
+// run the pair only when handed Options and RunSaved).
 package keepalived

@@ -17,9 +17,14 @@ import (
 // keepalived pair with these options (lvslab up on an HA lab).
 const optionsFile = "keepalived.json"
 
-// SaveOptions records the pair a lab's supervisor must run; call it
-// before harness.StartSupervisor.
-func SaveOptions(lab string, o Options) error {
+// Options are what harness.Up hands a lab's supervisor: Save records the
+// pair it must run (RunSaved starts it there), WaitMaster waits for the
+// pair's first master.
+var _ harness.SupervisedPair = Options{}
+
+// Save records that the lab's supervisor must run a pair with these
+// options; call it before harness.StartSupervisor (harness.Up does).
+func (o Options) Save(lab string) error {
 	if _, err := o.withDefaults(); err != nil {
 		return err
 	}
@@ -34,7 +39,13 @@ func SaveOptions(lab string, o Options) error {
 	return nil
 }
 
-// readOptions reads what SaveOptions recorded; ok is false when the lab
+// WaitMaster waits until one director of the lab holds the VIP (the
+// package's WaitMaster): a pair's first election.
+func (Options) WaitMaster(ctx context.Context, lab *topology.Lab) (*topology.Node, error) {
+	return WaitMaster(ctx, lab)
+}
+
+// readOptions reads what Save recorded; ok is false when the lab
 // has no pair to run.
 func readOptions(lab string) (o Options, ok bool, err error) {
 	data, err := os.ReadFile(topology.StateFile(lab, optionsFile))
@@ -52,7 +63,7 @@ func readOptions(lab string) (o Options, ok bool, err error) {
 
 var _ harness.Supervised = RunSaved
 
-// RunSaved runs the pair SaveOptions recorded for the lab, if it has one,
+// RunSaved runs the pair Save recorded for the lab, if it has one,
 // until ctx ends; done is closed once keepalived stopped again. A pair
 // that cannot start ends the supervisor (stop), its reason in the
 // supervisor's log. lvslab supervise hands it to harness.Supervise.

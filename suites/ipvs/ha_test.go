@@ -60,7 +60,7 @@ func buildChecked(mode topology.Mode, check string) *haLab {
 	GinkgoHelper()
 	spec := topology.PaperHA(topology.WithName(labtest.Name(string(mode)+"ha")), topology.WithMode(mode))
 	labtest.ExpectGone(spec.Name)
-	lab, err := harness.Start(context.Background(), spec, harness.DefaultServerConfig)
+	lab, err := harness.Up(context.Background(), spec, harness.UpOptions{Servers: harness.DefaultServerConfig})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(lab.Close)
 	return &haLab{Lab: lab, check: check}

@@ -24,7 +24,7 @@ import (
 func startLab(spec *topology.Spec) *harness.Lab {
 	GinkgoHelper()
 	labtest.ExpectGone(spec.Name) // registered first, so it runs after the lab's own cleanup
-	lab, err := harness.Start(context.Background(), spec, harness.DefaultServerConfig)
+	lab, err := harness.Up(context.Background(), spec, harness.UpOptions{Servers: harness.DefaultServerConfig})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(lab.Close()).To(Succeed()) })
 	return lab

@@ -23,10 +23,10 @@ import (
 
 // Lab is a running lab for one spec or Ordered container: the paper's
 // topology, its real servers and, in nat, dr and tun mode, its IPVS
-// director serving the VIP (harness.StartDirector).
+// director serving the VIP (harness.Up).
 type Lab struct {
 	*harness.Lab
-	// Dir is the director; nil in direct and routed mode.
+	// Dir is the director (harness.Lab.IPVS); nil in direct and routed mode.
 	Dir *harness.Director
 	// HTTP and UDP are the IPv4 services on the VIP; HTTP6 and UDP6 the
 	// IPv6 ones (zero when the lab has no IPv6 VIP).
@@ -47,16 +47,13 @@ func StartServing(mode topology.Mode, cfg harness.ServerConfig, opts ...topology
 	spec := topology.Paper(append([]topology.Option{topology.WithName(Name(string(mode) + fmt.Sprint(serial.Add(1)))),
 		topology.WithMode(mode)}, opts...)...)
 	ExpectGone(spec.Name) // registered first, so it runs after the lab's own cleanups
-	lab, err := harness.Start(context.Background(), spec, cfg)
+	lab, err := harness.Up(context.Background(), spec, harness.UpOptions{Servers: cfg})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(lab.Close)
-	l := &Lab{Lab: lab}
-	if !mode.Balanced() {
+	l := &Lab{Lab: lab, Dir: lab.IPVS}
+	if l.Dir == nil {
 		return l
 	}
-	l.Dir, err = harness.StartDirector(lab.Lab, harness.DirectorOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(l.Dir.Close)
 	l.HTTP, _ = l.Dir.Service("tcp", false)
 	l.UDP, _ = l.Dir.Service("udp", false)
 	l.HTTP6, _ = l.Dir.Service("tcp", true)
