@@ -109,6 +109,17 @@ type Step struct {
 	Level int
 }
 
+// String says which measurement runs, as progress lines show it.
+func (s Step) String() string {
+	switch s.Phase {
+	case "one client":
+		return fmt.Sprintf("%s: %s", s.Phase, s.Mode)
+	case "light load":
+		return fmt.Sprintf("%s trial %d: %-6s rate %d of 2", s.Phase, s.Trial, s.Mode, s.Level)
+	}
+	return fmt.Sprintf("%s trial %d: %-6s %2d clients", s.Phase, s.Trial, s.Mode, s.Clients)
+}
+
 // Modes are the modes a benchmark knows, in the order they are shown.
 var Modes = []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR, topology.ModeTUN}
 

@@ -79,6 +79,11 @@ type FailoverStep struct {
 	Round       int
 }
 
+// String says which round runs, as progress lines show it.
+func (s FailoverStep) String() string {
+	return fmt.Sprintf("%s, sync %s, round %d", s.Kind, map[bool]string{true: "on", false: "off"}[s.Sync], s.Round)
+}
+
 // Limits that keep a failover benchmark bounded.
 const (
 	MaxFailoverRounds = 100

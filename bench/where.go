@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,58 +19,114 @@ import (
 	"github.com/lvslab/lvslab/vm"
 )
 
-// Where a benchmark runs: on this host's kernel, or in a VM booted on a
-// kernel of the list (for IPVS where the host has none).
-const (
-	WhereAuto = "auto"
-	WhereHost = "host"
-	WhereVM   = "vm"
-)
-
-// Placement is where a benchmark will run, and what it will measure there.
+// Placement is where a benchmark will run, and how.
 type Placement struct {
-	Where string
-	// Modes are those that will be measured: without ip_vs and without QEMU
-	// only direct and routed are.
-	Modes []topology.Mode
+	// InVM says the benchmark runs in a VM booted as VM says (RunInVM),
+	// not on this host's kernel (Run).
+	InVM bool
+	// Config is the benchmark as it will run: without ip_vs and without
+	// QEMU only its direct and routed modes are measured.
+	Config Config
+	// VM is how the VM boots, every default filled in.
+	VM VMOptions
 	// Note says why modes were left out, for the user.
 	Note string
 }
 
-// Place decides where cfg runs when asked for where (auto, host or vm):
-// auto is this host when its kernel has ip_vs or no mode needs it, else
-// the VM; with neither ip_vs nor QEMU, this host without the IPVS modes.
-func Place(cfg Config, where string) (Placement, error) {
-	p := Placement{Where: where, Modes: cfg.Modes}
+// DefaultICount is the VM's clock unless the machine model needs real
+// time: driven by executed instructions, so that a trial's timing depends
+// on the work it took, not on what else the host ran (docs/findings.md).
+const DefaultICount = "shift=2,sleep=off"
+
+// ICountOff asks for the host's real time in VMOptions.ICount.
+const ICountOff = "off"
+
+// Place decides where cfg runs when asked for where (vm.WhereAuto,
+// WhereHost or WhereVM) and checks the VM's options o against it, before
+// any lab or VM: auto is this host when its kernel has ip_vs or no mode
+// needs it, else the VM; with neither ip_vs nor QEMU, this host without
+// the IPVS modes.
+func Place(cfg Config, where string, o VMOptions) (Placement, error) {
+	p := Placement{Config: cfg}
 	needsIPVS := filterModes(cfg.Modes, func(m topology.Mode) bool { return m.Balanced() })
-	switch where {
-	case WhereAuto:
-		p.Where = WhereHost
-		if len(needsIPVS) == 0 || harness.CheckIPVS() == nil {
-			return p, nil
+	inVM, err := vm.Choose(where, func() error {
+		if len(needsIPVS) == 0 {
+			return nil
 		}
-		if _, err := exec.LookPath("qemu-system-x86_64"); err == nil {
-			p.Where = WhereVM
-			return p, nil
+		if err := harness.CheckIPVS(); err != nil {
+			return fmt.Errorf("%s need IPVS: %w", joinModes(needsIPVS), err)
 		}
-		p.Modes = filterModes(cfg.Modes, func(m topology.Mode) bool { return !m.Balanced() })
-		if len(p.Modes) == 0 {
+		return nil
+	})
+	switch {
+	case errors.Is(err, vm.ErrNoQEMU):
+		p.Config.Modes = filterModes(cfg.Modes, func(m topology.Mode) bool { return !m.Balanced() })
+		if len(p.Config.Modes) == 0 {
 			return p, errors.New("this kernel has no ip_vs and QEMU is not installed, so no mode asked for can be measured: install qemu-system-x86 (make deps does), or add direct or routed to --modes")
 		}
 		p.Note = fmt.Sprintf("this kernel has no ip_vs and QEMU is not installed: measuring %s only, without %s (install qemu-system-x86, or run make deps)",
-			joinModes(p.Modes), joinModes(needsIPVS))
-		return p, nil
-	case WhereHost:
-		if len(needsIPVS) > 0 {
-			if err := harness.CheckIPVS(); err != nil {
-				return p, fmt.Errorf("%s need IPVS: %w (or use --where auto, or --modes direct,routed)", joinModes(needsIPVS), err)
-			}
-		}
-		return p, nil
-	case WhereVM:
-		return p, nil
+			joinModes(p.Config.Modes), joinModes(needsIPVS))
+	case err != nil && where == vm.WhereHost:
+		return p, fmt.Errorf("%w (or use --where auto, or --modes direct,routed)", err)
+	case err != nil:
+		return p, err
 	}
-	return p, fmt.Errorf("where %q: use auto, host or vm", where)
+	p.InVM = inVM
+	if p.VM, err = o.resolve(cfg); err != nil {
+		return p, err
+	}
+	var errs []error
+	if o.Kernel != "" {
+		if where == vm.WhereHost {
+			errs = append(errs, errors.New("--kernel picks the VM's kernel: use --where vm or auto, or leave --kernel out"))
+		} else if list, err := vm.LoadKernels(""); err != nil {
+			errs = append(errs, err)
+		} else if _, err := list.Select(o.Kernel, false); err != nil {
+			errs = append(errs, fmt.Errorf("--kernel: %w", err))
+		}
+	}
+	// The host applies caps to the guest's vCPU threads.
+	if len(cfg.Caps) > 0 && !inVM {
+		errs = append(errs, errors.New("--cap needs the VM (--where vm): on a host a station's speed is its CPUs'"))
+	}
+	return p, errors.Join(errs...)
+}
+
+// resolve fills in the VM's defaults for cfg and checks them: the machine
+// model needs real time and a vCPU per station (4 unless CPUs says).
+func (o VMOptions) resolve(cfg Config) (VMOptions, error) {
+	var errs []error
+	switch {
+	case cfg.Isolate && o.ICount != "" && o.ICount != ICountOff:
+		errs = append(errs, errors.New("--isolate needs real time: under --vm-icount every vCPU runs on one host thread (leave --vm-icount out, or give off)"))
+	case cfg.Isolate || o.ICount == ICountOff:
+		o.ICount = ""
+	case o.ICount == "":
+		o.ICount = DefaultICount
+	}
+	if o.CPUs == 0 {
+		o.CPUs = 1
+		if cfg.Isolate {
+			o.CPUs = 4
+		}
+	}
+	if o.CPUs < 1 || o.CPUs > 64 || o.Timeout <= 0 {
+		errs = append(errs, errors.New("--vm-cpus must be 1-64 and --vm-timeout positive"))
+	}
+	if o.Stations != 0 && (o.Stations < topology.MinIsolateCPUs || o.Stations > 64) {
+		errs = append(errs, fmt.Errorf("--stations %d: give 0 (skip) or %d to 64 vCPUs", o.Stations, topology.MinIsolateCPUs))
+	}
+	if !stationsRun(cfg, o) {
+		o.Stations = 0
+	}
+	return o, errors.Join(errs...)
+}
+
+// stationsRun says whether RunInVM adds the stations run: asked for, and
+// of use only where the first run had neither the machine model nor
+// light load.
+func stationsRun(cfg Config, o VMOptions) bool {
+	return o.Stations > 0 && !cfg.Isolate && cfg.Light.Trials > 0
 }
 
 // VMOptions say how the VM a benchmark runs in is booted.
@@ -80,7 +135,8 @@ type VMOptions struct {
 	Kernel string
 	CPUs   int
 	// ICount is QEMU's -icount for a clock driven by executed instructions
-	// (steady ratios under TCG), or "" for real time.
+	// (steady ratios under TCG), or "" for real time (Place: "" is
+	// DefaultICount, ICountOff real time).
 	ICount  string
 	Timeout time.Duration
 	// Command is how the guest runs a benchmark from a configuration file
@@ -123,7 +179,7 @@ const ConfigFile = "config.json"
 // the stations run next (StationsConfig) and returns both as one result.
 func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result, error) {
 	r, err := runInVM(ctx, cfg, out, o)
-	if err != nil || o.Stations == 0 || cfg.Isolate || cfg.Light.Trials == 0 {
+	if err != nil || !stationsRun(cfg, o) {
 		return r, err
 	}
 	so := o

@@ -122,8 +122,8 @@ func (o *Options) Check() error {
 			errs = append(errs, err)
 		}
 	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		errs = append(errs, errors.New("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (make deps does it)"))
+	if err := checkQEMU(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -152,7 +152,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Kernel == nil {
 		return nil, errors.New("no kernel to boot")
 	}
-	qemu, _ := exec.LookPath("qemu-system-x86_64")
+	qemu, _ := exec.LookPath(qemuBinary)
 	work, err := os.MkdirTemp("", "lvslab-vm-")
 	if err != nil {
 		return nil, err
@@ -405,7 +405,7 @@ func kvmUsable(log func(string)) bool {
 // hostFingerprint names the host kernel and QEMU, so a KVM verdict is
 // dropped when either changes.
 func hostFingerprint() string {
-	ver, _ := exec.Command("qemu-system-x86_64", "--version").Output()
+	ver, _ := exec.Command(qemuBinary, "--version").Output()
 	return proc.KernelRelease() + " " + strings.SplitN(string(ver), "\n", 2)[0]
 }
 

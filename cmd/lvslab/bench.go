@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/lvslab/lvslab/bench"
@@ -35,12 +34,12 @@ func init() {
 
 type benchFlags struct {
 	modes, clients, conn, kernel, out, baseline, scheduler, name, where string
-	icount, configFile, caps, switchMode                                string
+	icount, configFile, caps                                            string
 	trials, rules, cpus, lightTrials, stations, lightBurst              int
 	duration, warmup, latency, timeout, lightDuration                   time.Duration
 	lightShare                                                          float64
 	isolate, batch                                                      bool
-	set                                                                 map[string]bool
+	switchMode                                                          switchFlag
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -62,25 +61,23 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.isolate, "isolate", false, "the machine model: each station on CPUs of its own (in the VM: its vCPUs, in real time);\nevery measurement records each station's CPU time")
 	fs.StringVar(&b.caps, "cap", "", "with --isolate in the VM: cap stations' vCPUs at shares of a host CPU, e.g. director=0.25")
 	fs.BoolVar(&b.batch, "sched-batch", true, "run the load generator and real servers under SCHED_BATCH (no wake-up preemption),\nfor steady context switches per request where stations share CPUs")
-	fs.StringVar(&b.switchMode, "switch", "static", "static (forwarding entries for every node's link) or learning (the bridges age out ports that never send)")
+	fs.Var(&b.switchMode, "switch", "static (forwarding entries for every node's link) or learning (the bridges age out ports that never send)")
 	fs.StringVar(&b.kernel, "kernel", "", "kernel of the shipped list for the VM (default: the list's default)")
 	fs.StringVar(&b.out, "out", "results/bench", "output `folder`")
 	fs.StringVar(&b.baseline, "save-baseline", "", "also write the result as a baseline `file` for lvslab gate")
 	fs.StringVar(&b.scheduler, "scheduler", "rr", "IPVS scheduler of the virtual services")
 	fs.IntVar(&b.rules, "director-rules", 0, "slow the director down on purpose with this many nftables rules (proves the gate)")
 	fs.StringVar(&b.name, "name", "bench", "prefix of the labs' names")
-	fs.StringVar(&b.where, "where", bench.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
+	fs.StringVar(&b.where, "where", vm.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
 	fs.DurationVar(&b.timeout, "vm-timeout", time.Hour, "kill each VM after this long")
-	fs.IntVar(&b.cpus, "vm-cpus", 1, "the VM's CPUs (with --isolate: 4)")
-	// An instruction-driven clock makes a trial's timing depend on the work
-	// it took, not on what else the host ran (docs/findings.md).
-	fs.StringVar(&b.icount, "vm-icount", "shift=2,sleep=off", "QEMU -icount for the VM's clock, or off for the host's real time (--isolate: off)")
+	fs.IntVar(&b.cpus, "vm-cpus", 0, "the VM's CPUs (default 1; with --isolate 4)")
+	fs.StringVar(&b.icount, "vm-icount", "", "QEMU -icount for the VM's clock (default "+bench.DefaultICount+"), or off for the host's real time (--isolate: off)")
 	// How the VM hands the guest its configuration; not for direct use.
 	fs.StringVar(&b.configFile, "config", "", "")
 }
 
 // config checks the flags and turns them into a benchmark.
-func (b *benchFlags) config() (bench.Config, error) {
+func (b *benchFlags) config(fs *flag.FlagSet) (bench.Config, error) {
 	if b.configFile != "" {
 		c, err := bench.ReadConfig(b.configFile)
 		if err != nil {
@@ -91,14 +88,7 @@ func (b *benchFlags) config() (bench.Config, error) {
 	cfg := bench.Config{Name: b.name, Trials: b.trials, Duration: bench.Seconds(b.duration), Warmup: bench.Seconds(b.warmup),
 		Latency: bench.Seconds(b.latency), Scheduler: b.scheduler, DirectorRules: b.rules, Server: harness.DefaultServerConfig,
 		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: bench.Seconds(b.lightDuration), Share: b.lightShare, Burst: b.lightBurst},
-		Isolate: b.isolate, Batch: b.batch}
-	switch b.switchMode {
-	case "static":
-	case "learning":
-		cfg.Switch.Learning = true
-	default:
-		return cfg, usageError{fmt.Errorf("--switch %q: use static or learning", b.switchMode)}
-	}
+		Isolate: b.isolate, Batch: b.batch, Switch: topology.Switch{Learning: b.switchMode.learning}}
 	if b.caps != "" {
 		cfg.Caps = map[string]float64{}
 		for _, kv := range strings.Split(b.caps, ",") {
@@ -112,21 +102,8 @@ func (b *benchFlags) config() (bench.Config, error) {
 	}
 	// No single-client run, no light load sized from it (unless asked for,
 	// which Validate then refuses by name).
-	if b.latency == 0 && !b.set["light-trials"] {
+	if b.latency == 0 && !given(fs, "light-trials") {
 		cfg.Light.Trials = 0
-	}
-	if b.isolate {
-		// The model needs real time and a vCPU per station.
-		if b.set["vm-icount"] && b.icount != "off" {
-			return cfg, usageError{errors.New("--isolate needs real time: under --vm-icount every vCPU runs on one host thread (leave --vm-icount out, or give off)")}
-		}
-		b.icount = "off"
-		if !b.set["vm-cpus"] {
-			b.cpus = 4
-		}
-	}
-	if b.stations != 0 && (b.stations < topology.MinIsolateCPUs || b.stations > 64) {
-		return cfg, usageError{fmt.Errorf("--stations %d: give 0 (skip) or %d to 64 vCPUs", b.stations, topology.MinIsolateCPUs)}
 	}
 	for _, m := range strings.Split(b.modes, ",") {
 		cfg.Modes = append(cfg.Modes, topology.Mode(strings.TrimSpace(m)))
@@ -142,28 +119,16 @@ func (b *benchFlags) config() (bench.Config, error) {
 	default:
 		return cfg, usageError{fmt.Errorf("--conn %q: use new or keepalive", b.conn)}
 	}
-	if b.cpus < 1 || b.cpus > 64 || b.timeout <= 0 {
-		return cfg, usageError{errors.New("--vm-cpus must be 1-64 and --vm-timeout positive")}
-	}
-	if err := errors.Join(cfg.Validate(), b.checkPlaces()); err != nil {
+	if err := errors.Join(cfg.Validate(), b.checkFiles()); err != nil {
 		return cfg, usageError{err}
 	}
 	return cfg, nil
 }
 
-// checkPlaces checks, before any lab or VM, what would otherwise fail only
-// at the end of a long run: the kernel to boot, and where results go.
-func (b *benchFlags) checkPlaces() error {
+// checkFiles checks, before any lab or VM, where results go, which would
+// otherwise fail only at the end of a long run.
+func (b *benchFlags) checkFiles() error {
 	var errs []error
-	if b.kernel != "" {
-		if b.where == bench.WhereHost {
-			errs = append(errs, errors.New("--kernel picks the VM's kernel: use --where vm or auto, or leave --kernel out"))
-		} else if list, err := vm.LoadKernels(""); err != nil {
-			errs = append(errs, err)
-		} else if _, err := list.Select(b.kernel, false); err != nil {
-			errs = append(errs, fmt.Errorf("--kernel: %w", err))
-		}
-	}
 	if fi, err := os.Stat(b.out); err == nil && !fi.IsDir() {
 		errs = append(errs, fmt.Errorf("--out %s is a file: give a folder (it is created if missing)", b.out))
 	}
@@ -184,37 +149,26 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := parse(find("bench"), fs, args, false); err != nil {
 		return err
 	}
-	b.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { b.set[f.Name] = true })
-	cfg, err := b.config()
+	cfg, err := b.config(fs)
 	if err != nil {
 		return err
 	}
 	if b.out, err = filepath.Abs(b.out); err != nil {
 		return err
 	}
-	place, err := bench.Place(cfg, b.where)
-	if err != nil {
-		return usageError{err}
-	}
-	if place.Note != "" {
-		fmt.Fprintln(os.Stderr, "lvslab bench: "+place.Note)
-	}
-	cfg.Modes = place.Modes
-	// The guest gets its configuration, caps included, from the host that applies them.
-	if len(cfg.Caps) > 0 && place.Where != bench.WhereVM && b.configFile == "" {
-		return usageError{errors.New("--cap needs the VM (--where vm): on a host a station's speed is its CPUs'")}
-	}
 	var res *bench.Result
-	if place.Where == bench.WhereVM {
-		res, err = benchInVM(ctx, cfg, &b)
-	} else {
+	if b.configFile != "" {
+		// The guest's half of a run the host placed in the VM.
 		res, err = benchHere(ctx, cfg, b.out)
+	} else {
+		res, err = benchPlaced(ctx, cfg, &b)
 	}
 	if err != nil {
+		return benchError(ctx, err)
+	}
+	if err := res.WriteTable(os.Stdout); err != nil {
 		return err
 	}
-	printBench(res)
 	if len(res.Points) > 0 {
 		fmt.Printf("\nfigure:  %s", filepath.Join(b.out, bench.FigureSVG))
 	}
@@ -233,115 +187,66 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// benchPlaced runs the benchmark where --where places it.
+func benchPlaced(ctx context.Context, cfg bench.Config, b *benchFlags) (*bench.Result, error) {
+	place, err := bench.Place(cfg, b.where, bench.VMOptions{Kernel: b.kernel, CPUs: b.cpus, ICount: b.icount, Timeout: b.timeout, Stations: b.stations})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if place.Note != "" {
+		fmt.Fprintln(os.Stderr, "lvslab bench: "+place.Note)
+	}
+	if !place.InVM {
+		return benchHere(ctx, place.Config, b.out)
+	}
+	o, err := guestRuns("bench", place.VM)
+	if err != nil {
+		return nil, err
+	}
+	return bench.RunInVM(ctx, place.Config, b.out, o)
+}
+
 // benchHere runs the benchmark on this kernel and writes its files.
 func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result, error) {
 	cfg.SuperviseServers = true
 	p := newProgress("bench")
-	cfg.Progress = func(s bench.Step) {
-		desc := fmt.Sprintf("%s trial %d: %-6s %2d clients", s.Phase, s.Trial, s.Mode, s.Clients)
-		switch s.Phase {
-		case "one client":
-			desc = fmt.Sprintf("%s: %s", s.Phase, s.Mode)
-		case "light load":
-			desc = fmt.Sprintf("%s trial %d: %-6s rate %d of 2", s.Phase, s.Trial, s.Mode, s.Level)
-		}
-		p.step(s.Done, s.Total, s.Work, s.Left, desc)
-	}
+	cfg.Progress = func(s bench.Step) { p.step(s.Done, s.Total, s.Work, s.Left, s.String()) }
 	res, err := bench.Run(ctx, cfg)
 	p.finish()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, exitError{code: exitInterrupted, msg: "interrupted: every lab was removed"}
-		}
 		return nil, err
 	}
 	res.Env.Version = version()
 	return res, res.WriteFiles(out)
 }
 
-// benchInVM runs this same command inside the VM, which writes the files
-// into the output folder.
-func benchInVM(ctx context.Context, cfg bench.Config, b *benchFlags) (*bench.Result, error) {
+// guestRuns completes the options of a VM that runs this binary's command
+// what (bench, failover) from the configuration the host hands it, on the
+// guest's own kernel, into the same output folder.
+func guestRuns(what string, o bench.VMOptions) (bench.VMOptions, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return o, err
 	}
-	icount := b.icount
-	if icount == "off" {
-		icount = ""
+	o.Command = func(configFile, out string) []string {
+		return []string{self, what, "--where", vm.WhereHost, "--config", configFile, "--out", out}
 	}
-	stations := b.stations
-	if cfg.Isolate || cfg.Light.Trials == 0 {
-		stations = 0
-	}
-	res, err := bench.RunInVM(ctx, cfg, b.out, bench.VMOptions{
-		Kernel: b.kernel, CPUs: b.cpus, ICount: icount, Timeout: b.timeout, Stations: stations,
-		Command: func(configFile, out string) []string {
-			return []string{self, "bench", "--where", bench.WhereHost, "--config", configFile, "--out", out}
-		},
-		Console: os.Stderr,
-		Log:     func(s string) { fmt.Fprintln(os.Stderr, "lvslab bench: "+s) },
-	})
+	o.Console = os.Stderr
+	o.Log = func(s string) { fmt.Fprintf(os.Stderr, "lvslab %s: %s\n", what, s) }
+	return o, nil
+}
+
+// benchError gives a benchmark that failed in the VM the guest's exit
+// status, and one that Ctrl-C ended lvslab's own.
+func benchError(ctx context.Context, err error) error {
 	var ge *bench.GuestError
-	if errors.As(err, &ge) {
-		return nil, exitError{code: ge.Code, msg: ge.Error()}
+	switch {
+	case errors.As(err, &ge):
+		return exitError{code: ge.Code, msg: ge.Error()}
+	case ctx.Err() != nil:
+		return exitError{code: exitInterrupted, msg: "interrupted: every lab was removed"}
 	}
-	return res, err
-}
-
-func printBench(r *bench.Result) {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tclients\treq/s\tratio to direct\t95% interval\tCV\tp99 ms\terrors\tloadgen-bound\t")
-	for _, p := range r.Points {
-		ratio, ci, cv := "-", "-", "-"
-		if p.Ratio != nil {
-			ratio = fmt.Sprintf("%.3f", p.Ratio.Median)
-			ci = fmt.Sprintf("[%.3f, %.3f]", p.Ratio.Lo, p.Ratio.Hi)
-			cv = fmt.Sprintf("%.1f%%", 100*p.Ratio.CV)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%.2f\t%d\t%d/%d\t\n", p.Mode, p.Clients, p.RequestsPerSec.Median,
-			ratio, ci, cv, p.P99, p.Errors, p.LoadgenBound, len(p.RequestsPerSec.Values))
-	}
-	tw.Flush()
-	for _, t := range r.Latency {
-		fmt.Printf("one client, %s: %.0f req/s, mean %.3f ms, p99 %.3f ms\n", t.Mode, t.RequestsPerSec, t.Latency.Mean, t.Latency.P99)
-	}
-	printModel(r, "")
-	if r.Stations != nil {
-		printModel(r.Stations, "stations run: ")
-	}
-	v, why := r.Verdict()
-	fmt.Printf("\nverdict: %s: %s\n", v, why)
-}
-
-// printModel prints a result's demands, bounds and paper prediction.
-func printModel(r *bench.Result, prefix string) {
-	if r.Model == nil {
-		return
-	}
-	fmt.Printf("\n%sCPU time per request under light load, ms (95%% interval):\n", prefix)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	for _, d := range r.Demands {
-		fmt.Fprintf(tw, "  %s\t%s\t%.3f [%.3f, %.3f]\t\n", d.Mode, d.Station, 1000*d.Seconds.Median, 1000*d.Seconds.Lo, 1000*d.Seconds.Hi)
-	}
-	tw.Flush()
-	for _, b := range r.Model.Modes {
-		check := ""
-		if c := b.Check; c != nil {
-			check = fmt.Sprintf("; at %d clients measured %.0f: %s", c.Clients, c.Measured.Median, c.Verdict)
-		}
-		fmt.Printf("%s%s: bottleneck %s, predicted ceiling %.0f req/s [%.0f, %.0f]%s\n", prefix, b.Mode, b.Bottleneck,
-			b.Ceiling.Median, b.Ceiling.Lo, b.Ceiling.Hi, check)
-	}
-	if ph := r.Model.Paper; ph != nil {
-		for _, e := range ph.Ratios {
-			fmt.Printf("%spaper's hardware (%d real servers): %s at %.3f [%.3f, %.3f] of direct\n", prefix, ph.Servers, e.Mode,
-				e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi)
-		}
-		for _, e := range ph.PerDirector {
-			fmt.Printf("%sreal servers one director feeds in %s: %.1f [%.1f, %.1f]\n", prefix, e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi)
-		}
-	}
+	return err
 }
 
 func parseInts(s string) ([]int, error) {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/bench"
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/vm"
 )
 
 func init() {
@@ -40,7 +40,7 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	before := fs.Duration("before", 2*time.Second, "window before each fault in the figure")
 	after := fs.Duration("after", 6*time.Second, "window after each fault: the takeover must happen within it")
 	name := fs.String("name", "failover", "the lab's name")
-	where := fs.String("where", bench.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
+	where := fs.String("where", vm.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
 	kernel := fs.String("kernel", "", "kernel of the shipped list for the VM (default: the list's default)")
 	out := fs.String("out", "results/failover", "output `folder`")
 	cpus := fs.Int("vm-cpus", 2, "the VM's CPUs (real time: VRRP's timers are what is measured)")
@@ -82,29 +82,24 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	inVM := false
-	switch *where {
-	case bench.WhereHost:
-	case bench.WhereVM:
-		inVM = true
-	case bench.WhereAuto:
-		if harness.CheckIPVS() != nil {
-			if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-				return errors.New("this kernel has no ip_vs and QEMU is not installed: install qemu-system-x86 (make deps does)")
-			}
-			inVM = true
-		}
-	default:
-		return usageError{fmt.Errorf("--where %q: use auto, host or vm", *where)}
-	}
 	var res *bench.FailoverResult
+	inVM := false
+	if *configFile == "" {
+		if inVM, err = vm.Choose(*where, harness.CheckIPVS); err != nil {
+			return usageError{err}
+		}
+	}
 	if inVM {
-		res, err = failoverInVM(ctx, cfg, dir, *kernel, *cpus, *timeout)
+		var o bench.VMOptions
+		if o, err = guestRuns("failover", bench.VMOptions{Kernel: *kernel, CPUs: *cpus, Timeout: *timeout}); err != nil {
+			return err
+		}
+		res, err = bench.RunFailoverInVM(ctx, cfg, dir, o)
 	} else {
 		res, err = failoverHere(ctx, cfg, dir)
 	}
 	if err != nil {
-		return err
+		return benchError(ctx, err)
 	}
 	fmt.Println()
 	if err := res.WriteTable(os.Stdout); err != nil {
@@ -117,38 +112,12 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 // failoverHere runs the benchmark on this kernel and writes its files.
 func failoverHere(ctx context.Context, cfg bench.FailoverConfig, out string) (*bench.FailoverResult, error) {
 	p := newProgress("failover")
-	cfg.Progress = func(s bench.FailoverStep) {
-		p.step(s.Done, s.Total, -1, 0, fmt.Sprintf("%s, sync %s, round %d", s.Kind, map[bool]string{true: "on", false: "off"}[s.Sync], s.Round))
-	}
+	cfg.Progress = func(s bench.FailoverStep) { p.step(s.Done, s.Total, -1, 0, s.String()) }
 	res, err := bench.RunFailover(ctx, cfg)
 	p.finish()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, exitError{code: exitInterrupted, msg: "interrupted: the lab was removed"}
-		}
 		return nil, err
 	}
 	res.Env.Version = version()
 	return res, res.WriteFiles(out)
-}
-
-// failoverInVM runs this same command inside the VM, in real time.
-func failoverInVM(ctx context.Context, cfg bench.FailoverConfig, out, kernel string, cpus int, timeout time.Duration) (*bench.FailoverResult, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	res, err := bench.RunFailoverInVM(ctx, cfg, out, bench.VMOptions{
-		Kernel: kernel, CPUs: cpus, Timeout: timeout,
-		Command: func(configFile, out string) []string {
-			return []string{self, "failover", "--where", bench.WhereHost, "--config", configFile, "--out", out}
-		},
-		Console: os.Stderr,
-		Log:     func(s string) { fmt.Fprintln(os.Stderr, "lvslab failover: "+s) },
-	})
-	var ge *bench.GuestError
-	if errors.As(err, &ge) {
-		return nil, exitError{code: ge.Code, msg: ge.Error()}
-	}
-	return res, err
 }

@@ -177,32 +177,25 @@ func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 // its bridges forward.
 type machineFlags struct {
 	isolate    bool
-	switchMode string
+	switchMode switchFlag
 	ageing     time.Duration
 }
 
 func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&m.isolate, "isolate", false, "give each station CPUs of its own (client, director, router, real servers; at least 3 CPUs):\nprocesses pinned, receive processing steered there with RPS, IPVS's estimator placed")
-	fs.StringVar(&m.switchMode, "switch", "static", "static (a forwarding entry for every node's link: no flooding) or learning (a real switch's\nbehaviour: a port that never sends is flooded once its address ages out)")
+	fs.Var(&m.switchMode, "switch", "static (a forwarding entry for every node's link: no flooding) or learning (a real switch's\nbehaviour: a port that never sends is flooded once its address ages out)")
 	fs.DurationVar(&m.ageing, "ageing-time", 0, "the bridges' ageing time (0: the kernel's 300s)")
 }
 
 // apply returns the planned spec with the machine flags given applied (a
 // topology file's own switch settings stand unless a flag overrides them).
 func (m *machineFlags) apply(fs *flag.FlagSet, spec *topology.Spec) (*topology.Spec, error) {
-	switch m.switchMode {
-	case "static", "learning":
-	default:
-		return nil, usageError{fmt.Errorf("--switch %q: use static or learning", m.switchMode)}
+	if given(fs, "switch") {
+		spec.Switch.Learning = m.switchMode.learning
 	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "switch":
-			spec.Switch.Learning = m.switchMode == "learning"
-		case "ageing-time":
-			spec.Switch.AgeingTime = m.ageing
-		}
-	})
+	if given(fs, "ageing-time") {
+		spec.Switch.AgeingTime = m.ageing
+	}
 	if m.isolate {
 		cpus, err := topology.OnlineCPUs()
 		if err != nil {
