@@ -108,39 +108,18 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		return nil
 	}
-	var summary []string
-	worst := 0
-	for _, k := range kernels {
-		start := time.Now()
-		o := opts
-		o.Kernel = k
-		res, err := vm.Run(ctx, o)
-		if err != nil {
-			if !*matrix || ctx.Err() != nil {
-				return err
-			}
-			summary = append(summary, fmt.Sprintf("%-12s %-24s FAILED: %v", k.Name, k.Release, err))
-			worst = max(worst, 1)
-			continue
-		}
-		verdict := "passed"
-		if res.ExitCode != 0 {
-			verdict = fmt.Sprintf("FAILED (exit status %d)", res.ExitCode)
-			worst = max(worst, res.ExitCode)
-		}
-		line := fmt.Sprintf("%-12s %-24s %s under %s, boot %.1fs, total %s", k.Name, k.Release, verdict, res.Accel,
-			res.Boot.Seconds(), time.Since(start).Round(time.Second))
-		log(line)
-		summary = append(summary, line)
+	m, err := vm.RunMatrix(ctx, opts, kernels, *matrix)
+	if err != nil {
+		return err
 	}
 	if *matrix {
 		fmt.Println("\nkernel matrix:")
-		for _, s := range summary {
+		for _, s := range m.Lines {
 			fmt.Println("  " + s)
 		}
 	}
-	if worst != 0 {
-		return exitError{code: worst}
+	if m.Worst != 0 {
+		return exitError{code: m.Worst}
 	}
 	return nil
 }
