@@ -94,6 +94,17 @@ func num(n uint64) string {
 	return fmt.Sprintf("%dG", n/1000000000)
 }
 
+// Table reads the director's IPVS table and /proc/net/ip_vs's first line,
+// what WriteTable prints.
+func (d *Director) Table() ([]ServiceState, string, error) {
+	svcs, err := d.Services()
+	if err != nil {
+		return nil, "", err
+	}
+	header, err := IPVSHeader(d.Node)
+	return svcs, header, err
+}
+
 // IPVSHeader is the first line of /proc/net/ip_vs as the director sees it
 // ("IP Virtual Server version 1.2.1 (size=4096)").
 func IPVSHeader(director *topology.Node) (string, error) {

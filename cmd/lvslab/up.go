@@ -4,14 +4,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/lvslab/lvslab/harness"
@@ -98,13 +95,11 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	lab.Detach()
 	took := time.Since(start)
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(spec)
+		return printJSON(spec)
 	}
 	fmt.Printf("lab %s is up (%s, %d nodes, mode %s, real servers answer on port %d, took %s)\n\n",
 		spec.Name, cfgString(cfg), len(spec.Nodes), spec.Mode, spec.VIP.Port, took.Round(time.Millisecond))
-	printNodes(os.Stdout, spec)
+	spec.WriteNodes(os.Stdout)
 	fmt.Printf("\nswitch: %s\n", spec.Switch)
 	for _, st := range topology.Stations(spec) {
 		fmt.Printf("station %s: cpus %s (%s)\n", st.Name, st.CPUs, strings.Join(st.Nodes, " "))
@@ -132,25 +127,6 @@ func cfgString(c harness.ServerConfig) string {
 		s += ", " + c.ServiceTime.String() + " service time"
 	}
 	return s
-}
-
-func printNodes(w io.Writer, spec *topology.Spec) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tNAMESPACE\tADDRESSES")
-	for _, n := range spec.Nodes {
-		var addrs []string
-		for _, l := range n.Links {
-			for _, a := range l.IPv4 {
-				addrs = append(addrs, l.Segment+":"+a.String())
-			}
-			for _, a := range l.IPv6 {
-				addrs = append(addrs, l.Segment+":"+a.String())
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\tlvs-%s-%s\t%s\n", n.Name, n.Role, spec.Name, n.Name, strings.Join(addrs, " "))
-	}
-	fmt.Fprintf(tw, "vip\t\t\t%s %s port %d\n", spec.VIP.IPv4, spec.VIP.IPv6, spec.VIP.Port)
-	tw.Flush()
 }
 
 func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {

@@ -3,8 +3,11 @@
 package keepalived
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"slices"
+	"text/tabwriter"
 
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/topology"
@@ -17,6 +20,8 @@ type Status struct {
 	Options   *Options         `json:"options,omitempty"`
 	Directors []DirectorStatus `json:"directors"`
 	Events    []Event          `json:"events"`
+
+	spec *topology.Spec
 }
 
 // DirectorStatus is one director of a pair.
@@ -41,7 +46,7 @@ func ReadStatus(t *topology.Lab) (*Status, error) {
 	if !t.Spec.IsHA() {
 		return nil, fmt.Errorf("lab %s has %d director(s), not a pair (build one with --topology paper-ha)", t.Spec.Name, len(t.Directors()))
 	}
-	st := &Status{Lab: t.Spec.Name}
+	st := &Status{Lab: t.Spec.Name, spec: t.Spec}
 	if o, ok, err := readOptions(t.Spec.Name); err == nil && ok {
 		st.Options = &o
 	}
@@ -82,9 +87,47 @@ func readTables(n *topology.Node, ds *DirectorStatus) error {
 	if ds.Daemons, err = d.SyncDaemons(); err != nil {
 		return err
 	}
-	if ds.IPVS, err = d.Services(); err != nil {
+	ds.IPVS, ds.Header, err = d.Table()
+	return err
+}
+
+// WriteTable writes the pair as lvslab status --ha shows it: each
+// director's VRRP state, what it holds and its keepalived, the sync
+// daemons, the last events, and each director's IPVS table last, so that
+// it reads (and diffs) like ipvsadm -Ln.
+func (st *Status) WriteTable(w io.Writer) error {
+	s := st.spec
+	fmt.Fprintf(w, "lab %s, mode %s: director pair, VIP %s on-link on %s, floating gateway %s on %s\n\n", st.Lab, s.Mode,
+		s.VIP.IPv4, s.FrontSegment(), s.Floating, s.BackSegment())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DIRECTOR\tVRRP\tVIP\tFLOATING\tKEEPALIVED")
+	held := map[bool]string{true: "held", false: "-"}
+	for _, d := range st.Directors {
+		procs, state := "not running", cmp.Or(d.State, "-")
+		if len(d.Keepalived) > 0 {
+			procs = fmt.Sprintf("pids %v", d.Keepalived)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, state, held[d.VIP], held[d.Floating], procs)
+	}
+	if err := tw.Flush(); err != nil {
 		return err
 	}
-	ds.Header, err = harness.IPVSHeader(n)
-	return err
+	for _, d := range st.Directors {
+		fmt.Fprintf(w, "\n%s sync daemons (ipvsadm -L --daemon):\n", d.Name)
+		if len(d.Daemons) == 0 {
+			fmt.Fprintln(w, "none")
+		}
+		harness.WriteDaemons(w, d.Daemons)
+	}
+	if len(st.Events) > 0 {
+		fmt.Fprintln(w, "\nlast keepalived events:")
+		for _, e := range st.Events {
+			fmt.Fprintf(w, "%s  %-9s %-8s %-16s %s\n", e.At.Format("15:04:05.000"), e.Director, e.Kind, e.Name, e.State)
+		}
+	}
+	for _, d := range st.Directors {
+		fmt.Fprintf(w, "\n%s:\n", d.Name)
+		harness.WriteTable(w, d.Header, d.IPVS, false)
+	}
+	return nil
 }
