@@ -3,6 +3,8 @@
 package bench
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/perf/benchmath"
 
+	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -328,10 +331,21 @@ func (l Limit) String() string {
 	return fmt.Sprintf("mode %s at %s", mode, clients)
 }
 
-// LoadThresholds reads a thresholds file: one YAML document with at least
-// one limit, no unknown key (a typo must not be a limit silently ignored),
-// and every value a finite number in range.
+// ShippedThresholds names the shipped fixed limits
+// (fixtures/thresholds.yaml, embedded) to LoadThresholds.
+const ShippedThresholds = "shipped"
+
+// LoadThresholds reads a thresholds file, or the shipped one: one YAML
+// document with at least one limit, no unknown key (a typo must not be a
+// limit silently ignored), and every value a finite number in range.
 func LoadThresholds(path string) (*Thresholds, error) {
+	if path == ShippedThresholds {
+		t, err := parseThresholds(bytes.NewReader(fixtures.Thresholds()))
+		if err != nil {
+			return nil, fmt.Errorf("the shipped thresholds %s: %w", fixtures.ThresholdsFile, err)
+		}
+		return t, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("thresholds: %w", err)
@@ -467,4 +481,73 @@ func kernelBuild(e Env) string {
 		return e.Kernel
 	}
 	return fmt.Sprintf("%s (%s %s, sha256 %s)", e.Kernel, e.KernelPackage, e.KernelVersion, e.KernelSHA256)
+}
+
+// GateOutcome is a gate's verdict, in the order lvslab gate's exit
+// statuses rank them: the first that applies.
+type GateOutcome int
+
+const (
+	GatePass GateOutcome = iota
+	// GateRegressed: a point's ratio dropped by more than the margin.
+	GateRegressed
+	// GateLimitBroken: a fixed limit is broken.
+	GateLimitBroken
+	// GateInconclusive: a point or a limit could not be judged, and
+	// nothing judged regressed or broke.
+	GateInconclusive
+)
+
+// Outcome is the verdict of the report and the check of the limits.
+func (g *GateReport) Outcome(check ThresholdCheck) GateOutcome {
+	switch {
+	case g.Regressions > 0:
+		return GateRegressed
+	case len(check.Broken) > 0:
+		return GateLimitBroken
+	case g.Inconclusive > 0 || len(check.Unchecked) > 0:
+		return GateInconclusive
+	}
+	return GatePass
+}
+
+// WriteVerdict writes the report, what the limits of the thresholds file
+// limits ("" for none) found, and one closing line for the whole verdict.
+func (g *GateReport) WriteVerdict(w io.Writer, check ThresholdCheck, limits string) error {
+	if err := g.WriteTable(w); err != nil {
+		return err
+	}
+	for _, b := range check.Broken {
+		fmt.Fprintln(w, "threshold broken: "+b)
+	}
+	for _, u := range check.Unchecked {
+		fmt.Fprintln(w, "threshold INCONCLUSIVE: "+u)
+	}
+	if limits != "" && len(check.Broken) == 0 && len(check.Unchecked) == 0 {
+		fmt.Fprintf(w, "thresholds: every limit of %s holds\n", limits)
+	}
+	var err error
+	switch g.Outcome(check) {
+	case GateRegressed:
+		_, err = fmt.Fprintf(w, "gate: FAIL: %d points regressed\n", g.Regressions)
+	case GateLimitBroken:
+		_, err = fmt.Fprintf(w, "gate: FAIL: %d fixed limits broken\n", len(check.Broken))
+	case GateInconclusive:
+		_, err = fmt.Fprintf(w, "gate: INCONCLUSIVE: %d points of the baseline and %d limits could not be judged: not a pass\n",
+			g.Inconclusive, len(check.Unchecked))
+	default:
+		_, err = fmt.Fprintf(w, "gate: pass: all %d points of the baseline judged, none regressed\n", len(g.Rows))
+	}
+	return err
+}
+
+// WriteJSON writes the report with what the limits found.
+func (g *GateReport) WriteJSON(w io.Writer, check ThresholdCheck) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		*GateReport
+		Broken    []string `json:"thresholds_broken"`
+		Unchecked []string `json:"thresholds_unchecked"`
+	}{g, check.Broken, check.Unchecked})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -258,10 +259,10 @@ func TestThresholdsMatchingNothingAreUnchecked(t *testing.T) {
 	}
 }
 
-// The committed baselines are judged whole: against themselves every point
+// The shipped baselines are judged whole: against themselves every point
 // passes and every shipped limit is checked.
 func TestShippedBaselinesAreJudgedWhole(t *testing.T) {
-	th, err := LoadThresholds("../fixtures/thresholds.yaml")
+	th, err := LoadThresholds(ShippedThresholds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,18 +277,22 @@ func TestShippedBaselinesAreJudgedWhole(t *testing.T) {
 	})
 }
 
-// eachShippedBaseline reads every committed baseline and checks it.
-func eachShippedBaseline(t *testing.T, check func(path string, r *Result)) {
+// eachShippedBaseline reads every baseline the binary ships, by name,
+// and checks it; the committed files are those the binary embeds.
+func eachShippedBaseline(t *testing.T, check func(name string, r *Result)) {
 	t.Helper()
 	files, _ := filepath.Glob("../fixtures/baselines/*.json")
-	if len(files) == 0 {
-		t.Fatal("no baselines found")
+	if len(files) == 0 || len(files) != len(fixtures.Baselines()) {
+		t.Fatalf("%d baseline files, %d shipped (%v): every file must be embedded", len(files), len(fixtures.Baselines()), fixtures.Baselines())
 	}
-	for _, f := range files {
-		r, err := ReadResult(f)
+	for _, name := range fixtures.Baselines() {
+		r, err := ReadBaseline(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		check(f, r)
+		check(name, r)
+	}
+	if _, err := ReadBaseline(files[0]); err != nil {
+		t.Errorf("a baseline by its path: %v", err)
 	}
 }

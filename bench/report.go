@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -96,15 +97,34 @@ func ReadResult(path string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseResult(data, path)
+}
+
+// ReadBaseline reads the baseline lvslab gate compares with: a shipped one
+// by its kernel's name (debian-6.1: fixtures/baselines, embedded), or any
+// result file by its path (a value with a "/" or ending in .json).
+func ReadBaseline(nameOrPath string) (*Result, error) {
+	if strings.Contains(nameOrPath, "/") || strings.HasSuffix(nameOrPath, ".json") {
+		return ReadResult(nameOrPath)
+	}
+	data, err := fixtures.Baseline(nameOrPath)
+	if err != nil {
+		return nil, err
+	}
+	return parseResult(data, "the shipped baseline "+nameOrPath)
+}
+
+// parseResult reads a result that source (a path) holds.
+func parseResult(data []byte, source string) (*Result, error) {
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s is not an lvslab bench result: %w", path, err)
+		return nil, fmt.Errorf("%s is not an lvslab bench result: %w", source, err)
 	}
 	if len(r.Trials) == 0 && len(r.Light) == 0 {
-		return nil, fmt.Errorf("%s holds no trials: give a results.json written by lvslab bench", path)
+		return nil, fmt.Errorf("%s holds no trials: give a results.json written by lvslab bench", source)
 	}
 	if err := checkTrials(&r); err != nil {
-		return nil, fmt.Errorf("%s is not a result lvslab bench wrote: %w", path, err)
+		return nil, fmt.Errorf("%s is not a result lvslab bench wrote: %w", source, err)
 	}
 	r.Summarise()
 	return &r, nil

@@ -4,10 +4,11 @@ package bench
 
 import (
 	"encoding/json"
-	"os"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/fixtures"
 )
 
 func TestSecondsAreNumbersOfSeconds(t *testing.T) {
@@ -35,7 +36,7 @@ func TestShippedBaselinesKeepTheirConfig(t *testing.T) {
 			c.Connection != "new" || c.BodyBytes != 128 || c.RealServers != 8 {
 			t.Errorf("%s: config read as %+v", f, c)
 		}
-		data, err := os.ReadFile(f)
+		data, err := fixtures.Baseline(f)
 		if err != nil {
 			t.Fatal(err)
 		}

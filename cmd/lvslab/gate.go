@@ -4,16 +4,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/lvslab/lvslab/bench"
+	"github.com/lvslab/lvslab/fixtures"
 )
 
 // exitRegression is lvslab gate's "regressed": a failure.
@@ -47,16 +46,16 @@ func init() {
 		summary: fmt.Sprintf("Judge a benchmark against a baseline (mode ÷ direct ratios, U test, bootstrap): "+
 			"exit %d pass, %d regressed, %d limit broken, %d inconclusive, %d could not judge.",
 			exitPass, exitRegression, exitThreshold, exitInconclusive, exitCannotJudge),
-		usage: "gate --baseline FILE [--margin 10%] [--alpha 0.05] [--thresholds fixtures/thresholds.yaml] [--allow-kernel-change] [--json] RESULTS.json",
+		usage: "gate --baseline NAME|FILE [--margin 10%] [--alpha 0.05] [--thresholds shipped|FILE] [--allow-kernel-change] [--json] RESULTS.json",
 		run:   runGate,
 	})
 }
 
 func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	baseline := fs.String("baseline", "", "baseline `file` (lvslab bench --save-baseline, or an older results.json)")
+	baseline := fs.String("baseline", "", "a shipped baseline by its kernel's name ("+strings.Join(fixtures.Baselines(), ", ")+"),\nor a `file` (lvslab bench --save-baseline, or an older results.json)")
 	marginFlag := fs.String("margin", "10%", "smallest drop of a ratio that fails the gate (10% or 0.10)")
 	alpha := fs.Float64("alpha", 0.05, "significance level of the Mann–Whitney U test, in (0, 1)")
-	thresholds := fs.String("thresholds", "", "fixed limits `file` (e.g. fixtures/thresholds.yaml)")
+	thresholds := fs.String("thresholds", "", "fixed limits: "+bench.ShippedThresholds+" ("+fixtures.ThresholdsFile+", built in) or a `file` of your own")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
 	allowKernel := fs.Bool("allow-kernel-change", false, "compare results measured on two kernel builds (to compare kernels on purpose)")
 	if err := parse(find("gate"), fs, args, true); err != nil {
@@ -68,7 +67,7 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if *baseline == "" {
-		return usageError{errors.New("--baseline is required: give a file written by lvslab bench --save-baseline")}
+		return usageError{errors.New("--baseline is required: give a shipped baseline's name (" + strings.Join(fixtures.Baselines(), ", ") + ") or a file written by lvslab bench --save-baseline")}
 	}
 	if fs.NArg() != 1 {
 		return usageError{errors.New("give exactly one results.json to judge, e.g. results/bench/results.json")}
@@ -84,7 +83,7 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	cannotJudge := func(err error) error {
 		return exitError{code: exitCannotJudge, msg: "cannot judge: " + err.Error()}
 	}
-	base, err := bench.ReadResult(*baseline)
+	base, err := bench.ReadBaseline(*baseline)
 	if err != nil {
 		return cannotJudge(fmt.Errorf("--baseline: %w", err))
 	}
@@ -109,15 +108,20 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if limits != nil {
 		check = limits.Check(cur)
 	}
-	if err := writeGate(os.Stdout, report, limits != nil, check, *thresholds, *asJSON); err != nil {
+	if *asJSON {
+		err = report.WriteJSON(os.Stdout, check)
+	} else {
+		err = report.WriteVerdict(os.Stdout, check, *thresholds)
+	}
+	if err != nil {
 		return cannotJudge(fmt.Errorf("write the report: %w", err))
 	}
-	switch {
-	case report.Regressions > 0:
+	switch report.Outcome(check) {
+	case bench.GateRegressed:
 		return exitError{code: exitRegression}
-	case len(check.Broken) > 0:
+	case bench.GateLimitBroken:
 		return exitError{code: exitThreshold}
-	case report.Inconclusive > 0 || len(check.Unchecked) > 0:
+	case bench.GateInconclusive:
 		return exitError{code: exitInconclusive}
 	}
 	return nil
@@ -135,44 +139,6 @@ func checkKernel(base, cur *bench.Result, allow bool) error {
 		return nil
 	}
 	return exitError{code: exitInconclusive, msg: "refused: " + err.Error()}
-}
-
-func writeGate(w io.Writer, report *bench.GateReport, withLimits bool, check bench.ThresholdCheck, file string, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			*bench.GateReport
-			Broken    []string `json:"thresholds_broken"`
-			Unchecked []string `json:"thresholds_unchecked"`
-		}{report, check.Broken, check.Unchecked})
-	}
-	if err := report.WriteTable(w); err != nil {
-		return err
-	}
-	for _, b := range check.Broken {
-		fmt.Fprintln(w, "threshold broken: "+b)
-	}
-	for _, u := range check.Unchecked {
-		fmt.Fprintln(w, "threshold INCONCLUSIVE: "+u)
-	}
-	if withLimits && len(check.Broken) == 0 && len(check.Unchecked) == 0 {
-		fmt.Fprintf(w, "thresholds: every limit of %s holds\n", file)
-	}
-	// One last line for the whole verdict, in the order of the exit status.
-	var err error
-	switch {
-	case report.Regressions > 0:
-		_, err = fmt.Fprintf(w, "gate: FAIL: %d points regressed\n", report.Regressions)
-	case len(check.Broken) > 0:
-		_, err = fmt.Fprintf(w, "gate: FAIL: %d fixed limits broken\n", len(check.Broken))
-	case report.Inconclusive > 0 || len(check.Unchecked) > 0:
-		_, err = fmt.Fprintf(w, "gate: INCONCLUSIVE: %d points of the baseline and %d limits could not be judged: not a pass\n",
-			report.Inconclusive, len(check.Unchecked))
-	default:
-		_, err = fmt.Fprintf(w, "gate: pass: all %d points of the baseline judged, none regressed\n", len(report.Rows))
-	}
-	return err
 }
 
 // parseFraction reads "10%" or "0.10", a fraction in [0, 1).

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/bench"
+	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -82,6 +83,7 @@ func TestGateExitStatus(t *testing.T) {
 	empty := writeText(t, dir, "empty.yaml", "")
 	nothing := writeText(t, dir, "nothing.yaml", "limits:\n  - mode: tun\n    min_ratio: 0.5\n")
 	twoDocs := writeText(t, dir, "two.yaml", "limits:\n  - mode: nat\n    max_errors: 0\n---\nlimits: []\n")
+	shipped := writeText(t, dir, "shipped.json", string(must(fixtures.Baseline("debian-6.1"))))
 	for _, c := range []struct {
 		name string
 		args []string
@@ -104,6 +106,8 @@ func TestGateExitStatus(t *testing.T) {
 		{"bad margin", []string{"--baseline", base, "--margin", "ten", same}, 2, "is not a number"},
 		{"not a result", []string{"--baseline", base, limits}, exitCannotJudge, "cannot judge"},
 		{"a missing file", []string{"--baseline", filepath.Join(dir, "nope.json"), same}, exitCannotJudge, "no such file"},
+		{"a shipped baseline by name, against itself, with the shipped limits", []string{"--baseline", "debian-6.1", "--thresholds", "shipped", shipped}, 0, "every limit of shipped holds"},
+		{"a name no baseline has", []string{"--baseline", "debian-3.0", same}, exitCannotJudge, `no baseline named "debian-3.0" is shipped (debian-6.1, debian-6.12)`},
 	} {
 		got, out := captured(t, append([]string{"gate"}, c.args...)...)
 		if got != c.want || !strings.Contains(out, c.says) {
@@ -135,4 +139,11 @@ func TestParseFraction(t *testing.T) {
 			t.Errorf("parseFraction(%q) should fail", in)
 		}
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
