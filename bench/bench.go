@@ -547,11 +547,7 @@ func startModeLab(ctx context.Context, cfg Config, m topology.Mode) (_ *modeLab,
 	}
 	spec := topology.Paper(opts...)
 	if cfg.Isolate {
-		cpus, err := topology.OnlineCPUs()
-		if err != nil {
-			return nil, err
-		}
-		if err := topology.Isolate(spec, cpus); err != nil {
+		if err := topology.IsolateOnline(spec); err != nil {
 			return nil, err
 		}
 	}

@@ -454,3 +454,35 @@ func (r *Result) writeSweep(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %.0f | %d | %s |\n", m, best.RequestsPerSec.Median, best.Clients, paper)
 	}
 }
+
+// SaveBaseline writes the result as a baseline file for lvslab gate.
+func (r *Result) SaveBaseline(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save baseline: %w", err)
+	}
+	if err := errors.Join(r.WriteJSON(f), f.Close()); err != nil {
+		return fmt.Errorf("save baseline %s: %w", path, err)
+	}
+	return nil
+}
+
+// CheckOutputs checks, before any lab or VM, where a benchmark's files go
+// (out, a folder, created if missing) and its baseline ("" for none, else
+// a file in a folder that exists): a mistake there would otherwise show
+// only at the end of a long run.
+func CheckOutputs(out, baseline string) error {
+	var errs []error
+	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
+		errs = append(errs, fmt.Errorf("--out %s is a file: give a folder (it is created if missing)", out))
+	}
+	if baseline != "" {
+		dir := filepath.Dir(baseline)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("--save-baseline %s: folder %s does not exist: create it first", baseline, dir))
+		} else if fi, err := os.Stat(baseline); err == nil && fi.IsDir() {
+			errs = append(errs, fmt.Errorf("--save-baseline %s is a folder: give a file name", baseline))
+		}
+	}
+	return errors.Join(errs...)
+}

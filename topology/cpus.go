@@ -441,3 +441,13 @@ func PinSelf(cpus CPUList) error {
 	runtime.GOMAXPROCS(len(cpus))
 	return nil
 }
+
+// IsolateOnline is Isolate over this machine's online CPUs: the machine
+// model of lvslab up --isolate and of the benchmark.
+func IsolateOnline(s *Spec) error {
+	cpus, err := OnlineCPUs()
+	if err != nil {
+		return err
+	}
+	return Isolate(s, cpus)
+}

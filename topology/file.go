@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lvslab/lvslab/fixtures"
 )
 
 // The YAML form keeps addresses as strings so that a bad one is reported
@@ -187,6 +189,30 @@ func Parse(data []byte) (*Spec, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// Shipped is a topology lvslab ships, by name: paper, small and paper-ha
+// are built by Paper, Small and PaperHA (their files in
+// fixtures/topologies say the same); any other is read from its shipped
+// file. It does not validate: call Plan.
+func Shipped(name string) (*Spec, error) {
+	switch name {
+	case "paper":
+		return Paper(), nil
+	case "small":
+		return Small(), nil
+	case "paper-ha":
+		return PaperHA(), nil
+	}
+	data, err := fixtures.Topology(name)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("shipped topology %s: %w", name, err)
 	}
 	return s, nil
 }

@@ -119,28 +119,10 @@ func (b *benchFlags) config(fs *flag.FlagSet) (bench.Config, error) {
 	default:
 		return cfg, usageError{fmt.Errorf("--conn %q: use new or keepalive", b.conn)}
 	}
-	if err := errors.Join(cfg.Validate(), b.checkFiles()); err != nil {
+	if err := errors.Join(cfg.Validate(), bench.CheckOutputs(b.out, b.baseline)); err != nil {
 		return cfg, usageError{err}
 	}
 	return cfg, nil
-}
-
-// checkFiles checks, before any lab or VM, where results go, which would
-// otherwise fail only at the end of a long run.
-func (b *benchFlags) checkFiles() error {
-	var errs []error
-	if fi, err := os.Stat(b.out); err == nil && !fi.IsDir() {
-		errs = append(errs, fmt.Errorf("--out %s is a file: give a folder (it is created if missing)", b.out))
-	}
-	if b.baseline != "" {
-		dir := filepath.Dir(b.baseline)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			errs = append(errs, fmt.Errorf("--save-baseline %s: folder %s does not exist: create it first", b.baseline, dir))
-		} else if fi, err := os.Stat(b.baseline); err == nil && fi.IsDir() {
-			errs = append(errs, fmt.Errorf("--save-baseline %s is a folder: give a file name", b.baseline))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -175,12 +157,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("\nsummary: %s\ntrials:  %s (benchstat -col /mode %s)\n", filepath.Join(b.out, bench.SummaryMD),
 		filepath.Join(b.out, bench.ResultsJSON), filepath.Join(b.out, bench.ResultsText))
 	if b.baseline != "" {
-		f, err := os.Create(b.baseline)
-		if err != nil {
-			return fmt.Errorf("save baseline: %w", err)
-		}
-		if err := errors.Join(res.WriteJSON(f), f.Close()); err != nil {
-			return fmt.Errorf("save baseline %s: %w", b.baseline, err)
+		if err := res.SaveBaseline(b.baseline); err != nil {
+			return err
 		}
 		fmt.Printf("baseline: %s\n", b.baseline)
 	}

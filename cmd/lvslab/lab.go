@@ -31,26 +31,14 @@ func (t *topologyFlags) spec() (*topology.Spec, error) {
 		}
 	}
 	var s *topology.Spec
-	switch {
-	case t.file != "":
-		var err error
-		if s, err = topology.LoadFile(t.file); err != nil {
-			return nil, err
-		}
-	case t.topology == "paper":
-		s = topology.Paper()
-	case t.topology == "small":
-		s = topology.Small()
-	case t.topology == "paper-ha":
-		s = topology.PaperHA()
-	default:
-		data, err := fixtures.Topology(t.topology)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		if s, err = topology.Parse(data); err != nil {
-			return nil, fmt.Errorf("shipped topology %s: %w", t.topology, err)
-		}
+	var err error
+	if t.file != "" {
+		s, err = topology.LoadFile(t.file)
+	} else if s, err = topology.Shipped(t.topology); err != nil {
+		err = usageError{err}
+	}
+	if err != nil {
+		return nil, err
 	}
 	if t.name != "" {
 		s.Name = t.name

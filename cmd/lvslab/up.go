@@ -173,11 +173,7 @@ func (m *machineFlags) apply(fs *flag.FlagSet, spec *topology.Spec) (*topology.S
 		spec.Switch.AgeingTime = m.ageing
 	}
 	if m.isolate {
-		cpus, err := topology.OnlineCPUs()
-		if err != nil {
-			return nil, err
-		}
-		if err := topology.Isolate(spec, cpus); err != nil {
+		if err := topology.IsolateOnline(spec); err != nil {
 			return nil, usageError{fmt.Errorf("--isolate: %w", err)}
 		}
 	}

@@ -71,36 +71,16 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	} else if err := opts.Check(); err != nil {
 		errs = append(errs, err)
 	}
-	if *image != "" && (*kernel != "" || *matrix || *list != "") {
-		errs = append(errs, errors.New("--kernel-image boots your own kernel: leave out --kernel, --kernels and --matrix"))
-	}
-	if *kernel != "" && *matrix {
-		errs = append(errs, errors.New("--matrix runs every kernel of the list: leave out --kernel"))
-	}
-	var kernels []*vm.Kernel
-	var specs []vm.KernelSpec
-	if *image != "" {
-		if k, err := vm.CustomKernel(*image, *modules); err != nil {
-			errs = append(errs, err)
-		} else {
-			kernels = append(kernels, k)
-		}
-	} else if *modules != "" {
-		errs = append(errs, errors.New("--modules goes with --kernel-image"))
-	} else if l, err := vm.LoadKernels(*list); err != nil {
-		errs = append(errs, err)
-	} else if specs, err = l.Select(*kernel, *matrix); err != nil {
+	choice := vm.KernelChoice{List: *list, Name: *kernel, All: *matrix, Image: *image, Modules: *modules}
+	if _, _, err := choice.Resolve(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
 	}
-	for _, s := range specs {
-		k, err := vm.Fetch(ctx, s, vm.FetchOptions{Log: log})
-		if err != nil {
-			return err
-		}
-		kernels = append(kernels, k)
+	kernels, err := choice.Fetch(ctx, log)
+	if err != nil {
+		return err
 	}
 	if *fetch {
 		for _, k := range kernels {
