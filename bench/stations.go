@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -260,8 +259,6 @@ type guestConsole struct {
 	sampler *vcpuSampler
 	start   time.Time // when the guest's first step began
 }
-
-var progressLine = regexp.MustCompile(`^(lvslab bench: step \d+ of \d+ \((\d+)%\)), [^ ]+ elapsed, (?:estimating|about [^ ]+ left): (.*)$`)
 
 func (c *guestConsole) Write(p []byte) (int, error) {
 	line := strings.TrimRight(string(p), "\r\n")

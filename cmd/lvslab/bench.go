@@ -187,10 +187,10 @@ func benchPlaced(ctx context.Context, cfg bench.Config, b *benchFlags) (*bench.R
 // benchHere runs the benchmark on this kernel and writes its files.
 func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result, error) {
 	cfg.SuperviseServers = true
-	p := newProgress("bench")
-	cfg.Progress = func(s bench.Step) { p.step(s.Done, s.Total, s.Work, s.Left, s.String()) }
+	p := bench.NewProgress("bench", onTerminal())
+	cfg.Progress = func(s bench.Step) { p.Step(s.Done, s.Total, s.Work, s.Left, s.String()) }
 	res, err := bench.Run(ctx, cfg)
-	p.finish()
+	p.Finish()
 	if err != nil {
 		return nil, err
 	}

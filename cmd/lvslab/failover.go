@@ -111,10 +111,10 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 
 // failoverHere runs the benchmark on this kernel and writes its files.
 func failoverHere(ctx context.Context, cfg bench.FailoverConfig, out string) (*bench.FailoverResult, error) {
-	p := newProgress("failover")
-	cfg.Progress = func(s bench.FailoverStep) { p.step(s.Done, s.Total, -1, 0, s.String()) }
+	p := bench.NewProgress("failover", onTerminal())
+	cfg.Progress = func(s bench.FailoverStep) { p.Step(s.Done, s.Total, -1, 0, s.String()) }
 	res, err := bench.RunFailover(ctx, cfg)
-	p.finish()
+	p.Finish()
 	if err != nil {
 		return nil, err
 	}

@@ -1,41 +1,44 @@
 //go:build linux
 
-package main
+package bench
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
-// progress shows long work on stderr: a live bar on a terminal that
-// understands escapes, and elsewhere (a CI log, a file) one line per step
-// with how far it is and an estimate of what is left, so that nobody stares
-// at a silent log.
-type progress struct {
+// Progress shows a long run's steps on stderr: a live bar on a terminal
+// that understands escapes, and elsewhere (a CI log, a file, a VM's
+// console that the host reads back: guestConsole) one line per step with
+// how far it is and an estimate of what is left, so that nobody stares at
+// a silent log.
+type Progress struct {
 	w     io.Writer
 	bar   *progressbar.ProgressBar
 	start time.Time
 	what  string
 }
 
-func newProgress(what string) *progress {
-	p := &progress{w: os.Stderr, start: time.Now(), what: what}
-	if onTerminal() {
+// NewProgress shows the steps of lvslab's command what (bench,
+// failover); live draws the bar (stderr is a terminal).
+func NewProgress(what string, live bool) *Progress {
+	p := &Progress{w: os.Stderr, start: time.Now(), what: what}
+	if live {
 		p.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
 			progressbar.OptionSetElapsedTime(true), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
 	}
 	return p
 }
 
-// step reports that done of total steps are finished and the next is
+// Step reports that done of total steps are finished and the next is
 // desc; work is the fraction of the work done (below 0: done/total), left
 // the caller's estimate of what is left (0: in proportion to the work).
-func (p *progress) step(done, total int, work float64, left time.Duration, desc string) {
+func (p *Progress) Step(done, total int, work float64, left time.Duration, desc string) {
 	if p.bar != nil {
 		p.bar.ChangeMax(total)
 		p.bar.Describe(desc)
@@ -57,16 +60,13 @@ func (p *progress) step(done, total int, work float64, left time.Duration, desc 
 		p.what, done+1, total, 100*work, elapsed.Round(time.Second), estimate, desc)
 }
 
-func (p *progress) finish() {
+// Finish clears the bar.
+func (p *Progress) Finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
 }
 
-// onTerminal says whether stderr is a terminal that understands escapes (a
-// VM's serial console is a terminal even when the host's output goes to a
-// CI log; lvslab vm passes TERM on only when the host's is one).
-func onTerminal() bool {
-	t := os.Getenv("TERM")
-	return term.IsTerminal(int(os.Stderr.Fd())) && t != "" && t != "dumb"
-}
+// progressLine is a line Step writes off a terminal, as a guest's
+// benchmark writes it on the VM's console.
+var progressLine = regexp.MustCompile(`^(lvslab bench: step \d+ of \d+ \((\d+)%\)), [^ ]+ elapsed, (?:estimating|about [^ ]+ left): (.*)$`)
