@@ -75,21 +75,47 @@ func Place(cfg Config, where string, o VMOptions) (Placement, error) {
 	if p.VM, err = o.resolve(cfg); err != nil {
 		return p, err
 	}
-	var errs []error
-	if o.Kernel != "" {
-		if where == vm.WhereHost {
-			errs = append(errs, errors.New("--kernel picks the VM's kernel: use --where vm or auto, or leave --kernel out"))
-		} else if list, err := vm.LoadKernels(""); err != nil {
-			errs = append(errs, err)
-		} else if _, err := list.Select(o.Kernel, false); err != nil {
-			errs = append(errs, fmt.Errorf("--kernel: %w", err))
-		}
-	}
+	errs := []error{checkKernel(where, o.Kernel)}
 	// The host applies caps to the guest's vCPU threads.
 	if len(cfg.Caps) > 0 && !inVM {
 		errs = append(errs, errors.New("--cap needs the VM (--where vm): on a host a station's speed is its CPUs'"))
 	}
 	return p, errors.Join(errs...)
+}
+
+// PlaceFailover decides where a failover benchmark runs when asked for
+// where, and fills in and checks the VM's options (2 vCPUs unless o says:
+// VRRP's timers run in real time), before any lab or VM.
+func PlaceFailover(where string, o VMOptions) (inVM bool, _ VMOptions, err error) {
+	if inVM, err = vm.Choose(where, harness.CheckIPVS); err != nil {
+		return false, o, err
+	}
+	if o.CPUs == 0 {
+		o.CPUs = 2
+	}
+	if o.CPUs < 1 || o.CPUs > 64 || o.Timeout <= 0 {
+		err = errors.New("--vm-cpus must be 1-64 and --vm-timeout positive")
+	}
+	return inVM, o, errors.Join(err, checkKernel(where, o.Kernel))
+}
+
+// checkKernel checks a kernel asked for by name: one of the list, for a
+// run that may go to the VM.
+func checkKernel(where, name string) error {
+	if name == "" {
+		return nil
+	}
+	if where == vm.WhereHost {
+		return errors.New("--kernel picks the VM's kernel: use --where vm or auto, or leave --kernel out")
+	}
+	list, err := vm.LoadKernels("")
+	if err != nil {
+		return err
+	}
+	if _, err := list.Select(name, false); err != nil {
+		return fmt.Errorf("--kernel: %w", err)
+	}
+	return nil
 }
 
 // resolve fills in the VM's defaults for cfg and checks them: the machine

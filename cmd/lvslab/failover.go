@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/bench"
-	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/vm"
 )
@@ -43,7 +41,7 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	where := fs.String("where", vm.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
 	kernel := fs.String("kernel", "", "kernel of the shipped list for the VM (default: the list's default)")
 	out := fs.String("out", "results/failover", "output `folder`")
-	cpus := fs.Int("vm-cpus", 2, "the VM's CPUs (real time: VRRP's timers are what is measured)")
+	cpus := fs.Int("vm-cpus", 0, "the VM's CPUs (default 2; real time: VRRP's timers are what is measured)")
 	timeout := fs.Duration("vm-timeout", time.Hour, "kill the VM after this long")
 	configFile := fs.String("config", "", "") // how the VM hands the guest its configuration
 	if err := parse(find("failover"), fs, args, false); err != nil {
@@ -71,9 +69,6 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 				return usageError{fmt.Errorf("--sync %q: use on, off or on,off", *syncs)}
 			}
 		}
-		if *cpus < 1 || *cpus > 64 || *timeout <= 0 {
-			return usageError{errors.New("--vm-cpus must be 1-64 and --vm-timeout positive")}
-		}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err}
 		}
@@ -83,20 +78,11 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	var res *bench.FailoverResult
-	inVM := false
-	if *configFile == "" {
-		if inVM, err = vm.Choose(*where, harness.CheckIPVS); err != nil {
-			return usageError{err}
-		}
-	}
-	if inVM {
-		var o bench.VMOptions
-		if o, err = guestRuns("failover", bench.VMOptions{Kernel: *kernel, CPUs: *cpus, Timeout: *timeout}); err != nil {
-			return err
-		}
-		res, err = bench.RunFailoverInVM(ctx, cfg, dir, o)
-	} else {
+	if *configFile != "" {
+		// The guest's half of a run the host placed in the VM.
 		res, err = failoverHere(ctx, cfg, dir)
+	} else {
+		res, err = failoverPlaced(ctx, cfg, dir, *where, bench.VMOptions{Kernel: *kernel, CPUs: *cpus, Timeout: *timeout})
 	}
 	if err != nil {
 		return benchError(ctx, err)
@@ -107,6 +93,21 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Printf("\nfigure: %s\nrounds: %s\n", filepath.Join(dir, bench.FailoverPNG), filepath.Join(dir, bench.FailoverJSON))
 	return nil
+}
+
+// failoverPlaced runs the benchmark where --where places it.
+func failoverPlaced(ctx context.Context, cfg bench.FailoverConfig, out, where string, o bench.VMOptions) (*bench.FailoverResult, error) {
+	inVM, o, err := bench.PlaceFailover(where, o)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if !inVM {
+		return failoverHere(ctx, cfg, out)
+	}
+	if o, err = guestRuns("failover", o); err != nil {
+		return nil, err
+	}
+	return bench.RunFailoverInVM(ctx, cfg, out, o)
 }
 
 // failoverHere runs the benchmark on this kernel and writes its files.
