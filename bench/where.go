@@ -336,8 +336,8 @@ func runGuest(ctx context.Context, cfg any, out string, o VMOptions, hooks guest
 	defer os.Remove(configFile)
 	o.Log(fmt.Sprintf("running in a VM on %s (%s)", k.Name, k.Release))
 	accel := "auto"
-	if o.ICount != "" || hooks.tcg {
-		accel = "tcg" // icount is TCG's
+	if hooks.tcg {
+		accel = "tcg"
 	}
 	console := o.Console
 	if hooks.console != nil {

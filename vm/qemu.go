@@ -27,7 +27,8 @@ type Options struct {
 	CPUs    int
 	Memory  string // as QEMU takes it: 2G, 1024M
 	Timeout time.Duration
-	// Accel is auto (KVM if the guest boots under it, else TCG), kvm or tcg.
+	// Accel is auto (KVM if the guest boots under it and ICount is
+	// empty, else TCG), kvm or tcg.
 	Accel string
 	// ICount, under TCG, gives the guest a clock driven by the instructions
 	// it executes (QEMU's -icount, e.g. "shift=2,sleep=off"): its timings
@@ -183,8 +184,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	accels := []string{o.Accel}
 	if o.Accel == "auto" || o.Accel == "" {
-		accels = []string{"tcg"}
-		if kvmUsable(o.Log) {
+		accels = []string{"tcg"} // also the only one -icount runs under
+		if o.ICount == "" && kvmUsable(o.Log) {
 			accels = []string{"kvm", "tcg"}
 		}
 	}

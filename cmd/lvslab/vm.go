@@ -44,9 +44,6 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := parse(find("vm"), fs, args, true); err != nil {
 		return err
 	}
-	if *icount != "" && *accel == "auto" {
-		*accel = "tcg"
-	}
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab vm: "+s) }
 	outDir, err := filepath.Abs(*out)
 	if err != nil {
