@@ -187,14 +187,6 @@ func init() {
 	}
 }
 
-// name is how messages call an option: its short form if it has one.
-func (o *optSpec) name() string {
-	if o.short != 0 {
-		return "-" + string(o.short)
-	}
-	return "--" + o.long
-}
-
 // use is one option as a line gives it.
 type use struct {
 	spec *optSpec
