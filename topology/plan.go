@@ -63,73 +63,12 @@ func Plan(s *Spec) (*Spec, error) {
 		return nil, errors.Join(errs...) // too big to check further
 	}
 
-	segs := map[string]SegmentSpec{}
-	for i, seg := range p.Segments {
-		where := fmt.Sprintf("segment %d (%s)", i+1, seg.Name)
-		switch {
-		case seg.Name == "":
-			bad("segment %d has no name: give it one (e.g. front)", i+1)
-			continue
-		case len(seg.Name) > maxIfName || !nameRE.MatchString(seg.Name):
-			bad("%s: the name becomes a link name, so use at most %d lower-case letters and digits", where, maxIfName)
-		}
-		if _, dup := segs[seg.Name]; dup {
-			bad("segment name %q is used twice: segment names must be unique", seg.Name)
-		}
-		if !seg.IPv4.IsValid() || !seg.IPv4.Addr().Is4() {
-			bad("%s: ipv4 prefix is missing or not IPv4 (e.g. ipv4: 192.0.2.0/24)", where)
-		} else if seg.IPv4.Bits() > 29 {
-			bad("%s: ipv4 prefix %s is too small for a lab: use /29 or larger", where, seg.IPv4)
-		}
-		if seg.IPv6.IsValid() && (!seg.IPv6.Addr().Is6() || seg.IPv6.Addr().Is4In6() || seg.IPv6.Bits() > 120) {
-			bad("%s: ipv6 prefix %s must be IPv6 and /120 or larger", where, seg.IPv6)
-		}
-		for _, pfx := range []netip.Prefix{seg.IPv4, seg.IPv6} {
-			if why := notGlobalUnicast(pfx.Masked().Addr()); pfx.IsValid() && why != "" {
-				bad("%s: prefix %s is %s: use a global unicast prefix, e.g. 192.0.2.0/24 or 2001:db8:2::/64 (documentation prefixes)", where, pfx, why)
-			}
-		}
-		for _, other := range segs {
-			if overlaps(seg.IPv4, other.IPv4) || overlaps(seg.IPv6, other.IPv6) {
-				bad("%s overlaps segment %s: give each segment its own prefix", where, other.Name)
-			}
-		}
-		p.Segments[i].IPv4 = seg.IPv4.Masked()
-		p.Segments[i].IPv6 = seg.IPv6.Masked()
-		segs[seg.Name] = p.Segments[i]
-	}
+	segs := checkSegments(p, bad)
 	if len(p.Segments) == 0 {
 		bad("no segments: a lab needs at least one (e.g. front and back)")
 	}
 
-	if !p.VIP.IPv4.IsValid() || !p.VIP.IPv4.Is4() {
-		bad("vip.ipv4 is missing or not IPv4 (e.g. vip: {ipv4: 203.0.113.10, port: 80})")
-	}
-	if p.VIP.IPv6.IsValid() && (!p.VIP.IPv6.Is6() || p.VIP.IPv6.Is4In6()) {
-		bad("vip.ipv6 %s is not an IPv6 address", p.VIP.IPv6)
-	}
-	for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
-		if why := notGlobalUnicast(vip); vip.IsValid() && why != "" {
-			bad("vip %s is %s: use a global unicast address outside every segment, e.g. 203.0.113.10 or 2001:db8:f::10", vip, why)
-		}
-	}
-	if p.VIP.IPv6.IsValid() {
-		for _, seg := range p.Segments {
-			if !seg.IPv6.IsValid() {
-				bad("vip.ipv6 is set but segment %s has no ipv6 prefix: give every segment one (e.g. ipv6: 2001:db8:1::/64) or drop vip.ipv6", seg.Name)
-			}
-		}
-	}
-	if p.VIP.Port == 0 {
-		bad("vip.port is missing: set the service port (e.g. port: 80)")
-	}
-	for _, seg := range segs {
-		for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
-			if vip.IsValid() && (seg.IPv4.Contains(vip) || seg.IPv6.Contains(vip)) {
-				bad("vip %s lies inside segment %s: pick an address outside every segment (e.g. 203.0.113.10)", vip, seg.Name)
-			}
-		}
-	}
+	checkVIP(p, segs, bad)
 
 	names := map[string]bool{}
 	count := map[Role]int{}
@@ -216,6 +155,80 @@ func Plan(s *Spec) (*Spec, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkSegments names what is wrong with the lab's segments and returns
+// them by name, their prefixes masked (in p too).
+func checkSegments(p *Spec, bad func(string, ...any)) map[string]SegmentSpec {
+	segs := map[string]SegmentSpec{}
+	for i, seg := range p.Segments {
+		where := fmt.Sprintf("segment %d (%s)", i+1, seg.Name)
+		switch {
+		case seg.Name == "":
+			bad("segment %d has no name: give it one (e.g. front)", i+1)
+			continue
+		case len(seg.Name) > maxIfName || !nameRE.MatchString(seg.Name):
+			bad("%s: the name becomes a link name, so use at most %d lower-case letters and digits", where, maxIfName)
+		}
+		if _, dup := segs[seg.Name]; dup {
+			bad("segment name %q is used twice: segment names must be unique", seg.Name)
+		}
+		if !seg.IPv4.IsValid() || !seg.IPv4.Addr().Is4() {
+			bad("%s: ipv4 prefix is missing or not IPv4 (e.g. ipv4: 192.0.2.0/24)", where)
+		} else if seg.IPv4.Bits() > 29 {
+			bad("%s: ipv4 prefix %s is too small for a lab: use /29 or larger", where, seg.IPv4)
+		}
+		if seg.IPv6.IsValid() && (!seg.IPv6.Addr().Is6() || seg.IPv6.Addr().Is4In6() || seg.IPv6.Bits() > 120) {
+			bad("%s: ipv6 prefix %s must be IPv6 and /120 or larger", where, seg.IPv6)
+		}
+		for _, pfx := range []netip.Prefix{seg.IPv4, seg.IPv6} {
+			if why := notGlobalUnicast(pfx.Masked().Addr()); pfx.IsValid() && why != "" {
+				bad("%s: prefix %s is %s: use a global unicast prefix, e.g. 192.0.2.0/24 or 2001:db8:2::/64 (documentation prefixes)", where, pfx, why)
+			}
+		}
+		for _, other := range segs {
+			if overlaps(seg.IPv4, other.IPv4) || overlaps(seg.IPv6, other.IPv6) {
+				bad("%s overlaps segment %s: give each segment its own prefix", where, other.Name)
+			}
+		}
+		p.Segments[i].IPv4 = seg.IPv4.Masked()
+		p.Segments[i].IPv6 = seg.IPv6.Masked()
+		segs[seg.Name] = p.Segments[i]
+	}
+	return segs
+}
+
+// checkVIP names what is wrong with the lab's one virtual service address
+// (every mode but custom has one).
+func checkVIP(p *Spec, segs map[string]SegmentSpec, bad func(string, ...any)) {
+	if !p.VIP.IPv4.IsValid() || !p.VIP.IPv4.Is4() {
+		bad("vip.ipv4 is missing or not IPv4 (e.g. vip: {ipv4: 203.0.113.10, port: 80})")
+	}
+	if p.VIP.IPv6.IsValid() && (!p.VIP.IPv6.Is6() || p.VIP.IPv6.Is4In6()) {
+		bad("vip.ipv6 %s is not an IPv6 address", p.VIP.IPv6)
+	}
+	for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
+		if why := notGlobalUnicast(vip); vip.IsValid() && why != "" {
+			bad("vip %s is %s: use a global unicast address outside every segment, e.g. 203.0.113.10 or 2001:db8:f::10", vip, why)
+		}
+	}
+	if p.VIP.IPv6.IsValid() {
+		for _, seg := range p.Segments {
+			if !seg.IPv6.IsValid() {
+				bad("vip.ipv6 is set but segment %s has no ipv6 prefix: give every segment one (e.g. ipv6: 2001:db8:1::/64) or drop vip.ipv6", seg.Name)
+			}
+		}
+	}
+	if p.VIP.Port == 0 {
+		bad("vip.port is missing: set the service port (e.g. port: 80)")
+	}
+	for _, seg := range segs {
+		for _, vip := range []netip.Addr{p.VIP.IPv4, p.VIP.IPv6} {
+			if vip.IsValid() && (seg.IPv4.Contains(vip) || seg.IPv6.Contains(vip)) {
+				bad("vip %s lies inside segment %s: pick an address outside every segment (e.g. 203.0.113.10)", vip, seg.Name)
+			}
+		}
+	}
 }
 
 // notGlobalUnicast says what a is when it cannot be a lab's address (a
