@@ -119,62 +119,89 @@ func listOnly(args []string) bool {
 	return slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-test.list") })
 }
 
+// suiteVMs is what every VM of a suite run shares: the test flags, the
+// label filter, the Ginkgo processes and the VM's options.
+type suiteVMs struct {
+	binary string
+	flags  testFlags
+	filter string
+	procs  int
+	ginkgo string
+	base   vm.Options
+	say    func(string)
+}
+
 func runInVM(ctx context.Context, binary string, args []string) (int, error) {
-	say := func(s string) { fmt.Fprintln(os.Stderr, "lvslab: "+s) }
-	flags := parseTestFlags(args)
-	if dir := os.Getenv(ReportsEnv); dir != "" && flags.ginkgo["junit-report"] == "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return 1, fmt.Errorf("$%s: %w", ReportsEnv, err)
-		}
-		flags.ginkgo["junit-report"] = filepath.Join(dir, reportName())
-	}
-	filter := flags.ginkgo["label-filter"]
-	if err := CheckLabelFilter(filter); err != nil {
-		return 2, err
-	}
-	list, err := vm.LoadKernels("")
-	if err != nil {
-		return 1, err
-	}
-	specs, err := list.Select(os.Getenv(KernelEnv), false)
-	if err != nil {
-		return 2, fmt.Errorf("$%s: %w", KernelEnv, err)
-	}
-	say(fmt.Sprintf("this kernel has no ip_vs: running %s inside a VM on %s (set %s to pick another)", filepath.Base(binary), specs[0].Name, KernelEnv))
 	tools, err := os.MkdirTemp("", "lvslab-suite-")
 	if err != nil {
 		return 1, err
 	}
 	defer os.RemoveAll(tools)
+	s, code, err := prepareVMs(ctx, binary, args, tools)
+	if err != nil {
+		return code, err
+	}
+	return s.run(ctx)
+}
+
+// prepareVMs checks the suite's flags and variables, builds the tools the
+// guest runs and fetches the kernel; code is the exit status of an error.
+func prepareVMs(ctx context.Context, binary string, args []string, tools string) (_ *suiteVMs, code int, _ error) {
+	say := func(s string) { fmt.Fprintln(os.Stderr, "lvslab: "+s) }
+	flags := parseTestFlags(args)
+	if dir := os.Getenv(ReportsEnv); dir != "" && flags.ginkgo["junit-report"] == "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, 1, fmt.Errorf("$%s: %w", ReportsEnv, err)
+		}
+		flags.ginkgo["junit-report"] = filepath.Join(dir, reportName())
+	}
+	filter := flags.ginkgo["label-filter"]
+	if err := CheckLabelFilter(filter); err != nil {
+		return nil, 2, err
+	}
+	list, err := vm.LoadKernels("")
+	if err != nil {
+		return nil, 1, err
+	}
+	specs, err := list.Select(os.Getenv(KernelEnv), false)
+	if err != nil {
+		return nil, 2, fmt.Errorf("$%s: %w", KernelEnv, err)
+	}
+	say(fmt.Sprintf("this kernel has no ip_vs: running %s inside a VM on %s (set %s to pick another)", filepath.Base(binary), specs[0].Name, KernelEnv))
 	os.Chmod(tools, 0o755)
 	lvslab, err := tool(ctx, "LVSLAB_BIN", "github.com/lvslab/lvslab/cmd/lvslab", tools)
 	if err != nil {
-		return 1, err
+		return nil, 1, err
 	}
 	procs := 2
 	if v := os.Getenv(ProcsEnv); v != "" {
 		if procs, err = strconv.Atoi(v); err != nil || procs < 1 {
-			return 2, fmt.Errorf("$%s=%q: give a number of processes, 1 or more", ProcsEnv, v)
+			return nil, 2, fmt.Errorf("$%s=%q: give a number of processes, 1 or more", ProcsEnv, v)
 		}
 	}
 	var ginkgo string
 	if procs > 1 {
 		if ginkgo, err = tool(ctx, GinkgoEnv, "github.com/onsi/ginkgo/v2/ginkgo", tools); err != nil {
-			return 1, err
+			return nil, 1, err
 		}
 	}
 	k, err := vm.Fetch(ctx, specs[0], vm.FetchOptions{Log: say})
 	if err != nil {
-		return 1, err
+		return nil, 1, err
 	}
 	cwd, _ := os.Getwd()
 	env := append(vm.GuestEnv(term.IsTerminal(int(os.Stdout.Fd()))), "LVSLAB_BIN="+lvslab, inVMEnv+"=1")
 	base := vm.Options{Kernel: k, Memory: "2G", Timeout: flags.timeout(), Accel: "auto", Dir: cwd, Env: env,
 		Console: os.Stdout, Log: func(s string) { say("vm: " + s) }, InitBinary: lvslab}
 	if base.OutDir, err = flags.outDir(); err != nil {
-		return 2, err
+		return nil, 2, err
 	}
+	return &suiteVMs{binary: binary, flags: flags, filter: filter, procs: procs, ginkgo: ginkgo, base: base, say: say}, 0, nil
+}
 
+// run boots the suite's VMs and returns the worst exit status of theirs.
+func (s *suiteVMs) run(ctx context.Context) (int, error) {
+	binary, flags, filter, procs, ginkgo, base, say := s.binary, s.flags, s.filter, s.procs, s.ginkgo, s.base, s.say
 	// Two VMs at once: the perf specs' clock counts instructions, so what
 	// they measure does not depend on the CPU they get, and the specs that
 	// count failures under load run Serial, alone in their VM. (At a lower
