@@ -38,6 +38,15 @@ type ServerConfig struct {
 	ServiceTime time.Duration `json:"service_time"`
 }
 
+// String says what the real servers answer, as lvslab up shows it.
+func (c ServerConfig) String() string {
+	s := fmt.Sprintf("%d-byte bodies", c.BodySize)
+	if c.ServiceTime > 0 {
+		s += ", " + c.ServiceTime.String() + " service time"
+	}
+	return s
+}
+
 // DefaultServerConfig is a small static page, as WebBench fetched.
 var DefaultServerConfig = ServerConfig{BodySize: 128}
 

@@ -98,7 +98,7 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return printJSON(spec)
 	}
 	fmt.Printf("lab %s is up (%s, %d nodes, mode %s, real servers answer on port %d, took %s)\n\n",
-		spec.Name, cfgString(cfg), len(spec.Nodes), spec.Mode, spec.VIP.Port, took.Round(time.Millisecond))
+		spec.Name, cfg, len(spec.Nodes), spec.Mode, spec.VIP.Port, took.Round(time.Millisecond))
 	spec.WriteNodes(os.Stdout)
 	fmt.Printf("\nswitch: %s\n", spec.Switch)
 	for _, st := range topology.Stations(spec) {
@@ -119,14 +119,6 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("load it:        sudo lvslab load --name %s --target %s --clients 16 --duration 10s\n", spec.Name, target)
 	fmt.Printf("tear it down:   sudo lvslab down --name %s\n", spec.Name)
 	return nil
-}
-
-func cfgString(c harness.ServerConfig) string {
-	s := fmt.Sprintf("%d-byte bodies", c.BodySize)
-	if c.ServiceTime > 0 {
-		s += ", " + c.ServiceTime.String() + " service time"
-	}
-	return s
 }
 
 func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
