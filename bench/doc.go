@@ -1,9 +1,12 @@
 // Package bench owns the benchmark and the release gate: trials of the
 // paper lab in every mode, their statistics, the files a run writes
 // (results.json, results.txt, the figure, summary.md), the gate that
-// compares a run with a baseline, its fixed thresholds, and a director
-// slowed down on purpose to prove the gate. It also decides whether a
-// benchmark runs on this host or in the VM.
+// compares a run with a baseline (shipped ones built in, from fixtures),
+// its fixed thresholds, a director slowed down on purpose to prove the
+// gate, and the failover benchmark of a keepalived pair. It places a
+// benchmark on this host or in the VM (vm.Choose, with the VM's options
+// resolved: where.go), and writes its progress lines and its terminal
+// table (progress.go, table.go).
 //
 // It owns the model that explains the numbers: each station's CPU time
 // per measurement (stations.go; in the VM the host samples the vCPU
