@@ -82,7 +82,24 @@ var _ = Describe("a lab", Label("lab"), func() {
 		Expect(err).To(MatchError(ContainSubstring("no_such_sysctl")))
 		// The leftover check after the spec proves nothing remains.
 	})
+
+	It("leaves nothing when harness.Up fails after the build", func() {
+		spec := topology.PaperHA(topology.WithName(name("upfail")), topology.WithMode(topology.ModeNAT))
+		labtest.ExpectGone(spec.Name)
+		_, err := harness.Up(context.Background(), spec, harness.UpOptions{Servers: harness.DefaultServerConfig,
+			Supervise: true, Pair: unsavedPair{}})
+		Expect(err).To(MatchError(ContainSubstring("the pair cannot be saved")))
+	})
 })
+
+// unsavedPair is a director pair whose options cannot be saved: Up fails
+// once the lab is built, before its supervisor starts.
+type unsavedPair struct{}
+
+func (unsavedPair) Save(string) error { return errors.New("the pair cannot be saved") }
+func (unsavedPair) WaitMaster(context.Context, *topology.Lab) (*topology.Node, error) {
+	return nil, errors.New("never asked")
+}
 
 var _ = Describe("the paper lab's wiring", Ordered, Label("lab"), func() {
 	var lab *harness.Lab
