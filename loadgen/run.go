@@ -193,6 +193,16 @@ func classify(err error) ErrorKind {
 		return ErrRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return ErrReset
+	case errors.Is(err, syscall.EMFILE):
+		return ErrEMFILE
+	case errors.Is(err, syscall.ENFILE):
+		return ErrENFILE
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return ErrEADDRNOTAVAIL
+	case errors.Is(err, syscall.ENOBUFS):
+		return ErrENOBUFS
+	case errors.Is(err, syscall.ENOMEM):
+		return ErrENOMEM
 	case errors.Is(err, errTimeout), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return ErrTimeout
