@@ -230,6 +230,9 @@ func TestSettingsOutOfBounds(t *testing.T) {
 		{"burst in closed loop", func(c *Config) { c.Burst = 4 }, "burst 4: bursts are an open loop's: give a rate too"},
 		{"unknown clock", func(c *Config) { c.LatencyFrom = "send" }, `latency-from "send": use connect or write`},
 		{"write clock in open loop", func(c *Config) { c.Rate, c.LatencyFrom = 10, FromWrite }, "latency-from write: an open loop's latency starts at each request's scheduled time"},
+		// --procs 100000 exhausted the Go runtime's threads before anything ran.
+		{"procs over the CPUs", func(c *Config) { c.Procs = 100000 }, "procs 100000: use 0 (every CPU) to"},
+		{"negative procs", func(c *Config) { c.Procs = -1 }, "procs -1"},
 	} {
 		cfg := ok
 		c.set(&cfg)

@@ -95,7 +95,11 @@ func newRun(cfg Config) (*run, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, length: int64(cfg.Duration), loops: min(runtime.GOMAXPROCS(0), cfg.Clients)}
+	loops := runtime.GOMAXPROCS(0)
+	if cfg.Procs > 0 {
+		loops = min(loops, cfg.Procs)
+	}
+	r := &run{cfg: cfg, length: int64(cfg.Duration), loops: min(loops, cfg.Clients)}
 	if cfg.Rate > 0 {
 		r.interval = float64(time.Second) / cfg.Rate
 		r.burst = int64(max(1, cfg.Burst))
