@@ -3,19 +3,21 @@
 package bench
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/perf/benchmath"
 
+	"github.com/lvslab/lvslab/internal/boundedread"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -89,9 +91,8 @@ func Gate(base, cur *Result, opt GateOptions) (*GateReport, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	if base.Config.Connection != cur.Config.Connection {
-		return nil, fmt.Errorf("the baseline used %s connections and this run %s: measure with the same --conn",
-			base.Config.Connection, cur.Config.Connection)
+	if err := SameSetup(base, cur); err != nil {
+		return nil, err
 	}
 	g := &GateReport{Options: opt}
 	if base.Env.Kernel != cur.Env.Kernel {
@@ -166,6 +167,9 @@ func unjudgeable(b, p Point, found bool, cur *Result, alpha float64) string {
 	if why := degenerate(p.Ratio.Values); why != "" {
 		return "this run's ratios " + why + ": run the benchmark again"
 	}
+	if n := repeated(b.Ratio.Values, p.Ratio.Values); n > 0 {
+		return fmt.Sprintf("%d of this run's %d ratios repeat the baseline's to the last bit: a copy of the baseline is no measurement; run the benchmark", n, len(p.Ratio.Values))
+	}
 	return trialsShort(len(b.Ratio.Values), len(p.Ratio.Values), alpha)
 }
 
@@ -191,6 +195,53 @@ func degenerate(values []float64) string {
 		return fmt.Sprintf("repeat exactly (%d of %d values are copies of another trial's): copied trials are not measurements", copies, len(values))
 	}
 	return ""
+}
+
+// repeated counts the non-zero values of cur that are also in base:
+// measured rates never repeat to the last bit, so they were copied (a
+// baseline judged against itself passed).
+func repeated(base, cur []float64) int {
+	n := 0
+	for _, v := range cur {
+		if v != 0 && slices.Contains(base, v) {
+			n++
+		}
+	}
+	return n
+}
+
+// SameSetup refuses to compare results measured with different settings:
+// a ratio to direct depends on the connection mode, the body size, the
+// real servers, the scheduler, the scheduling class, the machine model,
+// how long each measurement ran and the machine (accelerator and CPUs),
+// so a change of any is another experiment, not a regression. (The
+// director's extra rules are left out: they make a director slower on
+// purpose, to show the gate catching it.)
+func SameSetup(base, cur *Result) error {
+	b, c := base.Config, cur.Config
+	var diffs []string
+	differ := func(what, flag string, bv, cv any) {
+		if bv != cv {
+			diffs = append(diffs, fmt.Sprintf("%s %+v, this run %+v (%s)", what, bv, cv, flag))
+		}
+	}
+	differ("the baseline used connections", "--conn", b.Connection, c.Connection)
+	differ("the baseline's body was bytes", "--body-size", b.BodyBytes, c.BodyBytes)
+	differ("the baseline's service time was", "--service-time", time.Duration(b.Server.ServiceTime), time.Duration(c.Server.ServiceTime))
+	differ("the baseline had real servers", "the topology", b.RealServers, c.RealServers)
+	differ("the baseline's scheduler was", "--scheduler", b.Scheduler, c.Scheduler)
+	differ("the baseline's SCHED_BATCH was", "--batch", b.Batch, c.Batch)
+	differ("the baseline's machine model (--isolate) was", "--isolate", b.Isolate, c.Isolate)
+	differ("the baseline's switch was", "--switch", b.Switch, c.Switch)
+	differ("the baseline measured for", "--duration", b.Duration.Duration(), c.Duration.Duration())
+	differ("the baseline warmed up for", "--warmup", b.Warmup.Duration(), c.Warmup.Duration())
+	differ("the baseline ran under accelerator", "lvslab vm --accel/--icount", base.Env.Accel, cur.Env.Accel)
+	differ("the baseline had CPUs", "lvslab vm --cpus", base.Env.CPUs, cur.Env.CPUs)
+	if len(diffs) > 0 {
+		return fmt.Errorf("the two results were measured with different settings, so their ratios are not comparable: %s; measure this run with the baseline's settings, or a new baseline with these (lvslab bench --save-baseline)",
+			strings.Join(diffs, "; "))
+	}
+	return nil
 }
 
 // trialsShort says, when samples of n1 and n2 values cannot reach p <
@@ -328,16 +379,19 @@ func (l Limit) String() string {
 	return fmt.Sprintf("mode %s at %s", mode, clients)
 }
 
+// maxThresholdsBytes bounds a thresholds file: the shipped one has a few
+// hundred bytes.
+const maxThresholdsBytes = 1 << 20
+
 // LoadThresholds reads a thresholds file: one YAML document with at least
 // one limit, no unknown key (a typo must not be a limit silently ignored),
 // and every value a finite number in range.
 func LoadThresholds(path string) (*Thresholds, error) {
-	f, err := os.Open(path)
+	data, err := boundedread.File(path, maxThresholdsBytes)
 	if err != nil {
 		return nil, fmt.Errorf("thresholds: %w", err)
 	}
-	defer f.Close()
-	t, err := parseThresholds(f)
+	t, err := parseThresholds(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("thresholds file %s: %w", path, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/lvslab/lvslab/internal/boundedread"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -90,9 +91,14 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// MaxResultBytes bounds a results.json that ReadResult reads: the shipped
+// baselines take about 2 kB a trial, so every mode at 20 client counts
+// and MaxTrials trials is some 25 MB.
+const MaxResultBytes = 64 << 20
+
 // ReadResult reads a results.json or a baseline.
 func ReadResult(path string) (*Result, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedread.File(path, MaxResultBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -8,10 +8,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/combin"
 
+	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -189,10 +191,32 @@ func checkTrials(r *Result) error {
 	}
 	seen := map[key]bool{}
 	var errs []error
+	// Trials are numbered from 1 to Config.Trials, at most MaxTrials: a
+	// point of more is no run lvslab bench made, and its bootstrap would
+	// take minutes.
+	if r.Config.Trials < 0 || r.Config.Trials > MaxTrials {
+		errs = append(errs, fmt.Errorf("config trials %d: a benchmark has 0 to %d", r.Config.Trials, MaxTrials))
+	}
+	for i, t := range r.Latency {
+		if err := checkMeasurement(t); err != nil {
+			errs = append(errs, fmt.Errorf("latency run %d (%s): %w", i+1, t.Mode, err))
+		}
+	}
+	for i, t := range r.Light {
+		if err := checkMeasurement(t); err != nil {
+			errs = append(errs, fmt.Errorf("light-load run %d (%s): %w", i+1, t.Mode, err))
+		}
+	}
 	for i, t := range r.Trials {
 		at := fmt.Sprintf("trial %d (%s at %d clients, trial %d)", i+1, t.Mode, t.Clients, t.Trial)
 		if !(t.RequestsPerSec >= 0 && t.RequestsPerSec <= maxRate) {
 			errs = append(errs, fmt.Errorf("%s: requests_per_s %g is not a rate (0 to %g)", at, t.RequestsPerSec, float64(maxRate)))
+		}
+		if t.Trial < 1 || t.Trial > r.Config.Trials {
+			errs = append(errs, fmt.Errorf("%s: trial number %d is not one of the config's 1 to %d", at, t.Trial, r.Config.Trials))
+		}
+		if err := checkMeasurement(t); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 		}
 		if !slices.Contains(r.Config.Modes, t.Mode) || !slices.Contains(r.Config.Clients, t.Clients) {
 			errs = append(errs, fmt.Errorf("%s: mode or client count is not in the result's config (modes %v, clients %v)", at, r.Config.Modes, r.Config.Clients))
@@ -208,4 +232,19 @@ func checkTrials(r *Result) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkMeasurement refuses counts and latencies no measurement gives: a
+// limit such as max_errors: 0 would hold for -1e12 errors.
+func checkMeasurement(t Trial) error {
+	if t.Requests < 0 || t.Errors < 0 {
+		return fmt.Errorf("requests %d and errors %d: counts are 0 or more", t.Requests, t.Errors)
+	}
+	l := t.Latency
+	for _, v := range []float64{l.Min, l.Mean, l.P50, l.P90, l.P99, l.P999, l.Max} {
+		if !(v >= 0 && v <= float64(loadgen.MaxDuration/time.Millisecond)) {
+			return fmt.Errorf("a latency of %g ms: latencies are 0 to %s", v, loadgen.MaxDuration)
+		}
+	}
+	return nil
 }

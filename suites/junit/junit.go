@@ -8,9 +8,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
+
+	"github.com/lvslab/lvslab/internal/boundedread"
 )
 
 // MaxReportBytes bounds a report: Ginkgo's for the whole IPVS suite, its
@@ -99,28 +99,12 @@ func Add(paths ...string) (Totals, error) {
 	return t, nil
 }
 
-// read parses one report, refusing what is not a regular file of at most
-// MaxReportBytes.
+// read parses one report: a regular file of at most MaxReportBytes.
 func read(path string) (suite, error) {
 	var root suite
-	f, err := os.Open(path)
+	data, err := boundedread.File(path, MaxReportBytes)
 	if err != nil {
 		return root, fmt.Errorf("read report: %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return root, fmt.Errorf("read report: %w", err)
-	} else if !st.Mode().IsRegular() {
-		return root, fmt.Errorf("report %s is not a regular file: give the .xml file a test run wrote", path)
-	} else if st.Size() > MaxReportBytes {
-		return root, fmt.Errorf("report %s has %d bytes, over the %d MiB a JUnit report may have", path, st.Size(), MaxReportBytes>>20)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxReportBytes+1))
-	if err != nil {
-		return root, fmt.Errorf("read report: %w", err)
-	}
-	if len(data) > MaxReportBytes {
-		return root, fmt.Errorf("report %s grew past the %d MiB a JUnit report may have while it was read", path, MaxReportBytes>>20)
 	}
 	if err := xml.Unmarshal(data, &root); err != nil {
 		return root, fmt.Errorf("report %s is not JUnit XML: %w", path, err)

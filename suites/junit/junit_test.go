@@ -65,7 +65,7 @@ func TestWhatIsNotAReportIsRefused(t *testing.T) {
 	if err := os.Truncate(big, MaxReportBytes+1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Add(big); err == nil || !strings.Contains(err.Error(), "over the 64 MiB") {
+	if _, err := Add(big); err == nil || !strings.Contains(err.Error(), "more than the 64 MiB") {
 		t.Errorf("a report over the bound: %v", err)
 	}
 }
