@@ -528,7 +528,8 @@ func Sweep(match func(lab string) bool) ([]string, error) {
 }
 
 // sweepStaging removes the staging directories of builds that died before
-// renaming them into place (their lock is free), and names their labs.
+// renaming them into place (their lock is free), and names their labs, and
+// the name locks such builds left.
 func sweepStaging(match func(lab string) bool) ([]string, error) {
 	dirs, _ := filepath.Glob(filepath.Join(StateRoot, stagingPrefix+"*"))
 	var labs []string
@@ -548,6 +549,17 @@ func sweepStaging(match func(lab string) bool) ([]string, error) {
 			labs = append(labs, lab)
 		}
 		lock.release()
+	}
+	// The name locks of builds killed while they held one.
+	names, _ := filepath.Glob(filepath.Join(StateRoot, namePrefix+"*"))
+	for _, n := range names {
+		lab := strings.TrimPrefix(filepath.Base(n), namePrefix)
+		if CheckLabName(lab) != nil || (match != nil && !match(lab)) || checkOwned(n, false) != nil {
+			continue
+		}
+		if lock, err := lockAt(StateRoot, namePrefix+lab, true, false, 0); err == nil {
+			lock.releaseName(lab)
+		}
 	}
 	return labs, errors.Join(errs...)
 }

@@ -199,6 +199,7 @@ func TestDownRemovesHalfBuiltAndCorruptLabs(t *testing.T) {
 	os.WriteFile(filepath.Join(stateDir("corrupt"), stateFile), []byte(`{"lab": "corr`), 0o644)
 	touch(t, filepath.Join(netns, "lvs-orphan-rs1"))                                                // namespaces and no state at all
 	os.Mkdir(filepath.Join(state, stagingPrefix+"staged-123"), 0o755)                               // killed before renaming its state into place
+	touch(t, filepath.Join(state, namePrefix+"staged"))                                             // and the name's lock it held
 	plant(t, "busy", &State{Lab: "busy", Spec: Small(), Namespaces: []string{"lvs-busy-sw"}}, "sw") // in use by a load
 	touch(t, filepath.Join(netns, "unrelated"))
 
