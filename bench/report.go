@@ -22,6 +22,7 @@ import (
 
 	"github.com/lvslab/lvslab/internal/boundedread"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/vm"
 )
 
 // The paper's figures (Ibrahim and Makan, "Linux on Carrier Grade Web
@@ -61,27 +62,62 @@ type output struct {
 }
 
 // writeOutputs writes a result's text files and its figure (once per
-// name, the extension picking the format) into dir.
+// name, the extension picking the format) into dir. Each is written in a
+// folder of this process's own and renamed into place: a symlink planted
+// where a file goes (in a folder others can write) is replaced, never
+// written through as root.
 func writeOutputs(dir string, texts []output, figure func(path string) error, figures ...string) error {
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("output folder %s is a symlink: give the real folder", dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
+	private, err := os.MkdirTemp(dir, ".writing-")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	defer os.RemoveAll(private)
 	var errs []error
-	for _, o := range texts {
-		path := filepath.Join(dir, o.name)
-		f, err := os.Create(path)
+	place := func(name string, err error) {
+		if err == nil {
+			err = os.Chmod(filepath.Join(private, name), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(filepath.Join(private, name), filepath.Join(dir, name))
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("create %s: %w", path, err))
-			continue
+			errs = append(errs, fmt.Errorf("write %s: %w", filepath.Join(dir, name), err))
 		}
-		if err := errors.Join(o.write(f), f.Close()); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", path, err))
+	}
+	for _, o := range texts {
+		f, err := os.OpenFile(filepath.Join(private, o.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			err = errors.Join(o.write(f), f.Close())
 		}
+		place(o.name, err)
 	}
 	for _, name := range figures {
-		errs = append(errs, figure(filepath.Join(dir, name)))
+		place(name, figure(filepath.Join(private, name)))
 	}
 	return errors.Join(errs...)
+}
+
+// WriteFileIn writes one file into dir as writeOutputs does (a baseline,
+// a VM's configuration).
+func WriteFileIn(dir, name string, write func(io.Writer) error) error {
+	return writeOutputs(dir, []output{{name, write}}, nil)
+}
+
+// CheckOutDir accepts an output folder lvslab bench or failover may write
+// as root (vm.CheckOutDir: not a symlink, a directory holding none), given
+// relative or absolute: what they check before they measure anything.
+func CheckOutDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("output folder %s: %w", dir, err)
+	}
+	return vm.CheckOutDir(abs)
 }
 
 // WriteJSON writes the whole result, as results.json and baselines hold it.

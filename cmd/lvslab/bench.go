@@ -164,8 +164,8 @@ func (b *benchFlags) checkPlaces() error {
 			errs = append(errs, fmt.Errorf("--kernel: %w", err))
 		}
 	}
-	if fi, err := os.Stat(b.out); err == nil && !fi.IsDir() {
-		errs = append(errs, fmt.Errorf("--out %s is a file: give a folder (it is created if missing)", b.out))
+	if err := bench.CheckOutDir(b.out); err != nil {
+		errs = append(errs, fmt.Errorf("--out: %w", err))
 	}
 	if b.baseline != "" {
 		dir := filepath.Dir(b.baseline)
@@ -221,12 +221,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("\nsummary: %s\ntrials:  %s (benchstat -col /mode %s)\n", filepath.Join(b.out, bench.SummaryMD),
 		filepath.Join(b.out, bench.ResultsJSON), filepath.Join(b.out, bench.ResultsText))
 	if b.baseline != "" {
-		f, err := os.Create(b.baseline)
-		if err != nil {
+		if err := bench.WriteFileIn(filepath.Dir(b.baseline), filepath.Base(b.baseline), res.WriteJSON); err != nil {
 			return fmt.Errorf("save baseline: %w", err)
-		}
-		if err := errors.Join(res.WriteJSON(f), f.Close()); err != nil {
-			return fmt.Errorf("save baseline %s: %w", b.baseline, err)
 		}
 		fmt.Printf("baseline: %s\n", b.baseline)
 	}

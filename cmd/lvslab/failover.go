@@ -82,6 +82,9 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := bench.CheckOutDir(dir); err != nil {
+		return usageError{fmt.Errorf("--out: %w", err)}
+	}
 	inVM := false
 	switch *where {
 	case bench.WhereHost:
