@@ -112,10 +112,6 @@ type Step struct {
 // Modes are the modes a benchmark knows, in the order they are shown.
 var Modes = []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR, topology.ModeTUN}
 
-// schedulers are the IPVS schedulers of Linux (net/netfilter/ipvs/Kconfig):
-// a name outside them would fail only once a lab is built, in the VM.
-var schedulers = []string{"rr", "wrr", "lc", "wlc", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "twos"}
-
 // Limits that keep a benchmark bounded.
 const (
 	MaxTrials   = 100
@@ -190,8 +186,8 @@ func (c *Config) Validate() error {
 	if c.Scheduler == "" {
 		c.Scheduler = "rr"
 	}
-	if !slices.Contains(schedulers, c.Scheduler) {
-		errs = append(errs, fmt.Errorf("scheduler %q is not one of the kernel's IPVS schedulers: use one of %s", c.Scheduler, strings.Join(schedulers, ", ")))
+	if err := harness.CheckScheduler(c.Scheduler); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Name == "" {
 		c.Name = "bench"
