@@ -402,6 +402,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			tr.Trial, tr.Order = 1, i
 			res.Latency = append(res.Latency, tr)
 			rates[l.mode] = lightRate(tr, res.Machine, cfg.Light.Share)
+			if cfg.Light.Trials > 0 && !(rates[l.mode] > 0) {
+				// A rate of 0 would be no open loop at all.
+				return nil, fmt.Errorf("the one-client run of %s served no request in %s (%d failed): no light-load rate can be judged from it; give a longer --latency, or check the lab",
+					l.mode, latency, tr.Errors)
+			}
 		}
 	}
 	for t := 1; t <= cfg.Light.Trials; t++ {
