@@ -208,3 +208,24 @@ func TestOutputsReplaceAPlantedSymlink(t *testing.T) {
 		t.Error("config.json was written through a symlinked --out")
 	}
 }
+
+// The counted resample gives the median that drawing the values one by
+// one and sorting them gives, draw for draw: intervals did not change.
+func TestResamplerMedianIsTheResamplesMedian(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 4, 7, 10, 100} {
+		values := make([]float64, n)
+		for i := range values {
+			values[i] = float64((i * 7919) % 13) // ties included
+		}
+		want, got := rand.New(rand.NewPCG(1, 2)), rand.New(rand.NewPCG(1, 2))
+		draw, resample := newResampler(values), make([]float64, n)
+		for range 1000 {
+			for i := range resample {
+				resample[i] = values[want.IntN(n)]
+			}
+			if m, g := median(resample), draw.median(got); m != g {
+				t.Fatalf("n=%d: median %g, counted %g", n, m, g)
+			}
+		}
+	}
+}

@@ -277,9 +277,9 @@ func trialsFor(n int, alpha float64) int {
 // changeInterval is the bootstrap interval of median(cur)/median(base)-1,
 // each side resampled on its own.
 func changeInterval(base, cur []float64) (lo, hi float64) {
-	sb, sc := make([]float64, len(base)), make([]float64, len(cur))
+	b, c := newResampler(base), newResampler(cur)
 	return bootstrap(func(rng *rand.Rand) float64 {
-		return median(resample(rng, cur, sc))/median(resample(rng, base, sb)) - 1
+		return c.median(rng)/b.median(rng) - 1
 	})
 }
 
