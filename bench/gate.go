@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/perf/benchmath"
@@ -222,21 +221,21 @@ func SameSetup(base, cur *Result) error {
 	var diffs []string
 	differ := func(what, flag string, bv, cv any) {
 		if bv != cv {
-			diffs = append(diffs, fmt.Sprintf("%s %+v, this run %+v (%s)", what, bv, cv, flag))
+			diffs = append(diffs, fmt.Sprintf("%s: the baseline %+v, this run %+v (%s)", what, bv, cv, flag))
 		}
 	}
-	differ("the baseline used connections", "--conn", b.Connection, c.Connection)
-	differ("the baseline's body was bytes", "--body-size", b.BodyBytes, c.BodyBytes)
-	differ("the baseline's service time was", "--service-time", time.Duration(b.Server.ServiceTime), time.Duration(c.Server.ServiceTime))
-	differ("the baseline had real servers", "the topology", b.RealServers, c.RealServers)
-	differ("the baseline's scheduler was", "--scheduler", b.Scheduler, c.Scheduler)
-	differ("the baseline's SCHED_BATCH was", "--batch", b.Batch, c.Batch)
-	differ("the baseline's machine model (--isolate) was", "--isolate", b.Isolate, c.Isolate)
-	differ("the baseline's switch was", "--switch", b.Switch, c.Switch)
-	differ("the baseline measured for", "--duration", b.Duration.Duration(), c.Duration.Duration())
-	differ("the baseline warmed up for", "--warmup", b.Warmup.Duration(), c.Warmup.Duration())
-	differ("the baseline ran under accelerator", "lvslab vm --accel/--icount", base.Env.Accel, cur.Env.Accel)
-	differ("the baseline had CPUs", "lvslab vm --cpus", base.Env.CPUs, cur.Env.CPUs)
+	differ("connections", "--conn", b.Connection, c.Connection)
+	differ("body bytes", "--body-size", b.BodyBytes, c.BodyBytes)
+	differ("service time", "--service-time", b.Server.ServiceTime, c.Server.ServiceTime)
+	differ("real servers", "the topology", b.RealServers, c.RealServers)
+	differ("scheduler", "--scheduler", b.Scheduler, c.Scheduler)
+	differ("SCHED_BATCH", "--sched-batch", b.Batch, c.Batch)
+	differ("a station per CPU", "--isolate", b.Isolate, c.Isolate)
+	differ("switch", "--switch, --ageing-time", b.Switch, c.Switch)
+	differ("measurement", "--duration", b.Duration.Duration(), c.Duration.Duration())
+	differ("warm-up", "--warmup", b.Warmup.Duration(), c.Warmup.Duration())
+	differ("accelerator", "lvslab vm --accel/--icount", base.Env.Accel, cur.Env.Accel)
+	differ("CPUs", "lvslab vm --cpus", base.Env.CPUs, cur.Env.CPUs)
 	if len(diffs) > 0 {
 		return fmt.Errorf("the two results were measured with different settings, so their ratios are not comparable: %s; measure this run with the baseline's settings, or a new baseline with these (lvslab bench --save-baseline)",
 			strings.Join(diffs, "; "))

@@ -202,7 +202,7 @@ func TestGateComparesLikeWithLike(t *testing.T) {
 		"--body-size":      func(c *Settings, e *Env) { c.BodyBytes = 999999 },
 		"the topology":     func(c *Settings, e *Env) { c.RealServers = 1 },
 		"--scheduler":      func(c *Settings, e *Env) { c.Scheduler = "sh" },
-		"--batch":          func(c *Settings, e *Env) { c.Batch = true },
+		"--sched-batch":    func(c *Settings, e *Env) { c.Batch = true },
 		"--duration":       func(c *Settings, e *Env) { c.Duration = Seconds(time.Millisecond) },
 		"--service-time":   func(c *Settings, e *Env) { c.Server.ServiceTime = time.Second },
 		"--accel/--icount": func(c *Settings, e *Env) { e.Accel = "kvm" },

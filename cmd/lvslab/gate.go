@@ -39,7 +39,7 @@ Exit status (the first that applies):
      documents, unknown key, NaN or out-of-range value, a negative count
      or latency, a file over its size bound), the two results were
      measured with different settings (--conn, body size, service time,
-     real servers, scheduler, --batch, --isolate, --switch, --duration,
+     real servers, scheduler, --sched-batch, --isolate, --switch, --duration,
      --warmup, the VM's accelerator or CPUs), or the report could not be
      written
   %d  a usage error: a flag missing or out of range (--margin NaN, --alpha 1)
