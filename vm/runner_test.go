@@ -102,6 +102,16 @@ func TestQEMUOptionValuesEscapeCommas(t *testing.T) {
 	}
 }
 
+// A busy host delayed TCG's timer interrupt past the kernel's boot-time
+// check, which then panicked: the check is off.
+func TestGuestSkipsTheTimerCheck(t *testing.T) {
+	args := qemuArgs("tcg", "/tmp/i", Options{Kernel: &Kernel{Image: "/k"}, CPUs: 2, Memory: "1G"})
+	i := slices.Index(args, "-append")
+	if i < 0 || !slices.Contains(strings.Fields(args[i+1]), "no_timer_check") {
+		t.Errorf("the guest's command line lacks no_timer_check: %v", args)
+	}
+}
+
 func TestCheckNamesEachBadInput(t *testing.T) {
 	dir := t.TempDir()
 	link := filepath.Join(dir, "link")
