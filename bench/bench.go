@@ -122,10 +122,6 @@ func (s Step) String() string {
 // Modes are the modes a benchmark knows, in the order they are shown.
 var Modes = []topology.Mode{topology.ModeDirect, topology.ModeRouted, topology.ModeNAT, topology.ModeDR, topology.ModeTUN}
 
-// schedulers are the IPVS schedulers of Linux (net/netfilter/ipvs/Kconfig):
-// a name outside them would fail only once a lab is built, in the VM.
-var schedulers = []string{"rr", "wrr", "lc", "wlc", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "twos"}
-
 // Limits that keep a benchmark bounded.
 const (
 	MaxTrials   = 100
@@ -200,8 +196,8 @@ func (c *Config) Validate() error {
 	if c.Scheduler == "" {
 		c.Scheduler = "rr"
 	}
-	if !slices.Contains(schedulers, c.Scheduler) {
-		errs = append(errs, fmt.Errorf("scheduler %q is not one of the kernel's IPVS schedulers: use one of %s", c.Scheduler, strings.Join(schedulers, ", ")))
+	if err := harness.CheckScheduler(c.Scheduler); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Name == "" {
 		c.Name = "bench"
@@ -318,6 +314,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			tr.Trial, tr.Order = 1, i
 			res.Latency = append(res.Latency, tr)
 			rates[l.mode] = lightRate(tr, res.Machine, cfg.Light.Share)
+			if cfg.Light.Trials > 0 && !(rates[l.mode] > 0) {
+				// A rate of 0 would be no open loop at all.
+				return nil, fmt.Errorf("the one-client run of %s served no request in %s (%d failed): no light-load rate can be judged from it; give a longer --latency, or check the lab",
+					l.mode, latency, tr.Errors)
+			}
 		}
 	}
 	for t := 1; t <= cfg.Light.Trials; t++ {

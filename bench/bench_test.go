@@ -176,3 +176,56 @@ func TestLightBurstIsBounded(t *testing.T) {
 		t.Errorf("a burst of 8 refused: %v", err)
 	}
 }
+
+// A summary.md planted as a symlink to a root-owned file, in a folder
+// others can write, was written through: now it is replaced.
+func TestOutputsReplaceAPlantedSymlink(t *testing.T) {
+	dir, victim := t.TempDir(), filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(victim, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o1777)
+	os.Symlink(victim, filepath.Join(dir, SummaryMD))
+	r := synthetic(1, 6, 0.02, map[topology.Mode]float64{topology.ModeNAT: 0.5, topology.ModeDR: 0.8})
+	if err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "secret" {
+		t.Errorf("the symlink's target was written: %q", data)
+	}
+	if st, err := os.Lstat(filepath.Join(dir, SummaryMD)); err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o644 {
+		t.Errorf("summary.md is not a file of its own: %v %v", st, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 5 {
+		t.Errorf("the folder holds %d entries, want the 5 outputs: %v", len(entries), entries)
+	}
+	link := filepath.Join(t.TempDir(), "out")
+	os.Symlink(dir, link)
+	if err := CheckOutDir(link); err == nil || !strings.Contains(err.Error(), "is a symlink") {
+		t.Errorf("a symlinked --out: %v", err)
+	}
+	if err := WriteFileIn(link, ConfigFile, r.WriteJSON); err == nil {
+		t.Error("config.json was written through a symlinked --out")
+	}
+}
+
+// The counted resample gives the median that drawing the values one by
+// one and sorting them gives, draw for draw: intervals did not change.
+func TestResamplerMedianIsTheResamplesMedian(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 4, 7, 10, 100} {
+		values := make([]float64, n)
+		for i := range values {
+			values[i] = float64((i * 7919) % 13) // ties included
+		}
+		want, got := rand.New(rand.NewPCG(1, 2)), rand.New(rand.NewPCG(1, 2))
+		draw, resample := newResampler(values), make([]float64, n)
+		for range 1000 {
+			for i := range resample {
+				resample[i] = values[want.IntN(n)]
+			}
+			if m, g := median(resample), draw.median(got); m != g {
+				t.Fatalf("n=%d: median %g, counted %g", n, m, g)
+			}
+		}
+	}
+}

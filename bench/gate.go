@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/lvslab/lvslab/fixtures"
+	"github.com/lvslab/lvslab/internal/boundedread"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -92,9 +92,8 @@ func Gate(base, cur *Result, opt GateOptions) (*GateReport, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	if base.Config.Connection != cur.Config.Connection {
-		return nil, fmt.Errorf("the baseline used %s connections and this run %s: measure with the same --conn",
-			base.Config.Connection, cur.Config.Connection)
+	if err := SameSetup(base, cur); err != nil {
+		return nil, err
 	}
 	g := &GateReport{Options: opt}
 	if base.Env.Kernel != cur.Env.Kernel {
@@ -169,6 +168,9 @@ func unjudgeable(b, p Point, found bool, cur *Result, alpha float64) string {
 	if why := degenerate(p.Ratio.Values); why != "" {
 		return "this run's ratios " + why + ": run the benchmark again"
 	}
+	if n := repeated(b.Ratio.Values, p.Ratio.Values); n > 0 {
+		return fmt.Sprintf("%d of this run's %d ratios repeat the baseline's to the last bit: a copy of the baseline is no measurement; run the benchmark", n, len(p.Ratio.Values))
+	}
 	return trialsShort(len(b.Ratio.Values), len(p.Ratio.Values), alpha)
 }
 
@@ -194,6 +196,53 @@ func degenerate(values []float64) string {
 		return fmt.Sprintf("repeat exactly (%d of %d values are copies of another trial's): copied trials are not measurements", copies, len(values))
 	}
 	return ""
+}
+
+// repeated counts the non-zero values of cur that are also in base:
+// measured rates never repeat to the last bit, so they were copied (a
+// baseline judged against itself passed).
+func repeated(base, cur []float64) int {
+	n := 0
+	for _, v := range cur {
+		if v != 0 && slices.Contains(base, v) {
+			n++
+		}
+	}
+	return n
+}
+
+// SameSetup refuses to compare results measured with different settings:
+// a ratio to direct depends on the connection mode, the body size, the
+// real servers, the scheduler, the scheduling class, the machine model,
+// how long each measurement ran and the machine (accelerator and CPUs),
+// so a change of any is another experiment, not a regression. (The
+// director's extra rules are left out: they make a director slower on
+// purpose, to show the gate catching it.)
+func SameSetup(base, cur *Result) error {
+	b, c := base.Config, cur.Config
+	var diffs []string
+	differ := func(what, flag string, bv, cv any) {
+		if bv != cv {
+			diffs = append(diffs, fmt.Sprintf("%s: the baseline %+v, this run %+v (%s)", what, bv, cv, flag))
+		}
+	}
+	differ("connections", "--conn", b.Connection, c.Connection)
+	differ("body bytes", "--body-size", b.BodyBytes, c.BodyBytes)
+	differ("service time", "--service-time", b.Server.ServiceTime, c.Server.ServiceTime)
+	differ("real servers", "the topology", b.RealServers, c.RealServers)
+	differ("scheduler", "--scheduler", b.Scheduler, c.Scheduler)
+	differ("SCHED_BATCH", "--sched-batch", b.Batch, c.Batch)
+	differ("a station per CPU", "--isolate", b.Isolate, c.Isolate)
+	differ("switch", "--switch, --ageing-time", b.Switch, c.Switch)
+	differ("measurement", "--duration", b.Duration.Duration(), c.Duration.Duration())
+	differ("warm-up", "--warmup", b.Warmup.Duration(), c.Warmup.Duration())
+	differ("accelerator", "lvslab vm --accel/--icount", base.Env.Accel, cur.Env.Accel)
+	differ("CPUs", "lvslab vm --cpus", base.Env.CPUs, cur.Env.CPUs)
+	if len(diffs) > 0 {
+		return fmt.Errorf("the two results were measured with different settings, so their ratios are not comparable: %s; measure this run with the baseline's settings, or a new baseline with these (lvslab bench --save-baseline)",
+			strings.Join(diffs, "; "))
+	}
+	return nil
 }
 
 // trialsShort says, when samples of n1 and n2 values cannot reach p <
@@ -229,9 +278,9 @@ func trialsFor(n int, alpha float64) int {
 // changeInterval is the bootstrap interval of median(cur)/median(base)-1,
 // each side resampled on its own.
 func changeInterval(base, cur []float64) (lo, hi float64) {
-	sb, sc := make([]float64, len(base)), make([]float64, len(cur))
+	b, c := newResampler(base), newResampler(cur)
 	return bootstrap(func(rng *rand.Rand) float64 {
-		return median(resample(rng, cur, sc))/median(resample(rng, base, sb)) - 1
+		return c.median(rng)/b.median(rng) - 1
 	})
 }
 
@@ -335,6 +384,10 @@ func (l Limit) String() string {
 // (fixtures/thresholds.yaml, embedded) to LoadThresholds.
 const ShippedThresholds = "shipped"
 
+// maxThresholdsBytes bounds a thresholds file: the shipped one has a few
+// hundred bytes.
+const maxThresholdsBytes = 1 << 20
+
 // LoadThresholds reads a thresholds file, or the shipped one: one YAML
 // document with at least one limit, no unknown key (a typo must not be a
 // limit silently ignored), and every value a finite number in range.
@@ -346,12 +399,11 @@ func LoadThresholds(path string) (*Thresholds, error) {
 		}
 		return t, nil
 	}
-	f, err := os.Open(path)
+	data, err := boundedread.File(path, maxThresholdsBytes)
 	if err != nil {
 		return nil, fmt.Errorf("thresholds: %w", err)
 	}
-	defer f.Close()
-	t, err := parseThresholds(f)
+	t, err := parseThresholds(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("thresholds file %s: %w", path, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
@@ -192,12 +193,47 @@ func TestGateRefusesWhatItCannotCompare(t *testing.T) {
 	}
 }
 
+// A run measured otherwise than the baseline is another experiment: only
+// --conn used to be compared, and a run of one real server with a
+// 999,999-byte body, scheduler sh and 1 ms measurements passed.
+func TestGateComparesLikeWithLike(t *testing.T) {
+	base := synthetic(1, 6, 0.02, natDR(0.5, 0.8))
+	for want, edit := range map[string]func(c *Settings, e *Env){
+		"--conn":           func(c *Settings, e *Env) { c.Connection = "keepalive" },
+		"--body-size":      func(c *Settings, e *Env) { c.BodyBytes = 999999 },
+		"the topology":     func(c *Settings, e *Env) { c.RealServers = 1 },
+		"--scheduler":      func(c *Settings, e *Env) { c.Scheduler = "sh" },
+		"--sched-batch":    func(c *Settings, e *Env) { c.Batch = true },
+		"--duration":       func(c *Settings, e *Env) { c.Duration = Seconds(time.Millisecond) },
+		"--service-time":   func(c *Settings, e *Env) { c.Server.ServiceTime = time.Second },
+		"--accel/--icount": func(c *Settings, e *Env) { e.Accel = "kvm" },
+	} {
+		cur := synthetic(2, 6, 0.02, natDR(0.5, 0.8))
+		edit(&cur.Config, &cur.Env)
+		if _, err := Gate(base, cur, gateOpt); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not comparable") {
+			t.Errorf("a run that differs in %s: got %v", want, err)
+		}
+	}
+	cur := synthetic(2, 6, 0.02, natDR(0.5, 0.8))
+	cur.Config.DirectorRules = 80 // a director slowed on purpose, for the gate to catch
+	if _, err := Gate(base, cur, gateOpt); err != nil {
+		t.Errorf("director rules refused: %v", err)
+	}
+}
+
 func TestReadResultRefusesImpossibleTrials(t *testing.T) {
 	dir := t.TempDir()
 	for name, edit := range map[string]func(r *Result){
 		"appears twice":       func(r *Result) { r.Trials = append(r.Trials, r.Trials[0]) },
 		"is not a rate":       func(r *Result) { r.Trials[1].RequestsPerSec = -5 },
 		"not in the result's": func(r *Result) { r.Trials[2].Mode = topology.ModeTUN },
+		// max_errors: 0 held for these.
+		"counts are 0 or more":              func(r *Result) { r.Trials[3].Errors = -1e12 },
+		"a latency of -5 ms":                func(r *Result) { r.Trials[4].Latency.P99 = -5 },
+		"a latency of 1e+300 ms":            func(r *Result) { r.Trials[4].Latency.Max = 1e300 },
+		"is not one of the config's 1 to 6": func(r *Result) { r.Trials[5].Trial = 7 },
+		// 2,000 trials a point took the bootstrap seconds, 20 MB minutes.
+		"config trials 2000": func(r *Result) { r.Config.Trials = 2000 },
 	} {
 		r := synthetic(1, 6, 0.02, natDR(0.5, 0.8))
 		edit(r)
@@ -267,10 +303,22 @@ func TestShippedBaselinesAreJudgedWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	eachShippedBaseline(t, func(f string, r *Result) {
-		g, table := gateTable(t, r, r)
+		// Against a run that measured the same ratios, give or take a
+		// millionth, every point is judged and none regressed.
+		same := *r
+		same.Trials = slices.Clone(r.Trials)
+		for i := range same.Trials {
+			if same.Trials[i].Mode != topology.ModeDirect {
+				same.Trials[i].RequestsPerSec *= 1 + 1e-6
+			}
+		}
+		same.Summarise()
+		g, table := gateTable(t, r, &same)
 		if !g.Passed() || len(g.Rows) != 4*len(r.Config.Clients) {
 			t.Errorf("%s against itself: %d rows, passed=%v\n%s", f, len(g.Rows), g.Passed(), table)
 		}
+		// Against itself, byte for byte, it is a copy: never a pass.
+		expectInconclusive(t, r, r, 4*len(r.Config.Clients), "ratios repeat the baseline's to the last bit")
 		if c := th.Check(r); len(c.Unchecked) > 0 {
 			t.Errorf("%s: unchecked limits %q", f, c.Unchecked)
 		}

@@ -21,7 +21,9 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/lvslab/lvslab/fixtures"
+	"github.com/lvslab/lvslab/internal/boundedread"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/vm"
 )
 
 // The paper's figures (Ibrahim and Makan, "Linux on Carrier Grade Web
@@ -61,27 +63,62 @@ type output struct {
 }
 
 // writeOutputs writes a result's text files and its figure (once per
-// name, the extension picking the format) into dir.
+// name, the extension picking the format) into dir. Each is written in a
+// folder of this process's own and renamed into place: a symlink planted
+// where a file goes (in a folder others can write) is replaced, never
+// written through as root.
 func writeOutputs(dir string, texts []output, figure func(path string) error, figures ...string) error {
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("output folder %s is a symlink: give the real folder", dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
+	private, err := os.MkdirTemp(dir, ".writing-")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	defer os.RemoveAll(private)
 	var errs []error
-	for _, o := range texts {
-		path := filepath.Join(dir, o.name)
-		f, err := os.Create(path)
+	place := func(name string, err error) {
+		if err == nil {
+			err = os.Chmod(filepath.Join(private, name), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(filepath.Join(private, name), filepath.Join(dir, name))
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("create %s: %w", path, err))
-			continue
+			errs = append(errs, fmt.Errorf("write %s: %w", filepath.Join(dir, name), err))
 		}
-		if err := errors.Join(o.write(f), f.Close()); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", path, err))
+	}
+	for _, o := range texts {
+		f, err := os.OpenFile(filepath.Join(private, o.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			err = errors.Join(o.write(f), f.Close())
 		}
+		place(o.name, err)
 	}
 	for _, name := range figures {
-		errs = append(errs, figure(filepath.Join(dir, name)))
+		place(name, figure(filepath.Join(private, name)))
 	}
 	return errors.Join(errs...)
+}
+
+// WriteFileIn writes one file into dir as writeOutputs does (a baseline,
+// a VM's configuration).
+func WriteFileIn(dir, name string, write func(io.Writer) error) error {
+	return writeOutputs(dir, []output{{name, write}}, nil)
+}
+
+// CheckOutDir accepts an output folder lvslab bench or failover may write
+// as root (vm.CheckOutDir: not a symlink, a directory holding none), given
+// relative or absolute: what they check before they measure anything.
+func CheckOutDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("output folder %s: %w", dir, err)
+	}
+	return vm.CheckOutDir(abs)
 }
 
 // WriteJSON writes the whole result, as results.json and baselines hold it.
@@ -91,9 +128,14 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// MaxResultBytes bounds a results.json that ReadResult reads: the shipped
+// baselines take about 2 kB a trial, so every mode at 20 client counts
+// and MaxTrials trials is some 25 MB.
+const MaxResultBytes = 64 << 20
+
 // ReadResult reads a results.json or a baseline.
 func ReadResult(path string) (*Result, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedread.File(path, MaxResultBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -457,11 +499,7 @@ func (r *Result) writeSweep(w io.Writer) {
 
 // SaveBaseline writes the result as a baseline file for lvslab gate.
 func (r *Result) SaveBaseline(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("save baseline: %w", err)
-	}
-	if err := errors.Join(r.WriteJSON(f), f.Close()); err != nil {
+	if err := WriteFileIn(filepath.Dir(path), filepath.Base(path), r.WriteJSON); err != nil {
 		return fmt.Errorf("save baseline %s: %w", path, err)
 	}
 	return nil
@@ -473,8 +511,8 @@ func (r *Result) SaveBaseline(path string) error {
 // only at the end of a long run.
 func CheckOutputs(out, baseline string) error {
 	var errs []error
-	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
-		errs = append(errs, fmt.Errorf("--out %s is a file: give a folder (it is created if missing)", out))
+	if err := CheckOutDir(out); err != nil {
+		errs = append(errs, fmt.Errorf("--out: %w", err))
 	}
 	if baseline != "" {
 		dir := filepath.Dir(baseline)

@@ -3,15 +3,18 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/combin"
 
+	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -39,10 +42,8 @@ func Estimated(values []float64) Estimate {
 		return e
 	}
 	e.Median = median(values)
-	scratch := make([]float64, len(values))
-	e.Lo, e.Hi = bootstrap(func(rng *rand.Rand) float64 {
-		return median(resample(rng, values, scratch))
-	})
+	draw := newResampler(values)
+	e.Lo, e.Hi = bootstrap(draw.median)
 	if mean, sd := stat.MeanStdDev(values, nil); len(values) > 1 && mean != 0 {
 		e.CV = sd / mean
 	}
@@ -65,12 +66,49 @@ func bootstrap(statistic func(rng *rand.Rand) float64) (lo, hi float64) {
 	return stat.Quantile(tail, stat.Empirical, stats, nil), stat.Quantile(1-tail, stat.Empirical, stats, nil)
 }
 
-// resample fills into (as long as values) with a draw with replacement.
-func resample(rng *rand.Rand, values, into []float64) []float64 {
-	for i := range into {
-		into[i] = values[rng.IntN(len(values))]
+// resampler draws resamples of values with replacement and gives their
+// medians. A resample is counted, not built and sorted: values are sorted
+// once, and a resample's median found by walking its counts, in O(n), so
+// a bootstrap of MaxTrials values takes milliseconds; the draws are the
+// same as drawing values one by one, and so are the medians.
+type resampler struct {
+	values []float64
+	order  []int // indices of values, by value
+	counts []int // by index: how often the resample drew it
+}
+
+func newResampler(values []float64) *resampler {
+	order := make([]int, len(values))
+	for i := range order {
+		order[i] = i
 	}
-	return into
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(values[a], values[b]) })
+	return &resampler{values: values, order: order, counts: make([]int, len(values))}
+}
+
+// median draws a resample and returns its median.
+func (r *resampler) median(rng *rand.Rand) float64 {
+	n := len(r.values)
+	clear(r.counts)
+	for range n {
+		r.counts[rng.IntN(n)]++
+	}
+	// The resample's values at ranks (n-1)/2 and n/2: one value when n
+	// is odd.
+	lo, hi := (n-1)/2, n/2
+	var atLo float64
+	seen := 0
+	for _, i := range r.order {
+		c := r.counts[i]
+		if seen <= lo && lo < seen+c {
+			atLo = r.values[i]
+		}
+		if seen <= hi && hi < seen+c {
+			return (atLo + r.values[i]) / 2
+		}
+		seen += c
+	}
+	return math.NaN() // no values
 }
 
 // median is the sample median: the middle value, or the mean of the two
@@ -189,10 +227,32 @@ func checkTrials(r *Result) error {
 	}
 	seen := map[key]bool{}
 	var errs []error
+	// Trials are numbered from 1 to Config.Trials, at most MaxTrials: a
+	// point of more is no run lvslab bench made, and its bootstrap would
+	// take minutes.
+	if r.Config.Trials < 0 || r.Config.Trials > MaxTrials {
+		errs = append(errs, fmt.Errorf("config trials %d: a benchmark has 0 to %d", r.Config.Trials, MaxTrials))
+	}
+	for i, t := range r.Latency {
+		if err := checkMeasurement(t); err != nil {
+			errs = append(errs, fmt.Errorf("latency run %d (%s): %w", i+1, t.Mode, err))
+		}
+	}
+	for i, t := range r.Light {
+		if err := checkMeasurement(t); err != nil {
+			errs = append(errs, fmt.Errorf("light-load run %d (%s): %w", i+1, t.Mode, err))
+		}
+	}
 	for i, t := range r.Trials {
 		at := fmt.Sprintf("trial %d (%s at %d clients, trial %d)", i+1, t.Mode, t.Clients, t.Trial)
 		if !(t.RequestsPerSec >= 0 && t.RequestsPerSec <= maxRate) {
 			errs = append(errs, fmt.Errorf("%s: requests_per_s %g is not a rate (0 to %g)", at, t.RequestsPerSec, float64(maxRate)))
+		}
+		if t.Trial < 1 || t.Trial > r.Config.Trials {
+			errs = append(errs, fmt.Errorf("%s: trial number %d is not one of the config's 1 to %d", at, t.Trial, r.Config.Trials))
+		}
+		if err := checkMeasurement(t); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 		}
 		if !slices.Contains(r.Config.Modes, t.Mode) || !slices.Contains(r.Config.Clients, t.Clients) {
 			errs = append(errs, fmt.Errorf("%s: mode or client count is not in the result's config (modes %v, clients %v)", at, r.Config.Modes, r.Config.Clients))
@@ -208,4 +268,19 @@ func checkTrials(r *Result) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkMeasurement refuses counts and latencies no measurement gives: a
+// limit such as max_errors: 0 would hold for -1e12 errors.
+func checkMeasurement(t Trial) error {
+	if t.Requests < 0 || t.Errors < 0 {
+		return fmt.Errorf("requests %d and errors %d: counts are 0 or more", t.Requests, t.Errors)
+	}
+	l := t.Latency
+	for _, v := range []float64{l.Min, l.Mean, l.P50, l.P90, l.P99, l.P999, l.Max} {
+		if !(v >= 0 && v <= float64(loadgen.MaxDuration/time.Millisecond)) {
+			return fmt.Errorf("a latency of %g ms: latencies are 0 to %s", v, loadgen.MaxDuration)
+		}
+	}
+	return nil
 }

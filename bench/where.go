@@ -322,16 +322,14 @@ func runGuest(ctx context.Context, cfg any, out string, o VMOptions, hooks guest
 	if err != nil {
 		return Env{}, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return Env{}, fmt.Errorf("create %s: %w", out, err)
-	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return Env{}, err
 	}
+	// Checked before the first write into it, not by the VM's own check.
 	configFile := filepath.Join(out, ConfigFile)
-	if err := os.WriteFile(configFile, data, 0o644); err != nil {
-		return Env{}, fmt.Errorf("write %s: %w", configFile, err)
+	if err := WriteFileIn(out, ConfigFile, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return Env{}, err
 	}
 	defer os.Remove(configFile)
 	o.Log(fmt.Sprintf("running in a VM on %s (%s)", k.Name, k.Release))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/lvslab/lvslab/topology"
 )
@@ -15,6 +16,20 @@ import (
 type DirectorOptions struct {
 	// Scheduler of the VIP's services: any IPVS scheduler (rr when empty).
 	Scheduler string
+}
+
+// Schedulers are the IPVS schedulers of Linux (net/netfilter/ipvs/Kconfig).
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "twos"}
+
+// CheckScheduler refuses a name that is not one of Schedulers: it goes
+// into the kernel's table, ipvsadm's rules and keepalived's configuration
+// (where a newline in it added a line of its own), and a name outside the
+// list would fail only once a lab is built.
+func CheckScheduler(name string) error {
+	if !slices.Contains(Schedulers, name) {
+		return fmt.Errorf("scheduler %q is not one of the kernel's IPVS schedulers: use one of %s", name, strings.Join(Schedulers, ", "))
+	}
+	return nil
 }
 
 // MethodSysctls are the net.ipv4.vs.* settings a director runs with in
@@ -50,6 +65,9 @@ func StartDirector(lab *topology.Lab, opt DirectorOptions) (*Director, error) {
 	}
 	if opt.Scheduler == "" {
 		opt.Scheduler = "rr"
+	}
+	if err := CheckScheduler(opt.Scheduler); err != nil {
+		return nil, err
 	}
 	if err := Wire(lab, lab.Spec.Mode); err != nil {
 		return nil, err

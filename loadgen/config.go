@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/lvslab/lvslab/topology"
@@ -59,6 +60,9 @@ type Config struct {
 	Timeout time.Duration
 	// Path is the request path ("/" by default).
 	Path string
+	// Procs is how many event loops the run uses, one per CPU, up to this
+	// machine's CPUs (0: one per CPU the process may use, GOMAXPROCS).
+	Procs int
 	// Progress, if set, is called once a second with the last second.
 	Progress func(Second)
 	// Observe, if set, is called with every request that was measured:
@@ -116,7 +120,7 @@ func badSetting(setting, value, want string, args ...any) error {
 }
 
 // CheckSettings says what is wrong with the run's settings (clients, rate,
-// burst, duration, requests, latency-from, timeout, path), all at once as
+// burst, duration, requests, latency-from, timeout, procs, path), all at once as
 // SettingErrors, or nil: what Run checks before it sends anything, without
 // needing a lab.
 func (c *Config) CheckSettings() error {
@@ -149,6 +153,11 @@ func (c *Config) CheckSettings() error {
 	}
 	if c.Timeout != 0 && (c.Timeout < MinTimeout || c.Timeout > MaxTimeout) {
 		errs = append(errs, badSetting("timeout", c.Timeout.String(), "use %s to %s", MinTimeout, MaxTimeout))
+	}
+	// A loop per CPU at most: more loops buy nothing, and GOMAXPROCS at
+	// 100,000 exhausted the runtime's threads before the run began.
+	if c.Procs < 0 || c.Procs > runtime.NumCPU() {
+		errs = append(errs, badSetting("procs", fmt.Sprint(c.Procs), "use 0 (every CPU) to %d, this machine's CPUs", runtime.NumCPU()))
 	}
 	if c.Path != "" {
 		if err := checkPath(c.Path); err != nil {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -229,6 +230,9 @@ func TestSettingsOutOfBounds(t *testing.T) {
 		{"burst in closed loop", func(c *Config) { c.Burst = 4 }, "burst 4: bursts are an open loop's: give a rate too"},
 		{"unknown clock", func(c *Config) { c.LatencyFrom = "send" }, `latency-from "send": use connect or write`},
 		{"write clock in open loop", func(c *Config) { c.Rate, c.LatencyFrom = 10, FromWrite }, "latency-from write: an open loop's latency starts at each request's scheduled time"},
+		// --procs 100000 exhausted the Go runtime's threads before anything ran.
+		{"procs over the CPUs", func(c *Config) { c.Procs = 100000 }, "procs 100000: use 0 (every CPU) to"},
+		{"negative procs", func(c *Config) { c.Procs = -1 }, "procs -1"},
 	} {
 		cfg := ok
 		c.set(&cfg)
@@ -622,5 +626,47 @@ func TestCorrectLatencyAsWrk(t *testing.T) {
 	}
 	if c := CorrectLatency(h, 0); c != summarise(h) {
 		t.Errorf("no interval: %+v, want the raw summary", c)
+	}
+}
+
+// socketsUpTo makes n sockets, then fails as a process out of descriptors.
+type socketsUpTo struct{ n atomic.Int32 }
+
+func (s *socketsUpTo) Socket(family, typ int) (int, error) {
+	if s.n.Add(-1) < 0 {
+		return -1, unix.EMFILE
+	}
+	return Here.Socket(family, typ)
+}
+
+// A host out of descriptors (ulimit -n) fails a client's socket at once:
+// that is an error of its own kind, the client backs off, and the
+// connections that did open are still read (the loop used to spin in
+// issue, never reading them: 0 ok, every request failed).
+func TestSocketErrorBacksOffAndOpenConnectionsAreServed(t *testing.T) {
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(200 * time.Millisecond) })
+	sockets := &socketsUpTo{}
+	sockets.n.Store(3)
+	res, err := Run(context.Background(), Config{Targets: []Target{slow}, Client: sockets, Clients: 8, Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Successes != 3 {
+		t.Errorf("%d ok, %d cut short: want the 3 connections that opened served", res.Successes, res.Unfinished)
+	}
+	// Each client tries at most ~16 times in a second (1, 2, … 64 ms, then
+	// every 100 ms).
+	if n := res.Errors[ErrEMFILE]; n == 0 || n > 8*20 || res.ErrorCount() != n {
+		t.Errorf("errors %v: want only emfile, at most %d", res.Errors, 8*20)
+	}
+	tableSays(t, res, "emfile")
+}
+
+func TestHostLimitsAreErrorsOfTheirOwn(t *testing.T) {
+	for errno, kind := range map[unix.Errno]ErrorKind{unix.EMFILE: ErrEMFILE, unix.ENFILE: ErrENFILE,
+		unix.EADDRNOTAVAIL: ErrEADDRNOTAVAIL, unix.ENOBUFS: ErrENOBUFS, unix.ENOMEM: ErrENOMEM} {
+		if got := Classify(fmt.Errorf("socket: %w", errno)); got != kind {
+			t.Errorf("%v counted as %s, want %s", errno, got, kind)
+		}
 	}
 }

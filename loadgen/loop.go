@@ -38,6 +38,8 @@ type loop struct {
 	conns     []conn
 	perClient int     // conns per client: one per target with keep-alive, else one
 	ready     []int32 // clients free to send: now (closed loop), when due (open loop)
+	backing   []backingOff
+	strikes   []uint8 // by client: connections in a row it could not open
 	head      int32   // in-flight conns in the order they were sent (their
 	tail      int32   // deadlines are in the same order)
 	inflight  int
@@ -52,6 +54,25 @@ type loop struct {
 	rec       recorder
 	completed int64
 }
+
+// backingOff is a client that could not open a connection, and when it
+// tries again.
+type backingOff struct {
+	client int32
+	until  int64 // ns since the start
+}
+
+// A client whose socket, bind, connect or first write fails at once (a
+// host out of descriptors or source ports: EMFILE, EADDRNOTAVAIL, …)
+// waits before it tries again, 1 ms, doubling with each such failure in a
+// row, up to 100 ms: each failure is a measured error, the retries are
+// bounded to ten a second per client, and the loop still reaches its wait
+// and reads the connections that did open. Without it, the failed client
+// went straight back to ready and the loop never left issue.
+const (
+	firstBackOff = int64(time.Millisecond)
+	maxBackOff   = int64(100 * time.Millisecond)
+)
 
 // conn is one client's connection to one target, and the request on it.
 type conn struct {
@@ -110,6 +131,8 @@ func newLoop(r *run, id, clients int) (*loop, error) {
 		l.conns[i] = conn{fd: -1, self: int32(i), prev: -1, next: -1}
 	}
 	l.ready = make([]int32, clients)
+	l.strikes = make([]uint8, clients)
+	l.backing = make([]backingOff, 0, clients)
 	for i := range l.ready {
 		l.ready[i] = int32(clients - 1 - i) // client 0 first
 	}
@@ -130,6 +153,7 @@ func (l *loop) run(more int64) {
 			return
 		}
 		l.expire(now)
+		l.release(now)
 		l.issue(now)
 		if l.completed >= limit || (l.exhausted && l.inflight == 0) {
 			return
@@ -242,55 +266,89 @@ func (l *loop) send(client int32, seq, scheduled int64) {
 	if c.fd >= 0 {
 		c.fresh = false
 		gen := c.gen
-		l.write(c)
+		if e := l.write(c); e != 0 {
+			l.finish(c, e)
+			return
+		}
 		if c.gen == gen && c.state == connReading && c.readable {
 			l.read(c)
 		}
 		return
 	}
+	if err := l.open(c, ci, t); err != nil {
+		l.settle(c, err)
+		l.backOff(client)
+		return
+	}
+	l.strikes[client] = 0
+}
+
+// open opens c's connection to target t and sends its request (or asks
+// epoll to say when it can); the error is why it could not, at once.
+func (l *loop) open(c *conn, ci, t int32) error {
 	fd, err := l.r.cfg.Client.Socket(l.r.dst[t].family(), unix.SOCK_STREAM)
 	if err != nil {
-		l.finish(c, err)
-		return
+		return err
 	}
 	c.fd, c.fresh, c.readable, c.hup = int32(fd), true, false, false
 	c.gen++
 	if len(l.r.src) > 0 {
 		if e := rawBind(fd, &l.r.src[l.source%len(l.r.src)]); e != 0 {
-			l.finish(c, e)
-			return
+			return e
 		}
 		l.source++
 	}
 	if e := rawConnect(fd, &l.r.dst[t]); e != 0 && e != unix.EINPROGRESS {
-		l.finish(c, e)
-		return
+		return e
 	}
 	if l.r.cfg.LatencyFrom == FromWrite {
 		// As wrk does: the request goes out when epoll reports the new
 		// connection writable, a turn of the loop later, and its clock
 		// starts there.
 		c.state = connWriting
-	} else {
+	} else if e := l.write(c); e != 0 {
 		// On a veth path the handshake is done by the time connect returns,
 		// so the request usually goes out at once; if not, the first
 		// EPOLLOUT sends it.
-		l.write(c)
-		if c.fd < 0 {
-			return // the write failed and ended the request
-		}
+		return e
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: ci, Pad: int32(c.gen)}
 	if c.state == connWriting {
 		ev.Events |= unix.EPOLLOUT
 	}
 	if e := rawEpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &ev); e != 0 {
-		l.finish(c, e)
+		return e
+	}
+	return nil
+}
+
+// backOff parks a client that could not open a connection (see
+// firstBackOff).
+func (l *loop) backOff(client int32) {
+	n := l.strikes[client]
+	wait := min(firstBackOff<<n, maxBackOff)
+	if wait < maxBackOff {
+		l.strikes[client]++
+	}
+	l.backing = append(l.backing, backingOff{client: client, until: l.r.now() + wait})
+}
+
+// release makes the clients whose back-off is over ready again.
+func (l *loop) release(now int64) {
+	for i := 0; i < len(l.backing); {
+		if b := l.backing[i]; b.until <= now {
+			l.ready = append(l.ready, b.client)
+			l.backing[i] = l.backing[len(l.backing)-1]
+			l.backing = l.backing[:len(l.backing)-1]
+			continue
+		}
+		i++
 	}
 }
 
-// write sends (the rest of) the request.
-func (l *loop) write(c *conn) {
+// write sends (the rest of) the request; an error it returns has not
+// ended the request yet.
+func (l *loop) write(c *conn) unix.Errno {
 	if c.written == 0 && l.r.cfg.LatencyFrom == FromWrite {
 		c.scheduled = l.r.now()
 	}
@@ -300,24 +358,23 @@ func (l *loop) write(c *conn) {
 		n, e = rawWrite(int(c.fd), req[c.written:])
 	}
 	if e != 0 && e != unix.EAGAIN {
-		l.finish(c, e)
-		return
+		return e
 	}
 	c.written += int32(n)
 	if int(c.written) == len(req) {
 		c.state = connReading
-		return
+		return 0
 	}
 	if !c.fresh && c.state != connWriting {
 		// A kept connection with a full send buffer: rare enough to pay
 		// for a change of what epoll watches.
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: c.self, Pad: int32(c.gen)}
 		if e := rawEpollCtl(l.ep, unix.EPOLL_CTL_MOD, int(c.fd), &ev); e != 0 {
-			l.finish(c, e)
-			return
+			return e
 		}
 	}
 	c.state = connWriting
+	return 0
 }
 
 func (l *loop) handle(ev unix.EpollEvent) {
@@ -341,7 +398,10 @@ func (l *loop) handle(ev unix.EpollEvent) {
 			l.finish(c, e)
 		case ev.Events&unix.EPOLLOUT != 0:
 			gen := c.gen
-			l.write(c)
+			if e := l.write(c); e != 0 {
+				l.finish(c, e)
+				return
+			}
 			if c.gen == gen && c.state == connReading && ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 				l.read(c)
 			}
@@ -395,6 +455,16 @@ func (l *loop) read(c *conn) {
 // the other connections' responses. c may carry a next request when
 // finish returns.
 func (l *loop) finish(c *conn, err error) {
+	now := l.settle(c, err)
+	l.ready = append(l.ready, c.self/int32(l.perClient))
+	if l.r.open() {
+		l.issue(now)
+	}
+}
+
+// settle records c's request as ended at now, which it returns, and keeps
+// or closes its connection; it leaves the client to the caller.
+func (l *loop) settle(c *conn, err error) int64 {
 	now := l.r.now()
 	l.unqueue(c)
 	l.completed++
@@ -408,10 +478,7 @@ func (l *loop) finish(c *conn, err error) {
 	} else {
 		l.closeConn(c)
 	}
-	l.ready = append(l.ready, c.self/int32(l.perClient))
-	if l.r.open() {
-		l.issue(now)
-	}
+	return now
 }
 
 func (l *loop) closeConn(c *conn) {
@@ -440,6 +507,9 @@ func (l *loop) wait(now int64) int {
 	}
 	if l.r.open() && len(l.ready) > 0 && !l.exhausted {
 		wake = min(wake, l.r.scheduled(l.nextSeq))
+	}
+	for _, b := range l.backing {
+		wake = min(wake, b.until)
 	}
 	if wake <= now {
 		return rawEpollPoll(l.ep, l.events)

@@ -24,6 +24,15 @@ const (
 	ErrBadStatus ErrorKind = "bad_status"
 	ErrShortBody ErrorKind = "short_body"
 	ErrOther     ErrorKind = "other"
+	// A socket, bind or connect that this host refused at once, named by
+	// its errno: out of descriptors (the process's, the system's), of
+	// source ports, or of socket buffers. The client that met one backs
+	// off before it tries again (see the loop's backOff).
+	ErrEMFILE        ErrorKind = "emfile"
+	ErrENFILE        ErrorKind = "enfile"
+	ErrEADDRNOTAVAIL ErrorKind = "eaddrnotavail"
+	ErrENOBUFS       ErrorKind = "enobufs"
+	ErrENOMEM        ErrorKind = "enomem"
 )
 
 // Second is one second of a run.

@@ -95,7 +95,11 @@ func newRun(cfg Config) (*run, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, length: int64(cfg.Duration), loops: min(runtime.GOMAXPROCS(0), cfg.Clients)}
+	loops := runtime.GOMAXPROCS(0)
+	if cfg.Procs > 0 {
+		loops = min(loops, cfg.Procs)
+	}
+	r := &run{cfg: cfg, length: int64(cfg.Duration), loops: min(loops, cfg.Clients)}
 	if cfg.Rate > 0 {
 		r.interval = float64(time.Second) / cfg.Rate
 		r.burst = int64(max(1, cfg.Burst))
@@ -193,6 +197,16 @@ func classify(err error) ErrorKind {
 		return ErrRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return ErrReset
+	case errors.Is(err, syscall.EMFILE):
+		return ErrEMFILE
+	case errors.Is(err, syscall.ENFILE):
+		return ErrENFILE
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return ErrEADDRNOTAVAIL
+	case errors.Is(err, syscall.ENOBUFS):
+		return ErrENOBUFS
+	case errors.Is(err, syscall.ENOMEM):
+		return ErrENOMEM
 	case errors.Is(err, errTimeout), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return ErrTimeout

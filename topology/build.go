@@ -43,6 +43,10 @@ func Build(ctx context.Context, spec *Spec) (lab *Lab, err error) {
 	for _, n := range p.Nodes {
 		st.Namespaces = append(st.Namespaces, namespaceName(p.Name, n.Name))
 	}
+	// A fact of this host, not of the spec: Plan cannot check it.
+	if err := checkOnline(p); err != nil {
+		return nil, err
+	}
 	if err := checkPrivileges(); err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@
 package topology
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -197,5 +199,25 @@ func TestBatchSelfReachesLaterThreadsAndChildren(t *testing.T) {
 	// Field 41 is the policy; the command name (field 2) has no space here.
 	if f := strings.Fields(string(out)); len(f) < 41 || f[40] != strconv.Itoa(unix.SCHED_BATCH) {
 		t.Errorf("a child's /proc/self/stat policy field: %v, want %d", f[min(40, len(f)-1)], unix.SCHED_BATCH)
+	}
+}
+
+// A node asking for a CPU this host does not have was accepted and failed
+// midway (steering its receive processing): Build refuses it first.
+func TestBuildRefusesCPUsThisHostLacks(t *testing.T) {
+	state, _ := tempRoots(t)
+	// A state root that cannot be made: anything Build does past its
+	// checks fails on it, with another error.
+	touch(t, filepath.Join(state, "file"))
+	StateRoot = filepath.Join(state, "file", "lvslab")
+	online, err := OnlineCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := Small()
+	spec.Nodes[0].CPUs = CPUList{online[len(online)-1] + 1}
+	_, err = Build(context.Background(), spec)
+	if err == nil || !strings.Contains(err.Error(), "is not online on this machine") {
+		t.Errorf("Build: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,11 @@ const (
 	// MaxSegments bounds the bridges of a lab's switch namespace.
 	MaxSegments = 16
 )
+
+// kernelLinks are the links a namespace has, or gets from the kernel when
+// a tunnel module loads (its fallback devices; TUN mode loads ipip and
+// ip6_tunnel): a segment's link in a node cannot take one of these names.
+var kernelLinks = []string{"lo", "tunl0", "sit0", "ip6tnl0", "gre0", "gretap0", "erspan0", "ip6gre0"}
 
 var (
 	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
@@ -169,6 +175,8 @@ func checkSegments(p *Spec, bad func(string, ...any)) map[string]SegmentSpec {
 			continue
 		case len(seg.Name) > maxIfName || !nameRE.MatchString(seg.Name):
 			bad("%s: the name becomes a link name, so use at most %d lower-case letters and digits", where, maxIfName)
+		case slices.Contains(kernelLinks, seg.Name):
+			bad("%s: the name becomes a link name in each node, and %s is the kernel's own there: pick another (e.g. front)", where, seg.Name)
 		}
 		if _, dup := segs[seg.Name]; dup {
 			bad("segment name %q is used twice: segment names must be unique", seg.Name)

@@ -126,6 +126,10 @@ func TestValidationErrors(t *testing.T) {
 		}, "vip.ipv6 is set but segment front has no ipv6 prefix: give every segment one"},
 		{"loopback segment", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("127.0.0.0/24") }, "prefix 127.0.0.0/24 is a loopback address: use a global unicast prefix"},
 		{"multicast segment", func(s *Spec) { s.Segments[1].IPv4 = netip.MustParsePrefix("224.1.0.0/24") }, "is a multicast address: use a global unicast prefix"},
+		// A segment's link is named after it in each node: these failed midway.
+		{"segment named lo", func(s *Spec) { renameSegment(s, SegmentBack, "lo") }, "segment 2 (lo): the name becomes a link name in each node, and lo is the kernel's own there"},
+		{"segment named tunl0", func(s *Spec) { renameSegment(s, SegmentBack, "tunl0") }, "and tunl0 is the kernel's own there"},
+		{"segment named sit0", func(s *Spec) { renameSegment(s, SegmentFront, "sit0") }, "and sit0 is the kernel's own there"},
 		{"link-local ipv6 segment", func(s *Spec) { s.Segments[1].IPv6 = netip.MustParsePrefix("fe80::/64") }, "prefix fe80::/64 is a link-local address"},
 		{"5,000 real servers", func(s *Spec) { WithRealServers(5000)(s) }, "5003 nodes: a lab has at most 200 (topology.MaxNodes); use fewer real servers"},
 	}
@@ -273,4 +277,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("a planned spec no longer plans: %v", err)
 		}
 	})
+}
+
+// renameSegment renames a segment and every link to it.
+func renameSegment(s *Spec, from, to string) {
+	for i := range s.Segments {
+		if s.Segments[i].Name == from {
+			s.Segments[i].Name = to
+		}
+	}
+	for i := range s.Nodes {
+		for j := range s.Nodes[i].Links {
+			if s.Nodes[i].Links[j].Segment == from {
+				s.Nodes[i].Links[j].Segment = to
+			}
+		}
+	}
 }

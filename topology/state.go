@@ -33,6 +33,12 @@ const (
 	// stagingPrefix names a lab's directory until its state is complete:
 	// it is renamed into place, so a lab's directory always holds its state.
 	stagingPrefix = ".new-"
+	// namePrefix names a lab name's lock in the state root (namePrefix +
+	// lab), held while the lab has no directory of its own: by up from
+	// before it checks the name until its directory is in place, by down
+	// while it removes a lab that has none. Down then never deletes the
+	// namespaces of a build that claimed the name meanwhile.
+	namePrefix = ".name-"
 )
 
 // lockWait is how long a command waits for another one to let go of a lab.
@@ -84,7 +90,12 @@ type labLock struct{ f *os.File }
 // another command to let go. create makes the lock file in a directory
 // that has none (a lab killed before it wrote one).
 func lockLab(dir string, exclusive, create bool, wait time.Duration) (*labLock, error) {
-	path := filepath.Join(dir, lockFile)
+	return lockAt(dir, lockFile, exclusive, create, wait)
+}
+
+// lockAt is lockLab of the lock file name in dir.
+func lockAt(dir, name string, exclusive, create bool, wait time.Duration) (*labLock, error) {
+	path := filepath.Join(dir, name)
 	flags := os.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if create {
 		flags |= os.O_CREATE
@@ -139,6 +150,29 @@ func (l *labLock) release() {
 	}
 }
 
+// lockName takes a lab name's lock (namePrefix), making the state root if
+// a down --all removed it meanwhile.
+func lockName(lab string) (*labLock, error) {
+	l, err := lockAt(StateRoot, namePrefix+lab, true, true, lockWait)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(StateRoot, 0o755); err == nil {
+			l, err = lockAt(StateRoot, namePrefix+lab, true, true, lockWait)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w; try again when it is done", lab, err)
+	}
+	return l, nil
+}
+
+// releaseName lets go of a name's lock and removes its file, so that no
+// lab leaves one behind; a command waiting on the removed file sees it
+// gone (lockAt) and makes a new one.
+func (l *labLock) releaseName(lab string) {
+	os.Remove(filepath.Join(StateRoot, namePrefix+lab))
+	l.release()
+}
+
 // Use takes a shared lock on a lab that is up, so that no other command
 // removes or rebuilds it while this one uses it (lvslab load). Call
 // release when done; the lock also ends with the process.
@@ -185,6 +219,11 @@ func claimState(st *State) (*labLock, error) {
 	if err := checkStateRoot(); err != nil {
 		return nil, err
 	}
+	name, err := lockName(st.Lab)
+	if err != nil {
+		return nil, err
+	}
+	defer name.releaseName(st.Lab)
 	dir := stateDir(st.Lab)
 	exists := func() error {
 		return fmt.Errorf("lab %q already exists (state in %s): pick another --name, or remove it with: lvslab down --name %s",
@@ -316,14 +355,10 @@ func remove(lab string) (bool, error) {
 	dir := stateDir(lab)
 	switch err := checkOwned(dir, true); {
 	case errors.Is(err, os.ErrNotExist):
-		// No state: namespaces and supervisors a killed run left, if any.
-		// A lab's namespaces are made only once its state is in place, so
-		// none of these belong to a build still running.
-		found, err := removeParts(lab, nil, nil)
-		if err == nil && !found {
-			err = fmt.Errorf("no lab named %q is up (see lvslab status): %w", lab, os.ErrNotExist)
+		found, done, err := removeUnclaimed(lab)
+		if done {
+			return found, err
 		}
-		return found, err
 	case err != nil:
 		return false, err
 	}
@@ -333,6 +368,38 @@ func remove(lab string) (bool, error) {
 	}
 	defer lock.release()
 	return true, removeLocked(lab, nil)
+}
+
+// removeUnclaimed removes what a lab with no state directory left:
+// namespaces and supervisors of a killed run, and the staging directory
+// of a build killed before its state was in place. It holds the name's
+// lock (namePrefix), so a build claiming the name waits for it, and it
+// is not done (the caller takes the lab's own lock) if a build put the
+// lab's directory in place meanwhile.
+func removeUnclaimed(lab string) (found, done bool, err error) {
+	if _, err := os.Lstat(StateRoot); errors.Is(err, os.ErrNotExist) {
+		// Made for the name's lock only: removed again if still empty.
+		defer os.Remove(StateRoot)
+	}
+	name, err := lockName(lab)
+	if err != nil {
+		return false, true, err
+	}
+	defer name.releaseName(lab)
+	if _, err := os.Lstat(stateDir(lab)); err == nil {
+		return false, false, nil
+	}
+	// A lab's namespaces are made only once its state is in place, and
+	// its name's lock is held until then: none of these belong to a build
+	// still running.
+	found, err = removeParts(lab, nil, nil)
+	staged, serr := sweepStaging(func(l string) bool { return l == lab })
+	found = found || len(staged) > 0
+	err = errors.Join(err, serr)
+	if err == nil && !found {
+		err = fmt.Errorf("no lab named %q is up (see lvslab status): %w", lab, os.ErrNotExist)
+	}
+	return found, true, err
 }
 
 // removeLocked removes a lab whose lock this process holds. With made
@@ -461,7 +528,8 @@ func Sweep(match func(lab string) bool) ([]string, error) {
 }
 
 // sweepStaging removes the staging directories of builds that died before
-// renaming them into place (their lock is free), and names their labs.
+// renaming them into place (their lock is free), and names their labs, and
+// the name locks such builds left.
 func sweepStaging(match func(lab string) bool) ([]string, error) {
 	dirs, _ := filepath.Glob(filepath.Join(StateRoot, stagingPrefix+"*"))
 	var labs []string
@@ -481,6 +549,17 @@ func sweepStaging(match func(lab string) bool) ([]string, error) {
 			labs = append(labs, lab)
 		}
 		lock.release()
+	}
+	// The name locks of builds killed while they held one.
+	names, _ := filepath.Glob(filepath.Join(StateRoot, namePrefix+"*"))
+	for _, n := range names {
+		lab := strings.TrimPrefix(filepath.Base(n), namePrefix)
+		if CheckLabName(lab) != nil || (match != nil && !match(lab)) || checkOwned(n, false) != nil {
+			continue
+		}
+		if lock, err := lockAt(StateRoot, namePrefix+lab, true, false, 0); err == nil {
+			lock.releaseName(lab)
+		}
 	}
 	return labs, errors.Join(errs...)
 }

@@ -199,6 +199,7 @@ func TestDownRemovesHalfBuiltAndCorruptLabs(t *testing.T) {
 	os.WriteFile(filepath.Join(stateDir("corrupt"), stateFile), []byte(`{"lab": "corr`), 0o644)
 	touch(t, filepath.Join(netns, "lvs-orphan-rs1"))                                                // namespaces and no state at all
 	os.Mkdir(filepath.Join(state, stagingPrefix+"staged-123"), 0o755)                               // killed before renaming its state into place
+	touch(t, filepath.Join(state, namePrefix+"staged"))                                             // and the name's lock it held
 	plant(t, "busy", &State{Lab: "busy", Spec: Small(), Namespaces: []string{"lvs-busy-sw"}}, "sw") // in use by a load
 	touch(t, filepath.Join(netns, "unrelated"))
 
@@ -271,5 +272,47 @@ func TestParseNamespace(t *testing.T) {
 		if got := map[bool]string{true: lab + "/" + node, false: ""}[ok]; got != want {
 			t.Errorf("parseNamespace(%q) = %q, want %q", ns, got, want)
 		}
+	}
+}
+
+// down racing up: while up claims a name (its lock held, no state
+// directory yet), down must not delete the namespaces named for the lab;
+// it used to, and up then failed midway while down said it removed it.
+func TestDownWaitsForABuildClaimingTheName(t *testing.T) {
+	state, netns := tempRoots(t)
+	claiming, err := lockName("race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	touch(t, filepath.Join(netns, "lvs-race-client")) // made by the build, in effect
+	if err := Remove("race"); err == nil || !strings.Contains(err.Error(), "another lvslab command is using it") {
+		t.Errorf("down while up claims the name: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(netns, "lvs-race-client")); err != nil {
+		t.Errorf("down deleted a namespace of the build: %v", err)
+	}
+	claiming.releaseName("race")
+	if err := Remove("race"); err != nil {
+		t.Errorf("once the claim is over, the leftover namespace: %v", err)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Errorf("the name's lock was left: %v", entries)
+	}
+}
+
+// up killed before its state was in place leaves a staging directory:
+// down --name removes it, not only down --all.
+func TestDownByNameRemovesAKilledBuildsStaging(t *testing.T) {
+	state, _ := tempRoots(t)
+	os.Mkdir(filepath.Join(state, stagingPrefix+"killed-123"), 0o755)
+	os.Mkdir(filepath.Join(state, stagingPrefix+"other-123"), 0o755)
+	if err := Remove("killed"); err != nil {
+		t.Errorf("down --name killed: %v", err)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 1 || entries[0].Name() != stagingPrefix+"other-123" {
+		t.Errorf("state root holds %v, want only the other lab's staging", entries)
+	}
+	if err := Remove("killed"); err == nil || !strings.Contains(err.Error(), `no lab named "killed" is up`) {
+		t.Errorf("twice: %v", err)
 	}
 }

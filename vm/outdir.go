@@ -12,9 +12,11 @@ import (
 	"strings"
 )
 
-// checkOutDir accepts an output folder the guest may write: an absolute
-// path to a directory (made if missing) that is not itself a symlink.
-func checkOutDir(dir string) error {
+// CheckOutDir accepts an output folder that the guest, then the host,
+// write as root: an absolute path that is not a symlink and, if it exists,
+// a directory that holds no symlink (a link planted there would send the
+// guest's or the host's writes anywhere). It changes nothing.
+func CheckOutDir(dir string) error {
 	if !filepath.IsAbs(dir) {
 		return fmt.Errorf("output folder %q must be an absolute path", dir)
 	}
@@ -24,9 +26,6 @@ func checkOutDir(dir string) error {
 	st, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("output folder %s: %w (give a folder you can write with --out)", dir, err)
-		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("output folder %s: %w", dir, err)
@@ -34,6 +33,30 @@ func checkOutDir(dir string) error {
 		return fmt.Errorf("output folder %s is a symlink: the guest writes there, so give the real folder with --out", dir)
 	case !st.IsDir():
 		return fmt.Errorf("output folder %s is not a directory: give a folder with --out", dir)
+	}
+	links, err := symlinksUnder(dir)
+	if err != nil {
+		return err
+	}
+	if len(links) > 0 {
+		var named []string
+		for p, target := range links {
+			named = append(named, p+" -> "+target)
+		}
+		sort.Strings(named)
+		return fmt.Errorf("output folder %s holds symlinks, and lvslab writes there as root: %s; remove them or give another --out",
+			dir, strings.Join(named, ", "))
+	}
+	return nil
+}
+
+// makeOutDir checks an output folder (CheckOutDir) and makes it if missing.
+func makeOutDir(dir string) error {
+	if err := CheckOutDir(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output folder %s: %w (give a folder you can write with --out)", dir, err)
 	}
 	return nil
 }
@@ -57,20 +80,17 @@ func symlinksUnder(dir string) (map[string]string, error) {
 	return links, nil
 }
 
-// refuseNewSymlinks removes every symlink below dir that was not in
-// before (or now points elsewhere), and fails naming them: the guest
-// writes the output folder, and the host writes reports there after it,
-// as root, so a link the guest made could send such a write anywhere.
-func refuseNewSymlinks(dir string, before map[string]string) error {
+// refuseSymlinks removes every symlink below dir, which held none before
+// the guest ran (CheckOutDir), and fails naming them: the guest writes the
+// output folder, and the host writes reports there after it, as root, so a
+// link the guest made could send such a write anywhere.
+func refuseSymlinks(dir string) error {
 	now, err := symlinksUnder(dir)
 	if err != nil {
 		return err
 	}
 	var made []string
 	for p, target := range now {
-		if old, ok := before[p]; ok && old == target {
-			continue
-		}
 		if err := os.Remove(p); err != nil {
 			return fmt.Errorf("remove the symlink %s the guest made: %w", p, err)
 		}

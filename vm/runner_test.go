@@ -102,6 +102,16 @@ func TestQEMUOptionValuesEscapeCommas(t *testing.T) {
 	}
 }
 
+// A busy host delayed TCG's timer interrupt past the kernel's boot-time
+// check, which then panicked: the check is off.
+func TestGuestSkipsTheTimerCheck(t *testing.T) {
+	args := qemuArgs("tcg", "/tmp/i", Options{Kernel: &Kernel{Image: "/k"}, CPUs: 2, Memory: "1G"})
+	i := slices.Index(args, "-append")
+	if i < 0 || !slices.Contains(strings.Fields(args[i+1]), "no_timer_check") {
+		t.Errorf("the guest's command line lacks no_timer_check: %v", args)
+	}
+}
+
 func TestCheckNamesEachBadInput(t *testing.T) {
 	dir := t.TempDir()
 	link := filepath.Join(dir, "link")
@@ -127,21 +137,33 @@ func TestCheckNamesEachBadInput(t *testing.T) {
 
 func TestGuestSymlinksInOutAreRefused(t *testing.T) {
 	dir := t.TempDir()
-	os.Symlink("/etc", filepath.Join(dir, "users-own"))
-	before, err := symlinksUnder(dir)
-	if err != nil {
+	if err := CheckOutDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	os.Symlink("/etc/passwd", filepath.Join(dir, "results.txt"))
-	err = refuseNewSymlinks(dir, before)
+	err := refuseSymlinks(dir)
 	if err == nil || !strings.Contains(err.Error(), "results.txt -> /etc/passwd") || !strings.Contains(err.Error(), "must write files, not links") {
 		t.Fatalf("a symlink the guest made was not refused: %v", err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "results.txt")); err == nil {
 		t.Error("the guest's symlink is still there")
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "users-own")); err != nil {
-		t.Error("a symlink that was there before the run was removed")
+}
+
+// A symlink planted in the output folder before the run (in a folder
+// others can write) used to be kept, and the host's reports went through
+// it as root: the folder is refused before anything runs.
+func TestOutDirHoldingASymlinkIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.Symlink("/etc/shadow", filepath.Join(dir, "sub", "summary.md"))
+	err := CheckOutDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "summary.md -> /etc/shadow") || !strings.Contains(err.Error(), "remove them or give another --out") {
+		t.Errorf("an output folder holding a symlink: %v", err)
+	}
+	o := Options{Argv: []string{"true"}, CPUs: 2, Memory: "2G", Timeout: time.Minute, Accel: "auto", Dir: "/", OutDir: dir}
+	if err := o.Check(); err == nil || !strings.Contains(err.Error(), "holds symlinks") {
+		t.Errorf("Check: %v", err)
 	}
 }
 

@@ -77,6 +77,9 @@ func runFailover(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := bench.CheckOutDir(dir); err != nil {
+		return usageError{fmt.Errorf("--out: %w", err)}
+	}
 	var res *bench.FailoverResult
 	if *configFile != "" {
 		// The guest's half of a run the host placed in the VM.

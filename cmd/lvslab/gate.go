@@ -27,15 +27,20 @@ Exit status (the first that applies):
   %d  regression: a point's ratio dropped by more than --margin with p < --alpha
   %d  a --thresholds limit is broken
   %d  inconclusive: a point of the baseline could not be judged (a mode or
-     client count missing from this run, no ratio to direct, copied trials,
+     client count missing from this run, no ratio to direct, copied trials
+     (this run's ratios repeat the baseline's, or each other, exactly),
      a baseline ratio of 0, or too few trials for the U test to reach
      p < --alpha: the reason says how many are needed), a limit matched
      no point, or the two results ran on two kernel builds; nothing
      regressed or broke among what was judged
   %d  could not judge at all: a file is missing, unreadable or not a result
      or thresholds file lvslab wrote or accepts (empty, several YAML
-     documents, unknown key, NaN or out-of-range value), the two results
-     used different --conn, or the report could not be written
+     documents, unknown key, NaN or out-of-range value, a negative count
+     or latency, a file over its size bound), the two results were
+     measured with different settings (--conn, body size, service time,
+     real servers, scheduler, --sched-batch, --isolate, --switch, --duration,
+     --warmup, the VM's accelerator or CPUs), or the report could not be
+     written
   %d  a usage error: a flag missing or out of range (--margin NaN, --alpha 1)
   %d  pass: every point of the baseline judged, none regressed, every limit holds
 `, exitRegression, exitThreshold, exitInconclusive, exitCannotJudge, exitUsage, exitPass)

@@ -23,7 +23,8 @@ func writeResult(t *testing.T, dir, name string, ratio float64, trials int, mode
 	}
 	r := &bench.Result{Config: bench.Settings{Config: bench.Config{Modes: modes, Clients: []int{16}, Trials: trials}, Connection: "new"}}
 	for trial := 1; trial <= trials; trial++ {
-		spread := 1 + 0.002*float64(trial) - 0.007
+		// Each file measures its own values: equal ones would be a copy.
+		spread := 1 + 0.002*float64(trial) - 0.007 + 1e-9*float64(len(name)+int(name[0]))
 		for _, m := range modes {
 			rps := 1000.0
 			if m != topology.ModeDirect {
@@ -79,6 +80,13 @@ func TestGateExitStatus(t *testing.T) {
 	half3 := writeResult(t, dir, "half3.json", 0.4, 3)
 	withDR := writeResult(t, dir, "withdr.json", 0.8, 6, topology.ModeDirect, topology.ModeNAT, topology.ModeDR)
 	zero := writeResult(t, dir, "zero.json", 0, 6)
+	other := writeResult(t, dir, "other.json", 0.8, 6)
+	if r, err := bench.ReadResult(other); err == nil {
+		r.Config.BodyBytes = 999999
+		f, _ := os.Create(other)
+		r.WriteJSON(f)
+		f.Close()
+	}
 	limits := writeText(t, dir, "limits.yaml", "limits:\n  - mode: nat\n    min_ratio: 0.9\n")
 	empty := writeText(t, dir, "empty.yaml", "")
 	nothing := writeText(t, dir, "nothing.yaml", "limits:\n  - mode: tun\n    min_ratio: 0.5\n")
@@ -106,8 +114,10 @@ func TestGateExitStatus(t *testing.T) {
 		{"bad margin", []string{"--baseline", base, "--margin", "ten", same}, 2, "is not a number"},
 		{"not a result", []string{"--baseline", base, limits}, exitCannotJudge, "cannot judge"},
 		{"a missing file", []string{"--baseline", filepath.Join(dir, "nope.json"), same}, exitCannotJudge, "no such file"},
-		{"a shipped baseline by name, against itself, with the shipped limits", []string{"--baseline", "debian-6.1", "--thresholds", "shipped", shipped}, 0, "every limit of shipped holds"},
+		{"a shipped baseline by name, against itself, with the shipped limits: a copy, yet the limits read", []string{"--baseline", "debian-6.1", "--thresholds", "shipped", shipped}, exitInconclusive, "every limit of shipped holds"},
 		{"a name no baseline has", []string{"--baseline", "debian-3.0", same}, exitCannotJudge, `no baseline named "debian-3.0" is shipped (debian-6.1, debian-6.12)`},
+		{"a copy of the baseline", []string{"--baseline", base, base}, exitInconclusive, "repeat the baseline's to the last bit"},
+		{"a run of other settings", []string{"--baseline", base, other}, exitCannotJudge, "body bytes: the baseline 0, this run 999999 (--body-size)"},
 	} {
 		got, out := captured(t, append([]string{"gate"}, c.args...)...)
 		if got != c.want || !strings.Contains(out, c.says) {

@@ -50,19 +50,16 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	path := fs.String("path", "/", "request path (e.g. /?size=65536)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's CPU profile to `file` (go tool pprof)")
-	procs := fs.Int("procs", 0, "CPUs the load generator may use at once, one event loop each (GOMAXPROCS; 0: all).\n"+
+	procs := fs.Int("procs", 0, fmt.Sprintf("CPUs the load generator may use at once, one event loop each (GOMAXPROCS; 0: all %d).\n", runtime.NumCPU())+
 		"On a small machine, 1 leaves more to the lab")
 	if err := parse(find("load"), fs, args, false); err != nil {
 		return err
-	}
-	if *procs < 0 {
-		return usageError{errors.New("--procs must not be negative")}
 	}
 	if *timeout == 0 {
 		return usageError{fmt.Errorf("--timeout 0s: use %s to %s", loadgen.MinTimeout, loadgen.MaxTimeout)}
 	}
 	settings := loadgen.Config{Clients: *clients, Rate: *rate, Burst: *burst, Duration: *duration, Requests: *requests,
-		KeepAlive: *keepalive, Timeout: *timeout, Path: *path, LatencyFrom: loadgen.Clock(*latencyFrom)}
+		KeepAlive: *keepalive, Timeout: *timeout, Path: *path, LatencyFrom: loadgen.Clock(*latencyFrom), Procs: *procs}
 	if err := settings.CheckSettings(); err != nil {
 		return usageError{asFlags(err)}
 	}
@@ -89,7 +86,10 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{err}
 	}
 	cfg.Clients, cfg.Rate, cfg.Burst, cfg.Duration, cfg.Requests = settings.Clients, settings.Rate, settings.Burst, settings.Duration, settings.Requests
-	cfg.KeepAlive, cfg.Timeout, cfg.Path, cfg.LatencyFrom = settings.KeepAlive, settings.Timeout, settings.Path, settings.LatencyFrom
+	cfg.KeepAlive, cfg.Timeout, cfg.Path, cfg.LatencyFrom, cfg.Procs = settings.KeepAlive, settings.Timeout, settings.Path, settings.LatencyFrom, settings.Procs
+	if err := cfg.CheckHostLimits(); err != nil {
+		fmt.Fprintf(os.Stderr, "lvslab load: warning: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 	live := onTerminal()
 	cfg.Progress = func(s loadgen.Second) {
 		if live {

@@ -50,7 +50,7 @@ func TestBenchChecksWhereResultsGoFirst(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--out", file}, "is a file: give a folder"},
+		{[]string{"--out", file}, "is not a directory: give a folder with --out"},
 		{[]string{"--save-baseline", "/nonexistent/dir/b.json"}, "folder /nonexistent/dir does not exist: create it first"},
 		{[]string{"--kernel", "debian-9"}, `kernel "debian-9" is not in the list`},
 		{[]string{"--where", "host", "--kernel", "debian-6.1"}, "--kernel picks the VM's kernel"},

@@ -14,8 +14,9 @@ import (
 func init() {
 	register(&command{
 		name: "summary",
-		summary: fmt.Sprintf("Add up JUnit reports (as make test writes them) into one closing line: N passed, N failed, N skipped.\n"+
-			"Exit status %d when a spec failed, %d when no spec ran (a label filter that matched nothing).", exitFailure, exitNothingRan),
+		summary: fmt.Sprintf("Add up JUnit reports (as make test writes them) into one closing line: N passed, N failed, N inconclusive, N skipped.\n"+
+			"Exit status %d when a spec failed, %d when one was inconclusive (<failure type=\"inconclusive\">) and none failed,\n"+
+			"%d when no spec ran (a label filter that matched nothing).", exitFailure, exitInconclusive, exitNothingRan),
 		usage: "summary REPORT.xml…",
 		run:   runSummary,
 	})
@@ -32,10 +33,12 @@ func runSummary(_ context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("specs: %d passed, %d failed, %d skipped\n", t.Passed, t.Failed, t.Skipped)
+	fmt.Printf("specs: %d passed, %d failed, %d inconclusive, %d skipped\n", t.Passed, t.Failed, t.Inconclusive, t.Skipped)
 	switch {
 	case t.Failed > 0:
 		return exitError{code: exitFailure}
+	case t.Inconclusive > 0:
+		return exitError{code: exitInconclusive, msg: "no spec failed, but some were inconclusive: the run is no pass"}
 	case t.Ran() == 0:
 		return exitError{code: exitNothingRan, msg: "no spec ran: the label filter matched none (check LABELS against the labels in the README)"}
 	}

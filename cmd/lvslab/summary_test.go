@@ -17,15 +17,18 @@ func TestSummaryExitStatus(t *testing.T) {
 	passed := report("passed.xml", `<testcase name="a"></testcase>`)
 	failed := report("failed.xml", `<testcase name="a"><failure/></testcase>`)
 	skipped := report("skipped.xml", `<testcase name="a"><skipped/></testcase>`)
+	inconclusive := report("inconclusive.xml", `<testcase name="a"><failure type="inconclusive"/></testcase>`)
 	for _, c := range []struct {
 		reports []string
 		want    int
 		says    string
 	}{
-		{[]string{passed}, exitPass, "1 passed, 0 failed, 0 skipped"},
+		{[]string{passed}, exitPass, "1 passed, 0 failed, 0 inconclusive, 0 skipped"},
 		{[]string{failed}, exitFailure, "0 passed, 1 failed"},
 		{[]string{skipped}, exitNothingRan, "no spec ran"},
-		{[]string{skipped, passed}, exitPass, "1 passed, 0 failed, 0 skipped"},
+		{[]string{inconclusive}, exitInconclusive, "0 passed, 0 failed, 1 inconclusive"},
+		{[]string{inconclusive, failed}, exitFailure, "0 passed, 1 failed, 0 inconclusive"},
+		{[]string{skipped, passed}, exitPass, "1 passed, 0 failed, 0 inconclusive, 0 skipped"},
 	} {
 		code, out := captured(t, append([]string{"summary"}, c.reports...)...)
 		if code != c.want || !strings.Contains(out, c.says) {

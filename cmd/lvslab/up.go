@@ -67,6 +67,9 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := parse(find("up"), fs, args, false); err != nil {
 		return err
 	}
+	if err := harness.CheckScheduler(*scheduler); err != nil {
+		return usageError{fmt.Errorf("--scheduler: %w", err)}
+	}
 	cfg, err := sf.config()
 	if err != nil {
 		return err

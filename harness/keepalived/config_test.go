@@ -111,6 +111,9 @@ func TestGenerateConfigErrors(t *testing.T) {
 		{Options{Check: "PING"}, `health check "PING"`},
 		{Options{Sysctls: map[string]string{"bogus": "1"}}, `"bogus" is not one lvslab sets`},
 		{Options{VRID: 255}, "VRID 255: use 1-254"},
+		// A newline put a notify_up line of its own into the configuration.
+		{Options{Scheduler: "rr\n    notify_up /tmp/x"}, `scheduler "rr\n    notify_up /tmp/x" is not one of the kernel's IPVS schedulers`},
+		{Options{Scheduler: "roundrobin"}, "use one of rr, wrr"},
 	}
 	for _, c := range cases {
 		if _, err := GenerateConfig(spec, topology.Director1, c.o); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -101,6 +101,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.VRID = DefaultVRID
 	}
 	var errs []error
+	if err := harness.CheckScheduler(o.Scheduler); err != nil {
+		errs = append(errs, err)
+	}
 	for i, p := range o.Priorities {
 		if p < 1 || p > 254 {
 			errs = append(errs, fmt.Errorf("priority %d of director%d: use 1-254 (255 is the address owner's)", p, i+1))

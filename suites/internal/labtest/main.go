@@ -44,6 +44,10 @@ const (
 	ForceVMEnv = "LVSLAB_FORCE_VM"
 	// inVMEnv marks a run already inside the VM: it never boots another.
 	inVMEnv = "LVSLAB_IN_VM"
+	// turnEnv marks a process whose ancestor suite holds the host's turn
+	// (takeTurn): a spec that runs the suite again in a child is part of
+	// that run and must not wait for the turn its own parent holds.
+	turnEnv = "LVSLAB_SUITE_TURN"
 )
 
 // perfICount is the guest clock of the perf specs: driven by executed
@@ -67,14 +71,12 @@ func Main(m *testing.M, needsIPVS bool) int {
 	if os.Getenv(inVMEnv) != "" || listOnly(os.Args[1:]) || os.Geteuid() != 0 {
 		return m.Run()
 	}
-	if !ginkgoParallel(os.Args[1:]) {
-		unlock, err := takeTurn()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "lvslab: "+err.Error())
-			return 1
-		}
-		defer unlock()
+	unlock, err := holdTurn(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lvslab: "+err.Error())
+		return 1
 	}
+	defer unlock()
 	if !needsIPVS || (os.Getenv(ForceVMEnv) == "" && harness.CheckIPVS() == nil) {
 		return m.Run()
 	}
@@ -96,6 +98,16 @@ func ginkgoParallel(args []string) bool {
 	return slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, "ginkgo.parallel.total") })
 }
 
+// holdTurn takes the host's turn (takeTurn) unless this process is part of
+// a run that holds it already: one of "ginkgo -p"'s processes, or a child
+// that a spec of a suite started.
+func holdTurn(args []string) (func(), error) {
+	if ginkgoParallel(args) || os.Getenv(turnEnv) != "" {
+		return func() {}, nil
+	}
+	return takeTurn()
+}
+
 // takeTurn waits until no other lvslab suite runs on this host.
 func takeTurn() (func(), error) {
 	path := filepath.Join(os.TempDir(), "lvslab-suites.lock")
@@ -110,7 +122,9 @@ func takeTurn() (func(), error) {
 			return nil, fmt.Errorf("suite lock %s: %w", path, err)
 		}
 	}
-	return func() { f.Close() }, nil
+	// Inherited by every process this suite starts, and by no other.
+	os.Setenv(turnEnv, path)
+	return func() { f.Close(); os.Unsetenv(turnEnv) }, nil
 }
 
 // listOnly reports whether go test only lists tests (-test.list): no VM

@@ -3,6 +3,9 @@
 package labtest
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -52,5 +55,32 @@ func TestFlagsKeepOnlyWhatIsSet(t *testing.T) {
 	f.ginkgo = map[string]string{"focus": f.ginkgo["focus"]}
 	if got := strings.Join(f.args(), " "); got != "-ginkgo.focus=link is down" {
 		t.Errorf("args %q: a flag no longer set must not be passed empty", got)
+	}
+}
+
+// A spec that runs its own suite again in a child (the SIGKILL spec of the
+// ha label) must not leave the child waiting for the turn its parent holds.
+func TestChildOfASuiteDoesNotWaitForItsParentsTurn(t *testing.T) {
+	if os.Getenv("LABTEST_TURN_CHILD") != "" {
+		unlock, err := holdTurn(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+		return
+	}
+	t.Setenv("TMPDIR", t.TempDir()) // a lock of this test's own
+	t.Setenv(turnEnv, "")
+	unlock, err := holdTurn(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestChildOfASuiteDoesNotWaitForItsParentsTurn$")
+	child.Env = append(os.Environ(), "LABTEST_TURN_CHILD=1")
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v (%v)\n%s", err, ctx.Err(), out)
 	}
 }
