@@ -56,12 +56,24 @@ func TestKernelList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"debian-6.1", "debian-6.12"} {
-		if _, err := l.Find(name); err != nil {
+	// From 5.10 LTS to the newest, a PREEMPT_RT build among them; only
+	// the newest moves, and the default never does.
+	for _, name := range []string{"debian-5.10", "debian-6.1", "debian-6.12", "debian-6.12-rt", "debian-sid"} {
+		k, err := l.Find(name)
+		if err != nil {
 			t.Error(err)
 		}
+		if k.Moving != (name == "debian-sid") {
+			t.Errorf("%s: moving %v", name, k.Moving)
+		}
 	}
-	if _, err := l.Find("debian-9"); err == nil || !strings.Contains(err.Error(), "debian-6.1, debian-6.12") {
+	if def, _ := l.Find(l.Default); def.Name != "debian-6.1" || def.Moving {
+		t.Errorf("default %s: the default must be a pinned, non-moving build", l.Default)
+	}
+	if sid, _ := l.Find("debian-sid"); len(sid.Packages) < 2 {
+		t.Errorf("debian-sid is a split build: %+v", sid)
+	}
+	if _, err := l.Find("debian-9"); err == nil || !strings.Contains(err.Error(), "debian-5.10, debian-6.1, debian-6.12") {
 		t.Errorf("unknown kernel: %v", err)
 	}
 	bad := filepath.Join(t.TempDir(), "k.yaml")
