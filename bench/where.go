@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,13 +155,8 @@ func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 			return nil, errors.New("the machine model needs real time: under -icount every vCPU runs on one host thread, one CPU of capacity in all (use --vm-icount off)")
 		}
 		var err error
-		if stations, err = vmStations(o.CPUs); err != nil {
+		if stations, err = capStations(cfg.Caps, o.CPUs); err != nil {
 			return nil, err
-		}
-		for st := range cfg.Caps {
-			if !slices.ContainsFunc(stations, func(s topology.Station) bool { return s.Name == st }) {
-				return nil, fmt.Errorf("cap of %s: no such station with %d vCPUs (the stations are %s)", st, o.CPUs, strings.Join(stationNames(&Machine{Stations: stations}), ", "))
-			}
 		}
 		cfg.Marks = true
 		hooks.tcg = true // the vCPU threads the model samples are MTTCG's
@@ -278,6 +274,32 @@ func runGuest(ctx context.Context, cfg any, out string, o VMOptions, hooks guest
 }
 
 // vmStations is the stations of --isolate's split over a VM's vCPUs.
+// CheckCaps refuses, before any VM boots, a cap of a station that the
+// machine model of a VM with cpus vCPUs does not have.
+func CheckCaps(caps map[string]float64, cpus int) error {
+	if len(caps) == 0 {
+		return nil
+	}
+	_, err := capStations(caps, cpus)
+	return err
+}
+
+// capStations are the stations of a VM with cpus vCPUs, once every capped
+// station is found among them.
+func capStations(caps map[string]float64, cpus int) ([]topology.Station, error) {
+	stations, err := vmStations(cpus)
+	if err != nil {
+		return nil, err
+	}
+	names := stationNames(&Machine{Stations: stations})
+	for _, st := range slices.Sorted(maps.Keys(caps)) {
+		if !slices.Contains(names, st) {
+			return nil, fmt.Errorf("cap of %q: no such station with %d vCPUs (the stations are %s)", st, cpus, strings.Join(names, ", "))
+		}
+	}
+	return stations, nil
+}
+
 func vmStations(cpus int) ([]topology.Station, error) {
 	spec := topology.Paper()
 	list := make(topology.CPUList, cpus)

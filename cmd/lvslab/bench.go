@@ -100,14 +100,9 @@ func (b *benchFlags) config() (bench.Config, error) {
 		return cfg, usageError{fmt.Errorf("--switch %q: use static or learning", b.switchMode)}
 	}
 	if b.caps != "" {
-		cfg.Caps = map[string]float64{}
-		for _, kv := range strings.Split(b.caps, ",") {
-			st, v, ok := strings.Cut(kv, "=")
-			cores, err := strconv.ParseFloat(v, 64)
-			if !ok || err != nil {
-				return cfg, usageError{fmt.Errorf("--cap %q: give STATION=CPUS pairs, e.g. director=0.25", kv)}
-			}
-			cfg.Caps[strings.TrimSpace(st)] = cores
+		var err error
+		if cfg.Caps, err = bench.ParseCaps(b.caps); err != nil {
+			return cfg, usageError{err}
 		}
 	}
 	// No single-client run, no light load sized from it (unless asked for,
@@ -123,6 +118,13 @@ func (b *benchFlags) config() (bench.Config, error) {
 		b.icount = "off"
 		if !b.set["vm-cpus"] {
 			b.cpus = 4
+		}
+	}
+	if b.isolate {
+		// Which stations a VM of that many vCPUs has is known now: a cap
+		// of another is refused before any VM boots.
+		if err := bench.CheckCaps(cfg.Caps, b.cpus); err != nil {
+			return cfg, usageError{err}
 		}
 	}
 	if b.stations != 0 && (b.stations < topology.MinIsolateCPUs || b.stations > 64) {
