@@ -4,6 +4,7 @@ package ipvs_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,18 +49,22 @@ var _ = Describe("IPVS controls by kernel version", Ordered, Label("kernel", "na
 	// Up to 7.0 /proc/net/ip_vs gives the size of the one connection table
 	// all namespaces share (2^conn_tab_bits, 4096 by default); from 7.1
 	// (ipvs: show the current conn_tab size to users, 22e620fe8455) the
-	// size of this namespace's table, which is made on first use: 0 in a
-	// director that has handled no connection yet.
+	// size of this namespace's own table, which grows and shrinks with its
+	// connections (conn_lfactor): 0 where no service exists, its smallest
+	// size (256 on 7.2) in a director that has served little.
 	It("reports the connection table's size as its version does", func() {
 		header, err := harness.IPVSHeader(d.Director())
 		Expect(err).NotTo(HaveOccurred())
 		_, size, _ := strings.Cut(header, "(size=")
 		size = strings.TrimSuffix(size, ")")
-		labtest.Behaviour("connection table size before the first connection, /proc/net/ip_vs", "%s", size)
+		labtest.Behaviour("connection table size /proc/net/ip_vs shows in a director that has served little", "%s", size)
+		n, err := strconv.Atoi(size)
+		Expect(err).NotTo(HaveOccurred(), "header %q", header)
 		if labtest.KernelAtLeast(7, 1) {
-			Expect(size).To(Equal("0"), "from 7.1 the size is this namespace's table, made on first use")
+			Expect(n).To(BeNumerically("<", 4096), "from 7.1 the size is this namespace's table, sized to its few connections")
+			Expect(n&(n-1)).To(BeZero(), "a hash table of %d buckets: a power of two", n)
 		} else {
-			Expect(size).To(Equal("4096"), "up to 7.0 the size is the shared table's, 2^12 by default")
+			Expect(n).To(Equal(4096), "up to 7.0 the size is the shared table's, 2^12 by default")
 		}
 	})
 })
