@@ -58,9 +58,9 @@ test-ipvs: build
 test-matrix: deps build
 	@rm -f $(RESULTS)/matrix.txt $(RESULTS)/*ipvs-*.json $(RESULTS)/*ipvs-*-junit.xml; mkdir -p $(RESULTS); failed=; \
 	for k in $$($(BIN) kernels list --names); do \
-		start=$$(date +%s); \
-		$(MAKE) --no-print-directory test-ipvs KERNEL=$$k FORCE_VM=1 || failed="$$failed $$k"; \
-		echo "$$k: $$($(BIN) summary $(RESULTS)/*ipvs-$$k-junit.xml 2>&1 | tail -1), wall $$(( $$(date +%s) - start )) s" >> $(RESULTS)/matrix.txt; \
+		start=$$(date +%s); status=passed; \
+		$(MAKE) --no-print-directory test-ipvs KERNEL=$$k FORCE_VM=1 || { status="FAILED (exit $$?)"; failed="$$failed $$k"; }; \
+		echo "$$k: $$status; $$($(BIN) summary $(RESULTS)/*ipvs-$$k-junit.xml 2>&1 | tail -1); wall $$(( $$(date +%s) - start )) s" >> $(RESULTS)/matrix.txt; \
 	done; \
 	cat $(RESULTS)/matrix.txt; \
 	$(BIN) summary --kernels $(RESULTS)/*ipvs-*.json > $(RESULTS)/kernels.md && echo "behaviour by kernel: $(RESULTS)/kernels.md"; \
