@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,6 +131,27 @@ const (
 
 // Validate checks the configuration and fills in defaults; every problem
 // is named.
+// ParseCaps reads caps as --cap gives them, STATION=CPUS pairs separated
+// by commas (director=0.25,servers=1), refusing an empty station and a
+// station given twice (which would otherwise keep the last share).
+func ParseCaps(s string) (map[string]float64, error) {
+	caps := map[string]float64{}
+	for _, kv := range strings.Split(s, ",") {
+		st, v, ok := strings.Cut(kv, "=")
+		st = strings.TrimSpace(st)
+		cores, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		_, twice := caps[st]
+		switch {
+		case !ok || err != nil || st == "":
+			return nil, fmt.Errorf("--cap %q: give STATION=CPUS pairs, e.g. director=0.25", kv)
+		case twice:
+			return nil, fmt.Errorf("--cap gives %s twice (%g and %s): give each station once", st, caps[st], strings.TrimSpace(v))
+		}
+		caps[st] = cores
+	}
+	return caps, nil
+}
+
 func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Modes) == 0 {

@@ -299,3 +299,27 @@ func TestLightDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCapsRefusesAStationGivenTwiceOrUnnamed(t *testing.T) {
+	caps, err := ParseCaps("director=0.25, servers = 1")
+	if err != nil || caps["director"] != 0.25 || caps["servers"] != 1 || len(caps) != 2 {
+		t.Errorf("caps %v, %v", caps, err)
+	}
+	for in, want := range map[string]string{
+		"director=0.25,director=100": "gives director twice (0.25 and 100)",
+		"director=0,director=1":      "gives director twice",
+		"=0.25":                      `--cap "=0.25": give STATION=CPUS pairs`,
+		"director":                   "give STATION=CPUS pairs",
+		"director=fast":              "give STATION=CPUS pairs",
+	} {
+		if _, err := ParseCaps(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--cap %s: %v; want an error saying %q", in, err, want)
+		}
+	}
+	if err := CheckCaps(map[string]float64{"foo": 0.25}, 4); err == nil || !strings.Contains(err.Error(), `cap of "foo": no such station with 4 vCPUs (the stations are client, director, router, servers)`) {
+		t.Errorf("a station the model lacks: %v", err)
+	}
+	if err := CheckCaps(map[string]float64{"director": 0.25}, 4); err != nil {
+		t.Error(err)
+	}
+}

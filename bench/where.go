@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,6 +139,10 @@ func (o VMOptions) resolve(cfg Config) (VMOptions, error) {
 	}
 	if o.CPUs < 1 || o.CPUs > 64 || o.Timeout <= 0 {
 		errs = append(errs, errors.New("--vm-cpus must be 1-64 and --vm-timeout positive"))
+	} else if cfg.Isolate {
+		// Which stations a VM of that many vCPUs has is known now: a cap
+		// of another is refused before any VM boots.
+		errs = append(errs, CheckCaps(cfg.Caps, o.CPUs))
 	}
 	if o.Stations != 0 && (o.Stations < topology.MinIsolateCPUs || o.Stations > 64) {
 		errs = append(errs, fmt.Errorf("--stations %d: give 0 (skip) or %d to 64 vCPUs", o.Stations, topology.MinIsolateCPUs))
@@ -236,13 +241,8 @@ func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 			return nil, errors.New("the machine model needs real time: under -icount every vCPU runs on one host thread, one CPU of capacity in all (use --vm-icount off)")
 		}
 		var err error
-		if stations, err = vmStations(o.CPUs); err != nil {
+		if stations, err = capStations(cfg.Caps, o.CPUs); err != nil {
 			return nil, err
-		}
-		for st := range cfg.Caps {
-			if !slices.ContainsFunc(stations, func(s topology.Station) bool { return s.Name == st }) {
-				return nil, fmt.Errorf("cap of %s: no such station with %d vCPUs (the stations are %s)", st, o.CPUs, strings.Join(stationNames(&Machine{Stations: stations}), ", "))
-			}
 		}
 		cfg.Marks = true
 		hooks.tcg = true // the vCPU threads the model samples are MTTCG's
@@ -355,6 +355,32 @@ func runGuest(ctx context.Context, cfg any, out string, o VMOptions, hooks guest
 		env.Accel += " icount " + o.ICount
 	}
 	return env, nil
+}
+
+// CheckCaps refuses, before any VM boots, a cap of a station that the
+// machine model of a VM with cpus vCPUs does not have.
+func CheckCaps(caps map[string]float64, cpus int) error {
+	if len(caps) == 0 {
+		return nil
+	}
+	_, err := capStations(caps, cpus)
+	return err
+}
+
+// capStations are the stations of a VM with cpus vCPUs, once every capped
+// station is found among them.
+func capStations(caps map[string]float64, cpus int) ([]topology.Station, error) {
+	stations, err := vmStations(cpus)
+	if err != nil {
+		return nil, err
+	}
+	names := stationNames(&Machine{Stations: stations})
+	for _, st := range slices.Sorted(maps.Keys(caps)) {
+		if !slices.Contains(names, st) {
+			return nil, fmt.Errorf("cap of %q: no such station with %d vCPUs (the stations are %s)", st, cpus, strings.Join(names, ", "))
+		}
+	}
+	return stations, nil
 }
 
 // vmStations is the stations of --isolate's split over a VM's vCPUs.

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -38,9 +39,12 @@ func cacheBase() string {
 func CacheDir() string { return filepath.Join(cacheBase(), "kernels") }
 
 // cacheLayout changes when what a cache entry holds changes (which modules
-// are kept, how they are recorded): an entry of another layout is fetched
-// again.
-const cacheLayout = 2
+// are kept, how they are recorded). Layout 3 keeps every module of the
+// kernel (layout 2 kept only those an initramfs shipped) and unpacks
+// packages itself. An entry's directory names its layout from 3 on, so
+// that two lvslab builds sharing one cache (two checkouts) never fetch
+// over each other's entries.
+const cacheLayout = 3
 
 // Files of a cache entry.
 const (
@@ -64,16 +68,22 @@ type cacheRecord struct {
 // per build, so a re-pinned kernel never replaces the one a running VM
 // boots.
 func EntryDir(spec KernelSpec) string {
-	return filepath.Join(CacheDir(), spec.Name+"-"+spec.SHA256[:12])
+	return filepath.Join(CacheDir(), fmt.Sprintf("%s-%s.v%d", spec.Name, spec.BuildID()[:12], cacheLayout))
 }
 
 // Cached returns the kernel of a list entry if it has been fetched and
 // every cached file still has the SHA256 recorded when it was: the image,
 // each module and depmod's indexes. It returns ErrNotCached for a kernel
 // never fetched, and an error naming the file and the fix for one that
-// changed.
+// changed, holds a file the manifest does not list or a link, or whose
+// record points outside the entry.
 func Cached(spec KernelSpec) (*Kernel, error) {
 	dir := EntryDir(spec)
+	if st, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotCached
+	} else if err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("kernel cache %s is not a directory (a link?): remove it and run lvslab kernels fetch %s", dir, spec.Name)
+	}
 	data, err := os.ReadFile(filepath.Join(dir, recordFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotCached
@@ -89,37 +99,55 @@ func Cached(spec KernelSpec) (*Kernel, error) {
 	if rec.Layout != cacheLayout {
 		return nil, fmt.Errorf("kernel cache %s was written by another version of lvslab (layout %d, this one reads %d): %s", dir, rec.Layout, cacheLayout, refetch)
 	}
-	if rec.Package != spec.Package || rec.Version != spec.Version || rec.SHA256 != spec.SHA256 {
+	if rec.Package != spec.PackageNames() || rec.Version != spec.VersionString() || rec.SHA256 != spec.BuildID() {
 		return nil, fmt.Errorf("kernel cache %s holds %s %s (sha256 %s), not the pinned %s %s: %s",
-			dir, rec.Package, rec.Version, rec.SHA256, spec.Package, spec.Version, refetch)
+			dir, rec.Package, rec.Version, rec.SHA256, spec.PackageNames(), spec.VersionString(), refetch)
 	}
-	if err := verifyManifest(dir); err != nil {
+	listed, err := verifyManifest(dir)
+	if err != nil {
 		return nil, fmt.Errorf("kernel cache %s: %w: %s", dir, err, refetch)
+	}
+	// The record is a file of the cache too: what it names must be files
+	// the manifest checked, so never outside the entry nor through a link.
+	for _, f := range []struct{ what, file string }{{"image", rec.Image}, {"modules", filepath.Join(rec.Modules, "modules.dep")}} {
+		if !filepath.IsLocal(f.file) || !listed[filepath.Clean(f.file)] {
+			return nil, fmt.Errorf("kernel cache %s: %s names its %s at %q, which is not a file of the entry that %s lists: %s", dir, recordFile, f.what, f.file, manifestFile, refetch)
+		}
 	}
 	k := rec.Kernel
 	k.Image, k.Modules = filepath.Join(dir, rec.Image), filepath.Join(dir, rec.Modules)
 	return &k, nil
 }
 
-// writeManifest records the SHA256 of every file under dir/root, in
-// sha256sum's format, so that a user can check an entry by hand too
-// (cd DIR && sha256sum -c SHA256SUMS).
-func writeManifest(dir string) error {
+// entryFiles lists every file under dir/root, relative to dir; anything
+// but a regular file or a directory (a link, a device) is an error.
+func entryFiles(dir string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(filepath.Join(dir, "root"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(dir, p)
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.Type().IsRegular():
 			files = append(files, rel)
+		case !d.IsDir():
+			return fmt.Errorf("%s is a %s, not a file: a cache entry holds only files and directories", p, d.Type())
 		}
 		return nil
 	})
+	sort.Strings(files)
+	return files, err
+}
+
+// writeManifest records the SHA256 of every file under dir/root, in
+// sha256sum's format, so that a user can check an entry by hand too
+// (cd DIR && sha256sum -c SHA256SUMS).
+func writeManifest(dir string) error {
+	files, err := entryFiles(dir)
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
 	sums, err := hashFiles(dir, files)
 	if err != nil {
 		return err
@@ -131,38 +159,52 @@ func writeManifest(dir string) error {
 	return os.WriteFile(filepath.Join(dir, manifestFile), []byte(b.String()), 0o644)
 }
 
-// verifyManifest checks every file the manifest lists.
-func verifyManifest(dir string) error {
+// verifyManifest checks that the entry holds exactly the files the
+// manifest lists, each with its SHA256, and returns that set.
+func verifyManifest(dir string) (map[string]bool, error) {
 	f, err := os.Open(filepath.Join(dir, manifestFile))
 	if err != nil {
-		return fmt.Errorf("no %s: %w", manifestFile, err)
+		return nil, fmt.Errorf("no %s: %w", manifestFile, err)
 	}
 	defer f.Close()
 	var files, want []string
+	listed := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		sum, file, ok := strings.Cut(sc.Text(), "  ")
-		if !ok || len(sum) != 64 || file == "" || strings.Contains(file, "..") {
-			return fmt.Errorf("%s has a malformed line %q", manifestFile, sc.Text())
+		if !ok || len(sum) != 64 || file == "" || !filepath.IsLocal(file) || filepath.Clean(file) != file {
+			return nil, fmt.Errorf("%s has a malformed line %q", manifestFile, sc.Text())
 		}
 		want, files = append(want, sum), append(files, file)
+		listed[file] = true
 	}
 	if err := sc.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("%s lists no file", manifestFile)
+		return nil, fmt.Errorf("%s lists no file", manifestFile)
+	}
+	// A file the manifest does not list could still be loaded (a module
+	// found by name): every file on disk must be listed.
+	present, err := entryFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range present {
+		if !listed[p] {
+			return nil, fmt.Errorf("%s is not in %s (the cache changed since lvslab fetched it)", filepath.Join(dir, p), manifestFile)
+		}
 	}
 	got, err := hashFiles(dir, files)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range files {
 		if got[i] != want[i] {
-			return fmt.Errorf("%s does not match its recorded SHA256 (the cache changed since lvslab fetched it)", filepath.Join(dir, files[i]))
+			return nil, fmt.Errorf("%s does not match its recorded SHA256 (the cache changed since lvslab fetched it)", filepath.Join(dir, files[i]))
 		}
 	}
-	return nil
+	return listed, nil
 }
 
 // hashFiles hashes files (relative to dir) on every CPU: a cache entry is
@@ -299,30 +341,36 @@ func lockEntry(ctx context.Context, dir string, log func(string)) (func(), error
 	return func() { f.Close() }, nil
 }
 
-// buildEntry fills dir with a verified kernel: root/ (the image and the
-// modules), SHA256SUMS and kernel.json.
+// buildEntry fills dir with a verified kernel: root/ (the image and every
+// module), SHA256SUMS and kernel.json.
 func buildEntry(ctx context.Context, spec KernelSpec, dir string, log func(string)) error {
-	deb, err := downloadDeb(ctx, spec, dir, log)
+	debs, err := downloadDebs(ctx, spec, dir, log)
 	if err != nil {
 		return err
 	}
-	root := filepath.Join(dir, "root")
-	if out, err := runTool(ctx, "dpkg-deb", "-x", deb, root); err != nil {
-		return fmt.Errorf("unpack %s: %v: %s (is dpkg installed?)", filepath.Base(deb), err, lastLine(out))
+	if err := checkDebs(ctx, debs); err != nil {
+		return err
 	}
-	os.Remove(deb)
+	root := filepath.Join(dir, "root")
+	if err := unpackDebs(ctx, debs, root); err != nil {
+		return err
+	}
+	os.RemoveAll(filepath.Join(dir, "debs"))
 	os.RemoveAll(filepath.Join(dir, "apt"))
 	k, err := findKernel(root)
 	if err != nil {
-		return fmt.Errorf("package %s: %w", spec.Package, err)
+		return fmt.Errorf("%s: %w", spec.PackageNames(), err)
 	}
-	if err := keepUsable(ctx, root, k); err != nil {
+	if err := keepUsable(root, k); err != nil {
+		return err
+	}
+	if err := depmod(ctx, k); err != nil {
 		return err
 	}
 	if err := writeManifest(dir); err != nil {
 		return fmt.Errorf("record the cached files' SHA256: %w", err)
 	}
-	k.Name, k.Package, k.Version, k.SHA256 = spec.Name, spec.Package, spec.Version, spec.SHA256
+	k.Name, k.Package, k.Version, k.SHA256 = spec.Name, spec.PackageNames(), spec.VersionString(), spec.BuildID()
 	rec := cacheRecord{Layout: cacheLayout, Kernel: *k}
 	rec.Image, _ = filepath.Rel(dir, k.Image)
 	rec.Modules, _ = filepath.Rel(dir, k.Modules)
@@ -330,71 +378,59 @@ func buildEntry(ctx context.Context, spec KernelSpec, dir string, log func(strin
 	return os.WriteFile(filepath.Join(dir, recordFile), data, 0o644)
 }
 
-// keepUsable reduces an unpacked kernel package to what a VM can use: the
-// image, its config and the modules an initramfs of lvslab ships (with
-// their dependencies), indexed by depmod. A kernel's other thousands of
-// drivers are never loaded in the VM, and checking them on every use would
-// cost seconds.
-func keepUsable(ctx context.Context, root string, k *Kernel) error {
-	if err := depmod(ctx, k); err != nil {
-		return err
-	}
-	ix, err := ReadModuleIndex(k.Modules)
-	if err != nil {
-		return err
-	}
-	keep, err := shippedModules(ix, k.Release)
-	if err != nil {
-		return err
-	}
-	wanted := map[string]bool{}
-	for _, m := range keep {
-		wanted[ix.Files[m]] = true
-	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+// keepUsable reduces an unpacked kernel to what a VM can use: the image,
+// its config and the whole modules tree of its release (any module may be
+// asked for in the guest). The rest (System.map of boot/, another
+// release's directory) goes.
+func keepUsable(root string, k *Kernel) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if rel, inModules := strings.CutPrefix(p, k.Modules+"/"); inModules {
-			if isModuleFile(rel) && !wanted[rel] {
-				return os.Remove(p)
-			}
-			return nil
-		}
-		if p == k.Image || strings.HasPrefix(filepath.Base(p), "config-") {
+		if p == k.Image || strings.HasPrefix(p, k.Modules+"/") || strings.HasPrefix(filepath.Base(p), "config-") {
 			return nil
 		}
 		return os.Remove(p)
 	})
 	if err != nil {
-		return fmt.Errorf("keep the usable modules: %w", err)
+		return fmt.Errorf("keep the usable files: %w", err)
 	}
-	return depmod(ctx, k)
+	return nil
 }
 
-func isModuleFile(p string) bool {
-	for _, ext := range []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"} {
-		if strings.HasSuffix(p, ext) {
-			return true
+// findKernel finds the one image of an unpacked build, at
+// boot/vmlinuz-RELEASE or (Debian's 7.x split packages)
+// usr/lib/modules/RELEASE/vmlinuz, and its modules directory.
+func findKernel(root string) (*Kernel, error) {
+	var images, releases []string
+	boot, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
+	for _, img := range boot {
+		images, releases = append(images, img), append(releases, strings.TrimPrefix(filepath.Base(img), "vmlinuz-"))
+	}
+	for _, base := range []string{"lib/modules", "usr/lib/modules"} {
+		inModules, _ := filepath.Glob(filepath.Join(root, base, "*", "vmlinuz"))
+		for _, img := range inModules {
+			images, releases = append(images, img), append(releases, filepath.Base(filepath.Dir(img)))
 		}
 	}
-	return false
-}
-
-func findKernel(root string) (*Kernel, error) {
-	images, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
 	if len(images) != 1 {
-		return nil, fmt.Errorf("expected one boot/vmlinuz-*, found %d", len(images))
+		return nil, fmt.Errorf("expected one kernel image (boot/vmlinuz-* or usr/lib/modules/*/vmlinuz), found %d: a build split in several packages (linux-binary-*, linux-modules-*) is pinned with packages: in the list, which lvslab kernels update fills", len(images))
 	}
-	release := strings.TrimPrefix(filepath.Base(images[0]), "vmlinuz-")
+	release := releases[0]
+	if !releaseRE.MatchString(release) {
+		return nil, fmt.Errorf("kernel release %q is not a release name", release)
+	}
 	for _, base := range []string{"lib/modules", "usr/lib/modules"} {
 		dir := filepath.Join(root, base, release)
-		if _, err := os.Stat(dir); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "kernel")); err == nil {
 			return &Kernel{Release: release, Image: images[0], Modules: dir}, nil
 		}
 	}
-	return nil, fmt.Errorf("no modules for %s", release)
+	return nil, fmt.Errorf("no modules for %s: pin the build's modules package too (linux-modules-%s)", release, release)
 }
+
+// releaseRE is a kernel release as Debian names them (6.12.117+deb12-amd64).
+var releaseRE = regexp.MustCompile(`^[0-9][A-Za-z0-9.+_~-]*$`)
 
 // depmod writes modules.dep, modules.alias and modules.softdep, which the
 // package leaves to its postinst.

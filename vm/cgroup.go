@@ -42,9 +42,15 @@ type ThreadQuota struct {
 	root string // the hierarchy's mount point
 	dir  string // the cgroup made for the process
 	pid  int
-	// origin is where a v2 process was before it moved (relative to root).
-	origin string
+	// origin is where a v2 process was before it moved, and threadOrigin
+	// where each v1 thread was (relative to root).
+	origin       string
+	threadOrigin map[int]string
 }
+
+// threadCgroupFile is where the kernel says which cgroups a thread is in
+// (a variable, so that tests can point it at a file of their own).
+var threadCgroupFile = func(pid, tid int) string { return fmt.Sprintf("/proc/%d/task/%d/cgroup", pid, tid) }
 
 // CPUHierarchy finds the host's cpu controller: a cgroup v2 mount that
 // offers it, else the v1 hierarchy it is mounted with.
@@ -115,6 +121,14 @@ func capThreads(root string, v2 bool, pid int, tids []int, cores float64) (q *Th
 		}
 	}()
 	if !v2 {
+		// Each thread goes back where it was, not to the root: QEMU may
+		// run in a cgroup of its own (a systemd unit, a CI job's).
+		q.threadOrigin = map[int]string{}
+		for _, tid := range tids {
+			if q.threadOrigin[tid], err = cgroupV1Of(threadCgroupFile(pid, tid)); err != nil {
+				return q, err
+			}
+		}
 		if err := errors.Join(writeCgroup(q.dir, "cpu.cfs_period_us", strconv.Itoa(cgroupPeriod)),
 			writeCgroup(q.dir, "cpu.cfs_quota_us", strconv.Itoa(quota))); err != nil {
 			return q, err
@@ -162,7 +176,9 @@ func (q *ThreadQuota) Remove() error {
 	var errs []error
 	if !q.v2 {
 		for _, tid := range cgroupMembers(filepath.Join(q.dir, "tasks")) {
-			if err := writeCgroup(q.root, "tasks", strconv.Itoa(tid)); err != nil && !errors.Is(err, syscall.ESRCH) {
+			// A leftover swept after a crash knows no origin: the root.
+			origin := filepath.Join(q.root, q.threadOrigin[tid])
+			if err := writeCgroup(origin, "tasks", strconv.Itoa(tid)); err != nil && !errors.Is(err, syscall.ESRCH) {
 				errs = append(errs, err)
 			}
 		}
@@ -199,20 +215,44 @@ func isCgroupFS(dir string) bool {
 	return syscall.Statfs(dir, &st) == nil && (st.Type == cgroupMagic || st.Type == cgroup2Magic)
 }
 
-// sweepCgroups removes what a killed run left: cgroups of this prefix
-// whose QEMU is gone.
-func sweepCgroups(root string, v2 bool) {
+// SweepCgroups removes what killed runs left: lvslab's cgroups whose QEMU
+// is gone (lvslab down --all). It returns the cgroups it removed.
+func SweepCgroups() ([]string, error) {
+	root, v2, err := CPUHierarchy()
+	if err != nil {
+		return nil, nil // no cpu controller: no cap was ever made here
+	}
+	return sweepCgroups(root, v2)
+}
+
+// sweepCgroups removes cgroups of lvslab's prefix whose QEMU is gone.
+func sweepCgroups(root string, v2 bool) ([]string, error) {
 	entries, _ := os.ReadDir(root)
+	var removed []string
+	var errs []error
 	for _, e := range entries {
 		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), cgroupPrefix))
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), cgroupPrefix) || err != nil {
 			continue
 		}
-		if syscall.Kill(pid, 0) == nil {
-			continue // its QEMU still runs
+		if qemuRuns(pid) {
+			continue
 		}
-		(&ThreadQuota{v2: v2, root: root, dir: filepath.Join(root, e.Name()), pid: pid}).Remove()
+		dir := filepath.Join(root, e.Name())
+		if err := (&ThreadQuota{v2: v2, root: root, dir: dir, pid: pid}).Remove(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, dir)
 	}
+	return removed, errors.Join(errs...)
+}
+
+// qemuRuns reports whether pid is a running QEMU (a pid a dead QEMU left
+// may have gone to another program since).
+func qemuRuns(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && strings.HasPrefix(string(comm), "qemu")
 }
 
 // enableCPU makes the cpu controller available to the root's children (a
@@ -223,6 +263,22 @@ func enableCPU(root string) error {
 		return nil
 	}
 	return writeCgroup(root, "cgroup.subtree_control", "+cpu")
+}
+
+// cgroupV1Of is the cpu controller's cgroup in a thread's cgroup file
+// ("4:cpu,cpuacct:/path"), or the root when it names none.
+func cgroupV1Of(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read the cgroup of a thread to cap: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "cpu") {
+			return f[2], nil
+		}
+	}
+	return "/", nil
 }
 
 // cgroupV2Of is a process's cgroup in the v2 hierarchy ("0::/path").

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,7 +56,16 @@ func read(t *testing.T, path string) string {
 func TestCapThreadsV1(t *testing.T) {
 	root := t.TempDir()
 	pid := os.Getpid()
-	q, err := capThreads(root, false, pid, []int{4242}, 0.25)
+	// The thread runs in a cgroup of its own (a systemd unit's); another
+	// thread's file names no cpu controller, so it was in the root.
+	cgroupFiles := t.TempDir()
+	os.WriteFile(filepath.Join(cgroupFiles, "4242"), []byte("12:memory:/system.slice/ci.service\n4:cpu,cpuacct:/system.slice/ci.service\n0::/system.slice/ci.service\n"), 0o644)
+	os.WriteFile(filepath.Join(cgroupFiles, "4243"), []byte("0::/\n"), 0o644)
+	defer func(f func(int, int) string) { threadCgroupFile = f }(threadCgroupFile)
+	threadCgroupFile = func(_, tid int) string { return filepath.Join(cgroupFiles, strconv.Itoa(tid)) }
+	origin := filepath.Join(root, "system.slice/ci.service")
+	os.MkdirAll(origin, 0o755)
+	q, err := capThreads(root, false, pid, []int{4242, 4243}, 0.25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,17 +73,19 @@ func TestCapThreadsV1(t *testing.T) {
 	if got := read(t, filepath.Join(dir, "cpu.cfs_quota_us")); got != "5000" {
 		t.Errorf("quota %s, want 5000 (a quarter of 20000)", got)
 	}
-	if got := read(t, filepath.Join(dir, "tasks")); got != "4242" {
-		t.Errorf("tasks %s", got)
-	}
+	// A plain file keeps the last write; the kernel's tasks file lists every thread.
+	os.WriteFile(filepath.Join(dir, "tasks"), []byte("4242\n4243\n"), 0o644)
 	if err := q.Remove(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the cgroup is still there: %v", err)
 	}
-	if got := read(t, filepath.Join(root, "tasks")); got != "4242" {
-		t.Errorf("the thread did not go back to the root: %q", got)
+	if got := read(t, filepath.Join(origin, "tasks")); got != "4242" {
+		t.Errorf("thread 4242 did not go back to its own cgroup: %q", got)
+	}
+	if got := read(t, filepath.Join(root, "tasks")); got != "4243" {
+		t.Errorf("thread 4243 did not go back to the root, where it was: %q", got)
 	}
 }
 
@@ -122,7 +134,7 @@ func TestCapThreadsSweepsLeftovers(t *testing.T) {
 	os.Mkdir(stale, 0o755)
 	other := filepath.Join(root, "someone-else")
 	os.Mkdir(other, 0o755)
-	q, err := capThreads(root, false, os.Getpid(), []int{1}, 0.5)
+	q, err := capThreads(root, false, os.Getpid(), []int{os.Getpid()}, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +147,16 @@ func TestCapThreadsSweepsLeftovers(t *testing.T) {
 	}
 	if _, err := capThreads(root, false, 1, nil, 0.5); err == nil {
 		t.Error("no threads accepted")
+	}
+	// What lvslab down --all sweeps: a cgroup whose QEMU is gone, even
+	// when its pid now runs another program (this test).
+	q.Remove()
+	os.Mkdir(stale, 0o755)
+	reused := filepath.Join(root, "lvslab-vm-"+strconv.Itoa(os.Getpid()))
+	os.Mkdir(reused, 0o755)
+	removed, err := sweepCgroups(root, false)
+	if err != nil || len(removed) != 2 || !slices.Contains(removed, reused) || !slices.Contains(removed, stale) {
+		t.Errorf("sweep removed %v (%v), want %s and %s", removed, err, reused, stale)
 	}
 }
 

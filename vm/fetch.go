@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/lvslab/lvslab/fixtures"
 )
 
 // aptConfig is an apt of lvslab's own: its sources list names only one
@@ -138,52 +140,74 @@ func controlFields(out []byte) map[string]string {
 	return f
 }
 
-// downloadDeb fetches the pinned .deb into dir and checks its SHA256.
-func downloadDeb(ctx context.Context, spec KernelSpec, dir string, log func(string)) (string, error) {
+// downloadDebs fetches every pinned .deb of the build into dir and checks
+// each one's SHA256; it returns their paths in the spec's order.
+func downloadDebs(ctx context.Context, spec KernelSpec, dir string, log func(string)) ([]string, error) {
 	apt, err := newAptConfig(spec, filepath.Join(dir, "apt"))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	log(fmt.Sprintf("fetching kernel %s: reading the index of %s %s", spec.Name, spec.Archive, spec.Suite))
 	if err := apt.update(ctx); err != nil {
-		return "", err
+		return nil, err
 	}
-	fields, err := apt.show(ctx, spec.Package, spec.Version)
-	if err != nil {
-		return "", err
+	var paths []string
+	for _, p := range spec.Debs() {
+		fields, err := apt.show(ctx, p.Package, p.Version)
+		if err != nil {
+			return nil, err
+		}
+		if fields == nil {
+			return nil, notInArchive(spec, p)
+		}
+		if fields["SHA256"] != p.SHA256 {
+			return nil, fmt.Errorf("the archive's %s %s has SHA256 %s, but %s pins %s for %s: the same version was rebuilt, or the list was edited by hand; re-pin with lvslab kernels update only if you trust the archive's build",
+				p.Package, p.Version, fields["SHA256"], spec.List, p.SHA256, spec.Name)
+		}
+		log(fmt.Sprintf("fetching kernel %s: downloading %s %s (%s MB)", spec.Name, p.Package, p.Version, megabytes(fields["Size"])))
+		debs := filepath.Join(dir, "debs", p.Package)
+		if err := os.MkdirAll(debs, 0o755); err != nil {
+			return nil, err
+		}
+		if out, err := apt.run(ctx, debs, "apt-get", "download", "-q", p.Package+"="+p.Version); err != nil {
+			return nil, fmt.Errorf("apt-get download %s=%s failed (%v): %s", p.Package, p.Version, err, lastLine(out))
+		}
+		got, _ := filepath.Glob(filepath.Join(debs, "*.deb"))
+		if len(got) != 1 {
+			return nil, fmt.Errorf("apt-get download %s=%s left %d .deb files", p.Package, p.Version, len(got))
+		}
+		sum, err := hashFile(got[0])
+		if err != nil {
+			return nil, err
+		}
+		if sum != p.SHA256 {
+			return nil, fmt.Errorf("the downloaded %s has SHA256 %s, but %s pins %s for %s: refused (a mirror served another file; try again, or use another archive)",
+				filepath.Base(got[0]), sum, spec.List, p.SHA256, spec.Name)
+		}
+		paths = append(paths, got[0])
 	}
-	if fields == nil {
-		return "", notInArchive(spec)
-	}
-	if fields["SHA256"] != spec.SHA256 {
-		return "", fmt.Errorf("the archive's %s %s has SHA256 %s, but %s pins %s for %s: the same version was rebuilt, or the list was edited by hand; re-pin with lvslab kernels update only if you trust the archive's build",
-			spec.Package, spec.Version, fields["SHA256"], spec.List, spec.SHA256, spec.Name)
-	}
-	log(fmt.Sprintf("fetching kernel %s: downloading %s %s (%s MB)", spec.Name, spec.Package, spec.Version, megabytes(fields["Size"])))
-	if out, err := apt.run(ctx, dir, "apt-get", "download", "-q", spec.Package+"="+spec.Version); err != nil {
-		return "", fmt.Errorf("apt-get download %s=%s failed (%v): %s", spec.Package, spec.Version, err, lastLine(out))
-	}
-	debs, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
-	if len(debs) != 1 {
-		return "", fmt.Errorf("apt-get download %s=%s left %d .deb files", spec.Package, spec.Version, len(debs))
-	}
-	sum, err := hashFile(debs[0])
-	if err != nil {
-		return "", err
-	}
-	if sum != spec.SHA256 {
-		return "", fmt.Errorf("the downloaded %s has SHA256 %s, but %s pins %s for %s: refused (a mirror served another file; try again, or use another archive)",
-			filepath.Base(debs[0]), sum, spec.List, spec.SHA256, spec.Name)
-	}
-	log(fmt.Sprintf("fetching kernel %s: SHA256 matches the pin; unpacking", spec.Name))
-	return debs[0], nil
+	log(fmt.Sprintf("fetching kernel %s: every SHA256 matches its pin; unpacking", spec.Name))
+	return paths, nil
 }
 
 // notInArchive is the error for a pinned version the archive no longer
 // has: Debian keeps one version of a package per suite.
-func notInArchive(spec KernelSpec) error {
-	return fmt.Errorf("%s %s is no longer in %s %s (Debian keeps one version per suite). Ways out: fetch it from Debian's snapshot archive by setting archive: for %s in %s to a dated snapshot that still has it, e.g. https://snapshot.debian.org/archive/%s/20251120T000000Z/ (https://snapshot.debian.org/binary/%s/ lists when each version was published); or re-pin with lvslab kernels update (a different kernel build: re-measure its baselines); or boot your own copy with --kernel-image/--modules",
-		spec.Package, spec.Version, spec.Archive, spec.Suite, spec.Name, spec.List, archiveName(spec.Archive), spec.Package)
+func notInArchive(spec KernelSpec, p DebPin) error {
+	return fmt.Errorf("%s %s is no longer in %s %s (Debian keeps one version per suite). Ways out: %sfetch it from Debian's snapshot archive by setting archive: for %s in %s to a dated snapshot that still has it, e.g. https://snapshot.debian.org/archive/%s/20251120T000000Z/ (https://snapshot.debian.org/binary/%s/ lists when each version was published); or re-pin with lvslab kernels update (a different kernel build: re-measure its baselines); or boot your own copy with --kernel-image/--modules",
+		p.Package, p.Version, spec.Archive, spec.Suite, movingFix(spec), spec.Name, spec.List, archiveName(spec.Archive), p.Package)
+}
+
+// movingFix is the one-line fix for a moving entry whose version the
+// archive replaced, or nothing for a pinned suite.
+func movingFix(spec KernelSpec) string {
+	if !spec.Moving {
+		return ""
+	}
+	list := ""
+	if spec.List != fixtures.KernelsFile {
+		list = " --kernels " + spec.List
+	}
+	return fmt.Sprintf("%s is a moving entry (%s replaces its kernel every few weeks), so re-pin it: lvslab kernels update --write%s %s (a new build: its baseline too); or ", spec.Name, spec.Suite, list, spec.Name)
 }
 
 // archiveName is the snapshot archive's name for an archive URL:

@@ -23,8 +23,10 @@ const (
 	guestConfigPath = "/lvslab/guest.json"
 	guestModprobe   = "/sbin/modprobe"
 	guestModules    = "/lib/modules"
-	hostRootTag     = "hostroot"
-	outTag          = "out"
+	// guestPreloaded holds the modules the initramfs carries.
+	guestPreloaded = "/lvslab/modules"
+	hostRootTag    = "hostroot"
+	outTag         = "out"
 )
 
 // Console markers the host reads.
@@ -41,11 +43,18 @@ type guestConfig struct {
 	Dir     string   `json:"dir"`
 	Env     []string `json:"env"`
 	Release string   `json:"release"`
-	// Boot modules are needed to reach the host's files; Modules are
-	// loaded for the command (a missing one is reported, not fatal).
-	BootModules []string `json:"boot_modules"`
-	Modules     []string `json:"modules"`
-	OutDir      string   `json:"out_dir,omitempty"`
+	// BootFiles are the modules that reach the host's files and
+	// PreloadFiles those loaded for the command, each in load order (paths
+	// in the modules tree, under guestPreloaded in the initramfs).
+	// Unavailable says which SuiteModules the kernel lacks (reported, not
+	// fatal).
+	BootFiles    []string `json:"boot_files"`
+	PreloadFiles []string `json:"preload_files"`
+	Unavailable  []string `json:"unavailable,omitempty"`
+	// ModulesDir is the kernel's modules tree on the host (in the cache):
+	// the guest reads it over the host share, so any module can be loaded.
+	ModulesDir string `json:"modules_dir"`
+	OutDir     string `json:"out_dir,omitempty"`
 }
 
 // IsGuest reports whether this process is lvslab running as the VM's init
@@ -103,23 +112,22 @@ func guestInit(code *int) error {
 		return fmt.Errorf("parse %s: %w", guestConfigPath, err)
 	}
 	// Modules the kernel asks for later (a scheduler named for the first
-	// time, an nftables expression) come from the initramfs, through us.
+	// time, an nftables expression, a dummy link) come from the host's
+	// modules tree, through us.
 	if err := os.WriteFile("/proc/sys/kernel/modprobe", []byte(guestModprobe), 0o644); err != nil {
 		return fmt.Errorf("set kernel modprobe helper: %w", err)
 	}
-	ix, err := ReadModuleIndex(filepath.Join(guestModules, cfg.Release))
-	if err != nil {
-		return err
-	}
-	if err := loadModules(ix, cfg.BootModules...); err != nil {
-		return err
+	for _, f := range cfg.BootFiles {
+		if err := loadModuleFile(filepath.Join(guestPreloaded, f)); err != nil {
+			return fmt.Errorf("load module %w", err)
+		}
 	}
 	if err := mountHost(cfg); err != nil {
 		return err
 	}
-	var missing []string
-	for _, m := range cfg.Modules {
-		if err := loadModules(ix, m); err != nil {
+	missing := cfg.Unavailable
+	for _, f := range cfg.PreloadFiles {
+		if err := loadModuleFile(filepath.Join(guestPreloaded, f)); err != nil {
 			missing = append(missing, err.Error())
 		}
 	}
@@ -197,9 +205,15 @@ func mountHost(cfg guestConfig) error {
 		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
 		os.Symlink(target, filepath.Join("/newroot/dev", link))
 	}
-	// The host's own modprobe (which ipvsadm and moby/ipvs call) finds
-	// the guest kernel's modules where it looks for them.
+	// Every module of the kernel, from the host's cache, where this init
+	// (as the kernel's modprobe) and the host's own modprobe (which
+	// ipvsadm and moby/ipvs call) look for them. The initramfs keeps only
+	// the modules that reach the share.
 	mods := filepath.Join(guestModules, cfg.Release)
+	os.MkdirAll(mods, 0o755)
+	if err := unix.Mount(filepath.Join("/host", cfg.ModulesDir), mods, "", unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("bind the kernel's modules from the host's %s: %w", cfg.ModulesDir, err)
+	}
 	dst := filepath.Join("/newroot", mods)
 	if err := os.MkdirAll(dst, 0o755); err == nil {
 		if err := unix.Mount(mods, dst, "", unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
@@ -324,20 +338,26 @@ func loadModules(ix *ModuleIndex, names ...string) error {
 		return err
 	}
 	for _, m := range order {
-		file := filepath.Join(ix.Dir, ix.Files[m])
-		f, err := os.Open(file)
-		if err != nil {
-			return fmt.Errorf("load module %s: %w", m, err)
+		if err := loadModuleFile(filepath.Join(ix.Dir, ix.Files[m])); err != nil {
+			return fmt.Errorf("load module %w", err)
 		}
-		flags := 0
-		if !strings.HasSuffix(file, ".ko") {
-			flags = moduleCompressedFile
-		}
-		err = unix.FinitModule(int(f.Fd()), "", flags)
-		f.Close()
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("load module %s: %w", m, err)
-		}
+	}
+	return nil
+}
+
+// loadModuleFile loads one module file; one already loaded is no error.
+func loadModuleFile(file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags := 0
+	if !strings.HasSuffix(file, ".ko") {
+		flags = moduleCompressedFile
+	}
+	if err := unix.FinitModule(int(f.Fd()), "", flags); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,33 +20,48 @@ import (
 // virtio, and overlayfs for the writable view.
 var BootModules = []string{"virtio_pci", "9pnet_virtio", "9p", "overlay"}
 
-// SuiteModules are loaded before the command: IPVS and every scheduler,
-// tunnels, veth, bridge, netem, conntrack.
+// SuiteModules are loaded before the command, from the initramfs: IPVS
+// and every scheduler, tunnels, veth, bridge, netem, conntrack. Any other
+// module of the kernel is loaded from the host's copy when asked for.
 var SuiteModules = []string{
 	"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_fo", "ip_vs_ovf", "ip_vs_lblc", "ip_vs_lblcr",
 	"ip_vs_dh", "ip_vs_sh", "ip_vs_mh", "ip_vs_sed", "ip_vs_nq",
 	"ipip", "ip6_tunnel", "veth", "bridge", "sch_netem", "nf_conntrack", "nf_tables",
 }
 
-// moduleTrees are shipped whole so that anything the kernel asks for on
-// demand (an nftables expression, a qdisc) can be loaded.
-var moduleTrees = []string{"kernel/net/netfilter", "kernel/net/sched", "kernel/net/ipv4", "kernel/net/ipv6",
-	"kernel/net/bridge", "kernel/drivers/net/veth.ko"}
-
 // writeInitramfs writes a newc cpio archive: the init binary (also
-// /sbin/modprobe), the guest's configuration and the modules it may need.
+// /sbin/modprobe), the guest's configuration, the modules that reach the
+// host's files and the SuiteModules, each list in load order
+// (cfg.BootFiles, cfg.PreloadFiles). Every other module, and depmod's
+// indexes, are read from the cache over that share once it is mounted:
+// the archive stays small whatever the kernel holds. (Loading the
+// SuiteModules over the share instead took a second longer to boot under
+// TCG: 5.4 s instead of 4.5 s to the guest's first line, debian-6.1.)
 func writeInitramfs(w io.Writer, k *Kernel, cfg guestConfig, initBinary string) error {
 	ix, err := ReadModuleIndex(k.Modules)
 	if err != nil {
 		return err
 	}
-	mods, err := shippedModules(ix, k.Release)
-	if err != nil {
-		return err
+	if cfg.BootFiles, err = moduleFiles(ix, BootModules); err != nil {
+		return fmt.Errorf("kernel %s cannot reach the host's files: %w", k.Release, err)
 	}
-	files := map[string]bool{}
-	for _, m := range mods {
-		files[ix.Files[m]] = true
+	loaded := map[string]bool{}
+	for _, f := range cfg.BootFiles {
+		loaded[f] = true
+	}
+	cfg.PreloadFiles, cfg.Unavailable = nil, nil
+	for _, m := range SuiteModules {
+		files, err := moduleFiles(ix, []string{m})
+		if err != nil {
+			cfg.Unavailable = append(cfg.Unavailable, err.Error()) // the guest reports it
+			continue
+		}
+		for _, f := range files {
+			if !loaded[f] {
+				loaded[f] = true
+				cfg.PreloadFiles = append(cfg.PreloadFiles, f)
+			}
+		}
 	}
 
 	cw := cpio.NewWriter(w)
@@ -106,61 +121,24 @@ func writeInitramfs(w io.Writer, k *Kernel, cfg guestConfig, initBinary string) 
 	if err := add("lvslab/guest.json", cpio.TypeReg|0o644, conf); err != nil {
 		return err
 	}
-	base := path.Join("lib/modules", k.Release)
-	// Every index depmod wrote: lvslab reads the text ones, the host's
-	// modprobe (run by ipvsadm inside the guest) the binary ones.
-	indexes, _ := filepath.Glob(filepath.Join(k.Modules, "modules.*"))
-	for _, idx := range indexes {
-		if err := addFile(path.Join(base, filepath.Base(idx)), idx, cpio.TypeReg|0o644); err != nil {
-			return err
-		}
-	}
-	sorted := make([]string, 0, len(files))
-	for f := range files {
-		sorted = append(sorted, f)
-	}
-	sort.Strings(sorted)
-	for _, f := range sorted {
-		if err := addFile(path.Join(base, f), filepath.Join(k.Modules, f), cpio.TypeReg|0o644); err != nil {
+	for _, f := range slices.Concat(cfg.BootFiles, cfg.PreloadFiles) {
+		if err := addFile(path.Join(guestPreloaded, f), filepath.Join(k.Modules, f), cpio.TypeReg|0o644); err != nil {
 			return err
 		}
 	}
 	return cw.Close()
 }
 
-// shippedModules are the modules an initramfs carries, dependencies
-// first: the boot modules (an error if the kernel lacks one), the suites'
-// modules and the moduleTrees, each with what it needs.
-func shippedModules(ix *ModuleIndex, release string) ([]string, error) {
-	wanted := append(append([]string{}, BootModules...), SuiteModules...)
-	under := ix.Under(moduleTrees...)
-	sort.Strings(under)
-	wanted = append(wanted, under...)
-	var mods []string
-	seen := map[string]bool{}
-	for _, m := range wanted {
-		order, err := ix.LoadOrder(m)
-		if err != nil {
-			if contains(BootModules, m) {
-				return nil, fmt.Errorf("kernel %s cannot reach the host's files: %w", release, err)
-			}
-			continue // a module this kernel lacks; the guest reports it
-		}
-		for _, o := range order {
-			if !seen[o] {
-				seen[o] = true
-				mods = append(mods, o)
-			}
-		}
+// moduleFiles are the files of modules and of what they need, in load
+// order, relative to the modules tree.
+func moduleFiles(ix *ModuleIndex, names []string) ([]string, error) {
+	order, err := ix.LoadOrder(names...)
+	if err != nil {
+		return nil, err
 	}
-	return mods, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+	files := make([]string, len(order))
+	for i, m := range order {
+		files[i] = ix.Files[m]
 	}
-	return false
+	return files, nil
 }

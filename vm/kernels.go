@@ -4,12 +4,15 @@ package vm
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -17,26 +20,85 @@ import (
 	"github.com/lvslab/lvslab/fixtures"
 )
 
-// KernelSpec is one entry of the kernel list: one build of a Debian kernel
-// package, pinned by version and by the SHA256 of its .deb.
+// KernelSpec is one entry of the kernel list: one build of a Debian
+// kernel, pinned by version and by the SHA256 of each .deb. A build is one
+// package (Package, Version, SHA256: linux-image-R holds the image and the
+// modules) or, from Debian's 7.x kernels on, several (Packages: linux-binary-R
+// holds the image, linux-modules-R the modules, linux-base-R the config and
+// modules.builtin; linux-image-R only depends on them).
 type KernelSpec struct {
 	Name  string `yaml:"name"`
 	About string `yaml:"about,omitempty"`
 	// Archive and Suite are where the package is fetched from: a Debian
 	// archive (or a dated snapshot of one) and its suite.
-	Archive string `yaml:"archive"`
-	Suite   string `yaml:"suite"`
-	Package string `yaml:"package"`
-	Version string `yaml:"version"`
-	SHA256  string `yaml:"sha256"`
+	Archive  string   `yaml:"archive"`
+	Suite    string   `yaml:"suite"`
+	Package  string   `yaml:"package,omitempty"`
+	Version  string   `yaml:"version,omitempty"`
+	SHA256   string   `yaml:"sha256,omitempty"`
+	Packages []DebPin `yaml:"packages,omitempty"`
 	// Metapackage is what "lvslab kernels update" follows to re-pin the
 	// entry (linux-image-amd64); it is never resolved at test time.
 	Metapackage string `yaml:"metapackage,omitempty"`
+	// Moving marks an entry of a suite that replaces its kernel every few
+	// weeks (sid): its pin breaks when the archive drops that version, and
+	// nothing that must pass (CI's default job) depends on it.
+	Moving bool `yaml:"moving,omitempty"`
 	// Keyring verifies the archive's Release file (default: Debian's
 	// archive keyring, package debian-archive-keyring).
 	Keyring string `yaml:"keyring,omitempty"`
 	// List is the file the entry was read from, for messages.
 	List string `yaml:"-"`
+}
+
+// DebPin is one .deb of a build: its package, version and SHA256.
+type DebPin struct {
+	Package string `yaml:"package"`
+	Version string `yaml:"version"`
+	SHA256  string `yaml:"sha256"`
+}
+
+// Debs are the packages of the entry's build, in either form.
+func (s KernelSpec) Debs() []DebPin {
+	if len(s.Packages) > 0 {
+		return s.Packages
+	}
+	return []DebPin{{Package: s.Package, Version: s.Version, SHA256: s.SHA256}}
+}
+
+// BuildID names the build in one hex string: the .deb's SHA256 for a
+// single package, else the SHA256 of the packages' SHA256s in list order,
+// so that a change of any one package changes it.
+func (s KernelSpec) BuildID() string {
+	if len(s.Packages) == 0 {
+		return s.SHA256
+	}
+	h := sha256.New()
+	for _, p := range s.Packages {
+		fmt.Fprintln(h, p.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// PackageNames is the build's packages in one line, for lists and records.
+func (s KernelSpec) PackageNames() string {
+	var names []string
+	for _, p := range s.Debs() {
+		names = append(names, p.Package)
+	}
+	return strings.Join(names, ", ")
+}
+
+// VersionString is the build's version, or each package's when they differ.
+func (s KernelSpec) VersionString() string {
+	debs := s.Debs()
+	var vs []string
+	for _, p := range debs {
+		if !slices.Contains(vs, p.Version) {
+			vs = append(vs, p.Version)
+		}
+	}
+	return strings.Join(vs, ", ")
 }
 
 // DefaultKeyring is where the debian-archive-keyring package, on Debian
@@ -138,10 +200,27 @@ func (k KernelSpec) check() error {
 			errs = append(errs, fmt.Sprintf("%s %q is not %s", name, value, want))
 		}
 	}
-	field("package", k.Package, packageRE, "a Debian package name, like linux-image-6.1.0-56-amd64")
-	field("version", k.Version, versionRE, "a Debian version, like 6.1.192-2")
 	field("suite", k.Suite, suiteRE, "a Debian suite, like bookworm-security")
-	field("sha256", k.SHA256, sha256RE, "the .deb's SHA256 in 64 lower-case hex digits")
+	pin := func(prefix string, p DebPin) {
+		field(prefix+"package", p.Package, packageRE, "a Debian package name, like linux-image-6.1.0-56-amd64")
+		field(prefix+"version", p.Version, versionRE, "a Debian version, like 6.1.192-2")
+		field(prefix+"sha256", p.SHA256, sha256RE, "the .deb's SHA256 in 64 lower-case hex digits")
+	}
+	if len(k.Packages) == 0 {
+		pin("", DebPin{k.Package, k.Version, k.SHA256})
+	} else {
+		if k.Package != "" || k.Version != "" || k.SHA256 != "" {
+			errs = append(errs, "give either package, version and sha256 (one .deb) or packages: (a split build), not both")
+		}
+		seen := map[string]bool{}
+		for i, p := range k.Packages {
+			pin(fmt.Sprintf("packages[%d].", i), p)
+			if seen[p.Package] {
+				errs = append(errs, fmt.Sprintf("packages: %s is listed twice", p.Package))
+			}
+			seen[p.Package] = true
+		}
+	}
 	if k.Metapackage != "" && !packageRE.MatchString(k.Metapackage) {
 		errs = append(errs, fmt.Sprintf("metapackage %q is not a Debian package name", k.Metapackage))
 	}
@@ -208,6 +287,9 @@ func CustomKernel(image, modules string) (*Kernel, error) {
 type Kernel struct {
 	Name    string `json:"name"`
 	Release string `json:"release"`
+	// Package, Version and SHA256 name the build in one line each (the
+	// spec's PackageNames, VersionString and BuildID): what a benchmark
+	// result records, so that the gate tells two builds apart.
 	Package string `json:"package,omitempty"`
 	Version string `json:"version,omitempty"`
 	SHA256  string `json:"sha256,omitempty"`

@@ -21,8 +21,12 @@ type ModuleIndex struct {
 	Deps    map[string][]string // module name -> dependencies, in modules.dep order
 	Pre     map[string][]string // softdep pre:
 	Post    map[string][]string // softdep post:
-	Aliases [][2]string         // pattern, module
 	Builtin map[string]bool
+	// aliases (pattern, module) are read on first need: a full kernel's
+	// modules.alias is over a megabyte, slow to parse in a guest under
+	// TCG, and a module asked for by name does not need it.
+	aliases     [][2]string
+	aliasesRead bool
 }
 
 // moduleName turns a path or name into the kernel's module name
@@ -35,8 +39,8 @@ func moduleName(p string) string {
 	return strings.ReplaceAll(strings.TrimSuffix(base, ".ko"), "-", "_")
 }
 
-// ReadModuleIndex reads modules.dep, modules.softdep, modules.alias and
-// modules.builtin from a modules directory.
+// ReadModuleIndex reads modules.dep, modules.softdep and modules.builtin
+// from a modules directory (modules.alias when Resolve first needs it).
 func ReadModuleIndex(dir string) (*ModuleIndex, error) {
 	ix := &ModuleIndex{Dir: dir, Files: map[string]string{}, Deps: map[string][]string{},
 		Pre: map[string][]string{}, Post: map[string][]string{}, Builtin: map[string]bool{}}
@@ -74,12 +78,6 @@ func ReadModuleIndex(dir string) (*ModuleIndex, error) {
 			}
 		}
 	})
-	eachLine(filepath.Join(dir, "modules.alias"), func(line string) {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == "alias" {
-			ix.Aliases = append(ix.Aliases, [2]string{f[1], moduleName(f[2])})
-		}
-	})
 	eachLine(filepath.Join(dir, "modules.builtin"), func(line string) {
 		ix.Builtin[moduleName(line)] = true
 	})
@@ -109,8 +107,17 @@ func (ix *ModuleIndex) Resolve(name string) []string {
 	if _, ok := ix.Files[n]; ok || ix.Builtin[n] {
 		return []string{n}
 	}
+	if !ix.aliasesRead {
+		ix.aliasesRead = true
+		eachLine(filepath.Join(ix.Dir, "modules.alias"), func(line string) {
+			f := strings.Fields(line)
+			if len(f) == 3 && f[0] == "alias" {
+				ix.aliases = append(ix.aliases, [2]string{f[1], moduleName(f[2])})
+			}
+		})
+	}
 	var out []string
-	for _, a := range ix.Aliases {
+	for _, a := range ix.aliases {
 		if ok, _ := path.Match(a[0], name); ok {
 			out = append(out, a[1])
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -24,7 +25,7 @@ type Pin struct {
 
 // Changed reports whether the entry's build differs from its pin.
 func (p Pin) Changed() bool {
-	return p.Note == "" && (p.Old.Package != p.New.Package || p.Old.Version != p.New.Version || p.Old.SHA256 != p.New.SHA256)
+	return p.Note == "" && (p.Old.PackageNames() != p.New.PackageNames() || p.Old.VersionString() != p.New.VersionString() || p.Old.BuildID() != p.New.BuildID())
 }
 
 // Repin resolves each named entry's metapackage (every entry when names is
@@ -90,15 +91,66 @@ func resolvePin(ctx context.Context, s KernelSpec, dir string) (KernelSpec, erro
 	if pkg == "" {
 		return s, fmt.Errorf("%s depends on no linux-image package in %s %s: set metapackage: to a kernel metapackage, like linux-image-amd64", s.Metapackage, s.Archive, s.Suite)
 	}
-	fields, err := apt.show(ctx, pkg, "")
+	image, err := pinOf(ctx, apt, pkg, s)
 	if err != nil {
 		return s, err
 	}
-	if fields == nil || fields["Version"] == "" || len(fields["SHA256"]) != 64 {
-		return s, fmt.Errorf("%s (from %s) has no version and SHA256 in %s %s", pkg, s.Metapackage, s.Archive, s.Suite)
+	s.Package, s.Version, s.SHA256, s.Packages = image.Package, image.Version, image.SHA256, nil
+	parts, err := splitParts(ctx, apt, pkg)
+	if err != nil || len(parts) == 0 {
+		return s, err
 	}
-	s.Package, s.Version, s.SHA256 = pkg, fields["Version"], fields["SHA256"]
+	// A split build: the image package only depends on its parts.
+	s.Package, s.Version, s.SHA256 = "", "", ""
+	for _, part := range parts {
+		p, err := pinOf(ctx, apt, part, s)
+		if err != nil {
+			return s, err
+		}
+		s.Packages = append(s.Packages, p)
+	}
 	return s, nil
+}
+
+// pinOf is the candidate version and SHA256 of a package in the entry's suite.
+func pinOf(ctx context.Context, apt *aptConfig, pkg string, s KernelSpec) (DebPin, error) {
+	fields, err := apt.show(ctx, pkg, "")
+	if err != nil {
+		return DebPin{}, err
+	}
+	if fields == nil || fields["Version"] == "" || len(fields["SHA256"]) != 64 {
+		return DebPin{}, fmt.Errorf("%s (from %s) has no version and SHA256 in %s %s", pkg, s.Metapackage, s.Archive, s.Suite)
+	}
+	return DebPin{Package: pkg, Version: fields["Version"], SHA256: fields["SHA256"]}, nil
+}
+
+// splitParts are the packages a split linux-image-ABI depends on that
+// make up the build (linux-base-ABI, linux-binary-ABI, linux-modules-ABI),
+// or none for a package that holds the kernel itself.
+func splitParts(ctx context.Context, apt *aptConfig, image string) ([]string, error) {
+	fields, err := apt.show(ctx, image, "")
+	if err != nil || fields == nil {
+		return nil, err
+	}
+	return buildParts(image, fields["Depends"]), nil
+}
+
+// buildParts reads a Depends field for the packages of the same ABI as
+// the image package, leaving out alternatives (an initramfs tool) and the
+// unsigned image, which holds the same kernel unsigned.
+func buildParts(image, depends string) []string {
+	abi := strings.TrimPrefix(image, "linux-image-")
+	var parts []string
+	for _, d := range strings.Split(depends, ",") {
+		if strings.Contains(d, "|") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSpace(d), " ")
+		if strings.HasPrefix(name, "linux-") && strings.HasSuffix(name, "-"+abi) && !strings.Contains(name, "-unsigned-") {
+			parts = append(parts, name)
+		}
+	}
+	return parts
 }
 
 // WritePins rewrites the pinned fields of a kernel list file in place,
@@ -124,13 +176,7 @@ func WritePins(path string, pins []Pin) error {
 			if n := mapValue(e, "name"); n == nil || n.Value != p.Name {
 				continue
 			}
-			for key, value := range map[string]string{"package": p.New.Package, "version": p.New.Version, "sha256": p.New.SHA256} {
-				v := mapValue(e, key)
-				if v == nil {
-					return fmt.Errorf("kernel list %s: entry %s has no %s:", path, p.Name, key)
-				}
-				v.Value, v.Style = value, 0
-			}
+			setPin(e, p.New)
 		}
 	}
 	var out bytes.Buffer
@@ -143,6 +189,40 @@ func WritePins(path string, pins []Pin) error {
 		return fmt.Errorf("the re-pinned list would not load, so %s was left as it is: %w", path, err)
 	}
 	return os.WriteFile(path, out.Bytes(), 0o644)
+}
+
+// setPin writes a build's pin into a list entry, in the form it needs:
+// package, version and sha256 for one .deb, packages: for a split build
+// (a kernel that Debian splits from one release to the next changes form).
+func setPin(e *yaml.Node, s KernelSpec) {
+	pinKeys := []string{"package", "version", "sha256", "packages"}
+	var kept []*yaml.Node
+	pos := -1 // where the old pin began, among the kept keys
+	for i := 0; i+1 < len(e.Content); i += 2 {
+		if slices.Contains(pinKeys, e.Content[i].Value) {
+			if pos < 0 {
+				pos = len(kept)
+			}
+			continue
+		}
+		kept = append(kept, e.Content[i], e.Content[i+1])
+	}
+	if pos < 0 {
+		pos = len(kept)
+	}
+	scalar := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	var pin []*yaml.Node
+	if len(s.Packages) == 0 {
+		pin = []*yaml.Node{scalar("package"), scalar(s.Package), scalar("version"), scalar(s.Version), scalar("sha256"), scalar(s.SHA256)}
+	} else {
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, p := range s.Packages {
+			seq.Content = append(seq.Content, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+				scalar("package"), scalar(p.Package), scalar("version"), scalar(p.Version), scalar("sha256"), scalar(p.SHA256)}})
+		}
+		pin = []*yaml.Node{scalar("packages"), seq}
+	}
+	e.Content = slices.Concat(kept[:pos], pin, kept[pos:])
 }
 
 // mapValue is the value of key in a YAML mapping node.

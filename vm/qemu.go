@@ -165,7 +165,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	cfg := guestConfig{Argv: o.Argv, Dir: o.Dir, Env: o.Env, Release: o.Kernel.Release,
-		BootModules: BootModules, Modules: SuiteModules, OutDir: o.OutDir}
+		ModulesDir: o.Kernel.Modules, OutDir: o.OutDir}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	err = writeInitramfs(bw, o.Kernel, cfg, o.InitBinary)
 	if err == nil {

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func writeIndex(t *testing.T, files map[string]string) string {
@@ -56,17 +58,69 @@ func TestKernelList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"debian-6.1", "debian-6.12"} {
-		if _, err := l.Find(name); err != nil {
+	// From 5.10 LTS to the newest, a PREEMPT_RT build among them; only
+	// the newest moves, and the default never does.
+	for _, name := range []string{"debian-5.10", "debian-6.1", "debian-6.12", "debian-6.12-rt", "debian-sid"} {
+		k, err := l.Find(name)
+		if err != nil {
 			t.Error(err)
 		}
+		if k.Moving != (name == "debian-sid") {
+			t.Errorf("%s: moving %v", name, k.Moving)
+		}
 	}
-	if _, err := l.Find("debian-9"); err == nil || !strings.Contains(err.Error(), "debian-6.1, debian-6.12") {
+	if def, _ := l.Find(l.Default); def.Name != "debian-6.1" || def.Moving {
+		t.Errorf("default %s: the default must be a pinned, non-moving build", l.Default)
+	}
+	if sid, _ := l.Find("debian-sid"); len(sid.Packages) < 2 {
+		t.Errorf("debian-sid is a split build: %+v", sid)
+	}
+	if _, err := l.Find("debian-9"); err == nil || !strings.Contains(err.Error(), "debian-5.10, debian-6.1, debian-6.12") {
 		t.Errorf("unknown kernel: %v", err)
 	}
 	bad := filepath.Join(t.TempDir(), "k.yaml")
 	os.WriteFile(bad, []byte(strings.Replace(testList, "default: k1", "default: x", 1)), 0o644)
 	if _, err := LoadKernels(bad); err == nil || !strings.Contains(err.Error(), `kernel "x" is not in the list`) {
 		t.Errorf("bad default: %v", err)
+	}
+}
+
+// CI's kernel matrix is the list: every kernel, and only the moving ones
+// allowed to fail.
+func TestWorkflowRunsEveryKernelOfTheList(t *testing.T) {
+	data, err := os.ReadFile("../ci/github-actions.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Name            string `yaml:"name"`
+			ContinueOnError string `yaml:"continue-on-error"`
+			Strategy        struct {
+				Matrix struct {
+					Kernel []string `yaml:"kernel"`
+				} `yaml:"matrix"`
+			} `yaml:"strategy"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &wf); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := LoadKernels("")
+	var names, moving []string
+	for _, k := range l.Kernels {
+		names = append(names, k.Name)
+		if k.Moving {
+			moving = append(moving, k.Name)
+		}
+	}
+	job := wf.Jobs["vm"]
+	if !reflect.DeepEqual(job.Strategy.Matrix.Kernel, names) {
+		t.Errorf("the workflow's kernels %v, the list's %v", job.Strategy.Matrix.Kernel, names)
+	}
+	for _, m := range moving {
+		if !strings.Contains(job.ContinueOnError, "'"+m+"'") || !strings.Contains(job.Name, "'"+m+"'") {
+			t.Errorf("moving kernel %s: its job must be allowed to fail and say so in its name (continue-on-error %q, name %q)", m, job.ContinueOnError, job.Name)
+		}
 	}
 }

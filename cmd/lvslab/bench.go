@@ -90,14 +90,9 @@ func (b *benchFlags) config(fs *flag.FlagSet) (bench.Config, error) {
 		Light:   bench.LightLoad{Trials: b.lightTrials, Duration: bench.Seconds(b.lightDuration), Share: b.lightShare, Burst: b.lightBurst},
 		Isolate: b.isolate, Batch: b.batch, Switch: topology.Switch{Learning: b.switchMode.learning}}
 	if b.caps != "" {
-		cfg.Caps = map[string]float64{}
-		for _, kv := range strings.Split(b.caps, ",") {
-			st, v, ok := strings.Cut(kv, "=")
-			cores, err := strconv.ParseFloat(v, 64)
-			if !ok || err != nil {
-				return cfg, usageError{fmt.Errorf("--cap %q: give STATION=CPUS pairs, e.g. director=0.25", kv)}
-			}
-			cfg.Caps[strings.TrimSpace(st)] = cores
+		var err error
+		if cfg.Caps, err = bench.ParseCaps(b.caps); err != nil {
+			return cfg, usageError{err}
 		}
 	}
 	// No single-client run, no light load sized from it (unless asked for,

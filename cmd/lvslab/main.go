@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -148,6 +149,27 @@ func parse(c *command, fs *flag.FlagSet, args []string, allowArgs bool) error {
 		return fmt.Errorf("needs root (network namespaces and netlink): run sudo lvslab %s", c.name)
 	}
 	return nil
+}
+
+// parseInterspersed parses flags wherever they stand among the words (Go's
+// flag package stops at the first word), returns the words and checks for
+// root. Everything after "--" is a word.
+func parseInterspersed(c *command, fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for rest := args; ; {
+		dashes := slices.Index(rest, "--")
+		if err := parse(c, fs, rest, true); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return words, nil
+		}
+		// What flag stopped at: the words after "--", or one word.
+		if dashes >= 0 && len(rest)-dashes-1 == fs.NArg() {
+			return append(words, fs.Args()...), nil
+		}
+		words, rest = append(words, fs.Arg(0)), fs.Args()[1:]
+	}
 }
 
 func printHelp(w io.Writer) {

@@ -55,10 +55,18 @@ func TestBenchChecksWhereResultsGoFirst(t *testing.T) {
 		{[]string{"--kernel", "debian-9"}, `kernel "debian-9" is not in the list`},
 		{[]string{"--where", "host", "--kernel", "debian-6.1"}, "--kernel picks the VM's kernel"},
 		{[]string{"--scheduler", "rrr"}, `scheduler "rrr" is not one of the kernel's IPVS schedulers`},
+		// Caps: refused before a VM boots, each station once.
+		{[]string{"--where", "vm", "--isolate", "--cap", "director=0.25,director=100"}, "--cap gives director twice"},
+		{[]string{"--where", "vm", "--isolate", "--cap", "=0.25"}, `--cap "=0.25": give STATION=CPUS pairs`},
+		{[]string{"--where", "vm", "--isolate", "--cap", "foo=0.25"}, `cap of "foo": no such station with 4 vCPUs`},
 	} {
+		start := time.Now()
 		code, out := captured(t, append([]string{"bench", "--modes", "direct"}, c.args...)...)
 		if code != 2 || !strings.Contains(out, c.want) {
 			t.Errorf("bench %v: exit %d, %q; want exit 2 and %q", c.args, code, out, c.want)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("bench %v took %s to refuse: validation must come first", c.args, took)
 		}
 	}
 }

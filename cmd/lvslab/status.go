@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/harness/keepalived"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/vm"
 )
 
 func init() {
@@ -89,10 +91,15 @@ func runDown(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		for _, l := range labs {
 			fmt.Fprintf(os.Stderr, "removed lab %s\n", l)
 		}
-		if err == nil && len(labs) == 0 {
+		// A capped benchmark that was killed leaves its vCPU cgroup.
+		cgroups, cerr := vm.SweepCgroups()
+		for _, c := range cgroups {
+			fmt.Fprintf(os.Stderr, "removed cgroup %s (a killed capped run's)\n", c)
+		}
+		if err == nil && cerr == nil && len(labs) == 0 && len(cgroups) == 0 {
 			fmt.Fprintln(os.Stderr, "no lab to remove")
 		}
-		return err
+		return errors.Join(err, cerr)
 	}
 	lab, err := labName(*name)
 	if err != nil {

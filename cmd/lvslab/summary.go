@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/lvslab/lvslab/suites/junit"
+	"github.com/lvslab/lvslab/suites/kernelreport"
 )
 
 func init() {
@@ -16,15 +17,26 @@ func init() {
 		name: "summary",
 		summary: fmt.Sprintf("Add up JUnit reports (as make test writes them) into one closing line: N passed, N failed, N inconclusive, N skipped.\n"+
 			"Exit status %d when a spec failed, %d when one was inconclusive (<failure type=\"inconclusive\">) and none failed,\n"+
-			"%d when no spec ran (a label filter that matched nothing).", exitFailure, exitInconclusive, exitNothingRan),
-		usage: "summary REPORT.xml…",
+			"%d when no spec ran (a label filter that matched nothing).\n"+
+			"With --kernels, read the IPVS suite's JSON reports of several kernels and write the table of IPVS\n"+
+			"behaviour by kernel (docs/kernels.md).", exitFailure, exitInconclusive, exitNothingRan),
+		usage: "summary REPORT.xml… | summary --kernels REPORT.json…",
 		run:   runSummary,
 	})
 }
 
 func runSummary(_ context.Context, fs *flag.FlagSet, args []string) error {
+	kernels := fs.Bool("kernels", false, "read Ginkgo JSON reports (results/ipvs-KERNEL.json) and write the behaviour-by-kernel table")
 	if err := parse(find("summary"), fs, args, true); err != nil {
 		return err
+	}
+	if *kernels {
+		t, err := kernelreport.Read(fs.Args()...)
+		if err != nil {
+			return usageError{err}
+		}
+		fmt.Print(t.Document())
+		return nil
 	}
 	if fs.NArg() == 0 {
 		return usageError{errors.New("name at least one JUnit report")}

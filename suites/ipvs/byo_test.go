@@ -44,7 +44,12 @@ const byoRules = `# saved by ipvsadm-save -n
 --set 900 120 300
 `
 
-var _ = Describe("a director loaded with an operator's ipvsadm rules", Ordered, Label("byo", "nat"), func() {
+// Serial: where the kernel keeps every namespace's services in one table
+// (6.1 does), a dump (ipvsadm -S) resumes each chunk at an index that
+// counts them all (ip_vs_genl_dump_services): a spec in another lab adding or
+// removing a service between two chunks made the large table's dump repeat
+// a service and its real servers (seen on debian-6.1 under ginkgo -p).
+var _ = Describe("a director loaded with an operator's ipvsadm rules", Ordered, Serial, Label("byo", "nat"), func() {
 	var d *labtest.Lab
 	BeforeAll(func() {
 		d = labtest.Start(topology.ModeNAT)

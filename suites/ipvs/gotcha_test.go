@@ -6,12 +6,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,15 +40,25 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		// kubernetes/kubernetes#70747, #81775, #93297: with
 		// conn_reuse_mode=1 and conntrack=1, a SYN that reuses the port of
 		// a connection IPVS still tracks was dropped, and the client waited
-		// a second for its retransmission. Fixed in 5.9: no stall here.
-		It("does not stall a client that reuses a source port (conn_reuse_mode=1, conntrack=1; fixed in 5.9)", func() {
+		// a second for its retransmission. Fixed in 5.9 ("ipvs: allow
+		// connection reuse for unconfirmed conntrack"): no stall from 5.9
+		// on, a stall of about 1 s before.
+		It("stalls a client that reuses a source port only before 5.9 (conn_reuse_mode=1, conntrack=1)", func() {
 			d.IPVSSysctl("conntrack", "1")
 			d.IPVSSysctl("conn_reuse_mode", "1")
 			port++
 			_, first := fromPort(d, port)
 			_, again := fromPort(d, port)
 			GinkgoWriter.Printf("first connection %s, same source port again %s\n", first, again)
-			Expect(again).To(BeNumerically("<", 900*time.Millisecond), "a reused port stalled for a SYN retransmission")
+			const row = "a SYN reusing a tracked source port, NAT, conn_reuse_mode=1, conntrack=1 (stall fixed in 5.9)"
+			labtest.Measured("second connection from a reused source port, NAT, conn_reuse_mode=1, conntrack=1", "%s", again.Round(time.Millisecond))
+			if labtest.KernelAtLeast(5, 9) {
+				labtest.Behaviour(row, "%s", map[bool]string{true: "no stall", false: "stalled for a SYN retransmission"}[again < 900*time.Millisecond])
+				Expect(again).To(BeNumerically("<", 900*time.Millisecond), "a reused port stalled for a SYN retransmission")
+			} else {
+				labtest.Behaviour(row, "%s", map[bool]string{true: "stalled for a SYN retransmission", false: "no stall"}[again >= 900*time.Millisecond])
+				Expect(again).To(BeNumerically(">=", 900*time.Millisecond), "before 5.9 the reused port's SYN is dropped once")
+			}
 		})
 
 		// kubernetes/kubernetes#81775, cloudnativelabs/kube-router#544:
@@ -74,6 +86,16 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 				Expect(d.Dir.DelReal(d.HTTP, d.Real(h.Server, 1, false))).To(Succeed())
 				DeferCleanup(d.Dir.AddReal, d.HTTP, d.Real(h.Server, 1, false))
 				_, err := h.Request()
+				seen := "answered"
+				switch {
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					seen = "hangs"
+				case errors.Is(err, syscall.ECONNRESET):
+					seen = "reset"
+				case err != nil:
+					seen = err.Error()
+				}
+				labtest.Behaviour("an open connection to a deleted server, NAT, expire_nodest_conn="+expire, "%s", seen)
 				Expect(err).To(MatchError(want))
 			},
 			Entry("expire_nodest_conn=0: the open connection hangs", "0", os.ErrDeadlineExceeded),
@@ -141,15 +163,19 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		}
 
 		It("gets an upload bigger than the tunnel MTU through by path MTU discovery (pmtu_disc=1)", func() {
-			Expect(upload()).To(Succeed())
+			err := upload()
+			labtest.Behaviour("an upload over the tunnel MTU, TUN, pmtu_disc=1", "%s", outcome(err))
+			Expect(err).To(Succeed())
 			routes, err := d.Client().Netlink().RouteGet(d.Spec.VIP.IPv4.AsSlice())
 			Expect(err).NotTo(HaveOccurred())
+			labtest.Behaviour("the path MTU the client learns from a TUN director", "%d", routes[0].MTU)
 			Expect(routes[0].MTU).To(Equal(1480), "the client learnt the tunnel's path MTU from the director")
 		})
 
 		It("hangs that upload when the director's 'fragmentation needed' is filtered (the MTU black hole)", func() {
 			blockFragNeeded()
 			err := upload()
+			labtest.Behaviour("that upload with ICMP 'fragmentation needed' filtered, TUN, pmtu_disc=1", "%s", outcome(err))
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring("timeout"))
 		})
@@ -157,10 +183,24 @@ var _ = Describe("known IPVS traps", Label("gotcha"), func() {
 		It("gets it through even so when the director fragments instead (pmtu_disc=0)", func() {
 			blockFragNeeded()
 			d.IPVSSysctl("pmtu_disc", "0")
-			Expect(upload()).To(Succeed())
+			err := upload()
+			labtest.Behaviour("that upload with ICMP filtered, TUN, pmtu_disc=0", "%s", outcome(err))
+			Expect(err).To(Succeed())
 		})
 	})
 })
+
+// outcome says how an attempt ended, for the behaviour table.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "gets through"
+	case strings.Contains(err.Error(), "timeout"):
+		return "hangs (timeout)"
+	default:
+		return err.Error()
+	}
+}
 
 // fromPort makes one HTTP/1.0 request from a fixed source port (the server
 // closes first, so the client can reuse the port at once while IPVS still
@@ -202,6 +242,8 @@ func reusedPortAfterDrain(d *labtest.Lab, port int, reuseMode string, backToDrai
 	first, _ := fromPort(d, port)
 	d.SetWeights(d.HTTP, map[string]int{first: 0})
 	again, _ := fromPort(d, port)
+	labtest.Behaviour(fmt.Sprintf("a source port reused after its server went to weight 0, %s, conn_reuse_mode=%s", strings.ToUpper(string(d.Spec.Mode)), reuseMode),
+		"%s", map[bool]string{true: "back to the drained server", false: "scheduled anew"}[again == first])
 	if backToDrained {
 		Expect(again).To(Equal(first), "the old entry was rescheduled")
 	} else {

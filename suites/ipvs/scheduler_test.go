@@ -221,6 +221,8 @@ var _ = Describe("IPVS scheduling", Ordered, func() {
 				first := d.Ask(src(0))
 				d.SetWeights(d.HTTP, map[string]int{first: 0})
 				next := d.Ask(src(0))
+				labtest.Behaviour("a persistent client after its server went to weight 0, expire_quiescent_template="+expire,
+					"%s", map[bool]string{true: "stays on the quiesced server", false: "moves"}[next == first])
 				if staysOnQuiesced {
 					Expect(next).To(Equal(first), "the template still sends the client to the weight-0 server")
 				} else {

@@ -131,6 +131,9 @@ var _ = Describe("UDP, IPv6 and firewall-mark services", func() {
 			}
 			after := time.Since(deleted)
 			GinkgoWriter.Printf("UDP flow of a deleted server: %d datagrams lost, answered again after %s by %s\n", lost, after, answeredBy)
+			labtest.Behaviour("a UDP flow of a deleted server (UDP timeout 2 s)", "%s",
+				map[bool]string{true: "black-holed, then rescheduled", false: "not rescheduled within 6 s"}[answeredBy != "" && answeredBy != first])
+			labtest.Measured("a UDP flow of a deleted server answered again after (UDP timeout 2 s)", "%s", after.Round(100*time.Millisecond))
 			Expect(answeredBy).NotTo(BeEmpty(), "the flow was never rescheduled")
 			Expect(answeredBy).NotTo(Equal(first))
 			Expect(after).To(BeNumerically(">=", 1500*time.Millisecond), "rescheduled well before the UDP timeout")

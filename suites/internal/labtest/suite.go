@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/lvslab/lvslab/suites/guard"
+	"github.com/lvslab/lvslab/suites/kernelreport"
 )
 
 // KnownLabels are every label the suites use: a label filter naming any other
@@ -23,7 +24,7 @@ import (
 var KnownLabels = []string{
 	"lab", "cli", "load", "isolation", "switch",
 	"nat", "dr", "tun", "scheduler", "persistence", "churn", "udp", "ipv6", "fwmark",
-	"perf", "gotcha", "ha", "byo",
+	"perf", "gotcha", "ha", "byo", "kernel",
 }
 
 var (
@@ -56,6 +57,7 @@ func Run(t *testing.T, code, description string) {
 	}
 	prefix = fmt.Sprintf("%s%s%d", base, code, GinkgoParallelProcess())
 	BeforeSuite(func() {
+		AddReportEntry(kernelreport.KernelEntry, kernelUnderTest())
 		var err error
 		host, err = guard.Prepare(prefix)
 		Expect(err).NotTo(HaveOccurred())
