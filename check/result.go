@@ -92,11 +92,11 @@ type Report struct {
 	Where      string `json:"where"`
 	// Lateness is how late this host's timers ran (measured in the run);
 	// it is added to every bound.
-	Lateness    bench.Seconds      `json:"timer_lateness_s"`
-	Assumptions []Assumption `json:"assumptions"`
-	Changes     []Change     `json:"changes"`
-	Results     []Result     `json:"results"`
-	Elapsed     bench.Seconds      `json:"elapsed_s"`
+	Lateness    bench.Seconds `json:"timer_lateness_s"`
+	Assumptions []Assumption  `json:"assumptions"`
+	Changes     []Change      `json:"changes"`
+	Results     []Result      `json:"results"`
+	Elapsed     bench.Seconds `json:"elapsed_s"`
 }
 
 // Totals count results by status.

@@ -112,7 +112,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	s := junitSuite{Name: "lvslab check", Tests: len(r.Results), Time: time.Duration(r.Elapsed).Seconds()}
 	for _, res := range r.Results {
 		c := junitCase{Name: res.ID + ": " + res.Title, ClassName: "lvslab.check." + res.Group,
-			Time: time.Duration(res.Elapsed).Seconds(),
+			Time:      time.Duration(res.Elapsed).Seconds(),
 			SystemOut: fmt.Sprintf("bound: %s\nmeasured: %s\nwhere: %s\n", dash(res.Bound), dash(res.Measured), dash(positions(res.Where)))}
 		why := res.note()
 		switch res.Status {
