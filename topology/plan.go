@@ -102,6 +102,172 @@ func Plan(s *Spec) (*Spec, error) {
 		bad("no segments: a lab needs at least one (e.g. front and back)")
 	}
 
+	custom := p.Mode == ModeCustom
+	if !custom {
+		checkVIP(p, segs, bad)
+	}
+
+	names := map[string]bool{}
+	count := map[Role]int{}
+	for i := range p.Nodes {
+		n := &p.Nodes[i]
+		where := fmt.Sprintf("node %d (%s)", i+1, n.Name)
+		switch {
+		case n.Name == "":
+			bad("node %d has no name: give it one (e.g. rs1)", i+1)
+		case !nameRE.MatchString(n.Name):
+			bad("%s: use lower-case letters and digits, starting with a letter", where)
+		case names[n.Name]:
+			bad("node name %q is used twice: node names must be unique", n.Name)
+		case n.Name == switchNode:
+			bad("%s: %q is reserved for the lab's bridges", where, switchNode)
+		}
+		names[n.Name] = true
+		if _, ok := hostBase[n.Role]; !ok {
+			bad("%s: role %q is unknown: use client, director, router or real-server", where, n.Role)
+		}
+		count[n.Role]++
+		if len(n.Links) == 0 {
+			bad("%s has no links: attach it to a segment (links: [{segment: back}])", where)
+		}
+		onSeg, devs := map[string]bool{}, map[string]bool{}
+		for _, l := range n.Links {
+			if why := badLinkName(l.Name); why != "" {
+				bad("%s: link name %q %s", where, l.Name, why)
+			}
+			if devs[l.Dev()] {
+				bad("%s has two links named %s: give each its own name", where, l.Dev())
+			}
+			devs[l.Dev()] = true
+			seg, ok := segs[l.Segment]
+			if !ok {
+				bad("%s: link to unknown segment %q: define it under segments", where, l.Segment)
+				continue
+			}
+			if onSeg[l.Segment] {
+				bad("%s is linked to segment %s twice", where, l.Segment)
+			}
+			onSeg[l.Segment] = true
+			if len(n.Name)+1+len(l.Segment) > maxIfName {
+				bad("%s: %q is longer than the kernel's %d-character link name limit: shorten the node or segment name",
+					where, n.Name+"-"+l.Segment, maxIfName)
+			}
+			for _, a := range l.IPv4 {
+				if !a.Is4() || !seg.IPv4.Contains(a) || !isHost(seg.IPv4, a) {
+					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv4)
+				}
+			}
+			for _, a := range l.IPv6 {
+				if !seg.IPv6.IsValid() {
+					bad("%s: address %s given but segment %s has no ipv6 prefix", where, a, seg.Name)
+				} else if !a.Is6() || !seg.IPv6.Contains(a) || !isHost(seg.IPv6, a) {
+					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv6)
+				}
+			}
+		}
+		checkRoutes(n, devs, custom, bad)
+		for k, v := range n.Sysctls {
+			if !sysctlRE.MatchString(k) {
+				bad("%s: sysctl %q: only net.* sysctls are per namespace, so only they can be set", where, k)
+			}
+			if strings.ContainsAny(v, "\n\x00") || v == "" {
+				bad("%s: sysctl %s has an empty or multi-line value", where, k)
+			}
+		}
+	}
+	if count[RoleClient] != 1 {
+		bad("a lab needs exactly one client node, found %d", count[RoleClient])
+	}
+	if count[RoleRealServer] == 0 {
+		bad("a lab needs at least one real-server node")
+	}
+	if count[RoleDirector] > 2 || count[RoleRouter] > 1 {
+		bad("a lab has at most two directors (one, or a high-availability pair) and one router, found %d and %d", count[RoleDirector], count[RoleRouter])
+	}
+	for _, err := range []error{CheckSwitch(p.Switch), checkCPUs(p.Nodes)} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if custom {
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		return p, checkUnique(p)
+	}
+	checkHA(p, bad)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := checkWiring(p); err != nil {
+		return nil, err
+	}
+	if err := planAddresses(p, segs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// badLinkName says why a node's own name for a link cannot be one, or ""
+// ("" itself is fine: the segment's name is used).
+func badLinkName(name string) string {
+	switch {
+	case name == "":
+		return ""
+	case len(name) > maxIfName:
+		return fmt.Sprintf("is longer than the kernel's %d characters", maxIfName)
+	case name == "." || name == ".." || name == "lo":
+		return "is reserved by the kernel"
+	case strings.ContainsAny(name, "/: \t\n\x00"):
+		return "holds a character the kernel refuses in a link name (/, :, space)"
+	}
+	return ""
+}
+
+// checkRoutes names a node's route that cannot be set: routes are given
+// only in ModeCustom, through a link of the node or a gateway.
+func checkRoutes(n *NodeSpec, devs map[string]bool, custom bool, bad func(string, ...any)) {
+	if len(n.Routes) > 0 && !custom {
+		bad("node %s gives routes: routes are planned in mode %s; give them only in mode custom", n.Name, ModeCustom)
+		return
+	}
+	for _, r := range n.Routes {
+		switch {
+		case r.Type != "" && r.Type != "local":
+			bad("node %s: route %s has type %q: use local or leave it out", n.Name, r, r.Type)
+		case r.Dev != "" && !devs[r.Dev]:
+			bad("node %s: route %s goes through %s, which is not one of its links", n.Name, r, r.Dev)
+		case r.Type == "local" && (!r.Dst.IsValid() || r.Dev == ""):
+			bad("node %s: a local route needs a destination and a link", n.Name)
+		case !r.Via.IsValid() && r.Dev == "":
+			bad("node %s: route %s has neither a gateway nor a link", n.Name, r)
+		case r.Via.IsValid() && r.Dst.IsValid() && r.Via.Is4() != r.Dst.Addr().Is4():
+			bad("node %s: route %s mixes IPv4 and IPv6", n.Name, r)
+		}
+	}
+}
+
+// checkUnique refuses an address given to two links (custom labs plan
+// none themselves).
+func checkUnique(p *Spec) error {
+	used := map[netip.Addr]string{}
+	var errs []error
+	for _, n := range p.Nodes {
+		for _, l := range n.Links {
+			for _, a := range append(append([]netip.Addr(nil), l.IPv4...), l.IPv6...) {
+				if prev, dup := used[a]; dup {
+					errs = append(errs, fmt.Errorf("address %s is given to both %s and %s: each address must be unique", a, prev, n.Name))
+				}
+				used[a] = n.Name
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkVIP names what is wrong with the lab's one virtual service address
+// (every mode but custom has one).
+func checkVIP(p *Spec, segs map[string]SegmentSpec, bad func(string, ...any)) {
 	if !p.VIP.IPv4.IsValid() || !p.VIP.IPv4.Is4() {
 		bad("vip.ipv4 is missing or not IPv4 (e.g. vip: {ipv4: 203.0.113.10, port: 80})")
 	}
@@ -130,92 +296,6 @@ func Plan(s *Spec) (*Spec, error) {
 			}
 		}
 	}
-
-	names := map[string]bool{}
-	count := map[Role]int{}
-	for i := range p.Nodes {
-		n := &p.Nodes[i]
-		where := fmt.Sprintf("node %d (%s)", i+1, n.Name)
-		switch {
-		case n.Name == "":
-			bad("node %d has no name: give it one (e.g. rs1)", i+1)
-		case !nameRE.MatchString(n.Name):
-			bad("%s: use lower-case letters and digits, starting with a letter", where)
-		case names[n.Name]:
-			bad("node name %q is used twice: node names must be unique", n.Name)
-		case n.Name == switchNode:
-			bad("%s: %q is reserved for the lab's bridges", where, switchNode)
-		}
-		names[n.Name] = true
-		if _, ok := hostBase[n.Role]; !ok {
-			bad("%s: role %q is unknown: use client, director, router or real-server", where, n.Role)
-		}
-		count[n.Role]++
-		if len(n.Links) == 0 {
-			bad("%s has no links: attach it to a segment (links: [{segment: back}])", where)
-		}
-		onSeg := map[string]bool{}
-		for _, l := range n.Links {
-			seg, ok := segs[l.Segment]
-			if !ok {
-				bad("%s: link to unknown segment %q: define it under segments", where, l.Segment)
-				continue
-			}
-			if onSeg[l.Segment] {
-				bad("%s is linked to segment %s twice", where, l.Segment)
-			}
-			onSeg[l.Segment] = true
-			if len(n.Name)+1+len(l.Segment) > maxIfName {
-				bad("%s: %q is longer than the kernel's %d-character link name limit: shorten the node or segment name",
-					where, n.Name+"-"+l.Segment, maxIfName)
-			}
-			for _, a := range l.IPv4 {
-				if !a.Is4() || !seg.IPv4.Contains(a) || !isHost(seg.IPv4, a) {
-					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv4)
-				}
-			}
-			for _, a := range l.IPv6 {
-				if !seg.IPv6.IsValid() {
-					bad("%s: address %s given but segment %s has no ipv6 prefix", where, a, seg.Name)
-				} else if !a.Is6() || !seg.IPv6.Contains(a) || !isHost(seg.IPv6, a) {
-					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv6)
-				}
-			}
-		}
-		for k, v := range n.Sysctls {
-			if !sysctlRE.MatchString(k) {
-				bad("%s: sysctl %q: only net.* sysctls are per namespace, so only they can be set", where, k)
-			}
-			if strings.ContainsAny(v, "\n\x00") || v == "" {
-				bad("%s: sysctl %s has an empty or multi-line value", where, k)
-			}
-		}
-	}
-	if count[RoleClient] != 1 {
-		bad("a lab needs exactly one client node, found %d", count[RoleClient])
-	}
-	if count[RoleRealServer] == 0 {
-		bad("a lab needs at least one real-server node")
-	}
-	if count[RoleDirector] > 2 || count[RoleRouter] > 1 {
-		bad("a lab has at most two directors (one, or a high-availability pair) and one router, found %d and %d", count[RoleDirector], count[RoleRouter])
-	}
-	for _, err := range []error{CheckSwitch(p.Switch), checkCPUs(p.Nodes)} {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	checkHA(p, bad)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err := checkWiring(p); err != nil {
-		return nil, err
-	}
-	if err := planAddresses(p, segs); err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // notGlobalUnicast says what a is when it cannot be a lab's address (a
@@ -271,6 +351,9 @@ func CheckLabNames(flag, prefix string, suffixes ...string) error {
 }
 
 func validMode(m Mode) bool {
+	if m == ModeCustom {
+		return true
+	}
 	for _, x := range Modes {
 		if m == x {
 			return true
