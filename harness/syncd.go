@@ -12,21 +12,15 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink/nl"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // The IPVS connection-synchronisation daemon, driven over the kernel's
 // generic netlink family "IPVS" (include/uapi/linux/ip_vs.h,
-// net/netfilter/ipvs/ip_vs_ctl.c). moby/ipvs has these command numbers but
-// no API for them, so the messages are written here with the netlink
-// package moby/ipvs itself is built on (vishvananda/netlink's nl): one
-// dependency for both, and its requests run on a socket opened inside the
-// director's namespace, which is where the daemon lives.
+// net/netfilter/ipvs/ip_vs_ctl.c) on an IPVSNetlink socket inside the
+// director's namespace, which is where the daemon lives: moby/ipvs has
+// these command numbers but no API for them.
 const (
-	ipvsGenlName    = "IPVS"
-	ipvsGenlVersion = 1
-
 	ipvsCmdNewDaemon = 9
 	ipvsCmdGetDaemon = 11
 
@@ -218,66 +212,23 @@ func parseDaemon(msg []byte) (SyncDaemon, error) {
 	return s, nil
 }
 
-// genl sends one IPVS generic netlink command on a socket opened inside
-// the director's namespace and returns the replies.
+// genl sends one IPVS generic netlink command on the director's socket
+// inside its namespace and returns the replies.
 func (d *Director) genl(cmd uint8, flags int, attr *nl.RtAttr) ([][]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.genlSock == nil {
-		ns, err := netns.GetFromPath(d.Node.NsPath())
+		s, err := OpenIPVSNetlink(d.Node)
 		if err != nil {
-			return nil, fmt.Errorf("open namespace %s: %w", d.Node.Namespace, err)
-		}
-		defer ns.Close()
-		sock, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_GENERIC)
-		if err != nil {
-			return nil, fmt.Errorf("open generic netlink in %s: %w", d.Node.Namespace, err)
-		}
-		// One handle, so one sequence: a reply left over from an earlier
-		// request never passes for the answer to a later one.
-		h := &nl.SocketHandle{Socket: sock}
-		family, err := ipvsFamily(h)
-		if err != nil {
-			sock.Close()
 			return nil, err
 		}
-		d.genlSock, d.genlFamily = h, family
+		d.genlSock, d.genlFamily = s.sock, s.family
 	}
-	if flags&unix.NLM_F_DUMP == 0 {
-		flags |= unix.NLM_F_ACK // a command's errors come back as its acknowledgement
+	s := &IPVSNetlink{sock: d.genlSock, family: d.genlFamily}
+	if attr == nil {
+		return s.Execute(cmd, flags)
 	}
-	req := nl.NewNetlinkRequest(int(d.genlFamily), flags)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_GENERIC: d.genlSock}
-	req.AddData(&nl.Genlmsg{Command: cmd, Version: ipvsGenlVersion})
-	if attr != nil {
-		req.AddData(attr)
-	}
-	return req.Execute(unix.NETLINK_GENERIC, 0)
-}
-
-// ipvsFamily asks the generic netlink controller for the IPVS family's id
-// (no NLM_F_ACK: the answer is the acknowledgement).
-func ipvsFamily(h *nl.SocketHandle) (uint16, error) {
-	req := nl.NewNetlinkRequest(unix.GENL_ID_CTRL, 0)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_GENERIC: h}
-	req.AddData(&nl.Genlmsg{Command: nl.GENL_CTRL_CMD_GETFAMILY, Version: nl.GENL_CTRL_VERSION})
-	req.AddData(nl.NewRtAttr(nl.GENL_CTRL_ATTR_FAMILY_NAME, nl.ZeroTerminated(ipvsGenlName)))
-	msgs, err := req.Execute(unix.NETLINK_GENERIC, 0)
-	if err != nil {
-		return 0, fmt.Errorf("find the IPVS generic netlink family (is ip_vs loaded?): %w", err)
-	}
-	for _, m := range msgs {
-		attrs, err := nl.ParseRouteAttr(m[nl.SizeofGenlmsg:])
-		if err != nil {
-			return 0, err
-		}
-		for _, a := range attrs {
-			if a.Attr.Type == nl.GENL_CTRL_ATTR_FAMILY_ID {
-				return nl.NativeEndian().Uint16(a.Value), nil
-			}
-		}
-	}
-	return 0, errors.New("the generic netlink controller did not name the IPVS family's id")
+	return s.Execute(cmd, flags, attr)
 }
 
 // Conn is one entry of a director's IPVS connection table.
