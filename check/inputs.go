@@ -45,6 +45,8 @@ func (in Inputs) Validate() error {
 		bad("nothing to check: give --keepalived FILE (once per director) or --ipvs-rules FILE")
 	case len(in.Keepalived) > 0 && in.Rules != "":
 		bad("--keepalived and --ipvs-rules are two ways to give the rules: give one")
+	case in.Rules != "" && in.Capture != "":
+		bad("--capture describes keepalived directors; with --ipvs-rules the lab plans its one director (leave --capture out)")
 	case len(in.Keepalived) > 2:
 		bad("%d keepalived files: give one per director, at most two (a pair)", len(in.Keepalived))
 	}
@@ -96,6 +98,9 @@ type Director struct {
 	ConfigID string
 	Conf     *conf.File
 	Machine  *Machine
+
+	// addrs are the addresses the design gave its interfaces.
+	addrs []linkAddr
 }
 
 // Bundle is what the operator brought, read and checked.

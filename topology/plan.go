@@ -235,7 +235,7 @@ func checkRoutes(n *NodeSpec, devs map[string]bool, custom bool, bad func(string
 		switch {
 		case r.Type != "" && r.Type != "local":
 			bad("node %s: route %s has type %q: use local or leave it out", n.Name, r, r.Type)
-		case r.Dev != "" && !devs[r.Dev]:
+		case r.Dev != "" && !devs[r.Dev] && !(r.Type == "local" && r.Dev == "lo"):
 			bad("node %s: route %s goes through %s, which is not one of its links", n.Name, r, r.Dev)
 		case r.Type == "local" && (!r.Dst.IsValid() || r.Dev == ""):
 			bad("node %s: a local route needs a destination and a link", n.Name)
