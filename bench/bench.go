@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/internal/proc"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -663,7 +664,7 @@ var recordedSysctls = map[string][]string{
 // benchEnv records the machine and, per mode, the sysctls of benchSysctls
 // ("nat/director/net.ipv4.vs.conn_reuse_mode").
 func environment(labs []*modeLab) Env {
-	e := Env{GoVersion: runtime.Version(), Kernel: topology.KernelRelease(),
+	e := Env{GoVersion: runtime.Version(), Kernel: proc.KernelRelease(),
 		CPUModel: cpuModel(), CPUs: runtime.NumCPU(), Accel: "host", Sysctls: map[string]string{}}
 	for _, l := range labs {
 		for node, keys := range recordedSysctls {

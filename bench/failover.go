@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/harness/keepalived"
+	"github.com/lvslab/lvslab/internal/proc"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -34,7 +36,7 @@ import (
 // Failover kinds: how a round fails the master.
 const (
 	// FailoverCrash stops and kills every keepalived process of the master
-	// and takes its links down (harness.HADirector.Crash); it comes back
+	// and takes its links down (keepalived.Director.Crash); it comes back
 	// as a restarted machine (a fresh namespace).
 	FailoverCrash = "crash"
 	// FailoverTerm stops keepalived gracefully (SIGTERM).
@@ -154,7 +156,7 @@ type FailoverSettings struct {
 	FailoverConfig
 	// Bin is the width of PerBin's bins.
 	Bin Seconds `json:"bin_s"`
-	// Advert is VRRP's advertisement interval (harness.HAOptions' default);
+	// Advert is VRRP's advertisement interval (keepalived.Options' default);
 	// priorities and health timing are the lab's too.
 	Advert Seconds `json:"advert_s"`
 }
@@ -234,7 +236,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (res *FailoverResult, 
 	recorded := cfg
 	recorded.Progress = nil // a result holds no callback
 	res = &FailoverResult{
-		Env: Env{GoVersion: runtime.Version(), Kernel: topology.KernelRelease(), CPUModel: cpuModel(), CPUs: runtime.NumCPU(),
+		Env: Env{GoVersion: runtime.Version(), Kernel: proc.KernelRelease(), CPUModel: cpuModel(), CPUs: runtime.NumCPU(),
 			Accel: "host", Started: start.UTC(), Sysctls: map[string]string{}},
 		Config: FailoverSettings{FailoverConfig: recorded, Bin: Seconds(bin), Advert: Seconds(time.Second)},
 	}
@@ -254,19 +256,19 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (res *FailoverResult, 
 // failoverSeries runs every round of one sync setting on a fresh pair.
 func failoverSeries(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, withSync bool, done, total int) (rounds []FailoverRound, err error) {
 	// TCP_CHECK: the cheapest health check, since health is not measured here.
-	ha, err := harness.OpenHA(lab.Lab, harness.HAOptions{Sync: withSync, NoPreempt: true, Check: "TCP_CHECK"})
+	pair, err := keepalived.Open(lab.Lab, keepalived.Options{Sync: withSync, NoPreempt: true, Check: "TCP_CHECK"})
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		err = errors.Join(err, ha.Close())
+		err = errors.Join(err, pair.Close())
 		// Both directors come out as from a restart: the next series
 		// starts on clean tables.
 		for _, d := range lab.Directors() {
 			err = errors.Join(err, lab.Reboot(d.Name))
 		}
 	}()
-	master, backup := ha.Director(topology.Director1), ha.Director(topology.Director2)
+	master, backup := pair.Director(topology.Director1), pair.Director(topology.Director2)
 	wait, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := master.Start(); err != nil {
@@ -313,7 +315,7 @@ func failoverSeries(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, w
 				cfg.Progress(FailoverStep{Done: done, Total: total, Kind: kind, Sync: withSync, Round: r})
 			}
 			done++
-			round, at, err := failoverRound(ctx, cfg, lab, ha, master, backup, kind)
+			round, at, err := failoverRound(ctx, cfg, lab, master, backup, kind)
 			if err != nil {
 				return rounds, fmt.Errorf("%s round %d (sync %v): %w", kind, r, withSync, err)
 			}
@@ -331,7 +333,7 @@ func failoverSeries(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, w
 // failoverRound fails the master in one way and brings it back as the
 // backup; it returns the round (without its load figures) and the fault's
 // instant.
-func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, ha *harness.HA, master, backup *harness.HADirector, kind string) (FailoverRound, time.Time, error) {
+func failoverRound(ctx context.Context, cfg FailoverConfig, lab *harness.Lab, master, backup *keepalived.Director, kind string) (FailoverRound, time.Time, error) {
 	round := FailoverRound{From: master.Name(), To: backup.Name(), Kept: cfg.Kept, NotifyS: -1, VIPS: -1, ClientS: -1}
 	if ctx.Err() != nil {
 		return round, time.Time{}, ctx.Err()

@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lvslab/lvslab/internal/proc"
 	"github.com/lvslab/lvslab/topology"
-	"github.com/lvslab/lvslab/vm"
 )
 
 // How much CPU each station of a lab uses, measured around every
@@ -239,7 +239,7 @@ func (s *vcpuSampler) sample(line string) bool {
 	}
 	smp := HostSample{Mark: mark, At: time.Now(), VCPU: map[int]time.Duration{}}
 	for cpu, tid := range s.threads {
-		d, err := vm.ThreadCPUTime(s.pid, tid)
+		d, err := proc.ThreadCPUTime(s.pid, tid)
 		if err != nil && s.err == nil {
 			s.err = err
 		}

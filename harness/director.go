@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
+	"github.com/lvslab/lvslab/internal/proc"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -93,7 +94,7 @@ func CheckIPVS() error {
 	// the file decides.
 	exec.Command("modprobe", "-q", "ip_vs").Run()
 	if _, err := os.Stat(ipvsProc); err != nil {
-		return fmt.Errorf("this kernel (%s) has no IPVS (%s is missing and modprobe ip_vs failed): use a kernel with ip_vs, or run inside lvslab vm", topology.KernelRelease(), ipvsProc)
+		return fmt.Errorf("this kernel (%s) has no IPVS (%s is missing and modprobe ip_vs failed): use a kernel with ip_vs, or run inside lvslab vm", proc.KernelRelease(), ipvsProc)
 	}
 	return nil
 }
@@ -415,10 +416,19 @@ var ipvsSysctls = map[string]bool{"conntrack": true, "conn_reuse_mode": true, "e
 	"schedule_icmp": true, "ignore_tunneled": true, "pmtu_disc": true, "nat_icmp_send": true,
 	"sync_threshold": true, "sync_refresh_period": true, "sync_retries": true, "sync_persist_mode": true}
 
-// SetSysctl sets one net.ipv4.vs.* sysctl in the director, by its short name.
-func (d *Director) SetSysctl(name, value string) error {
+// CheckIPVSSysctl says whether a director may set the net.ipv4.vs.*
+// sysctl of that short name.
+func CheckIPVSSysctl(name string) error {
 	if !ipvsSysctls[name] {
 		return fmt.Errorf("IPVS sysctl %q is not one lvslab sets (see ipvs-sysctl.rst)", name)
+	}
+	return nil
+}
+
+// SetSysctl sets one net.ipv4.vs.* sysctl in the director, by its short name.
+func (d *Director) SetSysctl(name, value string) error {
+	if err := CheckIPVSSysctl(name); err != nil {
+		return err
 	}
 	return d.Node.SetSysctl("net.ipv4.vs."+name, value)
 }

@@ -7,7 +7,10 @@
 // miswired lab's cause.
 //
 // It builds on package topology and must not create or delete namespaces
-// or links itself, nor touch the root namespace.
+// or links itself, nor touch the root namespace. A director pair's
+// keepalived is package keepalived's (harness/keepalived), which builds on
+// this one: harness never imports it, and a supervisor runs a pair only
+// when handed one (Supervised).
 //
 // Linux only, as package topology: every file but this one is built for
 // linux alone.

@@ -66,12 +66,43 @@ func StartDirector(lab *topology.Lab, opt DirectorOptions) (*Director, error) {
 	return d, nil
 }
 
-func (d *Director) start(lab *topology.Lab, opt DirectorOptions) error {
-	d.Sysctls, d.port = MethodSysctls(d.Method), lab.Spec.VIP.Port
+// OpenManagedDirector opens IPVS in a director whose virtual service
+// another program adds and keeps (keepalived's checkers): it records the
+// lab's method, that service and the sysctls, and sets the method's
+// sysctls and then extra ones, but adds nothing to the table.
+func OpenManagedDirector(n *topology.Node, spec *topology.Spec, vip Service, extra map[string]string) (*Director, error) {
+	method, err := MethodOf(spec.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
+	}
+	d, err := OpenDirectorAt(n)
+	if err != nil {
+		return nil, err
+	}
+	d.Method, d.port, d.VIP = method, spec.VIP.Port, []Service{vip}
+	d.Sysctls = MethodSysctls(method)
+	maps.Copy(d.Sysctls, extra)
+	if err := d.setSysctls(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// setSysctls sets every sysctl the director records, in name order.
+func (d *Director) setSysctls() error {
 	for _, k := range slices.Sorted(maps.Keys(d.Sysctls)) {
 		if err := d.SetSysctl(k, d.Sysctls[k]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (d *Director) start(lab *topology.Lab, opt DirectorOptions) error {
+	d.Sysctls, d.port = MethodSysctls(d.Method), lab.Spec.VIP.Port
+	if err := d.setSysctls(); err != nil {
+		return err
 	}
 	for _, v6 := range []bool{false, true} {
 		vip := lab.Spec.VIP.IPv4

@@ -22,12 +22,18 @@ import (
 
 const controlSocket = "control.sock"
 
+// Supervised is what a supervisor runs beside the real servers (a
+// director pair's keepalived, package keepalived): it starts, returns a
+// channel closed once it stopped again after ctx ended, and calls stop if
+// it cannot go on, which ends the supervisor. An error ends it at once.
+type Supervised func(ctx context.Context, lab *topology.Lab, stop func()) (done <-chan struct{}, err error)
+
 // Supervise runs the real servers of a lab that is already up (built by
 // another process) until ctx ends, and answers the control socket in the
-// lab's state directory; in an HA lab it also runs the keepalived pair
-// SaveHAOptions asked for. ready is called once the servers serve. It is the body
-// of the supervisor process StartSupervisor starts.
-func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func()) error {
+// lab's state directory; it also runs each of also for as long. ready is
+// called once all serve. It is the body of the supervisor process
+// StartSupervisor starts.
+func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func(), also ...Supervised) error {
 	// Recorded before anything else, by itself: whatever happens to the
 	// command that started it, removing the lab stops it.
 	if err := topology.RecordProcess(name, os.Getpid(), "supervisor"); err != nil {
@@ -62,15 +68,20 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func())
 		<-ctx.Done()
 		srv.Close()
 	}()
-	// A director pair's keepalived runs as long as the servers do.
-	haDone, err := superviseHA(ctx, t, stop)
-	if err != nil {
-		return err
-	}
+	var running []<-chan struct{}
 	defer func() {
 		stop()
-		<-haDone
+		for _, done := range running {
+			<-done
+		}
 	}()
+	for _, run := range also {
+		done, err := run(ctx, t, stop)
+		if err != nil {
+			return err
+		}
+		running = append(running, done)
+	}
 	if ready != nil {
 		ready()
 	}
@@ -81,9 +92,8 @@ func Supervise(ctx context.Context, name string, cfg ServerConfig, ready func())
 }
 
 // SupervisorCommand is the subcommand of the lvslab binary that runs
-// Supervise: StartSupervisor runs "<lvslab> supervise --name LAB …", the
-// only command line topology.Remove stops.
-const SupervisorCommand = topology.SupervisorArg
+// Supervise: StartSupervisor runs "<lvslab> supervise --name LAB …".
+const SupervisorCommand = "supervise"
 
 // StartSupervisor starts a supervisor process for a built lab: the lvslab
 // binary running Supervise in its own session, so that the real servers
@@ -106,6 +116,7 @@ func StartSupervisor(ctx context.Context, lab string, cfg ServerConfig) error {
 		"--body-size", strconv.Itoa(cfg.BodySize), "--service-time", cfg.ServiceTime.String())
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	topology.MarkCommand(cmd, lab)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the real servers' supervisor: %w", err)
 	}

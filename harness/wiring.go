@@ -152,7 +152,7 @@ func Verify(lab *topology.Lab, mode topology.Mode) error {
 		return fmt.Errorf("lab %s has no director", lab.Spec.Name)
 	}
 	for _, p := range vipPrefixes(lab.Spec) {
-		if !lab.Spec.IsHA() && !hasAddr(d, "lo", p.Addr()) {
+		if !lab.Spec.IsHA() && !HasAddr(d, "lo", p.Addr()) {
 			bad("director: the VIP %s is not a local address, so IPVS never sees packets for it: put it on lo", p.Addr())
 		}
 	}
@@ -181,7 +181,7 @@ func Verify(lab *topology.Lab, mode topology.Mode) error {
 			if v := sysctlMax(rs, "arp_announce", seg); v < 2 {
 				bad("%s: arp_announce is %d on %s: it may announce the VIP from its LAN address (%s needs arp_announce=2)", rs.Name, v, seg, mode)
 			}
-			if !hasAddr(rs, "lo", lab.Spec.VIP.IPv4) {
+			if !HasAddr(rs, "lo", lab.Spec.VIP.IPv4) {
 				bad("%s: the VIP %s is not on lo: packets the director forwards to it are dropped (%s needs the VIP on lo)", rs.Name, lab.Spec.VIP.IPv4, mode)
 			}
 		}
@@ -240,7 +240,8 @@ func sysctlMax(n *topology.Node, key, dev string) int {
 	return best
 }
 
-func hasAddr(n *topology.Node, link string, a netip.Addr) bool {
+// HasAddr says whether the node has the address on that link.
+func HasAddr(n *topology.Node, link string, a netip.Addr) bool {
 	l, err := n.Netlink().LinkByName(link)
 	if err != nil {
 		return false

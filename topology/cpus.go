@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvslab/lvslab/internal/proc"
 )
 
 // The machine model: a node given CPUs of its own (NodeSpec.CPUs) is a
@@ -409,14 +411,13 @@ func BatchSelf() error {
 func eachThread(pid int, do func(tid int) error) error {
 	seen := map[int]bool{}
 	for range 5 {
-		entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		tids, err := proc.Threads(pid)
 		if err != nil {
-			return fmt.Errorf("list the threads of process %d: %w", pid, err)
+			return err
 		}
 		fresh := false
-		for _, e := range entries {
-			tid, err := strconv.Atoi(e.Name())
-			if err != nil || seen[tid] {
+		for _, tid := range tids {
+			if seen[tid] {
 				continue
 			}
 			fresh, seen[tid] = true, true

@@ -24,8 +24,9 @@
 // A lab's name passes CheckLabName before any path is built from it; its
 // directory holds a lock (flock) taken exclusively to build or remove it and
 // shared to use it; Remove acts only on state this user wrote, deletes only
-// namespaces named lvs-<lab>-<node>, and kills only processes that still are
-// that lab's supervisor.
+// namespaces named lvs-<lab>-<node>, and kills only processes of this user
+// started marked as the lab's (MarkCommand) and, if recorded, still the
+// process recorded (process.go).
 //
 // The lab's bridges hold a static forwarding entry for every node's link
 // unless the spec asks for a learning switch (Switch, switch.go). A node

@@ -3,14 +3,12 @@
 package topology
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,19 +45,6 @@ type State struct {
 	Namespaces []string  `json:"namespaces"`
 	Spec       *Spec     `json:"spec"`
 }
-
-// Process is a process that belongs to a lab (the supervisor of a lab
-// brought up by "lvslab up"). The start time guards against killing an
-// unrelated process that reused the pid.
-type Process struct {
-	PID       int    `json:"pid"`
-	StartTime uint64 `json:"start_time"`
-	Role      string `json:"role"`
-}
-
-// SupervisorArg is the argument that makes the lvslab binary a lab's
-// supervisor ("lvslab supervise --name LAB"): the only process Remove kills.
-const SupervisorArg = "supervise"
 
 func stateDir(lab string) string { return filepath.Join(StateRoot, lab) }
 
@@ -311,142 +296,6 @@ func Labs() ([]string, error) {
 // lab must have passed CheckLabName.
 func StateFile(lab, name string) string { return filepath.Join(stateDir(lab), name) }
 
-// RecordProcess notes a process that serves the lab, so that Remove can
-// stop it even after the process that started it died.
-func RecordProcess(lab string, pid int, role string) error {
-	if err := CheckLabName(lab); err != nil {
-		return err
-	}
-	if err := checkOwned(stateDir(lab), true); err != nil {
-		return fmt.Errorf("record process %d of lab %s: %w", pid, lab, err)
-	}
-	start, err := processStart(pid)
-	if err != nil {
-		return fmt.Errorf("record process %d of lab %s: %w", pid, lab, err)
-	}
-	return writeJSON(StateFile(lab, "process-"+strconv.Itoa(pid)+".json"), Process{PID: pid, StartTime: start, Role: role})
-}
-
-// Processes lists the live processes recorded for a lab: those whose
-// record lvslab wrote, whose start time matches, and that still are what
-// was recorded: "lvslab supervise --name LAB", or a keepalived of the lab
-// (isKeepalived).
-func Processes(lab string) []Process {
-	if CheckLabName(lab) != nil {
-		return nil
-	}
-	files, _ := filepath.Glob(StateFile(lab, "process-*.json"))
-	var out []Process
-	for _, f := range files {
-		if checkOwned(f, false) != nil {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		var p Process
-		if err != nil || json.Unmarshal(data, &p) != nil {
-			continue
-		}
-		if p.PID > 1 && p.belongsTo(lab) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// commandLine is the argument list of pid if it is alive and started at
-// start (0: any time).
-func commandLine(pid int, start uint64) ([]string, bool) {
-	if got, err := processStart(pid); err != nil || (start != 0 && got != start) {
-		return nil, false
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return nil, false
-	}
-	return strings.Split(strings.TrimRight(string(data), "\x00"), "\x00"), true
-}
-
-// isSupervisor says whether pid is alive, started at start (0: any time),
-// and runs "<lvslab> supervise … --name lab …".
-func isSupervisor(pid int, start uint64, lab string) bool {
-	argv, ok := commandLine(pid, start)
-	if !ok || len(argv) < 2 || argv[1] != SupervisorArg || !isLvslab(pid) {
-		return false
-	}
-	for i, a := range argv[2:] {
-		if a == "--name="+lab || (a == "--name" && i+3 < len(argv) && argv[i+3] == lab) {
-			return true
-		}
-	}
-	return false
-}
-
-// KeepalivedRole begins the recorded role of a keepalived process.
-const KeepalivedRole = "keepalived"
-
-// belongsTo says whether the recorded process is alive, the same process
-// (its start time), and still the lab's.
-func (p Process) belongsTo(lab string) bool {
-	if strings.HasPrefix(p.Role, KeepalivedRole) {
-		return isKeepalived(p.PID, p.StartTime, lab)
-	}
-	return isSupervisor(p.PID, p.StartTime, lab)
-}
-
-// isKeepalived says whether pid is alive, started at start (0: any time),
-// and is a keepalived (a parent or one of its forked children, which keep
-// its command line) whose configuration file lies in the lab's state
-// directory, as the harness starts it.
-func isKeepalived(pid int, start uint64, lab string) bool {
-	argv, ok := commandLine(pid, start)
-	if !ok || filepath.Base(argv[0]) != KeepalivedRole {
-		return false
-	}
-	dir := stateDir(lab) + string(filepath.Separator)
-	for i, a := range argv[1:] {
-		if a == "-f" && i+2 < len(argv) && strings.HasPrefix(argv[i+2], dir) {
-			return true
-		}
-	}
-	return false
-}
-
-// isLvslab says whether pid runs this binary or one named lvslab*
-// (another build of it, perhaps since replaced).
-func isLvslab(pid int) bool {
-	exe := fmt.Sprintf("/proc/%d/exe", pid)
-	if a, err := os.Stat(exe); err == nil {
-		if b, err := os.Stat("/proc/self/exe"); err == nil && os.SameFile(a, b) {
-			return true
-		}
-	}
-	target, err := os.Readlink(exe)
-	return err == nil && strings.HasPrefix(filepath.Base(strings.TrimSuffix(target, " (deleted)")), "lvslab")
-}
-
-// labProcesses finds the live processes of a lab: those recorded, and any
-// supervisor or keepalived not yet recorded (started by a command killed
-// before it could).
-func labProcesses(lab string) []Process {
-	out := Processes(lab)
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(filepath.Base(p))
-		if err != nil || pid == os.Getpid() || slices.ContainsFunc(out, func(q Process) bool { return q.PID == pid }) {
-			continue
-		}
-		start, err := processStart(pid)
-		switch {
-		case err != nil:
-		case isSupervisor(pid, start, lab):
-			out = append(out, Process{PID: pid, StartTime: start, Role: "supervisor"})
-		case isKeepalived(pid, start, lab):
-			out = append(out, Process{PID: pid, StartTime: start, Role: KeepalivedRole})
-		}
-	}
-	return out
-}
-
 // Remove stops a lab's processes, deletes its namespaces and its state
 // directory: what "lvslab down" does. It is safe to repeat, and it removes
 // a half-built or corrupt lab from what exists on the host. It refuses a
@@ -649,73 +498,6 @@ func deleteNamespace(name string) error {
 	return nil
 }
 
-// stopProcess kills a lab's process and waits for it to end. Through a
-// pidfd, where the kernel has them, the process checked is the process
-// signalled even if its pid is reused meanwhile.
-func stopProcess(p Process, lab string) error {
-	fd, err := unix.PidfdOpen(p.PID, 0)
-	switch {
-	case errors.Is(err, unix.ESRCH):
-		return nil
-	case err != nil:
-		fd = -1 // no pidfds on this kernel: the checks below, then kill(2)
-	default:
-		defer unix.Close(fd)
-	}
-	if !p.belongsTo(lab) {
-		return nil // gone, or the pid is another process's now
-	}
-	if fd >= 0 {
-		err = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-	} else {
-		err = unix.Kill(p.PID, unix.SIGKILL)
-	}
-	if err != nil && !errors.Is(err, unix.ESRCH) {
-		return err
-	}
-	for range 400 {
-		if fd >= 0 {
-			// A pidfd becomes readable when its process ends.
-			if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 5); n > 0 {
-				reap(p.PID)
-				return nil
-			}
-		} else {
-			if _, err := processStart(p.PID); err != nil {
-				return nil
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		reap(p.PID)
-	}
-	return errors.New("still running 2s after SIGKILL")
-}
-
-// reap collects a child of ours, which stays a zombie until it is.
-func reap(pid int) {
-	var ws unix.WaitStatus
-	unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-}
-
-// processStart reads the start time (in clock ticks since boot) of a live,
-// non-zombie process.
-func processStart(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name, which may hold spaces, start after ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	fields := strings.Fields(string(data[i+1:]))
-	if len(fields) < 20 || fields[0] == "Z" {
-		return 0, errors.New("not running")
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
-}
-
 func writeJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -726,14 +508,4 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)
-}
-
-// KernelRelease is the running kernel's release (uname -r): what a lab is
-// built on, recorded with every result.
-func KernelRelease() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "unknown"
-	}
-	return unix.ByteSliceToString(u.Release[:])
 }

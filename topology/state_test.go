@@ -11,11 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/internal/proc"
 )
 
 // A copy of this test binary started with LVSLAB_TEST_SLEEP set sleeps
-// instead of testing: a process whose command line is what the test
-// gives it, e.g. "supervise --name lab", and whose executable is this one.
+// instead of testing: a process the test may mark as a lab's.
 func TestMain(m *testing.M) {
 	if os.Getenv("LVSLAB_TEST_SLEEP") != "" {
 		time.Sleep(time.Minute)
@@ -40,28 +41,26 @@ func tempRoots(t *testing.T) (state, netns string) {
 	return StateRoot, netnsRoot
 }
 
-// startProcess runs this test binary as a sleeping process with argv.
-func startProcess(t *testing.T, argv ...string) *exec.Cmd {
+// startProcess runs this test binary as a sleeping process, marked as
+// lab's (MarkCommand) unless lab is "".
+func startProcess(t *testing.T, lab string) *exec.Cmd {
 	t.Helper()
 	self, _ := os.Executable()
 	cmd := exec.Command(self)
-	cmd.Args = append([]string{self}, argv...)
 	cmd.Env = append(os.Environ(), "LVSLAB_TEST_SLEEP=1")
+	if lab != "" {
+		MarkCommand(cmd, lab)
+	}
+	// Start returns once the child runs this binary: its identity and
+	// environment are already the ones read below.
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// Wait until it runs this binary, not the fork before exec.
-	for i := 0; i < 200; i++ {
-		if data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)); strings.Contains(string(data), argv[0]) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 	return cmd
 }
 
-func alive(pid int) bool { _, err := processStart(pid); return err == nil }
+func alive(pid int) bool { _, err := proc.Identify(pid); return err == nil }
 
 func touch(t *testing.T, path string) {
 	t.Helper()
@@ -90,7 +89,7 @@ func TestEveryEntryPointRefusesABadLabName(t *testing.T) {
 	// state.json outside the state root listing a live process and a file.
 	victim := filepath.Join(filepath.Dir(filepath.Dir(state)), "x")
 	os.MkdirAll(victim, 0o755)
-	sleep := startProcess(t, "sleep")
+	sleep := startProcess(t, "x")
 	keep := filepath.Join(victim, "keep")
 	touch(t, keep)
 	data, _ := json.Marshal(State{Lab: "x", Namespaces: []string{"../../" + keep}, Spec: Small()})
@@ -262,82 +261,6 @@ func TestClaimStateIsAtomicAndLocked(t *testing.T) {
 	lock.release()
 	if entries, _ := os.ReadDir(state); len(entries) != 1 {
 		t.Errorf("the staging directory was left: %v", entries)
-	}
-}
-
-func TestRemoveKillsOnlyTheLabsSupervisor(t *testing.T) {
-	tempRoots(t)
-	plant(t, "lab", &State{Lab: "lab", Spec: Small()})
-	recorded := startProcess(t, SupervisorArg, "--name", "lab")
-	unrecorded := startProcess(t, SupervisorArg, "--name=lab")
-	other := startProcess(t, SupervisorArg, "--name", "other")
-	sleep := startProcess(t, "sleep", "--name", "lab")
-	for _, c := range []*exec.Cmd{recorded, sleep} {
-		if err := RecordProcess("lab", c.Process.Pid, "supervisor"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A record whose start time does not match: the pid was reused.
-	reused := Process{PID: other.Process.Pid, StartTime: 1, Role: "supervisor"}
-	writeJSON(StateFile("lab", fmt.Sprintf("process-%d.json", reused.PID)), reused)
-	if got := Processes("lab"); len(got) != 1 || got[0].PID != recorded.Process.Pid {
-		t.Errorf("Processes: %+v, want only the recorded supervisor", got)
-	}
-	if err := Remove("lab"); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*exec.Cmd{recorded, unrecorded} {
-		if alive(c.Process.Pid) {
-			t.Errorf("supervisor %v was not killed", c.Args[1:])
-		}
-	}
-	for _, c := range []*exec.Cmd{other, sleep} {
-		if !alive(c.Process.Pid) {
-			t.Errorf("%v was killed", c.Args[1:])
-		}
-	}
-}
-
-func TestRemoveKillsTheLabsKeepalived(t *testing.T) {
-	tempRoots(t)
-	plant(t, "lab", &State{Lab: "lab", Spec: Small()})
-	// This test binary, named keepalived as a keepalived's children are.
-	keepalived := func(conf string) *exec.Cmd {
-		self, _ := os.Executable()
-		cmd := exec.Command(self)
-		cmd.Args = []string{KeepalivedRole, "-n", "-f", conf}
-		cmd.Env = append(os.Environ(), "LVSLAB_TEST_SLEEP=1")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		for range 200 {
-			if data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)); strings.HasPrefix(string(data), KeepalivedRole+"\x00") {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		return cmd
-	}
-	recorded := keepalived(StateFile("lab", "keepalived-director1.conf"))
-	unrecorded := keepalived(StateFile("lab", "keepalived-director2.conf"))
-	other := keepalived(StateFile("other", "keepalived-director1.conf"))
-	if err := RecordProcess("lab", recorded.Process.Pid, KeepalivedRole+" director1"); err != nil {
-		t.Fatal(err)
-	}
-	if got := Processes("lab"); len(got) != 1 || got[0].PID != recorded.Process.Pid {
-		t.Errorf("Processes: %+v, want the recorded keepalived", got)
-	}
-	if err := Remove("lab"); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*exec.Cmd{recorded, unrecorded} {
-		if alive(c.Process.Pid) {
-			t.Errorf("keepalived %v was not killed", c.Args)
-		}
-	}
-	if !alive(other.Process.Pid) {
-		t.Errorf("another lab's keepalived was killed")
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/internal/proc"
 )
 
 // Paths inside the initramfs.
@@ -292,7 +292,7 @@ func modprobeMain(args []string) int {
 			names = append(names, a)
 		}
 	}
-	release := topology.KernelRelease()
+	release := proc.KernelRelease()
 	ix, err := ReadModuleIndex(filepath.Join(guestModules, release))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "modprobe:", err)

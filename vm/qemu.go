@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/internal/proc"
 )
 
 // Options is one run of a command inside a VM.
@@ -406,7 +406,7 @@ func kvmUsable(log func(string)) bool {
 // dropped when either changes.
 func hostFingerprint() string {
 	ver, _ := exec.Command("qemu-system-x86_64", "--version").Output()
-	return topology.KernelRelease() + " " + strings.SplitN(string(ver), "\n", 2)[0]
+	return proc.KernelRelease() + " " + strings.SplitN(string(ver), "\n", 2)[0]
 }
 
 // guestEnvPrefixes are the host variables a guest command sees: they

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -97,34 +94,4 @@ func VCPUThreads(socket string, timeout time.Duration) (map[int]int, error) {
 		return nil, errors.New("QMP query-cpus-fast listed no vCPU")
 	}
 	return out, nil
-}
-
-// ThreadCPUTime is the CPU time a host thread has used: the scheduler's
-// own nanosecond count (/proc/PID/task/TID/schedstat, first field), or the
-// tick counts of its stat file where the kernel has no schedstat.
-func ThreadCPUTime(pid, tid int) (time.Duration, error) {
-	dir := fmt.Sprintf("/proc/%d/task/%d/", pid, tid)
-	if data, err := os.ReadFile(dir + "schedstat"); err == nil {
-		if f := strings.Fields(string(data)); len(f) > 0 {
-			if ns, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-				return time.Duration(ns), nil
-			}
-		}
-	}
-	data, err := os.ReadFile(dir + "stat")
-	if err != nil {
-		return 0, fmt.Errorf("read the CPU time of thread %d: %w", tid, err)
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("thread %d: malformed %sstat", tid, dir)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("thread %d: %w", tid, err)
-	}
-	const userHZ = 100 // USER_HZ, the unit of stat's times on every architecture Linux runs QEMU on
-	return time.Duration(utime+stime) * time.Second / userHZ, nil
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/harness/keepalived"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -208,7 +209,7 @@ func printPair(lab string, asJSON bool) error {
 		return err
 	}
 	defer t.Detach()
-	st, err := harness.ReadPair(t)
+	st, err := keepalived.ReadStatus(t)
 	if err != nil {
 		return err
 	}

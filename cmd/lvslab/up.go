@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/harness/keepalived"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -29,7 +30,7 @@ func init() {
 	})
 	register(&command{
 		name:    harness.SupervisorCommand,
-		summary: "Run the real servers of a lab (started by lvslab up and bench; not for direct use).",
+		summary: "Run the real servers of a lab, and its director pair's keepalived (started by lvslab up and bench; not for direct use).",
 		usage:   harness.SupervisorCommand + " --name N",
 		hidden:  true,
 		root:    true,
@@ -80,7 +81,7 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if spec, err = mf.apply(fs, spec); err != nil {
 		return err
 	}
-	ha := harness.HAOptions{Scheduler: *scheduler, Sync: *sync, NoPreempt: *nopreempt}
+	pair := keepalived.Options{Scheduler: *scheduler, Sync: *sync, NoPreempt: *nopreempt}
 	if spec.IsHA() && !spec.Mode.Balanced() {
 		return usageError{fmt.Errorf("a director pair runs keepalived for a virtual service: give --mode nat, dr or tun")}
 	}
@@ -94,7 +95,7 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	if spec.IsHA() {
 		// The supervisor runs keepalived beside the real servers.
-		if err := harness.SaveHAOptions(spec.Name, ha); err != nil {
+		if err := keepalived.SaveOptions(spec.Name, pair); err != nil {
 			return errors.Join(err, lab.Close())
 		}
 	}
@@ -103,9 +104,14 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	var master string
 	if spec.IsHA() {
-		if master, err = waitMaster(ctx, lab); err != nil {
-			return errors.Join(err, lab.Close())
+		wait, cancel := context.WithTimeout(ctx, time.Minute)
+		m, err := keepalived.WaitMaster(wait, lab)
+		cancel()
+		if err != nil {
+			log, _ := os.ReadFile(topology.StateFile(spec.Name, "supervisor.log"))
+			return errors.Join(fmt.Errorf("%w; the supervisor's log: %s", err, strings.TrimSpace(string(log))), lab.Close())
 		}
+		master = m.Name
 	} else if spec.Mode.Balanced() {
 		d, err := harness.StartDirector(lab, harness.DirectorOptions{Scheduler: *scheduler})
 		if err != nil {
@@ -146,31 +152,6 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fmt.Printf("load it:        sudo lvslab load --name %s --target %s --clients 16 --duration 10s\n", spec.Name, target)
 	fmt.Printf("tear it down:   sudo lvslab down --name %s\n", spec.Name)
 	return nil
-}
-
-// waitMaster waits for a director pair's election and names the master.
-func waitMaster(ctx context.Context, lab *topology.Lab) (string, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		st, err := harness.ReadPair(lab)
-		if err != nil {
-			return "", err
-		}
-		for _, d := range st.Directors {
-			if d.VIP {
-				return d.Name, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(topology.StateFile(lab.Spec.Name, "supervisor.log"))
-			return "", fmt.Errorf("no director took the VIP within a minute; the supervisor's log: %s", strings.TrimSpace(string(log)))
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func cfgString(c harness.ServerConfig) string {
@@ -217,7 +198,7 @@ func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := topology.CheckLabName(*name); err != nil {
 		return usageError{fmt.Errorf("--name: %w", err)}
 	}
-	return harness.Supervise(ctx, *name, cfg, nil)
+	return harness.Supervise(ctx, *name, cfg, nil, keepalived.RunSaved)
 }
 
 // machineFlags are how up places the lab on this machine's CPUs and how

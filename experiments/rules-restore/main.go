@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command rules-restore measures loading a large IPVS rules file into a
 // lab's director: parse time and memory, ipvsadm.Restore's time, the same
 // file through "ipvsadm -R" and, with -moby, through harness.Director's

@@ -21,12 +21,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/harness/keepalived"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/suites/internal/labtest"
 	"github.com/lvslab/lvslab/topology"
 )
 
-// A keepalived director pair (topology.PaperHA, harness.StartHA) with the
+// A keepalived director pair (topology.PaperHA, keepalived.Start) with the
 // lab's timings: VRRPv2, advert 1 s, priorities 150/100, both state
 // BACKUP; checkers every 1 s, retry 1, delay_before_retry 1,
 // connect_timeout 1, warmup 0. Master_Down_Interval is 3 × advert +
@@ -42,7 +43,7 @@ type haLab struct {
 	// check is the health checker of pairs that do not name one.
 	check string
 	mu    sync.Mutex
-	ha    *harness.HA
+	pair  *keepalived.Pair
 }
 
 // buildHA builds an HA lab whose pairs check the real servers with
@@ -69,57 +70,50 @@ func buildChecked(mode topology.Mode, check string) *haLab {
 // spec (openPair without start: prepared only). After it the pair stops
 // and both directors reboot (a fresh namespace each), so that no VIP,
 // IPVS table or connection entry outlives a spec.
-func (l *haLab) startPair(o harness.HAOptions) *harness.HA {
+func (l *haLab) startPair(o keepalived.Options) *keepalived.Pair {
 	GinkgoHelper()
 	return l.openPair(o, true)
 }
 
-func (l *haLab) openPair(o harness.HAOptions, start bool) *harness.HA {
+func (l *haLab) openPair(o keepalived.Options, start bool) *keepalived.Pair {
 	GinkgoHelper()
-	open := harness.OpenHA
+	open := keepalived.Open
 	if start {
-		open = harness.StartHA
+		open = keepalived.Start
 	}
 	if o.Check == "" {
 		o.Check = l.check
 	}
-	ha, err := open(l.Topology(), o)
+	pair, err := open(l.Topology(), o)
 	Expect(err).NotTo(HaveOccurred())
 	l.mu.Lock()
-	l.ha = ha
+	l.pair = pair
 	l.mu.Unlock()
 	DeferCleanup(func() {
 		l.mu.Lock()
-		l.ha = nil
+		l.pair = nil
 		l.mu.Unlock()
 		if CurrentSpecReport().Failed() {
-			for _, d := range ha.Directors {
+			for _, d := range pair.Directors {
 				GinkgoWriter.Printf("--- keepalived log of %s:\n%s\n", d.Name(), d.Log())
 			}
 		}
-		Expect(ha.Close()).To(Succeed())
+		Expect(pair.Close()).To(Succeed())
 		for _, d := range l.Directors() {
 			Expect(l.Reboot(d.Name)).To(Succeed())
 		}
 	})
-	return ha
-}
-
-// current is the pair of the running spec, or nil.
-func (l *haLab) current() *harness.HA {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ha
+	return pair
 }
 
 // elect starts director1 (priority 150), waits for it to hold the VIP,
 // then starts director2 and waits for it to run as backup: a pair with a
 // known master however slowly each keepalived starts (with nopreempt the
 // first master stays master).
-func (l *haLab) elect(o harness.HAOptions) (*harness.HA, *harness.HADirector, *harness.HADirector) {
+func (l *haLab) elect(o keepalived.Options) (*keepalived.Pair, *keepalived.Director, *keepalived.Director) {
 	GinkgoHelper()
-	ha := l.openPair(o, false)
-	d1, d2 := ha.Director(topology.Director1), ha.Director(topology.Director2)
+	pair := l.openPair(o, false)
+	d1, d2 := pair.Director(topology.Director1), pair.Director(topology.Director2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	Expect(d1.Start()).To(Succeed())
@@ -129,14 +123,14 @@ func (l *haLab) elect(o harness.HAOptions) (*harness.HA, *harness.HADirector, *h
 	_, err = d2.WaitState(ctx, "BACKUP", time.Time{})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(d2.HoldsVIP()).To(BeFalse(), "both directors hold the VIP after the election")
-	return ha, d1, d2
+	return pair, d1, d2
 }
 
 // armTakeover starts watching for the director to take the VIP, before a
 // fault is injected (a graceful stop returns only once keepalived ended,
 // long after the takeover); the function it returns times the takeover
 // from the fault's instant.
-func armTakeover(d *harness.HADirector, limit time.Duration) func(since time.Time) time.Duration {
+func armTakeover(d *keepalived.Director, limit time.Duration) func(since time.Time) time.Duration {
 	GinkgoHelper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	got, err := d.WatchVIP(ctx)
@@ -155,7 +149,7 @@ func armTakeover(d *harness.HADirector, limit time.Duration) func(since time.Tim
 
 // httpStats reads a director's IPVS counters of the VIP's TCP service
 // (zero when it has none, as a crashed or stopped director may not).
-func httpStats(d *harness.HADirector) harness.Stats {
+func httpStats(d *keepalived.Director) harness.Stats {
 	GinkgoHelper()
 	svcs, err := d.Services()
 	Expect(err).NotTo(HaveOccurred())
@@ -175,11 +169,11 @@ const estimatorPeriod = 2 * time.Second
 // requests sent through the VIP, the carrier's IPVS InPkts grow and the
 // other's do not. since is the last fault: the other's counters are read
 // only once everything it forwarded before it has been folded in.
-func (l *haLab) expectCarrier(ha *harness.HA, carrier *harness.HADirector, since time.Time) {
+func (l *haLab) expectCarrier(pair *keepalived.Pair, carrier *keepalived.Director, since time.Time) {
 	GinkgoHelper()
-	other := ha.Peer(carrier)
+	other := pair.Peer(carrier)
 	time.Sleep(time.Until(since.Add(estimatorPeriod + 300*time.Millisecond)))
-	before := map[*harness.HADirector]harness.Stats{carrier: httpStats(carrier), other: httpStats(other)}
+	before := map[*keepalived.Director]harness.Stats{carrier: httpStats(carrier), other: httpStats(other)}
 	res := l.load(100)
 	Expect(res.ErrorCount()).To(BeZero(), "requests through the VIP failed: %v", res.Errors)
 	time.Sleep(estimatorPeriod + 300*time.Millisecond)
@@ -203,12 +197,12 @@ func (l *haLab) load(n int64) *loadgen.Result {
 
 // expectNeighbour waits for the client's neighbour entry for the VIP to
 // point at the director's front link.
-func expectNeighbour(ha *harness.HA, d *harness.HADirector) {
+func expectNeighbour(pair *keepalived.Pair, d *keepalived.Director) {
 	GinkgoHelper()
 	mac, err := d.FrontMAC()
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(func() string {
-		got, state, err := ha.NeighbourOfVIP()
+		got, state, err := pair.NeighbourOfVIP()
 		Expect(err).NotTo(HaveOccurred())
 		return got.String() + " " + state
 	}).WithTimeout(2*time.Second).WithPolling(20*time.Millisecond).Should(HavePrefix(mac.String()+" "),
@@ -216,7 +210,7 @@ func expectNeighbour(ha *harness.HA, d *harness.HADirector) {
 }
 
 // logSince is what a director's keepalived logged after offset bytes.
-func logSince(d *harness.HADirector, offset int) string {
+func logSince(d *keepalived.Director, offset int) string {
 	log := d.Log()
 	if offset > len(log) {
 		return ""
@@ -241,8 +235,8 @@ func lateTimers(log string) string {
 
 // printEvents shows keepalived's events from since on, with their time
 // after it: what a timing spec's failure needs to be read.
-func printEvents(ha *harness.HA, since time.Time) {
-	for _, e := range ha.Events() {
+func printEvents(pair *keepalived.Pair, since time.Time) {
+	for _, e := range pair.Events() {
 		if !e.At.Before(since) {
 			GinkgoWriter.Printf("%+8.3fs %s %s %s %s\n", e.At.Sub(since).Seconds(), e.Director, e.Kind, e.Name, e.State)
 		}
@@ -285,7 +279,7 @@ func survivors(conns []*labtest.Held) (ok, reset int, other []string) {
 }
 
 // entriesOf maps a director's connection table by client address.
-func entriesOf(d *harness.HADirector) map[netip.AddrPort]harness.Conn {
+func entriesOf(d *keepalived.Director) map[netip.AddrPort]harness.Conn {
 	GinkgoHelper()
 	conns, err := d.Connections()
 	Expect(err).NotTo(HaveOccurred())
@@ -298,7 +292,7 @@ func entriesOf(d *harness.HADirector) map[netip.AddrPort]harness.Conn {
 
 // expectSynced waits until every kept connection is in the backup's table
 // with the real server the master gave it, and returns how long it took.
-func expectSynced(master, backup *harness.HADirector, conns []*labtest.Held, limit time.Duration) time.Duration {
+func expectSynced(master, backup *keepalived.Director, conns []*labtest.Held, limit time.Duration) time.Duration {
 	GinkgoHelper()
 	start := time.Now()
 	want := entriesOf(master)
@@ -321,7 +315,7 @@ func expectSynced(master, backup *harness.HADirector, conns []*labtest.Held, lim
 }
 
 // waitDaemons waits until the director runs exactly these sync daemons.
-func waitDaemons(d *harness.HADirector, states ...string) []harness.SyncDaemon {
+func waitDaemons(d *keepalived.Director, states ...string) []harness.SyncDaemon {
 	GinkgoHelper()
 	var got []harness.SyncDaemon
 	Eventually(func() []string {
@@ -339,7 +333,7 @@ func waitDaemons(d *harness.HADirector, states ...string) []harness.SyncDaemon {
 
 // realWeight is a real server's weight in the director's table, or -1
 // when the server is not in it.
-func realWeight(d *harness.HADirector, rs *topology.Node) int {
+func realWeight(d *keepalived.Director, rs *topology.Node) int {
 	GinkgoHelper()
 	svcs, err := d.Services()
 	Expect(err).NotTo(HaveOccurred())
@@ -355,12 +349,12 @@ func realWeight(d *harness.HADirector, rs *topology.Node) int {
 
 // rsEvent waits for keepalived's lvs notify of a real server's new state
 // on a director, after since.
-func rsEvent(ha *harness.HA, d *harness.HADirector, rs *topology.Node, state string, since time.Time, limit time.Duration) time.Duration {
+func rsEvent(pair *keepalived.Pair, d *keepalived.Director, rs *topology.Node, state string, since time.Time, limit time.Duration) time.Duration {
 	GinkgoHelper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	name := netip.AddrPortFrom(rs.Addr(false), 80).String()
-	e, err := ha.WaitEvent(ctx, since, func(e harness.HAEvent) bool {
+	e, err := pair.WaitEvent(ctx, since, func(e keepalived.Event) bool {
 		return e.Director == d.Name() && e.Kind == "RS" && e.Name == name && e.State == state
 	})
 	Expect(err).NotTo(HaveOccurred(), "keepalived on %s did not report %s %s", d.Name(), rs.Name, state)
@@ -393,9 +387,9 @@ func (l *haLab) sample(s *holdSampler) {
 		}
 		l.mu.Lock()
 		both := false
-		if ha := l.ha; ha != nil {
+		if pair := l.pair; pair != nil {
 			live := 0
-			for _, d := range ha.Directors {
+			for _, d := range pair.Directors {
 				if d.Live() && d.HoldsVIP() {
 					live++
 				}
@@ -499,8 +493,8 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		})
 
 		It("elects the priority-150 director within its Master_Down_Interval (3.414 s) + 0.5 s of start", func() {
-			ha := l.startPair(harness.HAOptions{})
-			d1 := ha.Director(topology.Director1)
+			pair := l.startPair(keepalived.Options{})
+			d1 := pair.Director(topology.Director1)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			at, err := d1.WaitVIP(ctx)
@@ -509,7 +503,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			// first notify (BACKUP) for the front instance marks it.
 			start, err := d1.WaitState(ctx, "BACKUP", time.Time{})
 			Expect(err).NotTo(HaveOccurred())
-			mdi := ha.Options.MasterDownInterval(harness.DefaultPriority)
+			mdi := pair.Options.MasterDownInterval(keepalived.DefaultPriority)
 			fromProcess, fromVRRP := at.Sub(d1.StartedAt()), at.Sub(start.At)
 			AddReportEntry("election from keepalived's start", fromProcess.Round(time.Millisecond).String())
 			AddReportEntry("election from the VRRP instance's start", fromVRRP.Round(time.Millisecond).String())
@@ -517,14 +511,14 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				fromProcess.Round(time.Millisecond), fromVRRP.Round(time.Millisecond), mdi)
 			Expect(fromVRRP).To(BeNumerically(">=", mdi-100*time.Millisecond), "elected before the Master_Down_Interval ran out")
 			Expect(fromVRRP).To(BeNumerically("<=", mdi+500*time.Millisecond))
-			Expect(ha.Director(topology.Director2).HoldsVIP()).To(BeFalse())
-			l.expectCarrier(ha, d1, at)
+			Expect(pair.Director(topology.Director2).HoldsVIP()).To(BeFalse())
+			l.expectCarrier(pair, d1, at)
 		})
 
 		It("moves the VIP to the backup within [2.5, 3.9] s of a crash, with no priority-0 advert, and the client's neighbour entry follows", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{})
+			pair, d1, d2 := l.elect(keepalived.Options{})
 			labtest.Get(l.Client(), l.Client().Addr(false), netip.AddrPortFrom(l.Spec.VIP.IPv4, l.Spec.VIP.Port))
-			expectNeighbour(ha, d1)
+			expectNeighbour(pair, d1)
 			mark := len(d2.Log())
 			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Crash()
@@ -533,54 +527,54 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			Expect(took).To(BeNumerically(">=", 2500*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 3900*time.Millisecond))
 			Expect(logSince(d2, mark)).NotTo(ContainSubstring(prio0Received), "a crash must send no priority-0 advert: only every keepalived process stopped at once is one")
-			expectNeighbour(ha, d2)
-			l.expectCarrier(ha, d2, at)
+			expectNeighbour(pair, d2)
+			l.expectCarrier(pair, d2, at)
 		})
 
 		It("moves the VIP within [0.3, 1.1] s of a graceful stop (SIGTERM), on the master's priority-0 advert", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{})
+			pair, d1, d2 := l.elect(keepalived.Options{})
 			mark := len(d2.Log())
 			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Terminate()
 			Expect(err).NotTo(HaveOccurred())
 			took := taken(at)
-			printEvents(ha, at)
+			printEvents(pair, at)
 			Expect(took).To(BeNumerically(">=", 300*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 1100*time.Millisecond))
 			Expect(logSince(d2, mark)).To(ContainSubstring(prio0Received))
-			l.expectCarrier(ha, d2, at)
+			l.expectCarrier(pair, d2, at)
 		})
 
 		It("with VRRPv3 adverts every 0.1 s, moves the VIP within [0.25, 0.6] s of a crash", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{Version: 3, Advert: 100 * time.Millisecond})
+			pair, d1, d2 := l.elect(keepalived.Options{Version: 3, Advert: 100 * time.Millisecond})
 			taken := armTakeover(d2, 5*time.Second)
 			at, err := d1.Crash()
 			Expect(err).NotTo(HaveOccurred())
 			took := taken(at)
 			Expect(took).To(BeNumerically(">=", 250*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 600*time.Millisecond))
-			l.expectCarrier(ha, d2, at)
+			l.expectCarrier(pair, d2, at)
 		})
 
 		It("makes both directors master while they cannot hear each other, and exactly one within a Master_Down_Interval of healing, which the client's neighbour entry follows", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{})
+			pair, d1, d2 := l.elect(keepalived.Options{})
 			labtest.Get(l.Client(), l.Client().Addr(false), netip.AddrPortFrom(l.Spec.VIP.IPv4, l.Spec.VIP.Port))
 			sampler.setSplitting(true)
 			DeferCleanup(sampler.setSplitting, false)
 			taken := armTakeover(d2, 10*time.Second)
-			at, err := ha.Split()
+			at, err := pair.Split()
 			Expect(err).NotTo(HaveOccurred())
 			// Cut off, the backup hears no advert: it becomes master as after a crash.
 			took := taken(at)
 			Expect(took).To(BeNumerically(">=", 2500*time.Millisecond))
 			Expect(took).To(BeNumerically("<=", 3900*time.Millisecond))
 			Expect(d1.HoldsVIP()).To(BeTrue(), "director1 gave the VIP up while cut off: that is no split brain")
-			healed, err := ha.Heal()
+			healed, err := pair.Heal()
 			Expect(err).NotTo(HaveOccurred())
-			mdi := ha.Options.MasterDownInterval(harness.BackupPriority)
+			mdi := pair.Options.MasterDownInterval(keepalived.BackupPriority)
 			single := func() []string {
 				var names []string
-				for _, d := range ha.Holders() {
+				for _, d := range pair.Holders() {
 					names = append(names, d.Name())
 				}
 				return names
@@ -588,13 +582,13 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			Eventually(single).WithTimeout(mdi).WithPolling(20*time.Millisecond).Should(Equal([]string{topology.Director1}),
 				"two masters (or the wrong one) a Master_Down_Interval after healing")
 			AddReportEntry("one master again after healing", time.Since(healed).Round(time.Millisecond).String())
-			expectNeighbour(ha, d1)
+			expectNeighbour(pair, d1)
 			sampler.setSplitting(false)
-			l.expectCarrier(ha, d1, healed)
+			l.expectCarrier(pair, d1, healed)
 		})
 
 		It("with nopreempt, keeps the VIP on the backup when the former master restarts", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{NoPreempt: true})
+			pair, d1, d2 := l.elect(keepalived.Options{NoPreempt: true})
 			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.Crash()
 			Expect(err).NotTo(HaveOccurred())
@@ -609,13 +603,13 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			// Without nopreempt the priority-150 director would take the VIP
 			// back one Master_Down_Interval after it starts.
 			Consistently(func() bool { return d2.HoldsVIP() && !d1.HoldsVIP() }).
-				WithTimeout(2*ha.Options.MasterDownInterval(harness.DefaultPriority)).WithPolling(100*time.Millisecond).Should(BeTrue(),
+				WithTimeout(2*pair.Options.MasterDownInterval(keepalived.DefaultPriority)).WithPolling(100*time.Millisecond).Should(BeTrue(),
 				"the restarted former master took the VIP back")
-			l.expectCarrier(ha, d2, at)
+			l.expectCarrier(pair, d2, at)
 		})
 
 		It("moves the whole sync group (VIP and floating gateway) when only the master's back link fails, within [2.5, 3.9] s", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{})
+			pair, d1, d2 := l.elect(keepalived.Options{})
 			mark := len(d2.Log())
 			taken := armTakeover(d2, 10*time.Second)
 			at, err := d1.SetBackLinkUp(false)
@@ -633,7 +627,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			Eventually(d2.HoldsFloating).WithTimeout(time.Second).Should(BeTrue(), "the floating gateway stayed behind")
 			Expect(d1.HoldsVIP()).To(BeFalse())
 			// NAT replies reach the client only if the floating gateway moved too.
-			l.expectCarrier(ha, d2, at)
+			l.expectCarrier(pair, d2, at)
 		})
 
 		It("never shows the VIP on both live directors for more than one advert, sampled every 100 ms (outside the split brain)", func() {
@@ -652,13 +646,13 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		BeforeAll(func() { l = buildChecked(topology.ModeNAT, "HTTP_GET") })
 
 		It("removes a refused real server within [1, 2] s; 1,000 new connections then all succeed and none reaches it; restarted, it is back at its weight within [1, 2.5] s (two good checks)", func() {
-			ha, d1, _ := l.elect(harness.HAOptions{})
+			pair, d1, _ := l.elect(keepalived.Options{})
 			rs := l.Server("rs3")
 			Expect(realWeight(d1, rs.Node)).To(Equal(1))
 			at, err := rs.InjectFault(harness.FaultRefused)
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(rs.ClearFault, harness.FaultRefused)
-			took := rsEvent(ha, d1, rs.Node, "DOWN", at, 10*time.Second)
+			took := rsEvent(pair, d1, rs.Node, "DOWN", at, 10*time.Second)
 			Expect(took).To(BeNumerically(">=", time.Second))
 			Expect(took).To(BeNumerically("<=", 2*time.Second))
 			Expect(realWeight(d1, rs.Node)).To(Equal(-1), "rs3 is still in the table")
@@ -675,14 +669,14 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			// takes in a TCG guest.
 			at, err = rs.ClearFault(harness.FaultRefused)
 			Expect(err).NotTo(HaveOccurred())
-			took = rsEvent(ha, d1, rs.Node, "UP", at, 10*time.Second)
+			took = rsEvent(pair, d1, rs.Node, "UP", at, 10*time.Second)
 			Expect(took).To(BeNumerically(">=", time.Second))
 			Expect(took).To(BeNumerically("<=", 2500*time.Millisecond))
 			Expect(realWeight(d1, rs.Node)).To(Equal(1))
 		})
 
 		It("removes a black-holed real server within [3, 4.5] s", func() {
-			ha, d1, _ := l.elect(harness.HAOptions{})
+			pair, d1, _ := l.elect(keepalived.Options{})
 			rs := l.Server("rs4")
 			// A check that times out (connect_timeout 1 s), its retry after
 			// delay_before_retry (1 s) timing out too, the first starting up
@@ -702,7 +696,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			DeferCleanup(rs.ClearFault, harness.FaultBlackhole)
 			var took time.Duration
 			for attempt := 1; ; attempt++ {
-				took = rsEvent(ha, d1, rs.Node, "DOWN", at, 15*time.Second)
+				took = rsEvent(pair, d1, rs.Node, "DOWN", at, 15*time.Second)
 				late := lateTimers(logSince(d1, mark))
 				if late == "" {
 					break
@@ -711,8 +705,8 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				Expect(attempt).To(BeNumerically("<", 3), "keepalived's checker ran late in all %d attempts: its timing could not be judged", attempt)
 				at, err = rs.ClearFault(harness.FaultBlackhole)
 				Expect(err).NotTo(HaveOccurred())
-				rsEvent(ha, d1, rs.Node, "UP", at, 15*time.Second)
-				time.Sleep(harness.LabHealth.DelayLoop / 2)
+				rsEvent(pair, d1, rs.Node, "UP", at, 15*time.Second)
+				time.Sleep(keepalived.LabHealth.DelayLoop / 2)
 				mark = len(d1.Log())
 				at, err = rs.InjectFault(harness.FaultBlackhole)
 				Expect(err).NotTo(HaveOccurred())
@@ -724,7 +718,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 
 		DescribeTable("with inhibit_on_failure, keeps a sick server at weight 0 and lets its open connections finish",
 			func(fault harness.ServerFault, status int) {
-				ha, d1, _ := l.elect(harness.HAOptions{Inhibit: true})
+				pair, d1, _ := l.elect(keepalived.Options{Inhibit: true})
 				rs := l.Server("rs5")
 				var held *labtest.Held
 				for _, k := range l.keepMany(len(l.Servers)) {
@@ -736,7 +730,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				at, err := rs.InjectFault(fault)
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(rs.ClearFault, fault)
-				rsEvent(ha, d1, rs.Node, "DOWN", at, 10*time.Second)
+				rsEvent(pair, d1, rs.Node, "DOWN", at, 10*time.Second)
 				Expect(realWeight(d1, rs.Node)).To(Equal(0), "inhibit_on_failure must keep the server at weight 0")
 				server, got, err := held.Ask(64, harness.SlowDelay+5*time.Second)
 				Expect(err).NotTo(HaveOccurred(), "the open connection to the sick server did not finish")
@@ -756,13 +750,13 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		BeforeAll(func() { l = buildHA(topology.ModeNAT) })
 
 		It("runs the master daemon on the VRRP master and the backup on the other, syncid = VRID, as ipvsadm sees them, and swaps them on failover", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{Sync: true})
+			pair, d1, d2 := l.elect(keepalived.Options{Sync: true})
 			m := waitDaemons(d1, harness.SyncMaster)
 			b := waitDaemons(d2, harness.SyncBackup)
-			Expect(m[0].SyncID).To(Equal(ha.Options.VRID))
-			Expect(b[0].SyncID).To(Equal(ha.Options.VRID))
+			Expect(m[0].SyncID).To(Equal(pair.Options.VRID))
+			Expect(b[0].SyncID).To(Equal(pair.Options.VRID))
 			Expect(m[0].Interface).To(Equal(l.Spec.BackSegment()))
-			for _, d := range []*harness.HADirector{d1, d2} {
+			for _, d := range []*keepalived.Director{d1, d2} {
 				daemons, err := d.SyncDaemons()
 				Expect(err).NotTo(HaveOccurred())
 				var ours strings.Builder
@@ -779,7 +773,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		})
 
 		It("copies connections that sent at least 3 packets to the backup within 3.5 s, with their real servers, and not handshake-only ones", func() {
-			_, d1, d2 := l.elect(harness.HAOptions{Sync: true})
+			_, d1, d2 := l.elect(keepalived.Options{Sync: true})
 			waitDaemons(d2, harness.SyncBackup)
 			// SYN, ACK and the request: three incoming packets each.
 			conns := l.keepMany(100)
@@ -809,13 +803,13 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		})
 
 		DescribeTable("keeps long-lived connections through a crash intact, without a reset, only with the sync daemon",
-			func(sync bool) { survivesCrash(l, harness.HAOptions{Sync: sync}, sync) },
+			func(sync bool) { survivesCrash(l, keepalived.Options{Sync: sync}, sync) },
 			Entry("with the sync daemon: all survive", true),
 			Entry("without it: all are reset", false),
 		)
 
 		It("reports how many connections opened less than 3 s before a graceful failover survive it", func() {
-			ha, d1, d2 := l.elect(harness.HAOptions{Sync: true})
+			pair, d1, d2 := l.elect(keepalived.Options{Sync: true})
 			waitDaemons(d2, harness.SyncBackup)
 			old := l.keepMany(10)
 			expectSynced(d1, d2, old, 3500*time.Millisecond)
@@ -844,12 +838,12 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			AddReportEntry("connections opened less than 3 s before a graceful failover that survived", fmt.Sprintf("%d of %d (age:survived %s)", youngOK, len(fresh), strings.Join(lines, " ")))
 			GinkgoWriter.Printf("young connections: %d of %d survived (%s); older ones: %d of %d\n", youngOK, len(fresh), strings.Join(lines, " "), oldOK, len(old))
 			Expect(oldOK).To(Equal(len(old)), "connections synced long before the failover were lost: %v", oldOther)
-			l.expectCarrier(ha, d2, at)
+			l.expectCarrier(pair, d2, at)
 		})
 
 		DescribeTable("A→B, A restarts (an empty table) and takes the VIP back: none survive, with sync_refresh_period 0 or 30",
 			func(refresh string) {
-				ha, d1, d2 := l.elect(harness.HAOptions{Sync: true, Sysctls: map[string]string{"sync_refresh_period": refresh}})
+				pair, d1, d2 := l.elect(keepalived.Options{Sync: true, Sysctls: map[string]string{"sync_refresh_period": refresh}})
 				waitDaemons(d2, harness.SyncBackup)
 				conns := l.keepMany(20)
 				expectSynced(d1, d2, conns, 3500*time.Millisecond)
@@ -894,14 +888,14 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 				// and resets them all (keepalived issues #1076, #237: preempting
 				// back loses connections; use nopreempt).
 				Expect(reset).To(Equal(len(conns)), "survived %d, other %v", ok, other)
-				l.expectCarrier(ha, d1, backAt)
+				l.expectCarrier(pair, d1, backAt)
 			},
 			Entry("sync_refresh_period=0", "0"),
 			Entry("sync_refresh_period=30", "30"),
 		)
 
 		It("keeps a client of a persistent service on its real server across a failover", func() {
-			_, d1, d2 := l.elect(harness.HAOptions{Sync: true, Persistence: time.Minute})
+			_, d1, d2 := l.elect(keepalived.Options{Sync: true, Persistence: time.Minute})
 			waitDaemons(d2, harness.SyncBackup)
 			src := loadgen.SourcesFor(l.Spec, false)
 			had := map[netip.Addr]string{}
@@ -927,13 +921,13 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 		BeforeAll(func() { l = buildHA(topology.ModeDR) })
 
 		DescribeTable("keeps long-lived connections through a crash intact, without a reset, only with the sync daemon",
-			func(sync bool) { survivesCrash(l, harness.HAOptions{Sync: sync}, sync) },
+			func(sync bool) { survivesCrash(l, keepalived.Options{Sync: sync}, sync) },
 			Entry("with the sync daemon: all survive", true),
 			Entry("without it: all are reset", false),
 		)
 
 		It("keeps established connections across a crash without sync when both directors hash them alike (mh, sloppy_tcp)", func() {
-			survivesCrash(l, harness.HAOptions{Scheduler: "mh", SchedulerFlags: []string{"mh-port"}, Sysctls: map[string]string{"sloppy_tcp": "1"}}, true)
+			survivesCrash(l, keepalived.Options{Scheduler: "mh", SchedulerFlags: []string{"mh-port"}, Sysctls: map[string]string{"sloppy_tcp": "1"}}, true)
 		})
 	})
 })
@@ -941,9 +935,9 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 // survivesCrash opens 20 kept connections, crashes the master and asks on
 // each again: with survive, every one must answer intact from its real
 // server; without, every one must be reset.
-func survivesCrash(l *haLab, o harness.HAOptions, survive bool) {
+func survivesCrash(l *haLab, o keepalived.Options, survive bool) {
 	GinkgoHelper()
-	ha, d1, d2 := l.elect(o)
+	pair, d1, d2 := l.elect(o)
 	if o.Sync {
 		waitDaemons(d2, harness.SyncBackup)
 	}
@@ -970,7 +964,7 @@ func survivesCrash(l *haLab, o harness.HAOptions, survive bool) {
 	} else {
 		Expect(reset).To(Equal(len(conns)), "without a copy of the table the new master must reset them: survived %d, other %v", ok, other)
 	}
-	l.expectCarrier(ha, d2, at)
+	l.expectCarrier(pair, d2, at)
 }
 
 // ipvsadm runs ipvsadm inside a node and returns its output.
