@@ -300,10 +300,14 @@ func (d *Design) outside() *segPlan {
 	return nil
 }
 
+// clientSources is how many addresses the client sends from: enough that
+// a persistent service spreads them over several real servers.
+const clientSources = 16
+
 func (d *Design) clientNode() topology.NodeSpec {
 	o := d.outside()
 	var addrs []netip.Addr
-	for range 4 {
+	for range clientSources {
 		if a, ok := d.pool.low(o.v4); ok {
 			addrs = append(addrs, a)
 		}

@@ -5,13 +5,16 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
-	"text/tabwriter"
+	"syscall"
 	"time"
 )
 
 // WriteText writes the report for a person: the inputs, the assumptions
-// and changes the results rest on, one line per check, and the verdict.
+// and changes the results rest on, each check with its bound beside what
+// was measured, and the verdict.
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("lvslab check: %s\n", strings.Join(r.Inputs, ", "))
@@ -23,42 +26,30 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Assumptions) > 0 {
 		ew.printf("\nassumed (checks marked \"assumed\" rest on these):\n")
 		for _, a := range r.Assumptions {
-			ew.printf("  %-4s %s%s; give %s\n", a.ID, a.Fact, at(a.Where), a.Give)
+			give := ""
+			if a.Give != "" {
+				give = "; give " + a.Give
+			}
+			ew.printf("  %-4s %s%s%s\n", a.ID, a.Fact, at(a.Where), give)
 		}
 	}
 	if len(r.Changes) > 0 {
 		ew.printf("\nchanged in the copies keepalived runs in the lab:\n")
 		for _, c := range r.Changes {
-			ew.printf("  %s: %q → %q (%s)\n", c.Where, c.Was, c.Now, c.Why)
+			ew.printf("  %s: %s\n      now %s (%s)\n", c.Where, c.Was, c.Now, c.Why)
 		}
 	}
-	ew.printf("\n")
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tCHECK\tBOUND\tMEASURED\tWHERE")
 	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", res.Status, res.ID, dash(res.Bound), dash(res.Measured), dash(positions(res.Where)))
-		if note := res.note(); note != "" {
-			fmt.Fprintf(tw, "\t  %s\t\t\t\n", note)
+		ew.printf("\n%-13s%s: %s\n", res.Status, res.ID, res.Title)
+		for _, line := range []struct{ k, v string }{{"bound", res.Bound}, {"measured", res.Measured},
+			{"why", res.Reason}, {"rests on", strings.Join(res.RestsOn, ", ")}, {"where", positions(res.Where)}} {
+			if line.v != "" {
+				ew.printf("             %-9s %s\n", line.k, line.v)
+			}
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
 	}
 	ew.printf("\n%s\nverdict: %s (%s)\n", r.Totals(), r.Verdict(), time.Duration(r.Elapsed).Round(time.Second))
 	return ew.err
-}
-
-// note is the second line of a result: its title, and why it did not
-// pass or which assumptions it rests on.
-func (res Result) note() string {
-	s := res.Title
-	if res.Reason != "" {
-		s += ": " + res.Reason
-	}
-	if len(res.RestsOn) > 0 {
-		s += " [rests on " + strings.Join(res.RestsOn, ", ") + "]"
-	}
-	return s
 }
 
 // WriteJSON writes the whole report as one JSON document.
@@ -114,7 +105,13 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		c := junitCase{Name: res.ID + ": " + res.Title, ClassName: "lvslab.check." + res.Group,
 			Time:      time.Duration(res.Elapsed).Seconds(),
 			SystemOut: fmt.Sprintf("bound: %s\nmeasured: %s\nwhere: %s\n", dash(res.Bound), dash(res.Measured), dash(positions(res.Where)))}
-		why := res.note()
+		why := res.Title
+		if res.Reason != "" {
+			why += ": " + res.Reason
+		}
+		if len(res.RestsOn) > 0 {
+			why += " [rests on " + strings.Join(res.RestsOn, ", ") + "]"
+		}
 		switch res.Status {
 		case Fail:
 			c.Failure = &junitOutcome{Type: "fail", Message: why}
@@ -178,3 +175,36 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, a ...any) { fmt.Fprintf(e, format, a...) }
+
+// Files a run writes into its output folder.
+const (
+	JSONFile  = "report.json"
+	TextFile  = "report.txt"
+	JUnitFile = "junit.xml"
+)
+
+// WriteFiles writes the report into dir as JSON, text and JUnit. It
+// never writes through a symbolic link: a planted one is refused.
+func (r *Report) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if st, err := os.Lstat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s is not a folder (a symbolic link is refused): give --out a folder of your own", dir)
+	}
+	for name, write := range map[string]func(io.Writer) error{JSONFile: r.WriteJSON, TextFile: r.WriteText, JUnitFile: r.WriteJUnit} {
+		path := filepath.Join(dir, name)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		err = write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
+}

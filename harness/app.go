@@ -32,7 +32,8 @@ import (
 // port and path, refuses, or serves TLS, as an operator's would.
 type App struct {
 	Node *topology.Node
-	// Name is what ServerHeader says: the real server's address.
+	// Name is what ServerHeader says: the real server's address ("" for
+	// the address each connection came to, on a node that holds several).
 	Name string
 
 	mu        sync.Mutex
@@ -176,7 +177,11 @@ func (a *App) handler(port uint16) http.Handler {
 		answer := a.answer
 		a.mu.Unlock()
 		status, body := answer(local, port, r.URL.Path)
-		w.Header().Set(topology.ServerHeader, a.Name)
+		name := a.Name
+		if name == "" {
+			name = local.String()
+		}
+		w.Header().Set(topology.ServerHeader, name)
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(status)
 		if r.Method != http.MethodHead {

@@ -306,3 +306,19 @@ func tail(path string, n int) string {
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }
+
+// StartAll starts keepalived in several nodes at once, as machines booted
+// together would: every parent first, then it waits for their children.
+func StartAll(daemons ...*Daemon) error {
+	for _, k := range daemons {
+		if err := k.spawn(); err != nil {
+			return err
+		}
+	}
+	for _, k := range daemons {
+		if err := k.awaitChildren(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

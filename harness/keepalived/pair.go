@@ -47,15 +47,12 @@ func Start(lab *topology.Lab, o Options) (_ *Pair, err error) {
 			err = errors.Join(err, p.Close())
 		}
 	}()
+	var daemons []*Daemon
 	for _, d := range p.Directors {
-		if err := d.Keepalived.spawn(); err != nil {
-			return nil, err
-		}
+		daemons = append(daemons, d.Keepalived)
 	}
-	for _, d := range p.Directors {
-		if err := d.Keepalived.awaitChildren(); err != nil {
-			return nil, err
-		}
+	if err := StartAll(daemons...); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
