@@ -42,7 +42,7 @@ type ServerPlan struct {
 	Segment string
 	// Gateways are its default routes, one per family.
 	Gateways []netip.Addr
-	Methods []harness.ForwardMethod
+	Methods  []harness.ForwardMethod
 	// VIPs are held on lo (DR and TUN real servers accept the VIP).
 	VIPs   []netip.Addr
 	Listen []ipvsadm.Endpoint

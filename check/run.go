@@ -490,4 +490,3 @@ func acceptanceResult(a *Acceptance, took time.Duration) Result {
 	}
 	return r
 }
-
