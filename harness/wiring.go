@@ -38,28 +38,44 @@ func Wire(lab *topology.Lab, mode topology.Mode) error {
 			}
 		}
 	}
-	bypass := mode == topology.ModeDR || mode == topology.ModeTUN
+	method, _ := MethodOf(mode)
 	for _, rs := range lab.RealServers() {
-		seg := rs.Links[0].Segment
-		if err := setLoAddrs(rs, vips, bypass); err != nil {
-			return err
-		}
-		ignore, announce, rpf := "0", "0", "0"
-		if bypass {
-			ignore, announce = "1", "2"
-		}
-		for _, dev := range []string{"all", seg} {
-			for k, v := range map[string]string{"arp_ignore": ignore, "arp_announce": announce, "rp_filter": rpf} {
-				if err := rs.SetSysctl("net.ipv4.conf."+dev+"."+k, v); err != nil {
-					return err
-				}
-			}
-		}
-		if err := setTunnel(rs, mode == topology.ModeTUN, lab.Spec.VIP.IPv6.IsValid()); err != nil {
+		if err := WireRealServer(rs, method, vips); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// WireRealServer sets one real server up for a forwarding method (""
+// for none): in DR and TUN it holds the VIPs on lo, keeps ARP quiet about
+// them and filters no reverse path, and in TUN it brings tunl0 (and, for
+// an IPv6 VIP, ip6tnl0) up; otherwise it holds none of that.
+func WireRealServer(rs *topology.Node, method ForwardMethod, vips []netip.Prefix) error {
+	bypass := method == MethodDR || method == MethodTUN
+	if err := setLoAddrs(rs, vips, bypass); err != nil {
+		return err
+	}
+	ignore, announce, rpf := "0", "0", "0"
+	if bypass {
+		ignore, announce = "1", "2"
+	}
+	devs := []string{"all"}
+	for _, l := range rs.Links {
+		devs = append(devs, l.Dev())
+	}
+	for _, dev := range devs {
+		for k, v := range map[string]string{"arp_ignore": ignore, "arp_announce": announce, "rp_filter": rpf} {
+			if err := rs.SetSysctl("net.ipv4.conf."+dev+"."+k, v); err != nil {
+				return err
+			}
+		}
+	}
+	v6 := false
+	for _, p := range vips {
+		v6 = v6 || p.Addr().Is6()
+	}
+	return setTunnel(rs, method == MethodTUN, v6)
 }
 
 func vipPrefixes(s *topology.Spec) []netip.Prefix {

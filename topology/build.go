@@ -339,11 +339,11 @@ func (l *Lab) plug(n *Node) error {
 		}
 		veth := &netlink.Veth{
 			LinkAttrs:     netlink.LinkAttrs{Name: n.Name + "-" + link.Segment, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
-			PeerName:      link.Segment,
+			PeerName:      link.Dev(),
 			PeerNamespace: netlink.NsFd(int(n.ns)),
 		}
 		if err := l.sw.nl.LinkAdd(veth); err != nil {
-			return fmt.Errorf("create veth %s in %s (peer %s in %s): %w", veth.Name, l.sw.Namespace, link.Segment, n.Namespace, err)
+			return fmt.Errorf("create veth %s in %s (peer %s in %s): %w", veth.Name, l.sw.Namespace, link.Dev(), n.Namespace, err)
 		}
 	}
 	return nil
@@ -379,24 +379,24 @@ func (l *Lab) configure(n *Node) error {
 	}
 	for _, ls := range n.Links {
 		seg := l.segment(ls.Segment)
-		link, err := n.nl.LinkByName(ls.Segment)
+		link, err := n.nl.LinkByName(ls.Dev())
 		if err != nil {
-			return fmt.Errorf("find link %s in %s: %w", ls.Segment, n.Namespace, err)
+			return fmt.Errorf("find link %s in %s: %w", ls.Dev(), n.Namespace, err)
 		}
 		for _, a := range ls.IPv4 {
 			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(seg.IPv4.Bits(), 32)}}
 			if err := n.nl.AddrAdd(link, addr); err != nil {
-				return fmt.Errorf("add %s to %s in %s: %w", a, ls.Segment, n.Namespace, err)
+				return fmt.Errorf("add %s to %s in %s: %w", a, ls.Dev(), n.Namespace, err)
 			}
 		}
 		for _, a := range ls.IPv6 {
 			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(seg.IPv6.Bits(), 128)}, Flags: unix.IFA_F_NODAD}
 			if err := n.nl.AddrAdd(link, addr); err != nil {
-				return fmt.Errorf("add %s to %s in %s: %w", a, ls.Segment, n.Namespace, err)
+				return fmt.Errorf("add %s to %s in %s: %w", a, ls.Dev(), n.Namespace, err)
 			}
 		}
 		if err := n.nl.LinkSetUp(link); err != nil {
-			return fmt.Errorf("bring up %s in %s: %w", ls.Segment, n.Namespace, err)
+			return fmt.Errorf("bring up %s in %s: %w", ls.Dev(), n.Namespace, err)
 		}
 	}
 	for _, r := range l.Spec.Routes(n.Name) {
@@ -418,10 +418,13 @@ func (l *Lab) segment(name string) SegmentSpec {
 
 // Route is one route a node needs for the lab's mode.
 type Route struct {
-	Dst netip.Prefix // zero for the default route of Via's family
-	Via netip.Addr
+	Dst netip.Prefix `json:"dst,omitzero"` // zero for the default route of Via's family
+	Via netip.Addr   `json:"via,omitzero"`
 	// Dev, with no Via, makes Dst on-link on the node's link of that name.
-	Dev string
+	Dev string `json:"dev,omitempty"`
+	// Type "local" delivers Dst to the node itself (a VIP range a director
+	// serves without holding each address); "" is unicast.
+	Type string `json:"type,omitempty"`
 }
 
 func (r Route) String() string {
@@ -437,6 +440,9 @@ func (r Route) String() string {
 
 func (n *Node) addRoute(r Route) error {
 	route := &netlink.Route{Gw: r.Via.AsSlice()}
+	if r.Type == "local" {
+		route.Type, route.Table, route.Scope = unix.RTN_LOCAL, unix.RT_TABLE_LOCAL, netlink.SCOPE_HOST
+	}
 	if !r.Via.IsValid() {
 		link, err := n.nl.LinkByName(r.Dev)
 		if err != nil {

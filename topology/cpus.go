@@ -287,7 +287,7 @@ func (l *Lab) steerReceive() error {
 		}
 		devs := map[string]string{}
 		for _, ls := range n.Links {
-			devs[ls.Segment] = n.CPUs.Mask()
+			devs[ls.Dev()] = n.CPUs.Mask()
 			ports[n.Name+"-"+ls.Segment] = n.CPUs.Mask()
 		}
 		errs = append(errs, n.writeRPS(devs))

@@ -138,7 +138,11 @@ func (n *Node) ListenPacket(network, address string) (net.PacketConn, error) {
 // injection). The kernel drops routes through a link that goes down, so
 // bringing it up restores the node's routes.
 func (n *Node) SetLinkUp(segment string, up bool) error {
-	link, err := n.nl.LinkByName(segment)
+	dev := segment
+	if ls, ok := n.NodeSpec.Link(segment); ok {
+		dev = ls.Dev()
+	}
+	link, err := n.nl.LinkByName(dev)
 	if err != nil {
 		return fmt.Errorf("find link %s in %s: %w", segment, n.Name, err)
 	}

@@ -74,7 +74,10 @@ func Plan(s *Spec) (*Spec, error) {
 		bad("no segments: a lab needs at least one (e.g. front and back)")
 	}
 
-	checkVIP(p, segs, bad)
+	custom := p.Mode == ModeCustom
+	if !custom {
+		checkVIP(p, segs, bad)
+	}
 
 	names := map[string]bool{}
 	count := map[Role]int{}
@@ -99,8 +102,15 @@ func Plan(s *Spec) (*Spec, error) {
 		if len(n.Links) == 0 {
 			bad("%s has no links: attach it to a segment (links: [{segment: back}])", where)
 		}
-		onSeg := map[string]bool{}
+		onSeg, devs := map[string]bool{}, map[string]bool{}
 		for _, l := range n.Links {
+			if why := badLinkName(l.Name); why != "" {
+				bad("%s: link name %q %s", where, l.Name, why)
+			}
+			if devs[l.Dev()] {
+				bad("%s has two links named %s: give each its own name", where, l.Dev())
+			}
+			devs[l.Dev()] = true
 			seg, ok := segs[l.Segment]
 			if !ok {
 				bad("%s: link to unknown segment %q: define it under segments", where, l.Segment)
@@ -127,6 +137,7 @@ func Plan(s *Spec) (*Spec, error) {
 				}
 			}
 		}
+		checkRoutes(n, devs, custom, bad)
 		for k, v := range n.Sysctls {
 			if !sysctlRE.MatchString(k) {
 				bad("%s: sysctl %q: only net.* sysctls are per namespace, so only they can be set", where, k)
@@ -149,6 +160,12 @@ func Plan(s *Spec) (*Spec, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if custom {
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		return p, checkUnique(p)
 	}
 	checkHA(p, bad)
 	if len(errs) > 0 {
@@ -292,6 +309,9 @@ func CheckLabNames(flag, prefix string, suffixes ...string) error {
 }
 
 func validMode(m Mode) bool {
+	if m == ModeCustom {
+		return true
+	}
 	for _, x := range Modes {
 		if m == x {
 			return true
@@ -457,4 +477,61 @@ func isHost(prefix netip.Prefix, a netip.Addr) bool {
 
 func overlaps(a, b netip.Prefix) bool {
 	return a.IsValid() && b.IsValid() && a.Overlaps(b)
+}
+
+// badLinkName says why a node's own name for a link cannot be one, or ""
+// ("" itself is fine: the segment's name is used).
+func badLinkName(name string) string {
+	switch {
+	case name == "":
+		return ""
+	case len(name) > maxIfName:
+		return fmt.Sprintf("is longer than the kernel's %d characters", maxIfName)
+	case name == "." || name == ".." || name == "lo":
+		return "is reserved by the kernel"
+	case strings.ContainsAny(name, "/: \t\n\x00"):
+		return "holds a character the kernel refuses in a link name (/, :, space)"
+	}
+	return ""
+}
+
+// checkRoutes names a node's route that cannot be set: routes are given
+// only in ModeCustom, through a link of the node or a gateway.
+func checkRoutes(n *NodeSpec, devs map[string]bool, custom bool, bad func(string, ...any)) {
+	if len(n.Routes) > 0 && !custom {
+		bad("node %s gives routes: routes are planned in mode %s; give them only in mode custom", n.Name, ModeCustom)
+		return
+	}
+	for _, r := range n.Routes {
+		switch {
+		case r.Type != "" && r.Type != "local":
+			bad("node %s: route %s has type %q: use local or leave it out", n.Name, r, r.Type)
+		case r.Dev != "" && !devs[r.Dev] && !(r.Type == "local" && r.Dev == "lo"):
+			bad("node %s: route %s goes through %s, which is not one of its links", n.Name, r, r.Dev)
+		case r.Type == "local" && (!r.Dst.IsValid() || r.Dev == ""):
+			bad("node %s: a local route needs a destination and a link", n.Name)
+		case !r.Via.IsValid() && r.Dev == "":
+			bad("node %s: route %s has neither a gateway nor a link", n.Name, r)
+		case r.Via.IsValid() && r.Dst.IsValid() && r.Via.Is4() != r.Dst.Addr().Is4():
+			bad("node %s: route %s mixes IPv4 and IPv6", n.Name, r)
+		}
+	}
+}
+
+// checkUnique refuses an address given to two links (custom labs plan
+// none themselves).
+func checkUnique(p *Spec) error {
+	used := map[netip.Addr]string{}
+	var errs []error
+	for _, n := range p.Nodes {
+		for _, l := range n.Links {
+			for _, a := range append(append([]netip.Addr(nil), l.IPv4...), l.IPv6...) {
+				if prev, dup := used[a]; dup {
+					errs = append(errs, fmt.Errorf("address %s is given to both %s and %s: each address must be unique", a, prev, n.Name))
+				}
+				used[a] = n.Name
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -16,6 +16,9 @@ func (s *Spec) Routes(node string) []Route {
 	if !ok || len(n.Links) == 0 {
 		return nil
 	}
+	if s.Mode == ModeCustom {
+		return n.Routes
+	}
 	director, hasDirector := first(s, RoleDirector)
 	router, hasRouter := first(s, RoleRouter)
 	var out []Route

@@ -39,6 +39,10 @@ const (
 	// bypassing the director.
 	ModeDR  Mode = "dr"
 	ModeTUN Mode = "tun"
+	// ModeCustom: the caller gives every address and route (an operator's
+	// own network, as lvslab check rebuilds it); Plan only checks them.
+	// No lab command offers it.
+	ModeCustom Mode = "custom"
 )
 
 // Balanced says whether the mode puts a virtual service (IPVS) on the
@@ -88,6 +92,8 @@ type NodeSpec struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// CPUs, if set, make the node a station of its own (cpus.go).
 	CPUs CPUList `json:"cpus,omitempty"`
+	// Routes are the node's routes in ModeCustom (planned otherwise).
+	Routes []Route `json:"routes,omitempty"`
 }
 
 // LinkSpec attaches a node to a segment. The link inside the node is named
@@ -100,6 +106,17 @@ type LinkSpec struct {
 	// given (the client uses several so that dials do not run out of
 	// source ports).
 	Sources int `json:"-"`
+	// Name is the link's name inside the node (an operator's eth1), the
+	// segment's name when empty.
+	Name string `json:"name,omitempty"`
+}
+
+// Dev is the link's name inside the node.
+func (l LinkSpec) Dev() string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return l.Segment
 }
 
 // Segment names used by Paper and by the shipped topology files.
@@ -248,6 +265,7 @@ func (s *Spec) Clone() *Spec {
 	for i, n := range s.Nodes {
 		n.Links = append([]LinkSpec(nil), n.Links...)
 		n.CPUs = append(CPUList(nil), n.CPUs...)
+		n.Routes = append([]Route(nil), n.Routes...)
 		for j := range n.Links {
 			n.Links[j].IPv4 = append([]netip.Addr(nil), n.Links[j].IPv4...)
 			n.Links[j].IPv6 = append([]netip.Addr(nil), n.Links[j].IPv6...)

@@ -92,9 +92,9 @@ func (l *Lab) pinAddresses() error {
 	var errs []error
 	for _, n := range l.Nodes {
 		for _, ls := range n.Links {
-			link, err := n.nl.LinkByName(ls.Segment)
+			link, err := n.nl.LinkByName(ls.Dev())
 			if err != nil {
-				errs = append(errs, fmt.Errorf("find link %s in %s: %w", ls.Segment, n.Namespace, err))
+				errs = append(errs, fmt.Errorf("find link %s in %s: %w", ls.Dev(), n.Namespace, err))
 				continue
 			}
 			portName := n.Name + "-" + ls.Segment

@@ -4,6 +4,7 @@ package vm
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -296,4 +297,19 @@ type Kernel struct {
 	// Image and Modules are absolute paths, set when the kernel is loaded.
 	Image   string `json:"-"`
 	Modules string `json:"-"`
+}
+
+// FetchListed loads the kernel list at path ("" for the shipped one),
+// selects the kernel of that name ("" for the list's default) and fetches
+// it into the cache, or finds it there.
+func FetchListed(ctx context.Context, path, name string, log func(string)) (*Kernel, error) {
+	list, err := LoadKernels(path)
+	if err != nil {
+		return nil, err
+	}
+	specs, err := list.Select(name, false)
+	if err != nil {
+		return nil, err
+	}
+	return Fetch(ctx, specs[0], FetchOptions{Log: log})
 }

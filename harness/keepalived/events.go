@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -84,73 +85,117 @@ func (e Event) isFrontState() bool {
 	return e.Kind == "INSTANCE" && e.Name == InstanceFront && slices.Contains([]string{"MASTER", "BACKUP", "FAULT", "STOP"}, e.State)
 }
 
-// openFifos makes the notify FIFOs (keepalived opens existing ones
-// without removing them when it stops) and reads them until Close.
+// openFifos makes the director's notify FIFOs and reads them into the
+// pair's events until Close.
 func (d *Director) openFifos() error {
-	for _, path := range []string{d.files.VRRPFifo, d.files.LVSFifo} {
+	fifos, err := ReadFifos(d.Name(), d.pair.EventLog, d.files.VRRPFifo, d.files.LVSFifo)
+	d.fifos = append(d.fifos, fifos...)
+	return err
+}
+
+// ReadFifos makes notify FIFOs (keepalived opens existing ones without
+// removing them when it stops) and reads each into log, as events of
+// director, until the returned files are closed.
+func ReadFifos(director string, log *EventLog, paths ...string) ([]*os.File, error) {
+	var out []*os.File
+	for _, path := range paths {
 		if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("create notify FIFO %s: %w", path, err)
+			return out, fmt.Errorf("create notify FIFO %s: %w", path, err)
 		}
 		// Read-write, so that the FIFO never reads end-of-file while
 		// keepalived restarts.
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
-			return fmt.Errorf("open notify FIFO %s: %w", path, err)
+			return out, fmt.Errorf("open notify FIFO %s: %w", path, err)
 		}
-		d.fifos = append(d.fifos, f)
-		go d.readFifo(f)
+		out = append(out, f)
+		go func() {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				if e, ok := parseEvent(sc.Text()); ok {
+					e.At, e.Director = time.Now(), director
+					log.Record(e)
+				}
+			}
+		}()
 	}
-	return nil
+	return out, nil
 }
 
-func (d *Director) readFifo(f *os.File) {
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if e, ok := parseEvent(sc.Text()); ok {
-			e.At, e.Director = time.Now(), d.Name()
-			d.pair.record(e)
-		}
-	}
+// EventLog keeps keepalived's events in the order read, and lets a
+// caller wait for one.
+type EventLog struct {
+	mu      sync.Mutex
+	events  []Event
+	changed chan struct{} // closed and replaced on every event
+	file    *os.File
 }
 
-func (p *Pair) record(e Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.events = append(p.events, e)
-	if p.log != nil {
+// NewEventLog makes an event log that also appends each event to the
+// file at path, one JSON object a line ("" for none).
+func NewEventLog(path string) (*EventLog, error) {
+	l := &EventLog{changed: make(chan struct{})}
+	if path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open the events file: %w", err)
+		}
+		l.file = f
+	}
+	return l, nil
+}
+
+// Record adds an event.
+func (l *EventLog) Record(e Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+	if l.file != nil {
 		line, _ := json.Marshal(e)
-		p.log.Write(append(line, '\n'))
+		l.file.Write(append(line, '\n'))
 	}
-	close(p.changed)
-	p.changed = make(chan struct{})
+	close(l.changed)
+	l.changed = make(chan struct{})
 }
 
 // Events returns every event so far, in the order read.
-func (p *Pair) Events() []Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.events)
+func (l *EventLog) Events() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
 }
 
 // WaitEvent waits for the first event at or after since that match
 // accepts.
-func (p *Pair) WaitEvent(ctx context.Context, since time.Time, match func(Event) bool) (Event, error) {
+func (l *EventLog) WaitEvent(ctx context.Context, since time.Time, match func(Event) bool) (Event, error) {
 	for {
-		p.mu.Lock()
-		for _, e := range p.events {
+		l.mu.Lock()
+		for _, e := range l.events {
 			if !e.At.Before(since) && match(e) {
-				p.mu.Unlock()
+				l.mu.Unlock()
 				return e, nil
 			}
 		}
-		changed := p.changed
-		p.mu.Unlock()
+		changed := l.changed
+		l.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
 			return Event{}, fmt.Errorf("waiting for a keepalived event: %w", ctx.Err())
 		}
 	}
+}
+
+// Close stops writing the events file.
+func (l *EventLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		return nil
+	}
+	err := l.file.Close()
+	l.file = nil
+	return err
 }
 
 // WaitState waits until keepalived reports the director's front

@@ -4,11 +4,8 @@ package keepalived
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/harness"
 )
@@ -16,33 +13,10 @@ import (
 // Faults a director pair can suffer, each with its recovery. A fault
 // returns the instant it struck, from which a takeover is timed.
 
-// Crash makes the director die as a machine does: every keepalived
-// process is stopped at once (SIGSTOP to the process group, so that no
-// child can react), the director's links go down, then every process is
-// killed. Killing only keepalived's parent would be a graceful stop: its
-// children have PR_SET_PDEATHSIG and would send a priority-0 advert and
-// remove the VIP (keepalived's vrrp_daemon.c, check_daemon.c). A crashed
-// director keeps the VIP configured, as a hung machine would, but with its
-// links down nothing reaches it. It returns when the processes stopped.
-func (d *Director) Crash() (time.Time, error) {
-	d.mu.Lock()
-	cmd := d.cmd
-	d.mu.Unlock()
-	if cmd == nil {
-		return time.Time{}, fmt.Errorf("crash %s: keepalived is not running there", d.Name())
-	}
-	pgid := cmd.Process.Pid
-	d.down.Store(true)
-	at := time.Now()
-	if err := unix.Kill(-pgid, unix.SIGSTOP); err != nil {
-		return at, fmt.Errorf("crash %s: stop keepalived's processes: %w", d.Name(), err)
-	}
-	if err := d.SetLinksUp(false); err != nil {
-		return at, fmt.Errorf("crash %s: %w", d.Name(), err)
-	}
-	err := d.signalAndWait(func(*exec.Cmd) error { return unix.Kill(-pgid, unix.SIGKILL) }, 5*time.Second)
-	return at, err
-}
+// Crash makes the director die as a machine does (Daemon.Crash): its
+// keepalived stopped at once, its links down, then killed; it keeps the
+// VIP configured, as a hung machine would.
+func (d *Director) Crash() (time.Time, error) { return d.Keepalived.Crash() }
 
 // Terminate stops keepalived gracefully (SIGTERM): what an operator's
 // "systemctl stop keepalived" does. It returns the instant of the signal
@@ -53,14 +27,7 @@ func (d *Director) Terminate() (time.Time, error) {
 }
 
 // SetLinksUp takes every link of the director down or up.
-func (d *Director) SetLinksUp(up bool) error {
-	for _, l := range d.Node.Links {
-		if err := d.Node.SetLinkUp(l.Segment, up); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (d *Director) SetLinksUp(up bool) error { return d.Keepalived.SetLinksUp(up) }
 
 // SetBackLinkUp takes only the director's link to the real servers down
 // (or up): keepalived sees the back instance fail, and the sync group

@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/topology"
@@ -20,28 +18,19 @@ type Pair struct {
 	Lab       *topology.Lab
 	Options   Options
 	Directors []*Director
-
-	mu      sync.Mutex
-	events  []Event
-	changed chan struct{} // closed and replaced on every event
-	log     *os.File
+	// EventLog holds what both directors' keepalived notified.
+	*EventLog
 }
 
 // Director is one director of a pair: its IPVS handle and its keepalived.
 type Director struct {
 	*harness.Director
-	pair     *Pair
-	Priority int
-	files    directorFiles
-	fifos    []*os.File
-
-	mu        sync.Mutex
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	startedAt time.Time
-	// down is set from the instant keepalived is signalled to stop or
-	// crash until it starts again.
-	down atomic.Bool
+	// Keepalived is its keepalived.
+	Keepalived *Daemon
+	pair       *Pair
+	Priority   int
+	files      directorFiles
+	fifos      []*os.File
 }
 
 // Start prepares a pair (Open) and starts keepalived in both directors at
@@ -58,15 +47,12 @@ func Start(lab *topology.Lab, o Options) (_ *Pair, err error) {
 			err = errors.Join(err, p.Close())
 		}
 	}()
+	var daemons []*Daemon
 	for _, d := range p.Directors {
-		if err := d.spawn(); err != nil {
-			return nil, err
-		}
+		daemons = append(daemons, d.Keepalived)
 	}
-	for _, d := range p.Directors {
-		if err := d.awaitChildren(); err != nil {
-			return nil, err
-		}
+	if err := StartAll(daemons...); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -92,14 +78,14 @@ func Open(lab *topology.Lab, o Options) (_ *Pair, err error) {
 	if err := harness.Wire(lab, lab.Spec.Mode); err != nil {
 		return nil, err
 	}
-	p := &Pair{Lab: lab, Options: o, changed: make(chan struct{})}
+	p := &Pair{Lab: lab, Options: o}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, p.Close())
 		}
 	}()
-	if p.log, err = os.OpenFile(topology.StateFile(lab.Spec.Name, EventsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-		return p, fmt.Errorf("open the events file: %w", err)
+	if p.EventLog, err = NewEventLog(topology.StateFile(lab.Spec.Name, EventsFile)); err != nil {
+		return p, err
 	}
 	for i, n := range lab.Directors() {
 		d := &Director{pair: p, Priority: o.Priorities[i], files: filesOf(lab.Spec.Name, n.Name)}
@@ -135,6 +121,10 @@ func (d *Director) open(n *topology.Node) error {
 		return err
 	}
 	d.Director = dir
+	if d.Keepalived == nil {
+		d.Keepalived = &Daemon{Lab: spec.Name, Role: processRole + n.Name, Files: d.files.DaemonFiles}
+	}
+	d.Keepalived.Node = n
 	return nil
 }
 
@@ -160,12 +150,9 @@ func (p *Pair) Close() error {
 			d.Director.Close()
 		}
 	}
-	p.mu.Lock()
-	if p.log != nil {
-		p.log.Close()
-		p.log = nil
+	if p.EventLog != nil {
+		errs = append(errs, p.EventLog.Close())
 	}
-	p.mu.Unlock()
 	return errors.Join(errs...)
 }
 

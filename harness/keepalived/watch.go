@@ -124,7 +124,7 @@ func (d *Director) WatchVIP(ctx context.Context) (func() (time.Time, error), err
 				result <- seen{err: fmt.Errorf("watch the addresses of %s: %w", d.Name(), err)}
 				return
 			case <-ctx.Done():
-				result <- seen{err: fmt.Errorf("%s did not take the VIP %s: %w (its log: %s)", d.Name(), vip, ctx.Err(), d.files.Log)}
+				result <- seen{err: fmt.Errorf("%s did not take the VIP %s: %w (its log: %s)", d.Name(), vip, ctx.Err(), d.Keepalived.Files.Log)}
 				return
 			}
 		}
