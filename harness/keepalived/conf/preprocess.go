@@ -51,6 +51,7 @@ type fileRef struct {
 
 // A stream is what fgets() reads: a file's pieces, or the copy.
 type stream struct {
+	name   string // the file's display name
 	chunks []chunk
 	recs   []copyRec
 	next   int
@@ -362,7 +363,7 @@ func (p *pass) openNext(f *frame) bool {
 		if !p.child {
 			p.copy = append(p.copy, copyRec{text: "# " + name, file: &fileRef{tree: f.tree, path: m.path}})
 		}
-		f.st = &stream{chunks: splitChunks(data)}
+		f.st = &stream{chunks: splitChunks(data), name: name}
 		f.name = name
 		f.dir = path.Dir(m.path)
 		g.opened++
@@ -452,7 +453,7 @@ func (p *pass) physical() []byte {
 			c := f.st.chunks[f.st.next]
 			f.st.next++
 			raw = c.raw
-			pos = Pos{File: f.name, Line: c.line}
+			pos = Pos{File: f.st.name, Line: c.line}
 		}
 		if i := bytes.IndexByte(raw, 0); i >= 0 {
 			raw = raw[:i] // fgets() keeps it, strlen() stops there

@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -239,16 +238,3 @@ func (x *extractor) resolve() {
 		}
 	}
 }
-
-// lineCount is for tests: how many logical lines share a physical line.
-func lineCount(lines []Line, p Pos) int {
-	n := 0
-	for _, l := range lines {
-		if l.Pos == p {
-			n++
-		}
-	}
-	return n
-}
-
-var _ = bytes.Equal
