@@ -140,6 +140,8 @@ type pass struct {
 	expanded   bool // the line being built went through an expansion
 	out        []Line
 	crashed    bool
+	scratch    []byte
+	bytes      int // of the lines produced
 	// inDefinition is read_line's multiline_param_def: a multi-line
 	// definition is being read.
 	inDefinition bool
@@ -180,8 +182,8 @@ func (p *pass) run() error {
 }
 
 func (p *pass) emit(text []byte) {
-	p.rd.expandedBytes += len(text) + 1
-	if p.rd.expandedBytes > MaxExpandedBytes {
+	p.bytes += len(text) + 1
+	if p.bytes > MaxExpandedBytes {
 		p.rd.fail("MaxExpandedBytes", MaxExpandedBytes, p.lastPos, "the configuration expands to more bytes")
 		return
 	}
@@ -940,9 +942,15 @@ func (p *pass) findUse(s []byte) (d *definition, paramsEnd int) {
 // ${_RANDOM MIN MAX} bug that corrupts the rest of its line shows here
 // too.
 func (p *pass) replaceParam(line []byte, maxLen int, multiline **cursor) ([]byte, bool) {
-	// A C string in a buffer of maxLen bytes, NUL-terminated.
-	buf := make([]byte, max(maxLen, len(line)+1)+1)
+	// A C string in a buffer of maxLen bytes, NUL-terminated (a scratch
+	// buffer of the pass: a line is substituted every few lines).
+	need := max(maxLen, len(line)+1) + 1
+	if cap(p.scratch) < need {
+		p.scratch = make([]byte, need)
+	}
+	buf := p.scratch[:need]
 	copy(buf, line)
+	buf[len(line)] = 0
 	clen := func() int { return bytes.IndexByte(buf, 0) }
 	used := len(line)
 	found := false
