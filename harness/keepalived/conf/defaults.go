@@ -314,7 +314,7 @@ func Defaults(f *File, version string) (used, note string) {
 				case "HTTP_GET", "SSL_GET":
 					def(&ch.HTTPProtocol, d.HTTPProtocol, of)
 					for u := range ch.URLs {
-						if len(ch.URLs[u].StatusCodes) == 0 && !ch.URLs[u].Digest.Set {
+						if len(ch.URLs[u].StatusCodes) == 0 {
 							ch.URLs[u].StatusCodes = slices.Clone(d.StatusCodes)
 						}
 					}

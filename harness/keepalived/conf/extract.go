@@ -1497,7 +1497,7 @@ func (x *extractor) realServer(vs *VirtualServer, n *Node, vsBlock string) (Real
 				rs.VirtualHost = set(c.Args[0], pos)
 			}
 		case "MISC_CHECK", "SMTP_CHECK", "TCP_CHECK", "PING_CHECK", "UDP_CHECK", "HTTP_GET", "SSL_GET", "DNS_CHECK", "FILE_CHECK", "BFD_CHECK":
-			rs.Checkers = append(rs.Checkers, x.checkerBlock(c, block))
+			rs.Checkers = append(rs.Checkers, x.checkerBlock(c, block)...)
 		}
 	}
 	// rs_end_handler: a real server of another family than its virtual
@@ -1519,21 +1519,93 @@ func (x *extractor) realServer(vs *VirtualServer, n *Node, vsBlock string) (Real
 	return rs, true
 }
 
-func (x *extractor) checkerBlock(n *Node, rsBlock string) Checker {
+// checkerBlock reads a checker block: one checker, or for an SMTP_CHECK
+// with (deprecated) host blocks, one a host.
+func (x *extractor) checkerBlock(n *Node, rsBlock string) []Checker {
 	ch := Checker{Kind: n.Keyword, Pos: n.Line.Pos}
 	block := rsBlock + " " + n.Keyword
+	var hosts []Checker
 	for _, c := range n.Children {
+		if c.Keyword == "host" && n.Keyword == "SMTP_CHECK" {
+			// smtp_host_handler: a host has connection options of its
+			// own, and no timeout unless it sets one; the other keywords
+			// in it set the SMTP_CHECK's own.
+			h := Checker{Kind: n.Keyword, Pos: c.Line.Pos}
+			for _, hc := range c.Children {
+				if isConnectionKeyword(hc.Keyword) {
+					x.checkerKeyword(&h, hc, n, block)
+				} else {
+					x.checkerKeyword(&ch, hc, n, block)
+				}
+			}
+			if !h.ConnectTimeout.Set {
+				h.ConnectTimeout.Default = "none: keepalived 2.2.7 gives an SMTP_CHECK host block no timeout unless it sets one"
+			}
+			hosts = append(hosts, h)
+			continue
+		}
+		x.checkerKeyword(&ch, c, n, block)
+	}
+	ch.check(x, n)
+	if len(hosts) == 0 {
+		return []Checker{ch}
+	}
+	// smtp_check_end_handler: without connection options of its own, the
+	// checker takes the first host's; each other host is a copy of the
+	// checker with that host's.
+	x.problem(n, "The SMTP_CHECK host block is deprecated. Please define additional checkers.")
+	out := []Checker{ch}
+	if !ch.ConnectIP.Set && !ch.ConnectPort.Set && !ch.BindTo.Set && !ch.BindPort.Set && !ch.BindIf.Set && !ch.FWMark.Set && !ch.ConnectTimeout.Set {
+		out[0].setConnection(hosts[0])
+		hosts = hosts[1:]
+	}
+	for _, h := range hosts {
+		c := ch
+		c.Pos = h.Pos
+		c.setConnection(h)
+		out = append(out, c)
+	}
+	return out
+}
+
+func isConnectionKeyword(k string) bool {
+	switch k {
+	case "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark":
+		return true
+	}
+	return false
+}
+
+func (c *Checker) setConnection(h Checker) {
+	c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark, c.ConnectTimeout =
+		h.ConnectIP, h.ConnectPort, h.BindTo, h.BindPort, h.BindIf, h.FWMark, h.ConnectTimeout
+}
+
+// check drops what keepalived drops once a checker block ends.
+func (ch *Checker) check(x *extractor, n *Node) {
+	switch {
+	case (ch.Kind == "HTTP_GET" || ch.Kind == "SSL_GET") && len(ch.URLs) == 0:
+		x.problem(n, "HTTP/SSL_GET checker has no urls specified - ignoring")
+		ch.Dropped = true
+	case ch.Kind == "MISC_CHECK" && ch.Misc == nil:
+		x.problem(n, "No script path has been specified for MISC_CHECKER - skipping")
+		ch.Dropped = true
+	}
+}
+
+func (x *extractor) checkerKeyword(ch *Checker, c *Node, n *Node, block string) {
+	{
 		pos := c.Line.Pos
 		switch c.Keyword {
 		case "connect_ip", "bindto":
 			s, ok := x.arg(c, 1, CheckerProcess)
 			if !ok {
-				continue
+				return
 			}
 			a, ok := parseAddr(strings.SplitN(strings.SplitN(s, "-", 2)[0], "/", 2)[0])
 			if !ok {
 				x.problem(c, "Invalid %s address %s - ignoring", c.Keyword, s)
-				continue
+				return
 			}
 			if c.Keyword == "connect_ip" {
 				ch.ConnectIP = set(a, pos)
@@ -1620,15 +1692,6 @@ func (x *extractor) checkerBlock(n *Node, rsBlock string) Checker {
 			}
 		}
 	}
-	switch {
-	case (ch.Kind == "HTTP_GET" || ch.Kind == "SSL_GET") && len(ch.URLs) == 0:
-		x.problem(n, "HTTP/SSL_GET checker has no urls specified - ignoring")
-		ch.Dropped = true
-	case ch.Kind == "MISC_CHECK" && ch.Misc == nil:
-		x.problem(n, "Misc check with no script specified - ignoring")
-		ch.Dropped = true
-	}
-	return ch
 }
 
 func (x *extractor) url(n *Node) URL {

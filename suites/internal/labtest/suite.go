@@ -31,7 +31,7 @@ import (
 var KnownLabels = []string{
 	"lab", "cli", "load", "isolation", "switch",
 	"nat", "dr", "tun", "scheduler", "persistence", "churn", "udp", "ipv6", "fwmark",
-	"perf", "gotcha", "ha",
+	"perf", "gotcha", "ha", "byo",
 }
 
 var (
