@@ -264,40 +264,22 @@ func Defaults(f *File, version string) (used, note string) {
 			inherit(&rs.Alpha, vs.Alpha, "the virtual server's alpha")
 			inherit(&rs.DelayLoop, vs.DelayLoop, "the virtual server's delay_loop")
 			inherit(&rs.ConnectTimeout, vs.ConnectTimeout, "the virtual server's connect_timeout")
-			if vs.Retry.Set {
-				inherit(&rs.Retry, vs.Retry, "the virtual server's retry")
-			}
-			if vs.DelayBeforeRetry.Set {
-				inherit(&rs.DelayBeforeRetry, vs.DelayBeforeRetry, "the virtual server's delay_before_retry")
-			}
-			if vs.Warmup.Set {
-				inherit(&rs.Warmup, vs.Warmup, "the virtual server's warmup")
-			}
+			inheritKnown(&rs.Retry, vs.Retry, "the virtual server's retry")
+			inheritKnown(&rs.DelayBeforeRetry, vs.DelayBeforeRetry, "the virtual server's delay_before_retry")
+			inheritKnown(&rs.Warmup, vs.Warmup, "the virtual server's warmup")
 			for k := range rs.Checkers {
 				ch := &rs.Checkers[k]
 				inherit(&ch.Alpha, rs.Alpha, "the real server's alpha")
 				inherit(&ch.ConnectTimeout, rs.ConnectTimeout, "the real server's connect_timeout")
 				inherit(&ch.DelayLoop, rs.DelayLoop, "the real server's delay_loop")
-				if rs.Retry.Set || rs.Retry.Default != "" {
-					inherit(&ch.Retry, rs.Retry, "the real server's retry")
-				}
-				retry, ok := d.Retry[ch.Kind]
-				if !ok {
-					retry = d.Retry[""]
-				}
-				def(&ch.Retry, retry, of+" for "+ch.Kind)
-				if rs.Warmup.Set || rs.Warmup.Default != "" {
-					inherit(&ch.Warmup, rs.Warmup, "the real server's warmup")
-				}
+				// A real server's retry, warmup and delay_before_retry
+				// come first, then the checker kind's own default.
+				inheritKnown(&ch.Retry, rs.Retry, "the real server's retry")
+				def(&ch.Retry, perKind(d.Retry, ch.Kind), of+" for "+ch.Kind)
+				inheritKnown(&ch.Warmup, rs.Warmup, "the real server's warmup")
 				inherit(&ch.Warmup, ch.DelayLoop, "its delay_loop")
-				if rs.DelayBeforeRetry.Set || rs.DelayBeforeRetry.Default != "" {
-					inherit(&ch.DelayBeforeRetry, rs.DelayBeforeRetry, "the real server's delay_before_retry")
-				}
-				dbr, ok := d.DelayBeforeRetry[ch.Kind]
-				if !ok {
-					dbr = d.DelayBeforeRetry[""]
-				}
-				if dbr < 0 {
+				inheritKnown(&ch.DelayBeforeRetry, rs.DelayBeforeRetry, "the real server's delay_before_retry")
+				if dbr := perKind(d.DelayBeforeRetry, ch.Kind); dbr < 0 {
 					inherit(&ch.DelayBeforeRetry, ch.DelayLoop, "its delay_loop ("+of+" for "+ch.Kind+")")
 				} else {
 					def(&ch.DelayBeforeRetry, dbr, of+" for "+ch.Kind)
@@ -349,4 +331,20 @@ func inherit[T any](s *Setting[T], from Setting[T], name string) {
 	case from.Default != "":
 		s.Default = fmt.Sprintf("from %s: %s", name, from.Default)
 	}
+}
+
+// inheritKnown inherits only a value the file set or a default filled:
+// keepalived's "unset" passes through (retry, warmup, delay_before_retry).
+func inheritKnown[T any](s *Setting[T], from Setting[T], name string) {
+	if from.Set || from.Default != "" {
+		inherit(s, from, name)
+	}
+}
+
+// perKind is a checker kind's value of a table, or the table's default ("").
+func perKind[T any](m map[string]T, kind string) T {
+	if v, ok := m[kind]; ok {
+		return v
+	}
+	return m[""]
 }

@@ -1159,7 +1159,7 @@ func (p *pass) addSeq(buf []byte) bool {
 	}
 	params = append(params, 0)
 	var start, step, last int64
-	one, j := strtol(params)
+	one, j := strtol(string(params), 0)
 	j += spn(params[j:], " \t")
 	switch {
 	case params[j] == ')':
@@ -1177,7 +1177,7 @@ func (p *pass) addSeq(buf []byte) bool {
 		return false
 	default:
 		j++
-		two, k := strtol(params[j:])
+		two, k := strtol(string(params[j:]), 0)
 		j += k
 		j += spn(params[j:], " \t")
 		if params[j] == ')' {
@@ -1193,7 +1193,7 @@ func (p *pass) addSeq(buf []byte) bool {
 			return false
 		}
 		j++
-		three, k := strtol(params[j:])
+		three, k := strtol(string(params[j:]), 0)
 		j += k
 		j += spn(params[j:], " \t")
 		if params[j] != ')' {
@@ -1329,74 +1329,6 @@ func (p *pass) addLst(buf []byte) bool {
 	i = sp(i + 1)
 	p.seqs = append(p.seqs, &seqEntry{lstVars: vars, lstSets: sets, text: string(buf[min(i, len(buf)):])})
 	return true
-}
-
-// strtol is C's strtol(s, &end, 0) on a NUL-terminated buffer: it returns
-// the value (clamped on overflow) and how many bytes it read (0 when it
-// read no number).
-func strtol(s []byte) (int64, int) {
-	at := func(i int) byte {
-		if i < len(s) {
-			return s[i]
-		}
-		return 0
-	}
-	i := 0
-	for isSpace(at(i)) {
-		i++
-	}
-	neg := false
-	if at(i) == '+' || at(i) == '-' {
-		neg = at(i) == '-'
-		i++
-	}
-	base := uint64(10)
-	switch {
-	case at(i) == '0' && (at(i+1) == 'x' || at(i+1) == 'X') && isXDigit(at(i+2)):
-		base = 16
-		i += 2
-	case at(i) == '0':
-		base = 8
-	}
-	digits := 0
-	var v uint64
-	over := false
-	for {
-		c := at(i)
-		var d uint64
-		switch {
-		case '0' <= c && c <= '9':
-			d = uint64(c - '0')
-		case 'a' <= c && c <= 'z':
-			d = uint64(c-'a') + 10
-		case 'A' <= c && c <= 'Z':
-			d = uint64(c-'A') + 10
-		default:
-			d = 99
-		}
-		if d >= base {
-			break
-		}
-		if v > (1<<63)/base || v*base+d > 1<<63 {
-			over = true
-		} else {
-			v = v*base + d
-		}
-		digits++
-		i++
-	}
-	if digits == 0 {
-		return 0, 0
-	}
-	switch {
-	case neg && (over || v > 1<<63):
-		return -1 << 63, i
-	case neg:
-		return -int64(v), i
-	case over || v > 1<<63-1:
-		return 1<<63 - 1, i
-	}
-	return int64(v), i
 }
 
 func spn(s []byte, set string) int {

@@ -87,17 +87,49 @@ type keyword struct {
 }
 
 // grammar227 is keywords227 parsed.
-var grammar227 = mustParseGrammar(keywords227)
+var grammar227 = mustParseGrammar(keywords227, keywordParts227)
 
-func mustParseGrammar(text string) map[string]*keyword {
-	g, err := parseGrammar(text)
+func mustParseGrammar(text string, parts map[string]string) map[string]*keyword {
+	g, err := parseGrammar(text, parts)
 	if err != nil {
 		panic("conf: the built-in keyword table is malformed: " + err.Error())
 	}
 	return g
 }
 
-func parseGrammar(text string) (map[string]*keyword, error) {
+// expandParts replaces each "*PART" line by the part's lines at its indent.
+func expandParts(text string, parts map[string]string, depth int) (string, error) {
+	if depth > 8 {
+		return "", fmt.Errorf("parts nest too deep")
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		if !strings.HasPrefix(trimmed, "*") {
+			b.WriteString(line + "\n")
+			continue
+		}
+		part, ok := parts[trimmed[1:]]
+		if !ok {
+			return "", fmt.Errorf("no part %q", trimmed[1:])
+		}
+		part, err := expandParts(strings.TrimSuffix(part, "\n"), parts, depth+1)
+		if err != nil {
+			return "", err
+		}
+		indent := line[:len(line)-len(trimmed)]
+		for _, p := range strings.Split(strings.TrimSuffix(part, "\n"), "\n") {
+			b.WriteString(indent + p + "\n")
+		}
+	}
+	return b.String(), nil
+}
+
+func parseGrammar(text string, parts map[string]string) (map[string]*keyword, error) {
+	text, err := expandParts(text, parts, 0)
+	if err != nil {
+		return nil, err
+	}
 	roots := map[string]*keyword{}
 	var stack []*keyword
 	var procs []Process

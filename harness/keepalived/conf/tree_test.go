@@ -140,11 +140,11 @@ func TestTree(t *testing.T) {
 }
 
 func TestGrammar(t *testing.T) {
-	if _, err := parseGrammar(keywords227); err != nil {
+	if _, err := parseGrammar(keywords227, keywordParts227); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"@nowhere\nx\n", "@vrrp\n  x\n", "@vrrp\nx {\n   y\n", "@vrrp\nx\n  y\n", "@vrrp\nx ?\n"} {
-		if _, err := parseGrammar(bad); err == nil {
+	for _, bad := range []string{"@nowhere\nx\n", "@vrrp\n  x\n", "@vrrp\nx {\n   y\n", "@vrrp\nx\n  y\n", "@vrrp\nx ?\n", "@vrrp\nx {\n  *nopart\n", "@vrrp\nx {\n  *loop\n"} {
+		if _, err := parseGrammar(bad, map[string]string{"loop": "*loop"}); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}
