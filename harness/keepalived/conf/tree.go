@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -508,4 +509,40 @@ func (b *builder) values(header []string, at Line) []*Node {
 		}
 	}
 	return entries
+}
+
+// A KnownKeyword is an entry of keepalived 2.2.7's keyword table.
+type KnownKeyword struct {
+	// Path is the keyword and the blocks it is in, outermost first
+	// (virtual_server, real_server, HTTP_GET, url, path).
+	Path []string
+	Kind NodeKind
+	// Processes read the block of a top-level keyword.
+	Processes []Process
+}
+
+// Keywords lists the keyword table the reader uses, blocks before their
+// keywords, in name order.
+func Keywords() []KnownKeyword {
+	var out []KnownKeyword
+	var walk func(table map[string]*keyword, path []string, procs []Process)
+	walk = func(table map[string]*keyword, path []string, procs []Process) {
+		names := make([]string, 0, len(table))
+		for name := range table {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			k := table[name]
+			p := append(slices.Clone(path), name)
+			kp := procs
+			if len(path) == 0 {
+				kp = k.procs
+			}
+			out = append(out, KnownKeyword{Path: p, Kind: k.kind, Processes: kp})
+			walk(k.sub, p, kp)
+		}
+	}
+	walk(grammar227, nil, nil)
+	return out
 }
