@@ -212,14 +212,14 @@ func Defaults(f *File, version string) (used, note string) {
 		}
 		def(&v.NoPreempt, false, of)
 		def(&v.PreemptDelay, 0, of)
-		inherit(&v.GARPMasterDly, g.GARPMasterDelay, "vrrp_garp_master_delay")
-		inherit(&v.GARPMasterRep, g.GARPMasterRepeat, "vrrp_garp_master_repeat")
-		inherit(&v.DownTimerAdv, g.DownTimerAdverts, "vrrp_down_timer_adverts")
+		inherit(&v.GARPMasterDelay, g.GARPMasterDelay, "vrrp_garp_master_delay")
+		inherit(&v.GARPMasterRepeat, g.GARPMasterRepeat, "vrrp_garp_master_repeat")
+		inherit(&v.DownTimerAdverts, g.DownTimerAdverts, "vrrp_down_timer_adverts")
 		strict := v.Strict.Value || (!v.Strict.Set && g.VRRPStrict.Value)
 		def(&v.Strict, g.VRRPStrict.Value, "vrrp_strict")
 		def(&v.Accept, !strict || v.Priority.Value == 255, of+" (off in strict mode unless the address owner)")
-		inherit(&v.LowerPrioNoAdv, g.LowerPrioNoAdvert, "vrrp_lower_prio_no_advert")
-		inherit(&v.HigherPrioSend, g.HigherPrioSendAdvert, "vrrp_higher_prio_send_advert")
+		inherit(&v.LowerPrioNoAdvert, g.LowerPrioNoAdvert, "vrrp_lower_prio_no_advert")
+		inherit(&v.HigherPrioSendAdvert, g.HigherPrioSendAdvert, "vrrp_higher_prio_send_advert")
 		for j := range v.VIPs {
 			if v.VIPs[j].Dev == "" {
 				v.VIPs[j].Dev = v.Interface.Value

@@ -980,15 +980,15 @@ func (x *extractor) instance(n *Node) {
 			}
 			x.f.Global.SyncDaemon = &SyncDaemon{Pos: pos, Interface: s, Instance: name}
 		case "garp_master_delay":
-			x.seconds(&v.GARPMasterDly, c, VRRPProcess, 0)
+			x.seconds(&v.GARPMasterDelay, c, VRRPProcess, 0)
 		case "garp_master_repeat":
-			x.repeat(&v.GARPMasterRep, c, VRRPProcess)
+			x.repeat(&v.GARPMasterRepeat, c, VRRPProcess)
 		case "down_timer_adverts":
-			x.uint(&v.DownTimerAdv, c, VRRPProcess, 1, 100, true)
+			x.uint(&v.DownTimerAdverts, c, VRRPProcess, 1, 100, true)
 		case "lower_prio_no_advert":
-			x.flag(&v.LowerPrioNoAdv, c)
+			x.flag(&v.LowerPrioNoAdvert, c)
 		case "higher_prio_send_advert":
-			x.flag(&v.HigherPrioSend, c)
+			x.flag(&v.HigherPrioSendAdvert, c)
 		}
 	}
 	x.f.Instances = append(x.f.Instances, v)
@@ -1123,7 +1123,7 @@ func (x *extractor) groupEntry(group string, e *Node) (GroupEntry, bool) {
 	if len(e.Args) > 0 {
 		port = e.Args[0]
 	}
-	ap, ok := parseSockaddr(s, port, nil, e.Line.Pos)
+	ap, ok := parseSockaddr(s, port)
 	if !ok {
 		x.problem(e, "Invalid virtual server group IP address %s %s - skipping", s, port)
 		return en, false
@@ -1147,7 +1147,7 @@ func (x *extractor) groupEntry(group string, e *Node) (GroupEntry, bool) {
 	case strings.Contains(s, "-"):
 		end := s[strings.IndexByte(s, '-')+1:]
 		if (first.Is4() && strings.Contains(end, ".")) || (first.Is6() && strings.Contains(end, ":")) {
-			last, ok := parseSockaddr(end, port, nil, e.Line.Pos)
+			last, ok := parseSockaddr(end, port)
 			if !ok {
 				x.problem(e, "Invalid range end %s - skipping", s)
 				return en, false
@@ -1318,7 +1318,7 @@ func (x *extractor) virtualServer(n *Node) {
 			if len(c.Args) > 1 {
 				port = c.Args[1]
 			}
-			ap, ok := parseSockaddr(ip, port, nil, pos)
+			ap, ok := parseSockaddr(ip, port)
 			if !ok {
 				x.problem(c, "Invalid sorry server IP address %s - skipping", ip)
 				continue
@@ -1456,7 +1456,7 @@ func (x *extractor) realServer(vs *VirtualServer, n *Node, vsBlock string) (Real
 	if len(n.Args) > 1 {
 		port = n.Args[1]
 	}
-	ap, _ := parseSockaddr(ip, port, nil, n.Line.Pos)
+	ap, _ := parseSockaddr(ip, port)
 	rs := RealServer{Pos: n.Line.Pos, Addr: ap}
 	block := vsBlock + " real_server " + strings.Join(n.Args, " ")
 	for _, c := range n.Children {

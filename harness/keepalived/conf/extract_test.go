@@ -79,7 +79,7 @@ func TestNATFixture(t *testing.T) {
 	at(t, "auth_type", v.Auth.Type, "PASS", 29)
 	defaulted(t, "version", v.Version, 2, "vrrp_version")
 	defaulted(t, "nopreempt", v.NoPreempt, false, "2.2.7")
-	defaulted(t, "garp_master_delay", v.GARPMasterDly, 5*time.Second, "2.2.7")
+	defaulted(t, "garp_master_delay", v.GARPMasterDelay, 5*time.Second, "2.2.7")
 	if len(v.VIPs) != 1 || v.VIPs[0].Prefix != netip.MustParsePrefix("203.0.113.10/24") || v.VIPs[0].Dev != "eth0" || v.VIPs[0].Pos.Line != 33 {
 		t.Errorf("VIPs %+v", v.VIPs)
 	}

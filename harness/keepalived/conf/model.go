@@ -306,21 +306,21 @@ type Instance struct {
 	ExcludedVIPs  []VIP   `json:"excluded_vips,omitempty"`
 	VirtualRoutes []Route `json:"virtual_routes,omitempty"`
 
-	UnicastSrcIP   Setting[netip.Addr]    `json:"unicast_src_ip,omitzero"`
-	McastSrcIP     Setting[netip.Addr]    `json:"mcast_src_ip,omitzero"`
-	UnicastPeers   []Peer                 `json:"unicast_peers,omitempty"`
-	UnicastTTL     Setting[int]           `json:"unicast_ttl,omitzero"`
-	UseVMAC        Setting[bool]          `json:"use_vmac,omitzero"`
-	VMACInterface  Setting[string]        `json:"vmac_interface,omitzero"`
-	VMACXmitBase   Setting[bool]          `json:"vmac_xmit_base,omitzero"`
-	Auth           Auth                   `json:"auth"`
-	Notify         Notify                 `json:"notify"`
-	SMTPAlert      Setting[bool]          `json:"smtp_alert,omitzero"`
-	GARPMasterDly  Setting[time.Duration] `json:"garp_master_delay,omitzero"`
-	GARPMasterRep  Setting[int]           `json:"garp_master_repeat,omitzero"`
-	DownTimerAdv   Setting[int]           `json:"down_timer_adverts,omitzero"`
-	LowerPrioNoAdv Setting[bool]          `json:"lower_prio_no_advert,omitzero"`
-	HigherPrioSend Setting[bool]          `json:"higher_prio_send_advert,omitzero"`
+	UnicastSrcIP         Setting[netip.Addr]    `json:"unicast_src_ip,omitzero"`
+	McastSrcIP           Setting[netip.Addr]    `json:"mcast_src_ip,omitzero"`
+	UnicastPeers         []Peer                 `json:"unicast_peers,omitempty"`
+	UnicastTTL           Setting[int]           `json:"unicast_ttl,omitzero"`
+	UseVMAC              Setting[bool]          `json:"use_vmac,omitzero"`
+	VMACInterface        Setting[string]        `json:"vmac_interface,omitzero"`
+	VMACXmitBase         Setting[bool]          `json:"vmac_xmit_base,omitzero"`
+	Auth                 Auth                   `json:"auth"`
+	Notify               Notify                 `json:"notify"`
+	SMTPAlert            Setting[bool]          `json:"smtp_alert,omitzero"`
+	GARPMasterDelay      Setting[time.Duration] `json:"garp_master_delay,omitzero"`
+	GARPMasterRepeat     Setting[int]           `json:"garp_master_repeat,omitzero"`
+	DownTimerAdverts     Setting[int]           `json:"down_timer_adverts,omitzero"`
+	LowerPrioNoAdvert    Setting[bool]          `json:"lower_prio_no_advert,omitzero"`
+	HigherPrioSendAdvert Setting[bool]          `json:"higher_prio_send_advert,omitzero"`
 }
 
 // VirtualServerGroup is a virtual_server_group.

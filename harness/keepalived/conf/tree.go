@@ -439,7 +439,7 @@ func (b *builder) refuses(n *Node, parent *keyword, before []*Node) bool {
 		if len(n.Args) > 1 {
 			port = n.Args[1]
 		}
-		if _, ok := parseSockaddr(n.Args[0], port, nil, Pos{}); !ok {
+		if _, ok := parseSockaddr(n.Args[0], port); !ok {
 			b.rd.problem(n.Line.Pos, fmt.Sprintf("Invalid real server ip address/port %s/%s - skipping", n.Args[0], port))
 			return true
 		}

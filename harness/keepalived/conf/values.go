@@ -251,7 +251,7 @@ func parseAddr(s string) (netip.Addr, bool) {
 // parseSockaddr is inet_stosockaddr(): an address (anything from a '-' or
 // '/' on is ignored) and an optional port in [1, 65535]. A port of "0"
 // (or "00"…) is no port, as alloc_vs/alloc_rs pass it.
-func parseSockaddr(ip, port string, problems *[]string, _ Pos) (netip.AddrPort, bool) {
+func parseSockaddr(ip, port string) (netip.AddrPort, bool) {
 	if port != "" && strings.Trim(port, "0") == "" {
 		port = ""
 	}
@@ -260,9 +260,6 @@ func parseSockaddr(ip, port string, problems *[]string, _ Pos) (netip.AddrPort, 
 		v, err := readUnsigned(port, 1, 65535, true)
 		if err != nil && !isWarning(err) {
 			return netip.AddrPort{}, false
-		}
-		if err != nil && problems != nil {
-			*problems = append(*problems, err.Error())
 		}
 		p = v
 	}
@@ -304,7 +301,7 @@ func parseVSAddress(args []string) (vsAddress, error) {
 	if len(args) > 1 {
 		port = args[1]
 	}
-	ap, ok := parseSockaddr(args[0], port, nil, Pos{})
+	ap, ok := parseSockaddr(args[0], port)
 	if !ok {
 		return a, fmt.Errorf("Invalid virtual server IP address/port %s/%s", args[0], port)
 	}
