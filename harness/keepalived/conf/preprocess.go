@@ -174,8 +174,8 @@ func (p *pass) run() error {
 		}
 	}
 	if p.blockDepth > 0 {
-		// init_data: no line number in keepalived's message either.
-		p.rd.problem(Pos{}, fmt.Sprintf("There are %d missing '}'s or extra '{'s: the file ends inside a block", p.blockDepth))
+		// init_data reports no line; the reader names the last one read.
+		p.rd.problem(p.lastPos, fmt.Sprintf("There are %d missing '}'s or extra '{'s: the configuration ends inside a block", p.blockDepth))
 	}
 	p.markShared()
 	return nil

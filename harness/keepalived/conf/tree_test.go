@@ -190,3 +190,13 @@ func TestTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingBrace(t *testing.T) {
+	f := readFiles(t, map[string]string{"main.conf": "vrrp_instance V {\n priority 1\n"}, lb1)
+	if !hasProblem(f, 2, "1 missing '}'") {
+		t.Errorf("problems %v", f.Problems)
+	}
+	if f.Instances[0].Priority.Value != 1 {
+		t.Errorf("instance %+v", f.Instances[0])
+	}
+}
