@@ -79,7 +79,7 @@ func timingOf(f *conf.File, in conf.Instance) vrrpTiming {
 	if f.Global.DownTimerAdverts.Set {
 		defAdverts = f.Global.DownTimerAdverts.Value
 	}
-	t.adverts, _ = setting("down_timer_adverts", in.DownTimerAdv, defAdverts)
+	t.adverts, _ = setting("down_timer_adverts", in.DownTimerAdverts, defAdverts)
 	if t.version == 2 {
 		// VRRPv2 counts whole seconds.
 		t.advert = max(time.Second, t.advert.Round(time.Second))

@@ -4,15 +4,17 @@
 // checkers, tracked scripts and processes, notify scripts, the global
 // settings that shape them, each with the file and line it came from.
 //
-// It works in four layers, each usable on its own:
+// Read and ReadFS run every layer but the last; each layer's result is
+// part of the File:
 //
-//  1. preprocessing (Preprocess): keepalived's read_line() of
-//     lib/parser.c, quirks included: comments, $NAME definitions,
+//  1. preprocessing (File.Lines, File.ParentLines): keepalived's
+//     read_line() of lib/parser.c, quirks included: comments, $NAME
+//     definitions,
 //     ~SEQ/~LST, @ID conditional lines, include with glob(3) patterns
 //     relative to the including file, and the configuration copy through
 //     which keepalived's VRRP and checker processes read the files again;
-//  2. the block tree (Tree): keepalived's process_stream(), driven by the
-//     keyword table of 2.2.7, once for each of its processes (the parent
+//  2. the block tree (File.Tree): keepalived's process_stream(), driven
+//     by the keyword table of 2.2.7, once for each of its processes (the parent
 //     reads global_defs, the VRRP process its blocks, the checker process
 //     its own), so that a block keepalived closes early is closed early
 //     here too;
@@ -25,6 +27,10 @@
 // would reject, it records as a Problem or an Unknown keyword with its
 // position and leaves the verdict to keepalived itself. Only a resource
 // limit (see the Max constants) or a main file it cannot read is an error.
+//
+// Facts and ParseDump put the reader's File and keepalived's own dump of
+// its configuration in one comparable form: the suites' byo specs hold
+// the reader to keepalived with them.
 //
 // It is pure Go: it reads files only through the fs.FS it is given (Read
 // gives it the operating system's), runs no process, needs no privilege

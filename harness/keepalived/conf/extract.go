@@ -39,36 +39,37 @@ func (x *extractor) arg(n *Node, i int, proc Process) (string, bool) {
 	return "", false
 }
 
-func (x *extractor) uint(dst *Setting[int], n *Node, proc Process, lo, hi uint64, ignore bool) bool {
+// number reads a handler's number into dst: refused, it is a Problem and
+// leaves dst alone; with a warning (a running keepalived takes it), it is
+// a Problem and set.
+func number[T any](x *extractor, dst *Setting[T], n *Node, proc Process, parse func(string) (T, error)) bool {
 	s, ok := x.arg(n, 1, proc)
 	if !ok {
 		return false
 	}
-	v, err := readUnsigned(s, lo, hi, ignore)
+	v, err := parse(s)
 	if err != nil {
 		x.problem(n, "%s: %v", n.Keyword, err)
 		if !isWarning(err) {
 			return false
 		}
 	}
-	*dst = set(int(v), n.Line.Pos)
+	*dst = set(v, n.Line.Pos)
 	return true
 }
 
+func (x *extractor) uint(dst *Setting[int], n *Node, proc Process, lo, hi uint64, ignore bool) bool {
+	return number(x, dst, n, proc, func(s string) (int, error) {
+		v, err := readUnsigned(s, lo, hi, ignore)
+		return int(v), err
+	})
+}
+
 func (x *extractor) timer(dst *Setting[time.Duration], n *Node, proc Process, lo, hi uint64) bool {
-	s, ok := x.arg(n, 1, proc)
-	if !ok {
-		return false
-	}
-	v, err := readTimer(s, lo, hi, true)
-	if err != nil {
-		x.problem(n, "%s: %v", n.Keyword, err)
-		if !isWarning(err) {
-			return false
-		}
-	}
-	*dst = set(micros(v), n.Line.Pos)
-	return true
+	return number(x, dst, n, proc, func(s string) (time.Duration, error) {
+		v, err := readTimer(s, lo, hi, true)
+		return micros(v), err
+	})
 }
 
 // seconds reads a whole number of seconds (the handlers that multiply
@@ -80,6 +81,23 @@ func (x *extractor) seconds(dst *Setting[time.Duration], n *Node, proc Process, 
 	}
 	*dst = set(time.Duration(v.Value)*time.Second, n.Line.Pos)
 	return true
+}
+
+// word sets dst to the keyword's first word, if it has one (the
+// handlers that check the word count before reading it).
+func word(dst *Setting[string], n *Node) {
+	if len(n.Args) > 0 {
+		*dst = set(n.Args[0], n.Line.Pos)
+	}
+}
+
+// repeat reads a GARP repeat count: keepalived takes 0 (for
+// compatibility) and makes it 1.
+func (x *extractor) repeat(dst *Setting[int], n *Node, proc Process) {
+	if x.uint(dst, n, proc, 0, math.MaxUint32, true) && dst.Value == 0 {
+		x.problem(n, "%s must be greater than 0, setting to 1", n.Keyword)
+		dst.Value = 1
+	}
 }
 
 // flag is a keyword with an optional true/false word (check_true_false).
@@ -142,24 +160,21 @@ func (x *extractor) global(nodes []*Node) {
 	g := &x.f.Global
 	for _, n := range nodes {
 		switch n.Keyword {
-		case "net_namespace":
+		case "net_namespace", "instance":
+			// net_namespace_handler, instance_handler: the first name
+			// wins, and keepalived's pid files move to a directory.
 			x.recordCommand(n, "")
-			if len(n.Args) == 0 {
-				x.problem(n, "net_namespace name missing - ignoring")
-			} else if g.NetNamespace.Set {
-				x.problem(n, "Duplicate net_namespace definition %s - ignoring", n.Args[0])
-			} else {
-				g.NetNamespace = set(n.Args[0], n.Line.Pos)
-				g.UsePidDir = set(true, n.Line.Pos)
+			dst := &g.NetNamespace
+			if n.Keyword == "instance" {
+				dst = &g.Instance
 			}
-		case "instance":
-			x.recordCommand(n, "")
-			if len(n.Args) == 0 {
-				x.problem(n, "instance name missing - ignoring")
-			} else if g.Instance.Set {
-				x.problem(n, "Duplicate instance definition %s - ignoring", n.Args[0])
-			} else {
-				g.Instance = set(n.Args[0], n.Line.Pos)
+			switch {
+			case len(n.Args) == 0:
+				x.problem(n, "%s name missing - ignoring", n.Keyword)
+			case dst.Set:
+				x.problem(n, "Duplicate %s definition %s - ignoring", n.Keyword, n.Args[0])
+			default:
+				*dst = set(n.Args[0], n.Line.Pos)
 				g.UsePidDir = set(true, n.Line.Pos)
 			}
 		case "use_pid_dir":
@@ -208,13 +223,7 @@ func (x *extractor) globalDef(n *Node) {
 			fifo.Path = set(n.Args[0], pos)
 		}
 	case "notify_fifo_script", "vrrp_notify_fifo_script", "lvs_notify_fifo_script":
-		fifo := x.fifo(strings.TrimSuffix(n.Keyword, "_script"))
-		if fifo.Script != nil {
-			x.recordCommand(n, "global_defs")
-			x.problem(n, "%s already specified - ignoring", n.Keyword)
-			return
-		}
-		fifo.Script = x.command(n, "global_defs", true)
+		x.firstCommand(&x.fifo(strings.TrimSuffix(n.Keyword, "_script")).Script, n, "global_defs")
 	case "startup_script":
 		g.StartupScript = x.command(n, "global_defs", true)
 	case "shutdown_script":
@@ -235,17 +244,11 @@ func (x *extractor) globalDef(n *Node) {
 	case "vrrp_garp_master_delay":
 		x.seconds(&g.GARPMasterDelay, n, p, 0)
 	case "vrrp_garp_master_repeat":
-		if x.uint(&g.GARPMasterRepeat, n, p, 0, math.MaxUint32, true) && g.GARPMasterRepeat.Value == 0 {
-			x.problem(n, "vrrp_garp_master_repeat must be greater than 0, setting to 1")
-			g.GARPMasterRepeat.Value = 1
-		}
+		x.repeat(&g.GARPMasterRepeat, n, p)
 	case "vrrp_garp_master_refresh":
 		x.seconds(&g.GARPMasterRefresh, n, p, 0)
 	case "vrrp_garp_master_refresh_repeat":
-		if x.uint(&g.GARPRefreshRepeat, n, p, 0, math.MaxUint32, true) && g.GARPRefreshRepeat.Value == 0 {
-			x.problem(n, "vrrp_garp_master_refresh_repeat must be greater than 0, setting to 1")
-			g.GARPRefreshRepeat.Value = 1
-		}
+		x.repeat(&g.GARPRefreshRepeat, n, p)
 	case "vrrp_garp_lower_prio_delay":
 		x.seconds(&g.GARPLowerPrioDelay, n, p, 0)
 	case "vrrp_garp_lower_prio_repeat":
@@ -307,13 +310,9 @@ func (x *extractor) globalDef(n *Node) {
 		x.recordCommand(n, "global_defs")
 	case "config_save_dir":
 		x.recordCommand(n, "global_defs")
-		if len(n.Args) > 0 {
-			g.ConfigSaveDir = set(n.Args[0], pos)
-		}
+		word(&g.ConfigSaveDir, n)
 	case "default_interface":
-		if len(n.Args) > 0 {
-			g.DefaultIface = set(n.Args[0], pos)
-		}
+		word(&g.DefaultIface, n)
 	case "dynamic_interfaces":
 		g.DynamicIfaces = set(true, pos)
 	case "max_auto_priority":
@@ -676,7 +675,6 @@ func (x *extractor) track(owner string, kind string, e *Node, list []Track) []Tr
 
 func (x *extractor) notify(n *Node, nt *Notify, block string) {
 	var dst **Command
-	withUser := true
 	switch n.Keyword {
 	case "notify_master":
 		dst = &nt.Master
@@ -698,12 +696,18 @@ func (x *extractor) notify(n *Node, nt *Notify, block string) {
 	default:
 		return
 	}
+	x.firstCommand(dst, n, block)
+}
+
+// firstCommand reads a program into dst unless it has one: those
+// handlers keep the first and refuse the next.
+func (x *extractor) firstCommand(dst **Command, n *Node, block string) {
 	if *dst != nil {
 		x.recordCommand(n, block)
 		x.problem(n, "(%s) %s script already specified - ignoring", block, n.Keyword)
 		return
 	}
-	*dst = x.command(n, block, withUser)
+	*dst = x.command(n, block, true)
 }
 
 func (x *extractor) syncGroup(n *Node) {
@@ -976,18 +980,15 @@ func (x *extractor) instance(n *Node) {
 			}
 			x.f.Global.SyncDaemon = &SyncDaemon{Pos: pos, Interface: s, Instance: name}
 		case "garp_master_delay":
-			x.seconds(&v.GARPMasterDly, c, VRRPProcess, 0)
+			x.seconds(&v.GARPMasterDelay, c, VRRPProcess, 0)
 		case "garp_master_repeat":
-			if x.uint(&v.GARPMasterRep, c, VRRPProcess, 0, math.MaxUint32, true) && v.GARPMasterRep.Value == 0 {
-				x.problem(c, "(%s): garp_master_repeat must be greater than 0, setting to 1", name)
-				v.GARPMasterRep.Value = 1
-			}
+			x.repeat(&v.GARPMasterRepeat, c, VRRPProcess)
 		case "down_timer_adverts":
-			x.uint(&v.DownTimerAdv, c, VRRPProcess, 1, 100, true)
+			x.uint(&v.DownTimerAdverts, c, VRRPProcess, 1, 100, true)
 		case "lower_prio_no_advert":
-			x.flag(&v.LowerPrioNoAdv, c)
+			x.flag(&v.LowerPrioNoAdvert, c)
 		case "higher_prio_send_advert":
-			x.flag(&v.HigherPrioSend, c)
+			x.flag(&v.HigherPrioSendAdvert, c)
 		}
 	}
 	x.f.Instances = append(x.f.Instances, v)
@@ -1122,7 +1123,7 @@ func (x *extractor) groupEntry(group string, e *Node) (GroupEntry, bool) {
 	if len(e.Args) > 0 {
 		port = e.Args[0]
 	}
-	ap, ok := parseSockaddr(s, port, nil, e.Line.Pos)
+	ap, ok := parseSockaddr(s, port)
 	if !ok {
 		x.problem(e, "Invalid virtual server group IP address %s %s - skipping", s, port)
 		return en, false
@@ -1146,7 +1147,7 @@ func (x *extractor) groupEntry(group string, e *Node) (GroupEntry, bool) {
 	case strings.Contains(s, "-"):
 		end := s[strings.IndexByte(s, '-')+1:]
 		if (first.Is4() && strings.Contains(end, ".")) || (first.Is6() && strings.Contains(end, ":")) {
-			last, ok := parseSockaddr(end, port, nil, e.Line.Pos)
+			last, ok := parseSockaddr(end, port)
 			if !ok {
 				x.problem(e, "Invalid range end %s - skipping", s)
 				return en, false
@@ -1231,16 +1232,8 @@ func (x *extractor) virtualServer(n *Node) {
 				continue
 			}
 			vs.Family = set(s, pos)
-		case "retry":
-			x.uint(&vs.Retry, c, CheckerProcess, 1, math.MaxUint32, false)
-		case "delay_before_retry":
-			x.timer(&vs.DelayBeforeRetry, c, CheckerProcess, 0, 0)
-		case "warmup":
-			x.timer(&vs.Warmup, c, CheckerProcess, 0, 0)
-		case "connect_timeout":
-			x.timer(&vs.ConnectTimeout, c, CheckerProcess, 1, math.MaxUint32)
-		case "delay_loop":
-			x.timer(&vs.DelayLoop, c, CheckerProcess, 1, 0)
+		case "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop":
+			x.timing(&vs.Timing, c)
 		case "inhibit_on_failure":
 			vs.Inhibit = set(true, pos)
 		case "lb_algo", "lvs_sched":
@@ -1297,9 +1290,7 @@ func (x *extractor) virtualServer(n *Node) {
 		case "ha_suspend":
 			vs.HASuspend = set(true, pos)
 		case "virtualhost":
-			if len(c.Args) > 0 {
-				vs.VirtualHost = set(c.Args[0], pos)
-			}
+			word(&vs.VirtualHost, c)
 		case "alpha":
 			vs.Alpha = set(true, pos)
 		case "omega":
@@ -1309,12 +1300,7 @@ func (x *extractor) virtualServer(n *Node) {
 			if c.Keyword == "quorum_down" {
 				dst = &vs.QuorumDown
 			}
-			if *dst != nil {
-				x.recordCommand(c, block)
-				x.problem(c, "%s script already specified - ignoring", c.Keyword)
-				continue
-			}
-			*dst = x.command(c, block, true)
+			x.firstCommand(dst, c, block)
 		case "quorum":
 			if !x.uint(&vs.Quorum, c, CheckerProcess, 1, math.MaxUint32, true) {
 				vs.Quorum = Setting[int]{}
@@ -1332,7 +1318,7 @@ func (x *extractor) virtualServer(n *Node) {
 			if len(c.Args) > 1 {
 				port = c.Args[1]
 			}
-			ap, ok := parseSockaddr(ip, port, nil, pos)
+			ap, ok := parseSockaddr(ip, port)
 			if !ok {
 				x.problem(c, "Invalid sorry server IP address %s - skipping", ip)
 				continue
@@ -1361,6 +1347,23 @@ func (x *extractor) virtualServer(n *Node) {
 		}
 	}
 	x.f.VirtualServers = append(x.f.VirtualServers, vs)
+}
+
+// timing reads a virtual or real server's timing keyword (vs_*_handler,
+// rs_*_handler: retry at least 1, unlike a checker's).
+func (x *extractor) timing(t *Timing, c *Node) {
+	switch c.Keyword {
+	case "retry":
+		x.uint(&t.Retry, c, CheckerProcess, 1, math.MaxUint32, false)
+	case "delay_before_retry":
+		x.timer(&t.DelayBeforeRetry, c, CheckerProcess, 0, 0)
+	case "warmup":
+		x.timer(&t.Warmup, c, CheckerProcess, 0, 0)
+	case "connect_timeout":
+		x.timer(&t.ConnectTimeout, c, CheckerProcess, 1, math.MaxUint32)
+	case "delay_loop":
+		x.timer(&t.DelayLoop, c, CheckerProcess, 1, 0)
+	}
 }
 
 func family(a netip.Addr) string {
@@ -1453,11 +1456,10 @@ func (x *extractor) realServer(vs *VirtualServer, n *Node, vsBlock string) (Real
 	if len(n.Args) > 1 {
 		port = n.Args[1]
 	}
-	ap, _ := parseSockaddr(ip, port, nil, n.Line.Pos)
+	ap, _ := parseSockaddr(ip, port)
 	rs := RealServer{Pos: n.Line.Pos, Addr: ap}
 	block := vsBlock + " real_server " + strings.Join(n.Args, " ")
 	for _, c := range n.Children {
-		pos := c.Line.Pos
 		switch c.Keyword {
 		case "weight":
 			x.uint(&rs.Weight, c, CheckerProcess, 0, math.MaxInt32, true)
@@ -1476,28 +1478,13 @@ func (x *extractor) realServer(vs *VirtualServer, n *Node, vsBlock string) (Real
 			if c.Keyword == "notify_down" {
 				dst = &rs.NotifyDown
 			}
-			if *dst != nil {
-				x.recordCommand(c, block)
-				x.problem(c, "%s script already specified - ignoring", c.Keyword)
-				continue
-			}
-			*dst = x.command(c, block, true)
-		case "retry":
-			x.uint(&rs.Retry, c, CheckerProcess, 1, math.MaxUint32, false)
-		case "delay_before_retry":
-			x.timer(&rs.DelayBeforeRetry, c, CheckerProcess, 0, 0)
-		case "warmup":
-			x.timer(&rs.Warmup, c, CheckerProcess, 0, 0)
-		case "connect_timeout":
-			x.timer(&rs.ConnectTimeout, c, CheckerProcess, 1, math.MaxUint32)
-		case "delay_loop":
-			x.timer(&rs.DelayLoop, c, CheckerProcess, 1, 0)
+			x.firstCommand(dst, c, block)
+		case "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop":
+			x.timing(&rs.Timing, c)
 		case "virtualhost":
-			if len(c.Args) > 0 {
-				rs.VirtualHost = set(c.Args[0], pos)
-			}
+			word(&rs.VirtualHost, c)
 		case "MISC_CHECK", "SMTP_CHECK", "TCP_CHECK", "PING_CHECK", "UDP_CHECK", "HTTP_GET", "SSL_GET", "DNS_CHECK", "FILE_CHECK", "BFD_CHECK":
-			rs.Checkers = append(rs.Checkers, x.checkerBlock(c, block))
+			rs.Checkers = append(rs.Checkers, x.checkerBlock(c, block)...)
 		}
 	}
 	// rs_end_handler: a real server of another family than its virtual
@@ -1519,21 +1506,93 @@ func (x *extractor) realServer(vs *VirtualServer, n *Node, vsBlock string) (Real
 	return rs, true
 }
 
-func (x *extractor) checkerBlock(n *Node, rsBlock string) Checker {
+// checkerBlock reads a checker block: one checker, or for an SMTP_CHECK
+// with (deprecated) host blocks, one a host.
+func (x *extractor) checkerBlock(n *Node, rsBlock string) []Checker {
 	ch := Checker{Kind: n.Keyword, Pos: n.Line.Pos}
 	block := rsBlock + " " + n.Keyword
+	var hosts []Checker
 	for _, c := range n.Children {
+		if c.Keyword == "host" && n.Keyword == "SMTP_CHECK" {
+			// smtp_host_handler: a host has connection options of its
+			// own, and no timeout unless it sets one; the other keywords
+			// in it set the SMTP_CHECK's own.
+			h := Checker{Kind: n.Keyword, Pos: c.Line.Pos}
+			for _, hc := range c.Children {
+				if isConnectionKeyword(hc.Keyword) {
+					x.checkerKeyword(&h, hc, n, block)
+				} else {
+					x.checkerKeyword(&ch, hc, n, block)
+				}
+			}
+			if !h.ConnectTimeout.Set {
+				h.ConnectTimeout.Default = "none: keepalived 2.2.7 gives an SMTP_CHECK host block no timeout unless it sets one"
+			}
+			hosts = append(hosts, h)
+			continue
+		}
+		x.checkerKeyword(&ch, c, n, block)
+	}
+	ch.check(x, n)
+	if len(hosts) == 0 {
+		return []Checker{ch}
+	}
+	// smtp_check_end_handler: without connection options of its own, the
+	// checker takes the first host's; each other host is a copy of the
+	// checker with that host's.
+	x.problem(n, "The SMTP_CHECK host block is deprecated. Please define additional checkers.")
+	out := []Checker{ch}
+	if !ch.ConnectIP.Set && !ch.ConnectPort.Set && !ch.BindTo.Set && !ch.BindPort.Set && !ch.BindIf.Set && !ch.FWMark.Set && !ch.ConnectTimeout.Set {
+		out[0].setConnection(hosts[0])
+		hosts = hosts[1:]
+	}
+	for _, h := range hosts {
+		c := ch
+		c.Pos = h.Pos
+		c.setConnection(h)
+		out = append(out, c)
+	}
+	return out
+}
+
+func isConnectionKeyword(k string) bool {
+	switch k {
+	case "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark":
+		return true
+	}
+	return false
+}
+
+func (c *Checker) setConnection(h Checker) {
+	c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark, c.ConnectTimeout =
+		h.ConnectIP, h.ConnectPort, h.BindTo, h.BindPort, h.BindIf, h.FWMark, h.ConnectTimeout
+}
+
+// check drops what keepalived drops once a checker block ends.
+func (ch *Checker) check(x *extractor, n *Node) {
+	switch {
+	case (ch.Kind == "HTTP_GET" || ch.Kind == "SSL_GET") && len(ch.URLs) == 0:
+		x.problem(n, "HTTP/SSL_GET checker has no urls specified - ignoring")
+		ch.Dropped = true
+	case ch.Kind == "MISC_CHECK" && ch.Misc == nil:
+		x.problem(n, "No script path has been specified for MISC_CHECKER - skipping")
+		ch.Dropped = true
+	}
+}
+
+func (x *extractor) checkerKeyword(ch *Checker, c *Node, n *Node, block string) {
+	{
 		pos := c.Line.Pos
 		switch c.Keyword {
 		case "connect_ip", "bindto":
 			s, ok := x.arg(c, 1, CheckerProcess)
 			if !ok {
-				continue
+				return
 			}
 			a, ok := parseAddr(strings.SplitN(strings.SplitN(s, "-", 2)[0], "/", 2)[0])
 			if !ok {
 				x.problem(c, "Invalid %s address %s - ignoring", c.Keyword, s)
-				continue
+				return
 			}
 			if c.Keyword == "connect_ip" {
 				ch.ConnectIP = set(a, pos)
@@ -1566,13 +1625,9 @@ func (x *extractor) checkerBlock(n *Node, rsBlock string) Checker {
 		case "alpha":
 			x.flag(&ch.Alpha, c)
 		case "virtualhost":
-			if len(c.Args) > 0 {
-				ch.VirtualHost = set(c.Args[0], pos)
-			}
+			word(&ch.VirtualHost, c)
 		case "http_protocol":
-			if len(c.Args) > 0 {
-				ch.HTTPProtocol = set(c.Args[0], pos)
-			}
+			word(&ch.HTTPProtocol, c)
 		case "fast_recovery":
 			x.flag(&ch.FastRecovery, c)
 		case "enable_sni":
@@ -1593,13 +1648,9 @@ func (x *extractor) checkerBlock(n *Node, rsBlock string) Checker {
 				}
 			}
 		case "helo_name":
-			if len(c.Args) > 0 {
-				ch.HeloName = set(c.Args[0], pos)
-			}
+			word(&ch.HeloName, c)
 		case "type":
-			if len(c.Args) > 0 {
-				ch.DNSType = set(c.Args[0], pos)
-			}
+			word(&ch.DNSType, c)
 		case "name":
 			if len(c.Args) > 0 {
 				if n.Keyword == "BFD_CHECK" {
@@ -1609,26 +1660,13 @@ func (x *extractor) checkerBlock(n *Node, rsBlock string) Checker {
 				}
 			}
 		case "payload":
-			if len(c.Args) > 0 {
-				ch.Payload = set(c.Args[0], pos)
-			}
+			word(&ch.Payload, c)
 		case "require_reply":
 			ch.RequireRep = set(true, pos)
 		case "track_file":
-			if len(c.Args) > 0 {
-				ch.TrackFile = set(c.Args[0], pos)
-			}
+			word(&ch.TrackFile, c)
 		}
 	}
-	switch {
-	case (ch.Kind == "HTTP_GET" || ch.Kind == "SSL_GET") && len(ch.URLs) == 0:
-		x.problem(n, "HTTP/SSL_GET checker has no urls specified - ignoring")
-		ch.Dropped = true
-	case ch.Kind == "MISC_CHECK" && ch.Misc == nil:
-		x.problem(n, "Misc check with no script specified - ignoring")
-		ch.Dropped = true
-	}
-	return ch
 }
 
 func (x *extractor) url(n *Node) URL {
@@ -1668,9 +1706,7 @@ func (x *extractor) url(n *Node) URL {
 				u.StatusCodes = append(u.StatusCodes, StatusRange{Min: int(lo), Max: int(hi)})
 			}
 		case "virtualhost":
-			if len(c.Args) > 0 {
-				u.VirtualHost = set(c.Args[0], pos)
-			}
+			word(&u.VirtualHost, c)
 		case "regex":
 			words, ok := quotedWords(c.Line.Text)
 			if ok && len(words) > 1 {

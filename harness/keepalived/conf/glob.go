@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"errors"
 	"io/fs"
 	"path"
 	"slices"
@@ -421,6 +420,3 @@ func classMatch(class string, c byte) bool {
 	}
 	return false
 }
-
-// errOutside is why a path that leaves the reader's trees is not read.
-var errOutside = errors.New("outside the directories the reader was given")

@@ -13,7 +13,9 @@ package conf
 // keywords, "KEYWORD [" a block of values (alloc_value_block), a bare
 // KEYWORD none. A "@PROCESS" line says which of keepalived's processes
 // read the top-level keywords after it: global (the parent), vrrp,
-// check, bfd (all three children), track (VRRP and checker).
+// check, bfd (all three children), track (VRRP and checker). A "*PART"
+// line stands for the lines of keywordParts227[PART] at its indent, as
+// keepalived installs the same keywords in several checkers.
 const keywords227 = `
 @global
 linkbeat_use_polling
@@ -328,165 +330,38 @@ virtual_server {
     virtualhost
     snmp_name
     MISC_CHECK {
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
+      *checker
       misc_path
       misc_timeout
       misc_dynamic
       user
     SMTP_CHECK {
       helo_name
-      connect_ip
-      connect_port
-      bindto
-      bind_port
-      bind_if
-      connect_timeout
-      fwmark
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
+      *connection
+      *checker
       host {
-        connect_ip
-        connect_port
-        bindto
-        bind_port
-        bind_if
-        connect_timeout
-        fwmark
-        retry
-        delay_before_retry
-        warmup
-        delay_loop
-        alpha
-        log_all_failures
+        *connection
+        *checker
     TCP_CHECK {
-      connect_ip
-      connect_port
-      bindto
-      bind_port
-      bind_if
-      connect_timeout
-      fwmark
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
+      *connection
+      *checker
     PING_CHECK {
-      connect_ip
-      connect_port
-      bindto
-      bind_port
-      bind_if
-      connect_timeout
-      fwmark
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
+      *connection
+      *checker
     UDP_CHECK {
-      connect_ip
-      connect_port
-      bindto
-      bind_port
-      bind_if
-      connect_timeout
-      fwmark
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
+      *connection
+      *checker
       payload
       require_reply
       min_reply_length
       max_reply_length
     HTTP_GET {
-      connect_ip
-      connect_port
-      bindto
-      bind_port
-      bind_if
-      connect_timeout
-      fwmark
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
-      nb_get_retry
-      virtualhost
-      http_protocol
-      enable_sni
-      fast_recovery
-      url {
-        path
-        digest
-        status_code
-        virtualhost
-        regex
-        regex_no_match
-        regex_options
-        regex_min_offset
-        regex_max_offset
-        regex_stack
+      *http
     SSL_GET {
-      connect_ip
-      connect_port
-      bindto
-      bind_port
-      bind_if
-      connect_timeout
-      fwmark
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
-      nb_get_retry
-      virtualhost
-      http_protocol
-      enable_sni
-      fast_recovery
-      url {
-        path
-        digest
-        status_code
-        virtualhost
-        regex
-        regex_no_match
-        regex_options
-        regex_min_offset
-        regex_max_offset
-        regex_stack
+      *http
     DNS_CHECK {
-      connect_ip
-      connect_port
-      bindto
-      bind_port
-      bind_if
-      connect_timeout
-      fwmark
-      retry
-      delay_before_retry
-      warmup
-      delay_loop
-      alpha
-      log_all_failures
+      *connection
+      *checker
       type
       name
     FILE_CHECK {
@@ -521,3 +396,31 @@ vrrp_track_file {
   weight
   init_file
 `
+
+// keywordParts227 are the keywords several blocks share: the connection
+// and timing keywords of the checkers (check/check_api.c
+// install_checker_common_keywords) and the HTTP_GET/SSL_GET block
+// (check/check_http.c install_http_ssl_check_keyword).
+var keywordParts227 = map[string]string{
+	"connection": "connect_ip\nconnect_port\nbindto\nbind_port\nbind_if\nconnect_timeout\nfwmark\n",
+	"checker":    "retry\ndelay_before_retry\nwarmup\ndelay_loop\nalpha\nlog_all_failures\n",
+	"http": `*connection
+*checker
+nb_get_retry
+virtualhost
+http_protocol
+enable_sni
+fast_recovery
+url {
+  path
+  digest
+  status_code
+  virtualhost
+  regex
+  regex_no_match
+  regex_options
+  regex_min_offset
+  regex_max_offset
+  regex_stack
+`,
+}

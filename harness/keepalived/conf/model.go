@@ -306,21 +306,21 @@ type Instance struct {
 	ExcludedVIPs  []VIP   `json:"excluded_vips,omitempty"`
 	VirtualRoutes []Route `json:"virtual_routes,omitempty"`
 
-	UnicastSrcIP   Setting[netip.Addr]    `json:"unicast_src_ip,omitzero"`
-	McastSrcIP     Setting[netip.Addr]    `json:"mcast_src_ip,omitzero"`
-	UnicastPeers   []Peer                 `json:"unicast_peers,omitempty"`
-	UnicastTTL     Setting[int]           `json:"unicast_ttl,omitzero"`
-	UseVMAC        Setting[bool]          `json:"use_vmac,omitzero"`
-	VMACInterface  Setting[string]        `json:"vmac_interface,omitzero"`
-	VMACXmitBase   Setting[bool]          `json:"vmac_xmit_base,omitzero"`
-	Auth           Auth                   `json:"auth"`
-	Notify         Notify                 `json:"notify"`
-	SMTPAlert      Setting[bool]          `json:"smtp_alert,omitzero"`
-	GARPMasterDly  Setting[time.Duration] `json:"garp_master_delay,omitzero"`
-	GARPMasterRep  Setting[int]           `json:"garp_master_repeat,omitzero"`
-	DownTimerAdv   Setting[int]           `json:"down_timer_adverts,omitzero"`
-	LowerPrioNoAdv Setting[bool]          `json:"lower_prio_no_advert,omitzero"`
-	HigherPrioSend Setting[bool]          `json:"higher_prio_send_advert,omitzero"`
+	UnicastSrcIP         Setting[netip.Addr]    `json:"unicast_src_ip,omitzero"`
+	McastSrcIP           Setting[netip.Addr]    `json:"mcast_src_ip,omitzero"`
+	UnicastPeers         []Peer                 `json:"unicast_peers,omitempty"`
+	UnicastTTL           Setting[int]           `json:"unicast_ttl,omitzero"`
+	UseVMAC              Setting[bool]          `json:"use_vmac,omitzero"`
+	VMACInterface        Setting[string]        `json:"vmac_interface,omitzero"`
+	VMACXmitBase         Setting[bool]          `json:"vmac_xmit_base,omitzero"`
+	Auth                 Auth                   `json:"auth"`
+	Notify               Notify                 `json:"notify"`
+	SMTPAlert            Setting[bool]          `json:"smtp_alert,omitzero"`
+	GARPMasterDelay      Setting[time.Duration] `json:"garp_master_delay,omitzero"`
+	GARPMasterRepeat     Setting[int]           `json:"garp_master_repeat,omitzero"`
+	DownTimerAdverts     Setting[int]           `json:"down_timer_adverts,omitzero"`
+	LowerPrioNoAdvert    Setting[bool]          `json:"lower_prio_no_advert,omitzero"`
+	HigherPrioSendAdvert Setting[bool]          `json:"higher_prio_send_advert,omitzero"`
 }
 
 // VirtualServerGroup is a virtual_server_group.
@@ -374,12 +374,8 @@ type VirtualServer struct {
 	Weight      Setting[int]           `json:"weight,omitzero"`
 	VirtualHost Setting[string]        `json:"virtualhost,omitzero"`
 
-	// Checker timing the real servers inherit.
-	DelayLoop        Setting[time.Duration] `json:"delay_loop,omitzero"`
-	ConnectTimeout   Setting[time.Duration] `json:"connect_timeout,omitzero"`
-	Retry            Setting[int]           `json:"retry,omitzero"`
-	DelayBeforeRetry Setting[time.Duration] `json:"delay_before_retry,omitzero"`
-	Warmup           Setting[time.Duration] `json:"warmup,omitzero"`
+	// Timing is the checker timing its real servers inherit.
+	Timing
 
 	Reals []RealServer `json:"reals,omitempty"`
 }
@@ -410,16 +406,13 @@ type RealServer struct {
 	Inhibit Setting[bool]   `json:"inhibit_on_failure,omitzero"`
 	Alpha   Setting[bool]   `json:"alpha,omitzero"`
 
-	DelayLoop        Setting[time.Duration] `json:"delay_loop,omitzero"`
-	ConnectTimeout   Setting[time.Duration] `json:"connect_timeout,omitzero"`
-	Retry            Setting[int]           `json:"retry,omitzero"`
-	DelayBeforeRetry Setting[time.Duration] `json:"delay_before_retry,omitzero"`
-	Warmup           Setting[time.Duration] `json:"warmup,omitzero"`
-	UThreshold       Setting[int]           `json:"uthreshold,omitzero"`
-	LThreshold       Setting[int]           `json:"lthreshold,omitzero"`
-	NotifyUp         *Command               `json:"notify_up,omitempty"`
-	NotifyDown       *Command               `json:"notify_down,omitempty"`
-	VirtualHost      Setting[string]        `json:"virtualhost,omitzero"`
+	// Timing is the checker timing its checkers inherit.
+	Timing
+	UThreshold  Setting[int]    `json:"uthreshold,omitzero"`
+	LThreshold  Setting[int]    `json:"lthreshold,omitzero"`
+	NotifyUp    *Command        `json:"notify_up,omitempty"`
+	NotifyDown  *Command        `json:"notify_down,omitempty"`
+	VirtualHost Setting[string] `json:"virtualhost,omitzero"`
 
 	Checkers []Checker `json:"checkers,omitempty"`
 }
@@ -429,18 +422,14 @@ type Checker struct {
 	Kind string `json:"kind"` // HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, …
 	Pos  Pos    `json:"pos"`
 
-	ConnectTimeout   Setting[time.Duration] `json:"connect_timeout,omitzero"`
-	Retry            Setting[int]           `json:"retry,omitzero"`
-	DelayBeforeRetry Setting[time.Duration] `json:"delay_before_retry,omitzero"`
-	DelayLoop        Setting[time.Duration] `json:"delay_loop,omitzero"`
-	Warmup           Setting[time.Duration] `json:"warmup,omitzero"`
-	Alpha            Setting[bool]          `json:"alpha,omitzero"`
-	ConnectIP        Setting[netip.Addr]    `json:"connect_ip,omitzero"`
-	ConnectPort      Setting[int]           `json:"connect_port,omitzero"`
-	BindTo           Setting[netip.Addr]    `json:"bindto,omitzero"`
-	BindPort         Setting[int]           `json:"bind_port,omitzero"`
-	BindIf           Setting[string]        `json:"bind_if,omitzero"`
-	FWMark           Setting[int]           `json:"fwmark,omitzero"`
+	Timing
+	Alpha       Setting[bool]       `json:"alpha,omitzero"`
+	ConnectIP   Setting[netip.Addr] `json:"connect_ip,omitzero"`
+	ConnectPort Setting[int]        `json:"connect_port,omitzero"`
+	BindTo      Setting[netip.Addr] `json:"bindto,omitzero"`
+	BindPort    Setting[int]        `json:"bind_port,omitzero"`
+	BindIf      Setting[string]     `json:"bind_if,omitzero"`
+	FWMark      Setting[int]        `json:"fwmark,omitzero"`
 
 	// HTTP_GET and SSL_GET.
 	URLs         []URL           `json:"urls,omitempty"`
@@ -483,4 +472,15 @@ type URL struct {
 type StatusRange struct {
 	Min int `json:"min"`
 	Max int `json:"max"`
+}
+
+// Timing is the timing of a health checker: a virtual server's passes to
+// its real servers, a real server's to its checkers, for what they leave
+// unset.
+type Timing struct {
+	DelayLoop        Setting[time.Duration] `json:"delay_loop,omitzero"`
+	ConnectTimeout   Setting[time.Duration] `json:"connect_timeout,omitzero"`
+	Retry            Setting[int]           `json:"retry,omitzero"`
+	DelayBeforeRetry Setting[time.Duration] `json:"delay_before_retry,omitzero"`
+	Warmup           Setting[time.Duration] `json:"warmup,omitzero"`
 }

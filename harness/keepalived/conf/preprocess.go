@@ -51,6 +51,7 @@ type fileRef struct {
 
 // A stream is what fgets() reads: a file's pieces, or the copy.
 type stream struct {
+	name   string // the file's display name
 	chunks []chunk
 	recs   []copyRec
 	next   int
@@ -139,6 +140,8 @@ type pass struct {
 	expanded   bool // the line being built went through an expansion
 	out        []Line
 	crashed    bool
+	scratch    []byte
+	bytes      int // of the lines produced
 	// inDefinition is read_line's multiline_param_def: a multi-line
 	// definition is being read.
 	inDefinition bool
@@ -171,16 +174,16 @@ func (p *pass) run() error {
 		}
 	}
 	if p.blockDepth > 0 {
-		// init_data: no line number in keepalived's message either.
-		p.rd.problem(Pos{}, fmt.Sprintf("There are %d missing '}'s or extra '{'s: the file ends inside a block", p.blockDepth))
+		// init_data reports no line; the reader names the last one read.
+		p.rd.problem(p.lastPos, fmt.Sprintf("There are %d missing '}'s or extra '{'s: the configuration ends inside a block", p.blockDepth))
 	}
 	p.markShared()
 	return nil
 }
 
 func (p *pass) emit(text []byte) {
-	p.rd.expandedBytes += len(text) + 1
-	if p.rd.expandedBytes > MaxExpandedBytes {
+	p.bytes += len(text) + 1
+	if p.bytes > MaxExpandedBytes {
 		p.rd.fail("MaxExpandedBytes", MaxExpandedBytes, p.lastPos, "the configuration expands to more bytes")
 		return
 	}
@@ -362,7 +365,7 @@ func (p *pass) openNext(f *frame) bool {
 		if !p.child {
 			p.copy = append(p.copy, copyRec{text: "# " + name, file: &fileRef{tree: f.tree, path: m.path}})
 		}
-		f.st = &stream{chunks: splitChunks(data)}
+		f.st = &stream{chunks: splitChunks(data), name: name}
 		f.name = name
 		f.dir = path.Dir(m.path)
 		g.opened++
@@ -452,7 +455,7 @@ func (p *pass) physical() []byte {
 			c := f.st.chunks[f.st.next]
 			f.st.next++
 			raw = c.raw
-			pos = Pos{File: f.name, Line: c.line}
+			pos = Pos{File: f.st.name, Line: c.line}
 		}
 		if i := bytes.IndexByte(raw, 0); i >= 0 {
 			raw = raw[:i] // fgets() keeps it, strlen() stops there
@@ -939,9 +942,15 @@ func (p *pass) findUse(s []byte) (d *definition, paramsEnd int) {
 // ${_RANDOM MIN MAX} bug that corrupts the rest of its line shows here
 // too.
 func (p *pass) replaceParam(line []byte, maxLen int, multiline **cursor) ([]byte, bool) {
-	// A C string in a buffer of maxLen bytes, NUL-terminated.
-	buf := make([]byte, max(maxLen, len(line)+1)+1)
+	// A C string in a buffer of maxLen bytes, NUL-terminated (a scratch
+	// buffer of the pass: a line is substituted every few lines).
+	need := max(maxLen, len(line)+1) + 1
+	if cap(p.scratch) < need {
+		p.scratch = make([]byte, need)
+	}
+	buf := p.scratch[:need]
 	copy(buf, line)
+	buf[len(line)] = 0
 	clen := func() int { return bytes.IndexByte(buf, 0) }
 	used := len(line)
 	found := false
@@ -1150,7 +1159,7 @@ func (p *pass) addSeq(buf []byte) bool {
 	}
 	params = append(params, 0)
 	var start, step, last int64
-	one, j := strtol(params)
+	one, j := strtol(string(params), 0)
 	j += spn(params[j:], " \t")
 	switch {
 	case params[j] == ')':
@@ -1168,7 +1177,7 @@ func (p *pass) addSeq(buf []byte) bool {
 		return false
 	default:
 		j++
-		two, k := strtol(params[j:])
+		two, k := strtol(string(params[j:]), 0)
 		j += k
 		j += spn(params[j:], " \t")
 		if params[j] == ')' {
@@ -1184,7 +1193,7 @@ func (p *pass) addSeq(buf []byte) bool {
 			return false
 		}
 		j++
-		three, k := strtol(params[j:])
+		three, k := strtol(string(params[j:]), 0)
 		j += k
 		j += spn(params[j:], " \t")
 		if params[j] != ')' {
@@ -1320,74 +1329,6 @@ func (p *pass) addLst(buf []byte) bool {
 	i = sp(i + 1)
 	p.seqs = append(p.seqs, &seqEntry{lstVars: vars, lstSets: sets, text: string(buf[min(i, len(buf)):])})
 	return true
-}
-
-// strtol is C's strtol(s, &end, 0) on a NUL-terminated buffer: it returns
-// the value (clamped on overflow) and how many bytes it read (0 when it
-// read no number).
-func strtol(s []byte) (int64, int) {
-	at := func(i int) byte {
-		if i < len(s) {
-			return s[i]
-		}
-		return 0
-	}
-	i := 0
-	for isSpace(at(i)) {
-		i++
-	}
-	neg := false
-	if at(i) == '+' || at(i) == '-' {
-		neg = at(i) == '-'
-		i++
-	}
-	base := uint64(10)
-	switch {
-	case at(i) == '0' && (at(i+1) == 'x' || at(i+1) == 'X') && isXDigit(at(i+2)):
-		base = 16
-		i += 2
-	case at(i) == '0':
-		base = 8
-	}
-	digits := 0
-	var v uint64
-	over := false
-	for {
-		c := at(i)
-		var d uint64
-		switch {
-		case '0' <= c && c <= '9':
-			d = uint64(c - '0')
-		case 'a' <= c && c <= 'z':
-			d = uint64(c-'a') + 10
-		case 'A' <= c && c <= 'Z':
-			d = uint64(c-'A') + 10
-		default:
-			d = 99
-		}
-		if d >= base {
-			break
-		}
-		if v > (1<<63)/base || v*base+d > 1<<63 {
-			over = true
-		} else {
-			v = v*base + d
-		}
-		digits++
-		i++
-	}
-	if digits == 0 {
-		return 0, 0
-	}
-	switch {
-	case neg && (over || v > 1<<63):
-		return -1 << 63, i
-	case neg:
-		return -int64(v), i
-	case over || v > 1<<63-1:
-		return 1<<63 - 1, i
-	}
-	return int64(v), i
 }
 
 func spn(s []byte, set string) int {

@@ -1,12 +1,12 @@
 package conf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -68,7 +68,7 @@ type reader struct {
 	seen     map[Problem]bool
 	err      error
 
-	expandedBytes int
+	fileBytes     int
 	filesOpened   int
 	substitutions int
 
@@ -113,8 +113,8 @@ func (rd *reader) readFile(t *tree, path, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd.expandedBytes += len(data)
-	if rd.expandedBytes > MaxExpandedBytes {
+	rd.fileBytes += len(data)
+	if rd.fileBytes > MaxExpandedBytes {
 		rd.fail("MaxExpandedBytes", MaxExpandedBytes, Pos{File: name}, "the files read hold more bytes")
 		return nil, nil
 	}
@@ -161,6 +161,7 @@ func read(local *tree, name string, opts Options) (*File, error) {
 		return nil, err
 	}
 	child := newPass(rd, true)
+	child.out = make([]Line, 0, len(parent.out))
 	child.frames = []*frame{{st: &stream{recs: parent.copy, copy: true}, tree: local, dir: "."}}
 	if err := child.run(); err != nil {
 		return nil, err
@@ -169,11 +170,12 @@ func read(local *tree, name string, opts Options) (*File, error) {
 	f := &File{Files: rd.files, ConfigID: opts.ConfigID, Lines: child.out, ParentLines: parent.out, sources: rd.sources}
 	var unknown []Keyword
 	var u []Keyword
-	f.Tree.Parent, u = build(rd, ParentProcess, parent.out)
+	f.Tree.Parent, u = build(rd, ParentProcess, tokenize(rd, parent.out))
 	unknown = append(unknown, u...)
-	f.Tree.VRRP, u = build(rd, VRRPProcess, child.out)
+	childWords := tokenize(rd, child.out)
+	f.Tree.VRRP, u = build(rd, VRRPProcess, childWords)
 	unknown = append(unknown, u...)
-	f.Tree.Checker, u = build(rd, CheckerProcess, child.out)
+	f.Tree.Checker, u = build(rd, CheckerProcess, childWords)
 	unknown = append(unknown, u...)
 	f.Unknown = dedupeUnknown(unknown)
 
@@ -192,16 +194,17 @@ func read(local *tree, name string, opts Options) (*File, error) {
 // dedupeUnknown keeps one entry per keyword and line: a top-level
 // unknown keyword is reported by every process.
 func dedupeUnknown(in []Keyword) []Keyword {
+	type key struct {
+		pos  Pos
+		name string
+	}
 	var out []Keyword
-	seen := map[Pos]map[string]bool{}
+	seen := map[key]bool{}
 	for _, k := range in {
-		if seen[k.Pos] == nil {
-			seen[k.Pos] = map[string]bool{}
-		}
-		if seen[k.Pos][k.Name] {
+		if seen[key{k.Pos, k.Name}] {
 			continue
 		}
-		seen[k.Pos][k.Name] = true
+		seen[key{k.Pos, k.Name}] = true
 		out = append(out, k)
 	}
 	return out
@@ -226,6 +229,13 @@ func (x *extractor) resolve() {
 		}
 		g.Members = kept
 	}
+	x.f.SyncGroups = slices.DeleteFunc(x.f.SyncGroups, func(g SyncGroup) bool {
+		if len(g.Members) == 0 {
+			x.rd.problem(g.Pos, fmt.Sprintf("Sync group %s, no matching virtual router found in group declaration - removing", g.Name))
+			return true
+		}
+		return false
+	})
 	if sd := x.f.Global.SyncDaemon; sd != nil && sd.Instance != "" && !inst[sd.Instance] {
 		x.rd.problem(sd.Pos, fmt.Sprintf("lvs_sync_daemon vrrp instance %s not found - keepalived runs no sync daemon", sd.Instance))
 	}
@@ -239,16 +249,3 @@ func (x *extractor) resolve() {
 		}
 	}
 }
-
-// lineCount is for tests: how many logical lines share a physical line.
-func lineCount(lines []Line, p Pos) int {
-	n := 0
-	for _, l := range lines {
-		if l.Pos == p {
-			n++
-		}
-	}
-	return n
-}
-
-var _ = bytes.Equal

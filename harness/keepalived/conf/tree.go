@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -87,17 +88,49 @@ type keyword struct {
 }
 
 // grammar227 is keywords227 parsed.
-var grammar227 = mustParseGrammar(keywords227)
+var grammar227 = mustParseGrammar(keywords227, keywordParts227)
 
-func mustParseGrammar(text string) map[string]*keyword {
-	g, err := parseGrammar(text)
+func mustParseGrammar(text string, parts map[string]string) map[string]*keyword {
+	g, err := parseGrammar(text, parts)
 	if err != nil {
 		panic("conf: the built-in keyword table is malformed: " + err.Error())
 	}
 	return g
 }
 
-func parseGrammar(text string) (map[string]*keyword, error) {
+// expandParts replaces each "*PART" line by the part's lines at its indent.
+func expandParts(text string, parts map[string]string, depth int) (string, error) {
+	if depth > 8 {
+		return "", fmt.Errorf("parts nest too deep")
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		if !strings.HasPrefix(trimmed, "*") {
+			b.WriteString(line + "\n")
+			continue
+		}
+		part, ok := parts[trimmed[1:]]
+		if !ok {
+			return "", fmt.Errorf("no part %q", trimmed[1:])
+		}
+		part, err := expandParts(strings.TrimSuffix(part, "\n"), parts, depth+1)
+		if err != nil {
+			return "", err
+		}
+		indent := line[:len(line)-len(trimmed)]
+		for _, p := range strings.Split(strings.TrimSuffix(part, "\n"), "\n") {
+			b.WriteString(indent + p + "\n")
+		}
+	}
+	return b.String(), nil
+}
+
+func parseGrammar(text string, parts map[string]string) (map[string]*keyword, error) {
+	text, err := expandParts(text, parts, 0)
+	if err != nil {
+		return nil, err
+	}
 	roots := map[string]*keyword{}
 	var stack []*keyword
 	var procs []Process
@@ -154,10 +187,10 @@ func parseGrammar(text string) (map[string]*keyword, error) {
 	return roots, nil
 }
 
-// tokens is alloc_strvec_r(): words split on blanks; a double-quoted
+// tokens is alloc_strvec_r(), appending to words: words split on blanks; a double-quoted
 // string is one word without its quotes, and a '"' inside a word ends the
 // word. An unmatched quote ends the line.
-func tokens(s string) (words []string, unmatched bool) {
+func tokens(words []string, s string) (_ []string, unmatched bool) {
 	const white = " \t\f\n\r\v"
 	i := 0
 	for {
@@ -184,12 +217,38 @@ func tokens(s string) (words []string, unmatched bool) {
 	}
 }
 
+// tokenized are logical lines split into words once, for every process
+// that reads them.
+type tokenized struct {
+	lines []Line
+	words [][]string
+}
+
+func tokenize(rd *reader, lines []Line) *tokenized {
+	t := &tokenized{lines: lines, words: make([][]string, len(lines))}
+	var arena []string // the words of many lines share an array
+	for i, l := range lines {
+		if cap(arena)-len(arena) < 64 {
+			arena = make([]string, 0, 4096)
+		}
+		start := len(arena)
+		var unmatched bool
+		arena, unmatched = tokens(arena, l.Text)
+		if unmatched {
+			rd.problem(l.Pos, fmt.Sprintf("Unmatched quote: '%s'", l.Text))
+		}
+		t.words[i] = arena[start:len(arena):len(arena)]
+	}
+	return t
+}
+
 // builder is keepalived's process_stream() for one process.
 type builder struct {
-	rd    *reader
-	proc  Process
-	lines []Line
-	i     int
+	rd   *reader
+	proc Process
+	in   *tokenized
+	i    int
+	slab []Node
 	// skip is process_stream's skip_sublevel: -1 waits for the "{" of a
 	// block to skip, > 0 counts the braces of the block being skipped.
 	skip    int
@@ -202,23 +261,29 @@ type builder struct {
 
 // next reads the next line that has words.
 func (b *builder) next() (Line, []string, bool) {
-	for b.i < len(b.lines) {
-		l := b.lines[b.i]
+	for b.i < len(b.in.lines) {
 		b.i++
-		words, unmatched := tokens(l.Text)
-		if unmatched {
-			b.rd.problem(l.Pos, fmt.Sprintf("Unmatched quote: '%s'", l.Text))
-		}
-		if len(words) > 0 {
-			return l, words, true
+		if words := b.in.words[b.i-1]; len(words) > 0 {
+			return b.in.lines[b.i-1], words, true
 		}
 	}
 	return Line{}, nil, false
 }
 
+// node allocates a node from a slab: a big file has a node a line.
+func (b *builder) node(n Node) *Node {
+	if len(b.slab) == 0 {
+		b.slab = make([]Node, 256)
+	}
+	p := &b.slab[0]
+	*p = n
+	b.slab = b.slab[1:]
+	return p
+}
+
 // build reads the lines as process proc does.
-func build(rd *reader, proc Process, lines []Line) ([]*Node, []Keyword) {
-	b := &builder{rd: rd, proc: proc, lines: lines, seen: map[string]bool{}}
+func build(rd *reader, proc Process, in *tokenized) ([]*Node, []Keyword) {
+	b := &builder{rd: rd, proc: proc, in: in, seen: map[string]bool{}}
 	nodes, _ := b.stream(grammar227, false, nil)
 	return nodes, b.unknown
 }
@@ -275,7 +340,7 @@ func (b *builder) stream(table map[string]*keyword, needBob bool, parent *keywor
 		k := table[str]
 		if k == nil {
 			b.unknown = append(b.unknown, Keyword{Name: str, Pos: line.Pos, Process: b.proc})
-			nodes = append(nodes, &Node{Keyword: str, Args: words[1:], Kind: UnknownKeyword, Line: line})
+			nodes = append(nodes, b.node(Node{Keyword: str, Args: words[1:], Kind: UnknownKeyword, Line: line}))
 			continue
 		}
 		if b.level == 0 && !containsProc(k.procs, b.proc) {
@@ -288,7 +353,7 @@ func (b *builder) stream(table map[string]*keyword, needBob bool, parent *keywor
 			}
 			continue
 		}
-		n := &Node{Keyword: str, Args: words[1:], Kind: k.kind, Line: line}
+		n := b.node(Node{Keyword: str, Args: words[1:], Kind: k.kind, Line: line})
 		nodes = append(nodes, n)
 		bobNeeded := false
 		if k.kind == Block {
@@ -298,7 +363,7 @@ func (b *builder) stream(table map[string]*keyword, needBob bool, parent *keywor
 				bobNeeded = true
 			}
 		}
-		if b.refuses(n, parent) {
+		if b.refuses(n, parent, nodes[:len(nodes)-1]) {
 			n.Skipped = true
 			b.skip = -1
 		}
@@ -334,10 +399,19 @@ func containsProc(ps []Process, p Process) bool {
 
 // refuses mirrors the handlers that skip their block (skip_block): a
 // vrrp_instance, vrrp_sync_group or track_group needs exactly one name,
-// not used before; a sync group takes one group block; a virtual or real
-// server needs an address keepalived can read.
-func (b *builder) refuses(n *Node, parent *keyword) bool {
+// not used before; a sync group takes one group block (a second one is
+// skipped, and its closing brace ends the sync group); a virtual or real
+// server needs an address keepalived can read. before are the keywords
+// of the block read so far.
+func (b *builder) refuses(n *Node, parent *keyword, before []*Node) bool {
 	switch {
+	case parent != nil && (parent.name == "vrrp_sync_group" || parent.name == "track_group") && n.Keyword == "group":
+		for _, o := range before {
+			if o.Keyword == "group" && len(o.Children) > 0 {
+				b.rd.problem(n.Line.Pos, "Group list already specified for sync group")
+				return true
+			}
+		}
 	case b.level == 0 && (n.Keyword == "vrrp_instance" || n.Keyword == "vrrp_sync_group" || n.Keyword == "track_group"):
 		if len(n.Args) != 1 {
 			b.rd.problem(n.Line.Pos, fmt.Sprintf("%s must have a name - skipping", n.Keyword))
@@ -365,7 +439,7 @@ func (b *builder) refuses(n *Node, parent *keyword) bool {
 		if len(n.Args) > 1 {
 			port = n.Args[1]
 		}
-		if _, ok := parseSockaddr(n.Args[0], port, nil, Pos{}); !ok {
+		if _, ok := parseSockaddr(n.Args[0], port); !ok {
 			b.rd.problem(n.Line.Pos, fmt.Sprintf("Invalid real server ip address/port %s/%s - skipping", n.Args[0], port))
 			return true
 		}
@@ -428,11 +502,47 @@ func (b *builder) values(header []string, at Line) []*Node {
 			}
 		}
 		if len(words) > 0 {
-			entries = append(entries, &Node{Keyword: words[0], Args: words[1:], Kind: Entry, Line: line})
+			entries = append(entries, b.node(Node{Keyword: words[0], Args: words[1:], Kind: Entry, Line: line}))
 		}
 		if hadEOB {
 			break
 		}
 	}
 	return entries
+}
+
+// A KnownKeyword is an entry of keepalived 2.2.7's keyword table.
+type KnownKeyword struct {
+	// Path is the keyword and the blocks it is in, outermost first
+	// (virtual_server, real_server, HTTP_GET, url, path).
+	Path []string
+	Kind NodeKind
+	// Processes read the block of a top-level keyword.
+	Processes []Process
+}
+
+// Keywords lists the keyword table the reader uses, blocks before their
+// keywords, in name order.
+func Keywords() []KnownKeyword {
+	var out []KnownKeyword
+	var walk func(table map[string]*keyword, path []string, procs []Process)
+	walk = func(table map[string]*keyword, path []string, procs []Process) {
+		names := make([]string, 0, len(table))
+		for name := range table {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			k := table[name]
+			p := append(slices.Clone(path), name)
+			kp := procs
+			if len(path) == 0 {
+				kp = k.procs
+			}
+			out = append(out, KnownKeyword{Path: p, Kind: k.kind, Processes: kp})
+			walk(k.sub, p, kp)
+		}
+	}
+	walk(grammar227, nil, nil)
+	return out
 }

@@ -23,37 +23,88 @@ type numberError struct {
 
 func (e *numberError) Error() string { return e.msg }
 
-// strtoul is C's strtoul(s, &end, 10) on a string: the value (clamped on
-// overflow), whether it overflowed, and the rest of the string.
-func strtoul(s string) (v uint64, over bool, rest string) {
+// cnumber reads a number the way C's strtol()/strtoul() do: blanks, a
+// sign, and digits of base (0: "0x" hex, "0" octal, else decimal); it
+// returns the magnitude (clamped on overflow) and the bytes read (0 when
+// there is no digit).
+func cnumber(s string, base int) (mag uint64, neg, over bool, n int) {
 	i := 0
 	for i < len(s) && isSpace(s[i]) {
 		i++
 	}
-	neg := false
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		neg = s[i] == '-'
 		i++
 	}
+	hexPrefix := i+2 < len(s) && s[i] == '0' && (s[i+1] == 'x' || s[i+1] == 'X') && isXDigit(s[i+2])
+	switch {
+	case base == 0 && hexPrefix, base == 16 && hexPrefix:
+		base = 16
+		i += 2
+	case base == 0 && i < len(s) && s[i] == '0':
+		base = 8
+	case base == 0:
+		base = 10
+	}
 	start := i
-	for i < len(s) && isDigit(s[i]) {
-		d := uint64(s[i] - '0')
-		if v > (math.MaxUint64-d)/10 {
+	for ; i < len(s); i++ {
+		var d uint64
+		switch c := s[i]; {
+		case isDigit(c):
+			d = uint64(c - '0')
+		case 'a' <= c && c <= 'z':
+			d = uint64(c-'a') + 10
+		case 'A' <= c && c <= 'Z':
+			d = uint64(c-'A') + 10
+		default:
+			d = 99
+		}
+		if d >= uint64(base) {
+			break
+		}
+		if mag > (math.MaxUint64-d)/uint64(base) {
 			over = true
 		} else if !over {
-			v = v*10 + d
+			mag = mag*uint64(base) + d
 		}
-		i++
 	}
 	if i == start {
-		return 0, false, s
+		return 0, false, false, 0
 	}
 	if over {
-		v = math.MaxUint64
-	} else if neg {
-		v = -v
+		mag = math.MaxUint64
 	}
-	return v, over, s[i:]
+	return mag, neg, over, i
+}
+
+// strtoul is C's strtoul(s, &end, 10): the value (clamped on overflow;
+// negated for a '-', as C does), whether it overflowed, and the rest.
+func strtoul(s string) (v uint64, over bool, rest string) {
+	mag, neg, over, n := cnumber(s, 10)
+	if n == 0 {
+		return 0, false, s
+	}
+	if neg && !over {
+		mag = -mag
+	}
+	return mag, over, s[n:]
+}
+
+// strtol is C's strtol(s, &end, base): the value, clamped to a long, and
+// the bytes read (0 when there is no number).
+func strtol(s string, base int) (int64, int) {
+	mag, neg, _, n := cnumber(s, base)
+	switch {
+	case n == 0:
+		return 0, 0
+	case neg && mag >= 1<<63:
+		return math.MinInt64, n
+	case neg:
+		return -int64(mag), n
+	case mag > math.MaxInt64:
+		return math.MaxInt64, n
+	}
+	return int64(mag), n
 }
 
 // readUnsigned is read_unsigned_func with base 10.
@@ -85,8 +136,7 @@ func readUnsigned(s string, lo, hi uint64, ignoreError bool) (uint64, error) {
 
 // readInt is read_int_func with base 10.
 func readInt(s string, lo, hi int64, ignoreError bool) (int64, error) {
-	buf := append([]byte(s), 0)
-	v, n := strtol10(buf)
+	v, n := strtol(s, 10)
 	var msg string
 	switch {
 	case n < len(s):
@@ -102,43 +152,6 @@ func readInt(s string, lo, hi int64, ignoreError bool) (int64, error) {
 		return v, &numberError{msg: "WARNING - " + msg + " (keepalived -t refuses it)"}
 	}
 	return v, &numberError{msg: msg}
-}
-
-// strtol10 is strtol(s, &end, 10): the value and the bytes read (the
-// whole input when no digit was read is 0).
-func strtol10(s []byte) (int64, int) {
-	i := 0
-	for i < len(s) && isSpace(s[i]) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	start := i
-	var v uint64
-	over := false
-	for i < len(s) && isDigit(s[i]) {
-		if v > (1<<63)/10 {
-			over = true
-		} else {
-			v = v*10 + uint64(s[i]-'0')
-		}
-		i++
-	}
-	if i == start {
-		return 0, 0
-	}
-	switch {
-	case neg && (over || v > 1<<63):
-		return math.MinInt64, i
-	case neg:
-		return -int64(v), i
-	case over || v > math.MaxInt64:
-		return math.MaxInt64, i
-	}
-	return int64(v), i
 }
 
 // timerDigits is keepalived's TIMER_HZ_DIGITS: timers are microseconds.
@@ -238,7 +251,7 @@ func parseAddr(s string) (netip.Addr, bool) {
 // parseSockaddr is inet_stosockaddr(): an address (anything from a '-' or
 // '/' on is ignored) and an optional port in [1, 65535]. A port of "0"
 // (or "00"…) is no port, as alloc_vs/alloc_rs pass it.
-func parseSockaddr(ip, port string, problems *[]string, _ Pos) (netip.AddrPort, bool) {
+func parseSockaddr(ip, port string) (netip.AddrPort, bool) {
 	if port != "" && strings.Trim(port, "0") == "" {
 		port = ""
 	}
@@ -247,9 +260,6 @@ func parseSockaddr(ip, port string, problems *[]string, _ Pos) (netip.AddrPort, 
 		v, err := readUnsigned(port, 1, 65535, true)
 		if err != nil && !isWarning(err) {
 			return netip.AddrPort{}, false
-		}
-		if err != nil && problems != nil {
-			*problems = append(*problems, err.Error())
 		}
 		p = v
 	}
@@ -291,7 +301,7 @@ func parseVSAddress(args []string) (vsAddress, error) {
 	if len(args) > 1 {
 		port = args[1]
 	}
-	ap, ok := parseSockaddr(args[0], port, nil, Pos{})
+	ap, ok := parseSockaddr(args[0], port)
 	if !ok {
 		return a, fmt.Errorf("Invalid virtual server IP address/port %s/%s", args[0], port)
 	}
