@@ -79,27 +79,15 @@ func (e *env) table() []Result {
 	return out
 }
 
-// settleCheckers waits until every checker has run once: keepalived
-// starts each within 1 s plus its warmup (delay_loop unless set) and
-// gives it connect_timeout.
+// settleCheckers waits until every checker is in its steady state
+// (checkerTiming.settled).
 func (e *env) settleCheckers() {
 	var wait time.Duration
 	for _, dir := range e.b.Directors {
 		for _, vs := range dir.Conf.VirtualServers {
 			for _, rs := range vs.Reals {
 				for _, c := range rs.Checkers {
-					t := timingOfChecker(vs, rs, c)
-					warm := t.delayLoop
-					for _, s := range []struct {
-						set bool
-						v   time.Duration
-					}{{c.Warmup.Set, c.Warmup.Value}, {rs.Warmup.Set, rs.Warmup.Value}, {vs.Warmup.Set, vs.Warmup.Value}} {
-						if s.set {
-							warm = s.v
-							break
-						}
-					}
-					wait = max(wait, time.Second+warm+t.connect)
+					wait = max(wait, timingOfChecker(vs, rs, c).settled())
 				}
 			}
 		}
