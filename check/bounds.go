@@ -18,12 +18,22 @@ import (
 type Window struct {
 	Min, Max time.Duration
 	Formula  string
+	// Hops counts the timers in a row the event waits for (a checker's
+	// attempt, its retries, its connect timeouts): each may fire late.
+	// 0 means one.
+	Hops int
 }
 
-// Widen adds the host's timer lateness to the upper bound.
+// Widen adds the host's timer lateness to the upper bound, once per
+// timer the event waits for in a row.
 func (w Window) Widen(late time.Duration) Window {
-	w.Max += late
-	w.Formula += fmt.Sprintf(" + %s timer lateness", roundMs(late))
+	if w.Hops <= 1 {
+		w.Max += late
+		w.Formula += fmt.Sprintf(" + %s timer lateness", roundMs(late))
+		return w
+	}
+	w.Max += time.Duration(w.Hops) * late
+	w.Formula += fmt.Sprintf(" + %d timers × %s lateness", w.Hops, roundMs(late))
 	return w
 }
 
@@ -209,11 +219,11 @@ func (t checkerTiming) downWindow(hang bool) Window {
 	words := strings.Join(t.words, ", ")
 	if hang && t.timeout {
 		min := (R+1)*C + R*D
-		return Window{Min: min, Max: L + min, Formula: fmt.Sprintf("(R+1)×C + R×D = %d×%s + %d×%s = %s to L + (R+1)×C + R×D = %s + %s = %s; %s",
+		return Window{Min: min, Max: L + min, Hops: 2*t.retry + 2, Formula: fmt.Sprintf("(R+1)×C + R×D = %d×%s + %d×%s = %s to L + (R+1)×C + R×D = %s + %s = %s; %s",
 			R+1, C, R, D, roundMs(min), L, roundMs(min), roundMs(L+min), words)}
 	}
 	min := R * D
-	return Window{Min: min, Max: L + min, Formula: fmt.Sprintf("R×D = %d×%s = %s to L + R×D = %s + %s = %s; %s",
+	return Window{Min: min, Max: L + min, Hops: t.retry + 1, Formula: fmt.Sprintf("R×D = %d×%s = %s to L + R×D = %s + %s = %s; %s",
 		R, D, roundMs(min), L, roundMs(min), roundMs(L+min), words)}
 }
 
@@ -226,9 +236,9 @@ func (t checkerTiming) downWindow(hang bool) Window {
 func (t checkerTiming) upWindow(hang bool) Window {
 	L, D, C := t.delayLoop, t.delayRetry, t.connect
 	retry := max(L, D)
-	first, firstWords := retry, fmt.Sprintf("max(L, D) = %s", roundMs(retry))
+	first, firstWords, hops := retry, fmt.Sprintf("max(L, D) = %s", roundMs(retry)), 1
 	if hang && t.timeout {
-		first, firstWords = retry+C, fmt.Sprintf("max(L, D) + C = %s + %s = %s", roundMs(retry), C, roundMs(retry+C))
+		first, firstWords, hops = retry+C, fmt.Sprintf("max(L, D) + C = %s + %s = %s", roundMs(retry), C, roundMs(retry+C)), 2
 	}
 	words := strings.Join(t.words, ", ")
 	if t.urls == 0 || t.fastRecovery {
@@ -236,9 +246,9 @@ func (t checkerTiming) upWindow(hang bool) Window {
 		if t.urls > 0 {
 			how = "one pass (fast_recovery)"
 		}
-		return Window{Max: first, Formula: fmt.Sprintf("%s, within %s; %s", how, firstWords, words)}
+		return Window{Max: first, Hops: hops, Formula: fmt.Sprintf("%s, within %s; %s", how, firstWords, words)}
 	}
 	n := time.Duration(t.urls)
-	return Window{Min: n * L, Max: first + n*L, Formula: fmt.Sprintf("a success, then a pass of %d URL(s) L apart: n×L = %d×%s = %s to %s + n×L = %s; %s",
+	return Window{Min: n * L, Max: first + n*L, Hops: hops + t.urls, Formula: fmt.Sprintf("a success, then a pass of %d URL(s) L apart: n×L = %d×%s = %s to %s + n×L = %s; %s",
 		t.urls, t.urls, L, roundMs(n*L), firstWords, roundMs(first+n*L), words)}
 }

@@ -277,7 +277,7 @@ func newCase(vs conf.VirtualServer, rs conf.RealServer, s Service, r RealRef, c 
 			}
 		}
 	}
-	hc.Down, hc.Up = firstOf(downs), lastOf(ups)
+	hc.Down, hc.Up = firstOf(downs, "checker to fail"), lastOf(ups, "checker to pass")
 	if fault == faultWrongStatus {
 		hc.Why = hc.wrongAnswers()
 	}
@@ -285,32 +285,33 @@ func newCase(vs conf.VirtualServer, rs conf.RealServer, s Service, r RealRef, c 
 }
 
 // firstOf bounds the first of several events, each within its window:
-// no earlier than the earliest start, no later than the earliest end.
-func firstOf(ws []Window) Window {
+// no earlier than the earliest start, no later than the earliest end;
+// what names the events ("checker to fail").
+func firstOf(ws []Window, what string) Window {
 	if len(ws) == 1 {
 		return ws[0]
 	}
 	out := ws[0]
 	var f []string
 	for _, w := range ws {
-		out.Min, out.Max = min(out.Min, w.Min), min(out.Max, w.Max)
+		out.Min, out.Max, out.Hops = min(out.Min, w.Min), min(out.Max, w.Max), max(out.Hops, w.Hops)
 		f = append(f, w.Formula)
 	}
-	out.Formula = "the first checker to fail of: " + strings.Join(f, " | ")
+	out.Formula = "the first " + what + " of: " + strings.Join(f, " | ")
 	return out
 }
 
 // lastOf bounds the last of several events.
-func lastOf(ws []Window) Window {
+func lastOf(ws []Window, what string) Window {
 	if len(ws) == 1 {
 		return ws[0]
 	}
 	out := ws[0]
 	var f []string
 	for _, w := range ws {
-		out.Min, out.Max = max(out.Min, w.Min), max(out.Max, w.Max)
+		out.Min, out.Max, out.Hops = max(out.Min, w.Min), max(out.Max, w.Max), max(out.Hops, w.Hops)
 		f = append(f, w.Formula)
 	}
-	out.Formula = "the last checker to pass of: " + strings.Join(f, " | ")
+	out.Formula = "the last " + what + " of: " + strings.Join(f, " | ")
 	return out
 }

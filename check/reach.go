@@ -13,6 +13,7 @@ import (
 	"github.com/lvslab/lvslab/bench"
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/harness/ipvsadm"
+	"github.com/lvslab/lvslab/harness/keepalived"
 	"github.com/lvslab/lvslab/loadgen"
 )
 
@@ -92,13 +93,30 @@ func (e *env) settleCheckers() {
 			}
 		}
 	}
-	if since := time.Since(e.startedAt()); since < wait {
+	if since := time.Since(e.checkersStarted()); since < wait {
 		e.step("waiting %s for every health checker's first check", roundMs(wait-since))
 		select {
 		case <-time.After(wait - since):
 		case <-e.ctx.Done():
 		}
 	}
+}
+
+// checkersStarted is when the last director's keepalived was running:
+// its first notify event, which under emulation comes seconds after the
+// exec; the exec where it sent none.
+func (e *env) checkersStarted() time.Time {
+	var last time.Time
+	for node, k := range e.daemons {
+		t := k.StartedAt()
+		if i := slices.IndexFunc(e.events.Events(), func(ev keepalived.Event) bool { return ev.Director == node && !ev.At.Before(t) }); i >= 0 {
+			t = e.events.Events()[i].At
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 func (e *env) directorTable(dir *Director) Result {
