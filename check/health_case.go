@@ -43,6 +43,9 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 	if why == "" && c.Fault == faultScript {
 		why = e.scriptMissing(c)
 	}
+	if why == "" {
+		why = e.notListening(c)
+	}
 	if why == "" && min(c.Down.Max, c.Up.Max) < late {
 		why = fmt.Sprintf("not checked here, on this host: timers ran up to %s late, more than the bound", roundMs(late))
 	}
@@ -54,7 +57,7 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 	isLive := func(s realState) bool { return s.live() }
 	if snap, ok := waitFor(e.ctx, holder, time.Now(), up.Max+healthSlack, c.Service, c.Real, isLive); !ok {
 		r.Status = NotChecked
-		r.Reason = fmt.Sprintf("%s was not live in %s's table before the fault (%s): its checker fails on what the lab's application answers; see the director's keepalived log",
+		r.Reason = fmt.Sprintf("%s was not live in %s's table before the fault (%s), so no fault can be timed: its checker fails in the lab already (see the table check and the director's keepalived log)",
 			netip.AddrPortFrom(c.Real.Addr, c.Real.Port), e.nodeName(c.holder), stateOf(snap.table, c.Service, c.Real.Addr, c.Real.Port))
 		return r
 	}
@@ -141,8 +144,12 @@ func (c judged) title(e *env) string {
 	if c.Inhibit {
 		out = "goes to weight 0 (inhibit_on_failure)"
 	}
+	name := netip.AddrPortFrom(c.Real.Addr, c.Real.Port).String()
+	if c.Real.Port == 0 {
+		name = c.Real.Addr.String() // a firewall mark's real server
+	}
 	return fmt.Sprintf("%s (%s, %s): when %s, it %s in %s's table within the file's window, and comes back after the recovery checks",
-		netip.AddrPortFrom(c.Real.Addr, c.Real.Port), strings.Join(kinds, ", "), c.Service.Key, what, out, e.nodeName(c.holder))
+		name, strings.Join(kinds, ", "), c.Service.Key, what, out, e.nodeName(c.holder))
 }
 
 // watchAll waits at most d after since for the judged director's table
@@ -275,6 +282,32 @@ func (e *env) appPort(node, proto string, port uint16) (harness.AppPort, bool) {
 		return harness.AppPort{}, false
 	}
 	return harness.AppPort{Protocol: proto, Port: port, TLS: entry.TLS || e.probedByTLS(a, port)}, true
+}
+
+// notListening says why the lab's application does not answer a
+// checker's port, if it does not: the lab opens only the ports the
+// services send to, and none that a serve entry says refuses.
+func (e *env) notListening(c judged) string {
+	if c.Fault == faultScript || c.Target.Proto == "icmp" {
+		return ""
+	}
+	node, port := e.nodeOf(c.Target.Addr.Addr()), c.Target.Addr.Port()
+	if _, ok := e.appPort(node, c.Target.Proto, port); ok {
+		return ""
+	}
+	if entry, ok := e.b.Serve.For(c.Target.Addr.Addr(), port); ok && entry.Refuses {
+		return fmt.Sprintf("the serve file says %s refuses connections (%s): its checker never passes", c.Target.Addr, entry.Pos())
+	}
+	var ports []string
+	for _, sp := range e.d.Servers {
+		if sp.Node == node {
+			for _, l := range sp.Listen {
+				ports = append(ports, fmt.Sprintf("%s/%d", l.Protocol, l.Port))
+			}
+		}
+	}
+	return fmt.Sprintf("the checker probes %s/%d, where the lab's application does not listen: it opens only the ports the services send to (%s)",
+		c.Target.Proto, port, strings.Join(ports, ", "))
 }
 
 // setScript sets the exit status of the MISC_CHECK's stub, in every
