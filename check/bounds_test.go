@@ -93,3 +93,28 @@ func TestCheckerWindowWords(t *testing.T) {
 		t.Errorf("defaults not named: %s", f)
 	}
 }
+
+// Each timer in a row may fire late: a checker's chain of attempts is
+// widened once per timer.
+func TestWidenPerTimer(t *testing.T) {
+	late := 500 * time.Millisecond
+	if w := (Window{Max: 10 * time.Second, Formula: "f"}).Widen(late); w.Max != 10500*time.Millisecond || w.Formula != "f + 500ms timer lateness" {
+		t.Errorf("one timer: %s %q", w.Max, w.Formula)
+	}
+	if w := (Window{Max: 10 * time.Second, Hops: 3, Formula: "f"}).Widen(late); w.Max != 11500*time.Millisecond || w.Formula != "f + 3 timers × 500ms lateness" {
+		t.Errorf("three timers: %s %q", w.Max, w.Formula)
+	}
+	vs := conf.VirtualServer{DelayLoop: dur(6)}
+	c := conf.Checker{Kind: "HTTP_GET", URLs: []conf.URL{{}}, ConnectTimeout: dur(3), Retry: num(2), DelayBeforeRetry: dur(2)}
+	tm := timingOfChecker(vs, conf.RealServer{}, c)
+	for what, got := range map[string][2]int{
+		"down refused: the attempt and 2 retries": {tm.downWindow(false).Hops, 3},
+		"down dropped: and a timeout for each":    {tm.downWindow(true).Hops, 6},
+		"up: a retry, then the pass":              {tm.upWindow(false).Hops, 2},
+		"up dropped: and a stuck attempt":         {tm.upWindow(true).Hops, 3},
+	} {
+		if got[0] != got[1] {
+			t.Errorf("%s: %d timers, want %d", what, got[0], got[1])
+		}
+	}
+}

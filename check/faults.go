@@ -196,7 +196,8 @@ type healthCase struct {
 }
 
 // planHealth makes the cases of a file: for each virtual service and
-// each kind of checker in it, the first real server with that checker,
+// each kind of checker in it (each MISC_CHECK script), the first real
+// server with that checker,
 // put through every fault that applies to the kind; and results for
 // what the lab cannot emulate.
 func planHealth(f *conf.File) ([]healthCase, []Result) {
@@ -214,10 +215,16 @@ func planHealth(f *conf.File) ([]healthCase, []Result) {
 		for ri, rs := range vs.Reals {
 			r := s.Reals[ri]
 			for _, c := range rs.Checkers {
-				if kinds[c.Kind] {
+				// Checkers of a kind are alike, but each MISC_CHECK
+				// script is its own (and may be missing).
+				kind := c.Kind
+				if c.Misc != nil && len(c.Misc.Args) > 0 {
+					kind += " " + c.Misc.Args[0]
+				}
+				if kinds[kind] {
 					continue
 				}
-				kinds[c.Kind] = true
+				kinds[kind] = true
 				p := probeOf(r, c)
 				faults, why := faultsOf(c)
 				if why == "" && p.Addr.Addr() != r.Addr {

@@ -41,6 +41,14 @@ virtual_server 192.0.2.10 80 {
             misc_path "/usr/local/bin/check.sh 198.51.100.22"
         }
     }
+    real_server 198.51.100.24 80 {
+        MISC_CHECK {
+            misc_path "/usr/local/bin/check.sh 198.51.100.24"
+        }
+        MISC_CHECK {
+            misc_path /usr/local/bin/other.sh
+        }
+    }
     real_server 198.51.100.23 80 {
         SMTP_CHECK {
         }
@@ -103,6 +111,8 @@ func TestPlanHealth(t *testing.T) {
 		"health/198.51.100.21:80/refused", "health/198.51.100.21:80/blackholed", "health/198.51.100.21:80/wrong-status",
 		"health/198.51.100.21:80/unreachable",
 		"health/198.51.100.22:80/script-fails",
+		// Another script is another checker; the same script is not.
+		"health/198.51.100.24:80/script-fails",
 		"health/198.51.100.23/blackholed", "health/198.51.100.23/unreachable",
 		// The NAT pair's service.
 		"health/198.51.100.11:8080/refused", "health/198.51.100.11:8080/blackholed", "health/198.51.100.11:8080/wrong-status",
