@@ -22,6 +22,9 @@ type Window struct {
 	// attempt, its retries, its connect timeouts): each may fire late.
 	// 0 means one.
 	Hops int
+	// Checks counts the checker's attempts in a row: the next timer
+	// starts only once an attempt is over.
+	Checks int
 }
 
 // Widen adds the host's timer lateness to the upper bound, once per
@@ -219,11 +222,11 @@ func (t checkerTiming) downWindow(hang bool) Window {
 	words := strings.Join(t.words, ", ")
 	if hang && t.timeout {
 		min := (R+1)*C + R*D
-		return Window{Min: min, Max: L + min, Hops: 2*t.retry + 2, Formula: fmt.Sprintf("(R+1)×C + R×D = %d×%s + %d×%s = %s to L + (R+1)×C + R×D = %s + %s = %s; %s",
+		return Window{Min: min, Max: L + min, Hops: 2*t.retry + 2, Checks: t.retry + 1, Formula: fmt.Sprintf("(R+1)×C + R×D = %d×%s + %d×%s = %s to L + (R+1)×C + R×D = %s + %s = %s; %s",
 			R+1, C, R, D, roundMs(min), L, roundMs(min), roundMs(L+min), words)}
 	}
 	min := R * D
-	return Window{Min: min, Max: L + min, Hops: t.retry + 1, Formula: fmt.Sprintf("R×D = %d×%s = %s to L + R×D = %s + %s = %s; %s",
+	return Window{Min: min, Max: L + min, Hops: t.retry + 1, Checks: t.retry + 1, Formula: fmt.Sprintf("R×D = %d×%s = %s to L + R×D = %s + %s = %s; %s",
 		R, D, roundMs(min), L, roundMs(min), roundMs(L+min), words)}
 }
 
@@ -246,9 +249,9 @@ func (t checkerTiming) upWindow(hang bool) Window {
 		if t.urls > 0 {
 			how = "one pass (fast_recovery)"
 		}
-		return Window{Max: first, Hops: hops, Formula: fmt.Sprintf("%s, within %s; %s", how, firstWords, words)}
+		return Window{Max: first, Hops: hops, Checks: 1 + t.urls, Formula: fmt.Sprintf("%s, within %s; %s", how, firstWords, words)}
 	}
 	n := time.Duration(t.urls)
-	return Window{Min: n * L, Max: first + n*L, Hops: hops + t.urls, Formula: fmt.Sprintf("a success, then a pass of %d URL(s) L apart: n×L = %d×%s = %s to %s + n×L = %s; %s",
+	return Window{Min: n * L, Max: first + n*L, Hops: hops + t.urls, Checks: 1 + t.urls, Formula: fmt.Sprintf("a success, then a pass of %d URL(s) L apart: n×L = %d×%s = %s to %s + n×L = %s; %s",
 		t.urls, t.urls, L, roundMs(n*L), firstWords, roundMs(first+n*L), words)}
 }

@@ -301,7 +301,7 @@ func firstOf(ws []Window, what string) Window {
 	out := ws[0]
 	var f []string
 	for _, w := range ws {
-		out.Min, out.Max, out.Hops = min(out.Min, w.Min), min(out.Max, w.Max), max(out.Hops, w.Hops)
+		out.Min, out.Max, out.Hops, out.Checks = min(out.Min, w.Min), min(out.Max, w.Max), max(out.Hops, w.Hops), max(out.Checks, w.Checks)
 		f = append(f, w.Formula)
 	}
 	out.Formula = "the first " + what + " of: " + strings.Join(f, " | ")
@@ -316,7 +316,7 @@ func lastOf(ws []Window, what string) Window {
 	out := ws[0]
 	var f []string
 	for _, w := range ws {
-		out.Min, out.Max, out.Hops = max(out.Min, w.Min), max(out.Max, w.Max), max(out.Hops, w.Hops)
+		out.Min, out.Max, out.Hops, out.Checks = max(out.Min, w.Min), max(out.Max, w.Max), max(out.Hops, w.Hops), max(out.Checks, w.Checks)
 		f = append(f, w.Formula)
 	}
 	out.Formula = "the last " + what + " of: " + strings.Join(f, " | ")

@@ -32,9 +32,11 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 	r.RestsOn = e.d.RestsOn(e.healthSubjects(c.Real.Addr, c.Real.Port, c.Target.Addr.Port())...)
 	defer func() { r.Elapsed = bench.Seconds(time.Since(started)) }()
 	late := e.late.Worst()
+	var took time.Duration
+	var tookWords string
 	bounds := func(setup, clearing time.Duration) (Window, Window) {
-		down := c.Down.Widen(late).plus(setup+tablePoll, "putting the fault in place and reading the table")
-		up := c.Up.Widen(late).plus(clearing+tablePoll, "clearing the fault and reading the table")
+		down := c.Down.Widen(late).perCheck(took, tookWords).plus(setup+tablePoll, "putting the fault in place and reading the table")
+		up := c.Up.Widen(late).perCheck(took, tookWords).plus(clearing+tablePoll, "clearing the fault and reading the table")
 		return down, up
 	}
 	down, up := bounds(0, 0)
@@ -62,9 +64,14 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 		return r
 	}
 
+	took, tookWords = e.checkDuration(c)
 	// Waits allow twice the lateness seen so far, for timers that run
 	// later still; the bound judged is widened by the lateness seen by
 	// the end.
+	before := map[string]realState{}
+	for node, w := range watches {
+		before[node] = stateOf(w.now().table, c.Service, c.Real.Addr, c.Real.Port)
+	}
 	t0 := time.Now()
 	clear, err := e.inject(c)
 	setup := time.Since(t0)
@@ -75,19 +82,19 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 		r.Status, r.Reason = Inconclusive, "could not put the fault in place: "+err.Error()
 		return r
 	}
-	outs := e.watchAll(c, watches, t0, c.Down.Widen(2*late).Max+setup+healthSlack, func(s realState) bool { return !s.live() })
+	outs := e.watchAll(c, watches, t0, c.Down.Widen(2*late).perCheck(took, "").Max+setup+healthSlack, func(s realState) bool { return !s.live() })
 	tr := time.Now()
 	clearErr := clear()
 	clearing := time.Since(tr)
 	var backs map[string]snapshot
 	if _, ok := outs[c.holder]; ok && clearErr == nil {
-		backs = e.watchAll(c, watches, tr, c.Up.Widen(2*late).Max+clearing+healthSlack, isLive)
+		backs = e.watchAll(c, watches, tr, c.Up.Widen(2*late).perCheck(took, "").Max+clearing+healthSlack, isLive)
 	}
 	late = e.late.Worst()
 	down, up = bounds(setup, clearing)
 	r.Bound = c.bound(down, up)
 
-	r.Measured = e.healthMeasured(c, outs, backs, t0, tr)
+	r.Measured = e.healthMeasured(c, before, outs, backs, t0, tr)
 	out, outOK := outs[c.holder]
 	back, backOK := backs[c.holder]
 	holderName := e.nodeName(c.holder)
@@ -188,7 +195,7 @@ func (e *env) watchAll(c judged, watches map[string]*tableWatch, since time.Time
 
 // healthMeasured says when each director took the server out and put it
 // back, the judged one first.
-func (e *env) healthMeasured(c judged, outs, backs map[string]snapshot, t0, tr time.Time) string {
+func (e *env) healthMeasured(c judged, before map[string]realState, outs, backs map[string]snapshot, t0, tr time.Time) string {
 	nodes := []string{c.holder}
 	for _, d := range e.b.Directors {
 		if d.Node != c.holder {
@@ -198,7 +205,9 @@ func (e *env) healthMeasured(c judged, outs, backs map[string]snapshot, t0, tr t
 	var parts []string
 	for i, n := range nodes {
 		var p string
-		if out, ok := outs[n]; ok {
+		if out, ok := outs[n]; !before[n].live() {
+			p = fmt.Sprintf("%s before the fault (back from the one before not yet)", before[n])
+		} else if ok {
 			p = fmt.Sprintf("out (%s) after %s", stateOf(out.table, c.Service, c.Real.Addr, c.Real.Port), roundMs(out.at.Sub(t0)))
 			if back, ok := backs[n]; ok {
 				p += fmt.Sprintf(", back %s after it cleared", roundMs(back.at.Sub(tr)))
@@ -350,6 +359,19 @@ func (e *env) scriptMissing(c judged) string {
 		return fmt.Sprintf("keepalived 2.2.7 does not run a MISC_CHECK script that is not executable, and %s is not", look)
 	}
 	return ""
+}
+
+// perCheck widens a window's upper bound by each attempt's own time.
+func (w Window) perCheck(d time.Duration, words string) Window {
+	if d <= 0 {
+		return w
+	}
+	n := max(1, w.Checks)
+	what := fmt.Sprintf("for %d checks' own time", n)
+	if n == 1 {
+		what = "for a check's own time"
+	}
+	return w.plus(time.Duration(n)*d, fmt.Sprintf("%s (%s)", what, words))
 }
 
 // plus widens a window's upper bound by d, saying why.

@@ -134,10 +134,16 @@ func (e *env) swapSorry(r *Result, p sorryRun, watches map[string]*tableWatch) {
 	downs0, ups0 := lastOf(downs, "server out"), lastOf(ups, "server back")
 	regains := q.gained(live)
 	late := e.late.Worst()
-	var setup, clearing time.Duration
+	var setup, clearing, took time.Duration
+	var tookWords string
+	for _, i := range p.fail {
+		if d, w := e.checkDuration(p.cases[i]); d > took {
+			took, tookWords = d, w
+		}
+	}
 	bounds := func() (Window, Window) {
-		down := downs0.Widen(late).plus(setup+tablePoll, "putting the faults in place and reading the table")
-		back := ups0.Widen(late).plus(clearing+tablePoll, "clearing the faults and reading the table")
+		down := downs0.Widen(late).perCheck(took, tookWords).plus(setup+tablePoll, "putting the faults in place and reading the table")
+		back := ups0.Widen(late).perCheck(took, tookWords).plus(clearing+tablePoll, "clearing the faults and reading the table")
 		r.Bound = fmt.Sprintf("sorry server in, every real server out: %s; ", down)
 		if regains {
 			r.Bound += fmt.Sprintf("after recovery, sorry server out and the real servers in: %s", back)
@@ -177,13 +183,13 @@ func (e *env) swapSorry(r *Result, p sorryRun, watches map[string]*tableWatch) {
 		errs = append(errs, err)
 	}
 	setup = time.Since(t0)
-	in, inErr := watches[holder].waitUntil(e.ctx, t0, downs0.Widen(2*late).Max+setup+healthSlack, swapped)
+	in, inErr := watches[holder].waitUntil(e.ctx, t0, downs0.Widen(2*late).perCheck(took, "").Max+setup+healthSlack, swapped)
 	tr := time.Now()
 	for _, clear := range clears {
 		errs = append(errs, clear())
 	}
 	clearing = time.Since(tr)
-	wait := ups0.Widen(2*late).Max + clearing + healthSlack
+	wait := ups0.Widen(2*late).perCheck(took, "").Max + clearing + healthSlack
 	outAt, outErr := watches[holder].waitUntil(e.ctx, tr, wait, restored)
 	late = e.late.Worst()
 	down, back := bounds()

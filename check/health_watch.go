@@ -87,6 +87,13 @@ func (w *tableWatch) wait(ctx context.Context, since time.Time, match func([]har
 	}
 }
 
+// now is the latest read.
+func (w *tableWatch) now() snapshot {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
 // waitUntil is wait for at most d after since.
 func (w *tableWatch) waitUntil(ctx context.Context, since time.Time, d time.Duration, match func([]harness.ServiceState) bool) (snapshot, error) {
 	ctx, cancel := context.WithDeadline(ctx, since.Add(d))
