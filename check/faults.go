@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lvslab/lvslab/harness/keepalived/conf"
 )
@@ -295,30 +296,26 @@ func newCase(vs conf.VirtualServer, rs conf.RealServer, s Service, r RealRef, c 
 // no earlier than the earliest start, no later than the earliest end;
 // what names the events ("checker to fail").
 func firstOf(ws []Window, what string) Window {
-	if len(ws) == 1 {
-		return ws[0]
-	}
-	out := ws[0]
-	var f []string
-	for _, w := range ws {
-		out.Min, out.Max, out.Hops, out.Checks = min(out.Min, w.Min), min(out.Max, w.Max), max(out.Hops, w.Hops), max(out.Checks, w.Checks)
-		f = append(f, w.Formula)
-	}
-	out.Formula = "the first " + what + " of: " + strings.Join(f, " | ")
-	return out
+	return combine(ws, "the first "+what, func(a, b time.Duration) time.Duration { return min(a, b) })
 }
 
-// lastOf bounds the last of several events.
+// lastOf bounds the last of several events: no earlier than the latest
+// start, no later than the latest end.
 func lastOf(ws []Window, what string) Window {
+	return combine(ws, "the last "+what, func(a, b time.Duration) time.Duration { return max(a, b) })
+}
+
+func combine(ws []Window, what string, pick func(a, b time.Duration) time.Duration) Window {
 	if len(ws) == 1 {
 		return ws[0]
 	}
 	out := ws[0]
 	var f []string
 	for _, w := range ws {
-		out.Min, out.Max, out.Hops, out.Checks = max(out.Min, w.Min), max(out.Max, w.Max), max(out.Hops, w.Hops), max(out.Checks, w.Checks)
+		out.Min, out.Max = pick(out.Min, w.Min), pick(out.Max, w.Max)
+		out.Hops, out.Checks = max(out.Hops, w.Hops), max(out.Checks, w.Checks)
 		f = append(f, w.Formula)
 	}
-	out.Formula = "the last " + what + " of: " + strings.Join(f, " | ")
+	out.Formula = what + " of: " + strings.Join(f, " | ")
 	return out
 }
