@@ -28,7 +28,7 @@ const probeTries = 3
 // checkers the lab does not time (their attempts are a script or a
 // datagram).
 func (e *env) checkDuration(c judged) (time.Duration, string) {
-	if len(c.Checkers) == 0 || c.Target.Proto != "tcp" {
+	if len(c.Checkers) == 0 || c.Target.Proto != "tcp" || c.Checkers[0].Kind == "MISC_CHECK" {
 		return 0, ""
 	}
 	ch := c.Checkers[0]
