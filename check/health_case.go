@@ -42,6 +42,9 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 	down, up := bounds(0, 0)
 	r.Bound = c.bound(down, up)
 	why := c.Why
+	if why == "" && e.nodeOf(c.Target.Addr.Addr()) == "" {
+		why = fmt.Sprintf("no node of the lab holds %s", c.Target.Addr.Addr())
+	}
 	if why == "" && c.Fault == faultScript {
 		why = e.scriptMissing(c)
 	}
