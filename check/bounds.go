@@ -18,12 +18,25 @@ import (
 type Window struct {
 	Min, Max time.Duration
 	Formula  string
+	// Hops counts the timers in a row the event waits for (a checker's
+	// attempt, its retries, its connect timeouts): each may fire late.
+	// 0 means one.
+	Hops int
+	// Checks counts the checker's attempts in a row: the next timer
+	// starts only once an attempt is over.
+	Checks int
 }
 
-// Widen adds the host's timer lateness to the upper bound.
+// Widen adds the host's timer lateness to the upper bound, once per
+// timer the event waits for in a row.
 func (w Window) Widen(late time.Duration) Window {
-	w.Max += late
-	w.Formula += fmt.Sprintf(" + %s timer lateness", roundMs(late))
+	if w.Hops <= 1 {
+		w.Max += late
+		w.Formula += fmt.Sprintf(" + %s timer lateness", roundMs(late))
+		return w
+	}
+	w.Max += time.Duration(w.Hops) * late
+	w.Formula += fmt.Sprintf(" + %d timers × %s lateness", w.Hops, roundMs(late))
 	return w
 }
 
@@ -113,15 +126,17 @@ func (t vrrpTiming) masterDownWindow(priority int) Window {
 
 // checkerTiming is a checker's timing as keepalived runs it, each value
 // from the checker, its real server, its virtual server or the default
-// (check_data.c inherits delay_loop, connect_timeout, retry and
-// delay_before_retry that way).
+// (check_data.c inherits delay_loop, connect_timeout, retry,
+// delay_before_retry and warmup that way).
 type checkerTiming struct {
 	kind                  string
 	delayLoop, connect    time.Duration
 	retry                 int
-	delayRetry            time.Duration
+	delayRetry, warmup    time.Duration
+	warmupWords           string
+	urls                  int  // HTTP_GET and SSL_GET: the URLs of one pass
+	fastRecovery, timeout bool // fast_recovery; connect_timeout applies (not MISC_CHECK's)
 	words                 []string
-	successesToComeBackUp int
 }
 
 // checkerDefaults are keepalived 2.2.7's per checker: retry, and delay
@@ -136,66 +151,107 @@ var checkerDefaults = map[string]struct {
 }
 
 func timingOfChecker(vs conf.VirtualServer, rs conf.RealServer, c conf.Checker) checkerTiming {
-	t := checkerTiming{kind: c.Kind, successesToComeBackUp: 1}
-	if c.Kind == "HTTP_GET" || c.Kind == "SSL_GET" {
-		// One URL: two passes delay_loop apart (check_http.c epilog).
-		t.successesToComeBackUp = 2
-	}
+	t := checkerTiming{kind: c.Kind, urls: len(c.URLs), fastRecovery: c.FastRecovery.Value, timeout: c.Kind != "MISC_CHECK"}
 	def := checkerDefaults[c.Kind]
-	pick := func(name string, def time.Duration, ss ...conf.Setting[time.Duration]) time.Duration {
+	pick := func(name string, def time.Duration, ss ...conf.Setting[time.Duration]) (time.Duration, string) {
 		for _, s := range ss {
 			if s.Set {
-				t.words = append(t.words, fmt.Sprintf("%s %s", name, s.Value))
-				return s.Value
+				return s.Value, fmt.Sprintf("%s %s", name, s.Value)
 			}
 		}
-		t.words = append(t.words, fmt.Sprintf("%s %s (default)", name, def))
-		return def
+		return def, fmt.Sprintf("%s %s (default)", name, def)
 	}
-	t.delayLoop = pick("delay_loop", 60*time.Second, c.DelayLoop, rs.DelayLoop, vs.DelayLoop)
+	var w string
+	t.delayLoop, w = pick("delay_loop", 60*time.Second, c.DelayLoop, rs.DelayLoop, vs.DelayLoop)
+	t.words = append(t.words, w)
 	if c.Kind == "DNS_CHECK" {
 		def.delay = t.delayLoop
 	}
-	t.connect = pick("connect_timeout", 5*time.Second, c.ConnectTimeout, rs.ConnectTimeout, vs.ConnectTimeout)
-	t.delayRetry = pick("delay_before_retry", def.delay, c.DelayBeforeRetry, rs.DelayBeforeRetry, vs.DelayBeforeRetry)
+	if t.timeout {
+		t.connect, w = pick("connect_timeout", 5*time.Second, c.ConnectTimeout, rs.ConnectTimeout, vs.ConnectTimeout)
+	} else {
+		// check_misc.c: the script is killed after misc_timeout, else
+		// after the virtual server's delay_loop.
+		vsLoop := 60 * time.Second
+		if vs.DelayLoop.Set {
+			vsLoop = vs.DelayLoop.Value
+		}
+		t.connect, w = vsLoop, fmt.Sprintf("misc_timeout %s (default: the virtual server's delay_loop)", vsLoop)
+		if c.MiscTimeout.Set && c.MiscTimeout.Value > 0 {
+			t.connect, w = c.MiscTimeout.Value, fmt.Sprintf("misc_timeout %s", c.MiscTimeout.Value)
+		}
+	}
+	t.words = append(t.words, w)
+	t.delayRetry, w = pick("delay_before_retry", def.delay, c.DelayBeforeRetry, rs.DelayBeforeRetry, vs.DelayBeforeRetry)
+	t.words = append(t.words, w)
 	t.retry = def.retry
-	retrySet := false
+	w = fmt.Sprintf("retry %d (default)", t.retry)
 	for _, s := range []conf.Setting[int]{c.Retry, rs.Retry, vs.Retry} {
 		if s.Set {
-			t.retry, retrySet = s.Value, true
+			t.retry, w = s.Value, fmt.Sprintf("retry %d", s.Value)
 			break
 		}
 	}
-	if retrySet {
-		t.words = append(t.words, fmt.Sprintf("retry %d", t.retry))
-	} else {
-		t.words = append(t.words, fmt.Sprintf("retry %d (default)", t.retry))
+	t.words = append(t.words, w)
+	// check_api.c: warmup defaults to the checker's delay_loop.
+	t.warmup, t.warmupWords = pick("warmup", t.delayLoop, c.Warmup, rs.Warmup, vs.Warmup)
+	if !c.Warmup.Set && !rs.Warmup.Set && !vs.Warmup.Set {
+		t.warmupWords = fmt.Sprintf("warmup %s (default: delay_loop)", t.warmup)
 	}
 	return t
 }
 
-// downWindow bounds when the checker takes its server out after a fault
-// at t0: the attempt that meets the fault starts within a delay_loop;
-// it and retry more fail, delay_before_retry apart, each at once when
-// refused and after connect_timeout when the packets are dropped.
-func (t checkerTiming) downWindow(blackholed bool) Window {
-	rd := time.Duration(t.retry) * t.delayRetry
-	min := rd
-	f := fmt.Sprintf("retry × delay_before_retry ... + delay_loop; %s", strings.Join(t.words, ", "))
-	if blackholed {
-		min += time.Duration(t.retry+1) * t.connect
-		f = fmt.Sprintf("(retry+1) × connect_timeout + retry × delay_before_retry ... + delay_loop; %s", strings.Join(t.words, ", "))
-	}
-	return Window{Min: min, Max: min + t.delayLoop, Formula: f}
+// settled is how long after keepalived starts the checker is in its
+// steady state: its first check starts within 1 s + warmup (a random
+// share of it, check_api.c), a pass of an HTTP_GET or SSL_GET checks its
+// URLs delay_loop apart, and an attempt may take connect_timeout. Until
+// then a checker starts "up" with its retries used, so that a first
+// failure takes the server out at once.
+func (t checkerTiming) settled() time.Duration {
+	return time.Second + t.warmup + time.Duration(max(0, t.urls-1))*t.delayLoop + t.connect
 }
 
-// upWindow bounds when it puts the server back after the fault ends: the
-// next attempt within a delay_loop (a connect_timeout longer if one is
-// stuck), and for HTTP_GET and SSL_GET a second pass a delay_loop later.
-func (t checkerTiming) upWindow() Window {
-	if t.successesToComeBackUp == 2 {
-		return Window{Min: t.delayLoop, Max: max(t.delayRetry, t.delayLoop) + t.delayLoop + t.connect,
-			Formula: fmt.Sprintf("two passes delay_loop apart (+ connect_timeout); %s", strings.Join(t.words, ", "))}
+// downWindow bounds when the checker takes its server out after a fault
+// at t0 (check_tcp.c tcp_epilog, check_http.c epilog, check_misc.c): the
+// attempt that meets the fault starts within delay_loop L; it and retry
+// R more fail, delay_before_retry D apart. A refused connection, a route
+// the director has as unreachable or a wrong answer fails an attempt at
+// once; a dropped one (hang) after connect_timeout C.
+func (t checkerTiming) downWindow(hang bool) Window {
+	L, R, D, C := t.delayLoop, time.Duration(t.retry), t.delayRetry, t.connect
+	words := strings.Join(t.words, ", ")
+	if hang && t.timeout {
+		min := (R+1)*C + R*D
+		return Window{Min: min, Max: L + min, Hops: 2*t.retry + 2, Checks: t.retry + 1, Formula: fmt.Sprintf("(R+1)×C + R×D = %d×%s + %d×%s = %s to L + (R+1)×C + R×D = %s + %s = %s; %s",
+			R+1, C, R, D, roundMs(min), L, roundMs(min), roundMs(L+min), words)}
 	}
-	return Window{Max: t.delayLoop + t.connect, Formula: fmt.Sprintf("the next check within delay_loop (+ connect_timeout); %s", strings.Join(t.words, ", "))}
+	min := R * D
+	return Window{Min: min, Max: L + min, Hops: t.retry + 1, Checks: t.retry + 1, Formula: fmt.Sprintf("R×D = %d×%s = %s to L + R×D = %s + %s = %s; %s",
+		R, D, roundMs(min), L, roundMs(min), roundMs(L+min), words)}
+}
+
+// upWindow bounds when the checker puts its server back after the fault
+// ends. While a server is out its checker tries every max(L, D) (a
+// dropped attempt still running may take C more). TCP_CHECK, UDP_CHECK,
+// PING_CHECK and MISC_CHECK bring it back on one success; HTTP_GET and
+// SSL_GET only on a whole pass after that success, its n URLs L apart
+// (check_http.c epilog), at once with fast_recovery.
+func (t checkerTiming) upWindow(hang bool) Window {
+	L, D, C := t.delayLoop, t.delayRetry, t.connect
+	retry := max(L, D)
+	first, firstWords, hops := retry, fmt.Sprintf("max(L, D) = %s", roundMs(retry)), 1
+	if hang && t.timeout {
+		first, firstWords, hops = retry+C, fmt.Sprintf("max(L, D) + C = %s + %s = %s", roundMs(retry), C, roundMs(retry+C)), 2
+	}
+	words := strings.Join(t.words, ", ")
+	if t.urls == 0 || t.fastRecovery {
+		how := "one success"
+		if t.urls > 0 {
+			how = "one pass (fast_recovery)"
+		}
+		return Window{Max: first, Hops: hops, Checks: 1 + t.urls, Formula: fmt.Sprintf("%s, within %s; %s", how, firstWords, words)}
+	}
+	n := time.Duration(t.urls)
+	return Window{Min: n * L, Max: first + n*L, Hops: hops + t.urls, Checks: 1 + t.urls, Formula: fmt.Sprintf("a success, then a pass of %d URL(s) L apart: n×L = %d×%s = %s to %s + n×L = %s; %s",
+		t.urls, t.urls, L, roundMs(n*L), firstWords, roundMs(first+n*L), words)}
 }

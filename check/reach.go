@@ -13,6 +13,7 @@ import (
 	"github.com/lvslab/lvslab/bench"
 	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/harness/ipvsadm"
+	"github.com/lvslab/lvslab/harness/keepalived"
 	"github.com/lvslab/lvslab/loadgen"
 )
 
@@ -79,38 +80,43 @@ func (e *env) table() []Result {
 	return out
 }
 
-// settleCheckers waits until every checker has run once: keepalived
-// starts each within 1 s plus its warmup (delay_loop unless set) and
-// gives it connect_timeout.
+// settleCheckers waits until every checker is in its steady state
+// (checkerTiming.settled).
 func (e *env) settleCheckers() {
 	var wait time.Duration
 	for _, dir := range e.b.Directors {
 		for _, vs := range dir.Conf.VirtualServers {
 			for _, rs := range vs.Reals {
 				for _, c := range rs.Checkers {
-					t := timingOfChecker(vs, rs, c)
-					warm := t.delayLoop
-					for _, s := range []struct {
-						set bool
-						v   time.Duration
-					}{{c.Warmup.Set, c.Warmup.Value}, {rs.Warmup.Set, rs.Warmup.Value}, {vs.Warmup.Set, vs.Warmup.Value}} {
-						if s.set {
-							warm = s.v
-							break
-						}
-					}
-					wait = max(wait, time.Second+warm+t.connect)
+					wait = max(wait, timingOfChecker(vs, rs, c).settled())
 				}
 			}
 		}
 	}
-	if since := time.Since(e.startedAt()); since < wait {
+	if since := time.Since(e.checkersStarted()); since < wait {
 		e.step("waiting %s for every health checker's first check", roundMs(wait-since))
 		select {
 		case <-time.After(wait - since):
 		case <-e.ctx.Done():
 		}
 	}
+}
+
+// checkersStarted is when the last director's keepalived was running:
+// its first notify event, which under emulation comes seconds after the
+// exec; the exec where it sent none.
+func (e *env) checkersStarted() time.Time {
+	var last time.Time
+	for node, k := range e.daemons {
+		t := k.StartedAt()
+		if i := slices.IndexFunc(e.events.Events(), func(ev keepalived.Event) bool { return ev.Director == node && !ev.At.Before(t) }); i >= 0 {
+			t = e.events.Events()[i].At
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 func (e *env) directorTable(dir *Director) Result {

@@ -242,12 +242,8 @@ func (e *env) startApp(sp *ServerPlan, n *topology.Node) error {
 	app := harness.NewApp(n, name, e.answer)
 	e.apps[sp.Node] = app
 	for _, l := range sp.Listen {
-		entry, _ := e.b.Serve.For(sp.Addrs[0], l.Port)
-		if entry.Refuses {
-			continue
-		}
-		port := harness.AppPort{Protocol: l.Protocol, Port: l.Port, TLS: entry.TLS || e.probedByTLS(sp.Addrs[0], l.Port)}
-		if port.Protocol == "sctp" {
+		port, ok := e.appPort(sp.Node, l.Protocol, l.Port)
+		if !ok {
 			continue
 		}
 		if err := app.Open(port); err != nil {
@@ -371,6 +367,7 @@ func (e *env) keepalivedChecks() error {
 		{GroupElection, e.election},
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
+		{GroupHealth, e.health},
 	} {
 		if !e.wants(g.name) {
 			continue

@@ -73,6 +73,10 @@ func servicesOfConf(f *conf.File) []Service {
 			s.Key = "group " + vs.Group
 			for _, e := range g.Entries {
 				if e.FWMark != nil {
+					if len(s.Addrs) == 0 {
+						// keepalived's IPVS service, which health reads
+						s.FWMark, s.Protocol = *e.FWMark, ""
+					}
 					s.Checked, s.Why = false, "a group with firewall marks: how packets get the mark is not in keepalived.conf"
 					continue
 				}

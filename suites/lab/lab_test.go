@@ -168,6 +168,32 @@ var _ = Describe("the paper lab's wiring", Ordered, Label("lab"), func() {
 		Expect(reach(lab.Client(), addr)).To(Succeed())
 	})
 
+	It("drops a real server's port and makes its address unreachable from a node, and undoes both", func() {
+		rs := lab.RealServers()[3]
+		timedOut := func(err error) bool {
+			return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
+		}
+		for _, v6 := range []bool{false, true} {
+			addr := netip.AddrPortFrom(rs.Addr(v6), 80)
+			Expect(harness.DropInbound(rs, "tcp", 80)).To(Succeed())
+			DeferCleanup(harness.ClearDropInbound, rs, "tcp", uint16(80))
+			Expect(timedOut(reach(lab.Client(), addr))).To(BeTrue(), "a dropped SYN times out, v6=%v", v6)
+			Expect(harness.ClearDropInbound(rs, "tcp", 80)).To(Succeed())
+			Expect(harness.ClearDropInbound(rs, "tcp", 80)).To(Succeed(), "clearing twice")
+			Expect(reach(lab.Client(), addr)).To(Succeed())
+
+			Expect(harness.RouteUnreachable(lab.Client(), addr.Addr())).To(Succeed())
+			DeferCleanup(harness.ClearRouteUnreachable, lab.Client(), addr.Addr())
+			Expect(harness.RouteUnreachable(lab.Client(), addr.Addr())).To(Succeed(), "adding twice")
+			t0 := time.Now()
+			Expect(reach(lab.Client(), addr)).To(MatchError(syscall.EHOSTUNREACH))
+			Expect(time.Since(t0)).To(BeNumerically("<", 100*time.Millisecond), "refused at once, v6=%v", v6)
+			Expect(harness.ClearRouteUnreachable(lab.Client(), addr.Addr())).To(Succeed())
+			Expect(harness.ClearRouteUnreachable(lab.Client(), addr.Addr())).To(Succeed(), "clearing twice")
+			Expect(reach(lab.Client(), addr)).To(Succeed())
+		}
+	})
+
 	It("echoes UDP with the server's name and the client address it saw", func() {
 		rs := lab.RealServers()[1]
 		src := loadgen.SourcesFor(lab.Spec, false)[1]
