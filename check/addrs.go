@@ -11,6 +11,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/lvslab/lvslab/topology"
 )
 
 // A director's VIPs appearing and going are the instants a takeover is
@@ -30,34 +32,55 @@ type addrLog struct {
 	mu      sync.Mutex
 	events  []addrEvent
 	changed chan struct{}
-	done    []chan struct{}
+	done    map[string]chan struct{} // by node, to stop its watch
 }
 
 // watchAddrs subscribes to the address changes of every director, from
 // inside its namespace, until the run ends.
 func (e *env) watchAddrs() error {
-	e.addrs = &addrLog{changed: make(chan struct{})}
+	e.addrs = &addrLog{changed: make(chan struct{}), done: map[string]chan struct{}{}}
 	for _, n := range e.lab.Directors() {
-		ns, err := netns.GetFromPath(n.NsPath())
-		if err != nil {
-			return fmt.Errorf("open namespace of %s: %w", n.Name, err)
+		if err := e.addrs.watch(n); err != nil {
+			return err
 		}
-		updates := make(chan netlink.AddrUpdate, 256)
-		done := make(chan struct{})
-		err = netlink.AddrSubscribeWithOptions(updates, done, netlink.AddrSubscribeOptions{Namespace: &ns})
-		ns.Close()
-		if err != nil {
-			return fmt.Errorf("watch the addresses of %s: %w", n.Name, err)
-		}
-		e.addrs.done = append(e.addrs.done, done)
-		go func() {
-			for u := range updates {
-				a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
-				e.addrs.record(addrEvent{At: time.Now(), Node: n.Name, Addr: a.Unmap(), New: u.NewAddr})
-			}
-		}()
 	}
 	return nil
+}
+
+// watch subscribes to the address changes of one director.
+func (l *addrLog) watch(n *topology.Node) error {
+	ns, err := netns.GetFromPath(n.NsPath())
+	if err != nil {
+		return fmt.Errorf("open namespace of %s: %w", n.Name, err)
+	}
+	updates := make(chan netlink.AddrUpdate, 256)
+	done := make(chan struct{})
+	err = netlink.AddrSubscribeWithOptions(updates, done, netlink.AddrSubscribeOptions{Namespace: &ns})
+	ns.Close()
+	if err != nil {
+		return fmt.Errorf("watch the addresses of %s: %w", n.Name, err)
+	}
+	l.mu.Lock()
+	l.done[n.Name] = done
+	l.mu.Unlock()
+	go func() {
+		for u := range updates {
+			a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+			l.record(addrEvent{At: time.Now(), Node: n.Name, Addr: a.Unmap(), New: u.NewAddr})
+		}
+	}()
+	return nil
+}
+
+// unwatch stops watching a director, whose namespace is about to go:
+// the watch's socket would keep it alive.
+func (l *addrLog) unwatch(node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := l.done[node]; d != nil {
+		close(d)
+		delete(l.done, node)
+	}
 }
 
 func (l *addrLog) record(ev addrEvent) {
@@ -92,7 +115,20 @@ func (l *addrLog) close() {
 	if l == nil {
 		return
 	}
-	for _, d := range l.done {
-		close(d)
+	for node := range l.done {
+		l.unwatch(node)
 	}
+}
+
+// changes are the changes at or after since, in order.
+func (l *addrLog) changes(since time.Time) []addrEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []addrEvent
+	for _, ev := range l.events {
+		if !ev.At.Before(since) {
+			out = append(out, ev)
+		}
+	}
+	return out
 }

@@ -34,24 +34,24 @@ func TestCheckerWindows(t *testing.T) {
 		{name: "HTTP_GET defaults", c: conf.Checker{Kind: "HTTP_GET", URLs: url},
 			refused: [2]time.Duration{3 * s, 63 * s}, dropped: [2]time.Duration{13 * s, 73 * s},
 			up: [2]time.Duration{60 * s, 120 * s}, upDropped: [2]time.Duration{60 * s, 125 * s}, settled: 66 * s},
-		{name: "HTTP_GET of the NAT pair: delay_loop from the virtual server", vs: conf.VirtualServer{DelayLoop: dur(6)},
-			c:       conf.Checker{Kind: "HTTP_GET", URLs: url, ConnectTimeout: dur(3), Retry: num(2), DelayBeforeRetry: dur(2)},
+		{name: "HTTP_GET of the NAT pair: delay_loop from the virtual server", vs: conf.VirtualServer{Timing: conf.Timing{DelayLoop: dur(6)}},
+			c:       conf.Checker{Kind: "HTTP_GET", URLs: url, Timing: conf.Timing{ConnectTimeout: dur(3), Retry: num(2), DelayBeforeRetry: dur(2)}},
 			refused: [2]time.Duration{4 * s, 10 * s}, dropped: [2]time.Duration{13 * s, 19 * s},
 			up: [2]time.Duration{6 * s, 12 * s}, upDropped: [2]time.Duration{6 * s, 15 * s}, settled: 10 * s},
-		{name: "two URLs: a pass takes two delay_loops", vs: conf.VirtualServer{DelayLoop: dur(4)},
-			c:       conf.Checker{Kind: "SSL_GET", URLs: append(url, url...), ConnectTimeout: dur(2), Retry: num(0), DelayBeforeRetry: dur(5)},
+		{name: "two URLs: a pass takes two delay_loops", vs: conf.VirtualServer{Timing: conf.Timing{DelayLoop: dur(4)}},
+			c:       conf.Checker{Kind: "SSL_GET", URLs: append(url, url...), Timing: conf.Timing{ConnectTimeout: dur(2), Retry: num(0), DelayBeforeRetry: dur(5)}},
 			refused: [2]time.Duration{0, 4 * s}, dropped: [2]time.Duration{2 * s, 6 * s},
 			up: [2]time.Duration{8 * s, 13 * s}, upDropped: [2]time.Duration{8 * s, 15 * s}, settled: 11 * s},
-		{name: "fast_recovery: back at the first whole pass", vs: conf.VirtualServer{DelayLoop: dur(4)},
+		{name: "fast_recovery: back at the first whole pass", vs: conf.VirtualServer{Timing: conf.Timing{DelayLoop: dur(4)}},
 			c:       conf.Checker{Kind: "HTTP_GET", URLs: url, FastRecovery: conf.Setting[bool]{Value: true, Set: true}},
 			refused: [2]time.Duration{3 * s, 7 * s}, dropped: [2]time.Duration{13 * s, 17 * s},
 			up: [2]time.Duration{0, 4 * s}, upDropped: [2]time.Duration{0, 9 * s}, settled: 10 * s},
-		{name: "retry and timing inherited from the real server", rs: conf.RealServer{DelayLoop: dur(4), Retry: num(2), DelayBeforeRetry: dur(1), ConnectTimeout: dur(2)},
+		{name: "retry and timing inherited from the real server", rs: conf.RealServer{Timing: conf.Timing{DelayLoop: dur(4), Retry: num(2), DelayBeforeRetry: dur(1), ConnectTimeout: dur(2)}},
 			c:       conf.Checker{Kind: "TCP_CHECK"},
 			refused: [2]time.Duration{2 * s, 6 * s}, dropped: [2]time.Duration{8 * s, 12 * s},
 			up: [2]time.Duration{0, 4 * s}, upDropped: [2]time.Duration{0, 6 * s}, settled: 7 * s},
-		{name: "MISC_CHECK: retry 0, no connect_timeout", vs: conf.VirtualServer{DelayLoop: dur(5)},
-			c:       conf.Checker{Kind: "MISC_CHECK", Warmup: dur(0)},
+		{name: "MISC_CHECK: retry 0, no connect_timeout", vs: conf.VirtualServer{Timing: conf.Timing{DelayLoop: dur(5)}},
+			c:       conf.Checker{Kind: "MISC_CHECK", Timing: conf.Timing{Warmup: dur(0)}},
 			refused: [2]time.Duration{0, 5 * s}, dropped: [2]time.Duration{0, 5 * s},
 			up: [2]time.Duration{0, 5 * s}, upDropped: [2]time.Duration{0, 5 * s}, settled: 6 * s},
 	} {
@@ -76,8 +76,8 @@ func TestCheckerWindows(t *testing.T) {
 
 // Every formula names the values it used and which were defaults.
 func TestCheckerWindowWords(t *testing.T) {
-	vs := conf.VirtualServer{DelayLoop: dur(6)}
-	c := conf.Checker{Kind: "HTTP_GET", URLs: []conf.URL{{}}, ConnectTimeout: dur(3), Retry: num(2), DelayBeforeRetry: dur(2)}
+	vs := conf.VirtualServer{Timing: conf.Timing{DelayLoop: dur(6)}}
+	c := conf.Checker{Kind: "HTTP_GET", URLs: []conf.URL{{}}, Timing: conf.Timing{ConnectTimeout: dur(3), Retry: num(2), DelayBeforeRetry: dur(2)}}
 	tm := timingOfChecker(vs, conf.RealServer{}, c)
 	for w, want := range map[string]Window{
 		"R×D = 2×2s = 4s to L + R×D = 6s + 4s = 10s; delay_loop 6s, connect_timeout 3s, delay_before_retry 2s, retry 2": tm.downWindow(false),
@@ -104,8 +104,8 @@ func TestWidenPerTimer(t *testing.T) {
 	if w := (Window{Max: 10 * time.Second, Hops: 3, Formula: "f"}).Widen(late); w.Max != 11500*time.Millisecond || w.Formula != "f + 3 timers × 500ms lateness" {
 		t.Errorf("three timers: %s %q", w.Max, w.Formula)
 	}
-	vs := conf.VirtualServer{DelayLoop: dur(6)}
-	c := conf.Checker{Kind: "HTTP_GET", URLs: []conf.URL{{}}, ConnectTimeout: dur(3), Retry: num(2), DelayBeforeRetry: dur(2)}
+	vs := conf.VirtualServer{Timing: conf.Timing{DelayLoop: dur(6)}}
+	c := conf.Checker{Kind: "HTTP_GET", URLs: []conf.URL{{}}, Timing: conf.Timing{ConnectTimeout: dur(3), Retry: num(2), DelayBeforeRetry: dur(2)}}
 	tm := timingOfChecker(vs, conf.RealServer{}, c)
 	for what, got := range map[string][2]int{
 		"down refused: the attempt and 2 retries": {tm.downWindow(false).Hops, 3},

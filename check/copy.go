@@ -232,7 +232,9 @@ func labGlobals(f *conf.File, lf *LabFiles) string {
 // keepalived's script security wants).
 func writeStubs(lf *LabFiles) error {
 	record := fmt.Sprintf("#!/bin/sh\n# lvslab: records a notify call instead of running it\necho \"$(date +%%s.%%N) $*\" >>%s\n", lf.Notes)
-	toggle := fmt.Sprintf("#!/bin/sh\n# lvslab: exits as the check says (0 when it said nothing)\nstate=$(cat %s/\"$1\" 2>/dev/null) || state=0\nexit \"$state\"\n", lf.States)
+	// One process, no cat: keepalived kills a script that outlives its
+	// timeout (1 s is common), and under emulation each exec is slow.
+	toggle := fmt.Sprintf("#!/bin/sh\n# lvslab: exits as the check says (0 when it said nothing)\nstate=0\n[ -r %[1]s/\"$1\" ] && read -r state <%[1]s/\"$1\"\nexit \"$state\"\n", lf.States)
 	for p, body := range map[string]string{lf.Record: record, lf.Toggle: toggle} {
 		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
 			return err

@@ -16,58 +16,10 @@ import (
 
 // effectivePriority is an instance's priority once keepalived has added
 // its trackers' weights with every tracked thing good, as the lab starts
-// them (vrrp_track.c): a positive weight counts while good, a negative
-// one only while bad; a sync group's members ignore their weights unless
-// the group tracks them; the result stays within 1–254, and 255, the
-// address owner's, never changes.
+// them (predictInstance says how).
 func effectivePriority(f *conf.File, in conf.Instance) (int, string) {
-	base, words := 100, "priority 100 (default)"
-	switch {
-	case in.Priority.Set:
-		base, words = in.Priority.Value, fmt.Sprintf("priority %d", in.Priority.Value)
-	case strings.EqualFold(in.State.Value, "MASTER"):
-		base, words = 255, "priority 255 (state MASTER without a priority)"
-	}
-	if base == 255 {
-		return base, words
-	}
-	if g, ok := syncGroupOf(f, in.Name); ok && !g.GlobalTracking.Value {
-		return base, words + " (a sync group member: its tracking weights do not count)"
-	}
-	p := base
-	for _, list := range [][]conf.Track{in.TrackInterfaces, in.TrackScripts} {
-		for _, t := range list {
-			w := trackWeight(f, t)
-			if w > 0 && !t.Reverse {
-				p += w
-				words += fmt.Sprintf(" + %d (%s good)", w, t.Name)
-			}
-		}
-	}
-	return max(1, min(254, p)), words
-}
-
-// trackWeight is a tracker's weight: the track entry's own, else its
-// vrrp_script's.
-func trackWeight(f *conf.File, t conf.Track) int {
-	if t.Weight.Set {
-		return t.Weight.Value
-	}
-	for _, s := range f.Scripts {
-		if s.Name == t.Name && s.Weight.Set {
-			return s.Weight.Value
-		}
-	}
-	return 0
-}
-
-func syncGroupOf(f *conf.File, instance string) (conf.SyncGroup, bool) {
-	for _, g := range f.SyncGroups {
-		if slices.Contains(g.Members, instance) {
-			return g, true
-		}
-	}
-	return conf.SyncGroup{}, false
+	p := predictInstance(f, in, nil)
+	return p.Priority, p.Words
 }
 
 // candidate is a director's view of one instance.
