@@ -21,6 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -190,17 +193,83 @@ func (a *App) handler(port uint16) http.Handler {
 	})
 }
 
-// echo answers each datagram with the App's name and the datagram.
+// echo answers each datagram with the App's name and the datagram, from
+// the address it came to: a node holding several real-server addresses
+// (or a VIP on lo) must answer from the one the director sent to, or NAT
+// cannot match the reply, and the name says which.
 func (a *App) echo(pc net.PacketConn, done chan struct{}) {
 	defer close(done)
+	dst := newDstConn(pc)
 	buf := make([]byte, 2048)
 	for {
-		n, from, err := pc.ReadFrom(buf)
+		n, to, from, err := dst.readFrom(buf)
 		if err != nil {
 			return
 		}
-		pc.WriteTo(append([]byte(a.Name+" "), buf[:n]...), from)
+		name := a.Name
+		if name == "" {
+			name = to.String()
+		}
+		dst.writeTo(append([]byte(name+" "), buf[:n]...), to, from)
 	}
+}
+
+// dstConn reads each datagram's destination address (IP_PKTINFO or
+// IPV6_PKTINFO, which also reports an IPv4 datagram on a dual-stack
+// socket) and sends the reply from it.
+type dstConn struct {
+	v4 *ipv4.PacketConn
+	v6 *ipv6.PacketConn
+}
+
+func newDstConn(pc net.PacketConn) *dstConn {
+	if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() != nil {
+		c := ipv4.NewPacketConn(pc)
+		c.SetControlMessage(ipv4.FlagDst, true)
+		return &dstConn{v4: c}
+	}
+	c := ipv6.NewPacketConn(pc)
+	c.SetControlMessage(ipv6.FlagDst, true)
+	return &dstConn{v6: c}
+}
+
+func (c *dstConn) readFrom(b []byte) (int, netip.Addr, net.Addr, error) {
+	var to net.IP
+	var n int
+	var from net.Addr
+	var err error
+	if c.v4 != nil {
+		var cm *ipv4.ControlMessage
+		n, cm, from, err = c.v4.ReadFrom(b)
+		if cm != nil {
+			to = cm.Dst
+		}
+	} else {
+		var cm *ipv6.ControlMessage
+		n, cm, from, err = c.v6.ReadFrom(b)
+		if cm != nil {
+			to = cm.Dst
+		}
+	}
+	a, _ := netip.AddrFromSlice(to)
+	return n, a.Unmap(), from, err
+}
+
+func (c *dstConn) writeTo(b []byte, src netip.Addr, to net.Addr) {
+	if c.v4 != nil {
+		var cm *ipv4.ControlMessage
+		if src.IsValid() {
+			cm = &ipv4.ControlMessage{Src: src.AsSlice()}
+		}
+		c.v4.WriteTo(b, cm, to)
+		return
+	}
+	var cm *ipv6.ControlMessage
+	if src.IsValid() {
+		// A dual-stack socket takes an IPv4 source in its mapped form.
+		cm = &ipv6.ControlMessage{Src: net.IP(netip.AddrFrom16(src.As16()).AsSlice())}
+	}
+	c.v6.WriteTo(b, cm, to)
 }
 
 // selfSigned is a throw-away certificate for an App serving TLS: an
