@@ -24,8 +24,8 @@ const (
 	ruleLeast
 	// ruleBySource: sh, mh and persistence keep a client on one server.
 	ruleBySource
-	// ruleByDest: dh, lblc and lblcr keep a destination on one server
-	// (lblc and lblcr while it is not overloaded).
+	// ruleByDest: dh and lblc keep a destination on one server (lblc
+	// while it is not overloaded).
 	ruleByDest
 	// ruleHighest: fo and ovf send to the highest-weight server (ovf
 	// until its active connections pass its weight).
@@ -49,14 +49,24 @@ func ruleOf(sched string, persistent, portHash bool) (balanceRule, string) {
 		return ruleLeast, ""
 	case "sh", "mh":
 		return ruleBySource, ""
-	case "dh", "lblc", "lblcr":
+	case "dh", "lblc":
 		return ruleByDest, ""
+	case "lblcr":
+		return ruleNone, "lblcr sends a destination to the least loaded of a set of servers that grows under load and shrinks only after lblcr_expiration (a day by default): earlier load decides the set, so neither a spread nor one server is promised"
 	case "fo", "ovf":
 		return ruleHighest, ""
 	case "twos":
 		return ruleNone, "twos picks between two random servers: no count or stickiness is promised"
 	}
 	return ruleNone, fmt.Sprintf("scheduler %q: the lab knows no rule of it", sched)
+}
+
+// spreadsAll says whether a scheduler sends a client's connections to
+// every live server in time (in turn, or by load), so that reach may ask
+// each to answer.
+func spreadsAll(sched string) bool {
+	r, _ := ruleOf(sched, false, false)
+	return r == ruleRounds || r == ruleLeast
 }
 
 func gcd(a, b int) int {
@@ -287,19 +297,23 @@ func tally(m map[string]int) string {
 }
 
 // sampleServices picks at most n services to measure: the first of each
-// kind (scheduler, protocol, persistence), then evenly spaced others, in
-// the table's order.
+// protocol and persistence, then of each scheduler with them, then
+// evenly spaced others, in the table's order.
 func sampleServices(services []Service, n int) []Service {
 	if len(services) <= n {
 		return services
 	}
 	pick := map[int]bool{}
-	kinds := map[string]bool{}
-	for i, s := range services {
-		k := fmt.Sprintf("%s/%s/%v", s.Scheduler, s.Protocol, s.Persistence > 0)
-		if !kinds[k] && len(pick) < n {
-			kinds[k] = true
-			pick[i] = true
+	for _, kind := range []func(Service) string{
+		func(s Service) string { return fmt.Sprintf("%s/%v", s.Protocol, s.Persistence > 0) },
+		func(s Service) string { return fmt.Sprintf("%s/%s/%v", s.Scheduler, s.Protocol, s.Persistence > 0) },
+	} {
+		seen := map[string]bool{}
+		for i, s := range services {
+			if k := kind(s); !seen[k] && len(pick) < n {
+				seen[k] = true
+				pick[i] = true
+			}
 		}
 	}
 	for i := 0; len(pick) < n && i < n; i++ {

@@ -203,7 +203,7 @@ func TestRuleOf(t *testing.T) {
 	}{
 		{"rr", false, false, ruleRounds}, {"rr", true, false, ruleBySource}, {"wlc", false, false, ruleLeast},
 		{"sh", false, false, ruleBySource}, {"sh", false, true, ruleNone}, {"sh", true, true, ruleBySource},
-		{"dh", false, false, ruleByDest}, {"ovf", false, false, ruleHighest}, {"twos", false, false, ruleNone},
+		{"dh", false, false, ruleByDest}, {"lblcr", false, false, ruleNone}, {"ovf", false, false, ruleHighest}, {"twos", false, false, ruleNone},
 		{"nosuch", false, false, ruleNone},
 	} {
 		if got, why := ruleOf(c.sched, c.persistent, c.port); got != c.want || (got == ruleNone) != (why != "") {
@@ -236,6 +236,17 @@ func TestSampleServices(t *testing.T) {
 		if !slices.Contains(keys, want) {
 			t.Errorf("sample %v lacks service %s", keys, want)
 		}
+	}
+	// A small sample takes every protocol and persistence first.
+	mixed := []Service{{Key: "rr", Scheduler: "rr", Protocol: "tcp"}, {Key: "wrr", Scheduler: "wrr", Protocol: "tcp"},
+		{Key: "lc", Scheduler: "lc", Protocol: "tcp"}, {Key: "rr-p", Scheduler: "rr", Protocol: "tcp", Persistence: time.Minute},
+		{Key: "udp", Scheduler: "rr", Protocol: "udp"}}
+	keys = nil
+	for _, s := range sampleServices(mixed, 3) {
+		keys = append(keys, s.Key)
+	}
+	if !slices.Equal(keys, []string{"rr", "rr-p", "udp"}) {
+		t.Errorf("sample of 3 = %v, want rr, rr-p, udp", keys)
 	}
 	if got := sampleServices(all[:3], 50); len(got) != 3 {
 		t.Errorf("a small table is not sampled: got %d of 3", len(got))

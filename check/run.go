@@ -72,7 +72,10 @@ type env struct {
 	files   map[string]*LabFiles
 	events  *keepalived.EventLog
 	addrs   *addrLog
-	fifos   []*os.File
+	marks   map[int][]target // fwmark → where the captured rules set it (marks_lab.go)
+	// snapshot is a rules director's table once read (reach_every.go).
+	snapshot []harness.ServiceState
+	fifos    []*os.File
 	// refused says keepalived cannot run a director's file: the checks
 	// that need it running are not checked.
 	refused string
@@ -185,6 +188,7 @@ func (in Inputs) describe() []string {
 // setUp wires the real servers, starts their applications and opens
 // IPVS in each director with the sysctls it was captured with.
 func (e *env) setUp() error {
+	e.loadMarks()
 	for _, sp := range e.d.Servers {
 		n := e.lab.Node(sp.Node)
 		method := harness.MethodNAT
@@ -194,13 +198,16 @@ func (e *env) setUp() error {
 			method = harness.MethodDR
 		}
 		var vips []netip.Prefix
-		for _, v := range sp.VIPs {
+		for _, v := range append(slices.Clone(sp.VIPs), e.markedVIPs(sp)...) {
 			vips = append(vips, netip.PrefixFrom(v, v.BitLen()))
 		}
 		if err := harness.WireRealServer(n, method, vips); err != nil {
 			return err
 		}
 		if err := e.startApp(sp, n); err != nil {
+			return err
+		}
+		if err := e.openMarkedPorts(sp, e.apps[sp.Node]); err != nil {
 			return err
 		}
 	}
@@ -243,10 +250,10 @@ func (e *env) startApp(sp *ServerPlan, n *topology.Node) error {
 	e.apps[sp.Node] = app
 	for _, l := range sp.Listen {
 		entry, _ := e.b.Serve.For(sp.Addrs[0], l.Port)
-		if entry.Refuses {
+		if entry.Refuses || l.Port == 0 { // portless: a fwmark service's, opened by openMarkedPorts
 			continue
 		}
-		port := harness.AppPort{Protocol: l.Protocol, Port: l.Port, TLS: entry.TLS || e.probedByTLS(sp.Addrs[0], l.Port)}
+		port := harness.AppPort{Protocol: l.Protocol, Port: l.Port, TLS: e.servesTLS(sp.Addrs[0], l.Port)}
 		if port.Protocol == "sctp" {
 			continue
 		}

@@ -73,7 +73,8 @@ func servicesOfConf(f *conf.File) []Service {
 			s.Key = "group " + vs.Group
 			for _, e := range g.Entries {
 				if e.FWMark != nil {
-					s.Checked, s.Why = false, "a group with firewall marks: how packets get the mark is not in keepalived.conf"
+					s.FWMark, s.Protocol = *e.FWMark, ""
+					s.Checked, s.Why = false, "a group with firewall marks: how packets get the mark is not in keepalived.conf (give --capture with the marking rules)"
 					continue
 				}
 				s.Port = uint16(e.Port)
