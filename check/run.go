@@ -378,6 +378,7 @@ func (e *env) keepalivedChecks() error {
 		{GroupElection, e.election},
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
+		{GroupBalance, e.balance},
 	} {
 		if !e.wants(g.name) {
 			continue
@@ -463,6 +464,7 @@ func (e *env) rulesChecks() error {
 	}{
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
+		{GroupBalance, e.balance},
 	} {
 		if !e.wants(g.name) {
 			continue
