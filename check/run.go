@@ -365,7 +365,7 @@ func (e *env) keepalivedChecks() error {
 		e.add(agreement(e.b.Directors[0], e.b.Directors[1])...)
 	}
 	if e.refused != "" {
-		e.notChecked(e.refused, GroupElection, GroupTable, GroupReach, GroupBalance, GroupHealth, GroupTracking, GroupFailover, GroupSync)
+		e.notChecked(e.refused, GroupElection, GroupTable, GroupReach, GroupBalance, GroupHealth, GroupTracking, GroupFailover, GroupSync, GroupDrain)
 		return nil
 	}
 	if err := e.startDaemons(binary); err != nil {
@@ -379,6 +379,7 @@ func (e *env) keepalivedChecks() error {
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
 		{GroupBalance, e.balance},
+		{GroupDrain, e.drain},
 	} {
 		if !e.wants(g.name) {
 			continue
@@ -465,6 +466,7 @@ func (e *env) rulesChecks() error {
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
 		{GroupBalance, e.balance},
+		{GroupDrain, e.drain},
 	} {
 		if !e.wants(g.name) {
 			continue
