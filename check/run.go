@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lvslab/lvslab/bench"
@@ -114,6 +115,10 @@ func Run(ctx context.Context, b *Bundle, d *Design, o Options) (_ *Report, err e
 	}
 	e.report.Lateness = bench.Seconds(e.late.Worst())
 	e.report.Elapsed = bench.Seconds(time.Since(start))
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		e.report.PeakMemory = ru.Maxrss << 10 // KiB on Linux
+	}
 	for _, u := range d.Unbuilt {
 		e.report.Assumptions = append(e.report.Assumptions, Assumption{ID: "-", Fact: "not built in the lab: " + u, Give: "--capture"})
 	}
