@@ -214,23 +214,28 @@ func (a *App) echo(pc net.PacketConn, done chan struct{}) {
 	}
 }
 
-// dstConn reads each datagram's destination address (IP_PKTINFO or
-// IPV6_PKTINFO, which also reports an IPv4 datagram on a dual-stack
-// socket) and sends the reply from it.
+// dstConn reads each datagram's destination address (IP_PKTINFO, or
+// IPV6_PKTINFO, which reports an IPv4 datagram on a dual-stack socket
+// too) and sends the reply from it.
 type dstConn struct {
-	v4 *ipv4.PacketConn
-	v6 *ipv6.PacketConn
+	r4 *ipv4.PacketConn // reads, on an IPv4 socket
+	r6 *ipv6.PacketConn // reads, on a dual-stack socket; writes an IPv6 source
+	// w4 writes an IPv4 source as IP_PKTINFO, which a dual-stack socket
+	// takes for an IPv4 peer as well: x/net/ipv6 leaves out a pktinfo
+	// whose source is IPv4-mapped.
+	w4 *ipv4.PacketConn
 }
 
 func newDstConn(pc net.PacketConn) *dstConn {
+	c := &dstConn{w4: ipv4.NewPacketConn(pc)}
 	if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() != nil {
-		c := ipv4.NewPacketConn(pc)
-		c.SetControlMessage(ipv4.FlagDst, true)
-		return &dstConn{v4: c}
+		c.r4 = c.w4
+		c.r4.SetControlMessage(ipv4.FlagDst, true)
+		return c
 	}
-	c := ipv6.NewPacketConn(pc)
-	c.SetControlMessage(ipv6.FlagDst, true)
-	return &dstConn{v6: c}
+	c.r6 = ipv6.NewPacketConn(pc)
+	c.r6.SetControlMessage(ipv6.FlagDst, true)
+	return c
 }
 
 func (c *dstConn) readFrom(b []byte) (int, netip.Addr, net.Addr, error) {
@@ -238,15 +243,15 @@ func (c *dstConn) readFrom(b []byte) (int, netip.Addr, net.Addr, error) {
 	var n int
 	var from net.Addr
 	var err error
-	if c.v4 != nil {
+	if c.r4 != nil {
 		var cm *ipv4.ControlMessage
-		n, cm, from, err = c.v4.ReadFrom(b)
+		n, cm, from, err = c.r4.ReadFrom(b)
 		if cm != nil {
 			to = cm.Dst
 		}
 	} else {
 		var cm *ipv6.ControlMessage
-		n, cm, from, err = c.v6.ReadFrom(b)
+		n, cm, from, err = c.r6.ReadFrom(b)
 		if cm != nil {
 			to = cm.Dst
 		}
@@ -256,20 +261,14 @@ func (c *dstConn) readFrom(b []byte) (int, netip.Addr, net.Addr, error) {
 }
 
 func (c *dstConn) writeTo(b []byte, src netip.Addr, to net.Addr) {
-	if c.v4 != nil {
-		var cm *ipv4.ControlMessage
-		if src.IsValid() {
-			cm = &ipv4.ControlMessage{Src: src.AsSlice()}
-		}
-		c.v4.WriteTo(b, cm, to)
-		return
+	switch {
+	case !src.IsValid():
+		c.w4.WriteTo(b, nil, to)
+	case src.Is4():
+		c.w4.WriteTo(b, &ipv4.ControlMessage{Src: src.AsSlice()}, to)
+	default:
+		c.r6.WriteTo(b, &ipv6.ControlMessage{Src: src.AsSlice()}, to)
 	}
-	var cm *ipv6.ControlMessage
-	if src.IsValid() {
-		// A dual-stack socket takes an IPv4 source in its mapped form.
-		cm = &ipv6.ControlMessage{Src: net.IP(netip.AddrFrom16(src.As16()).AsSlice())}
-	}
-	c.v6.WriteTo(b, cm, to)
 }
 
 // selfSigned is a throw-away certificate for an App serving TLS: an
