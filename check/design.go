@@ -312,9 +312,10 @@ func (d *Design) clientNode() topology.NodeSpec {
 			addrs = append(addrs, a)
 		}
 	}
-	if o.v6.IsValid() {
-		a, _ := d.pool.low(o.v6)
-		addrs = append(addrs, a)
+	for range clientSources {
+		if a, ok := d.pool.low(o.v6); ok && o.v6.IsValid() {
+			addrs = append(addrs, a)
+		}
 	}
 	n := topology.NodeSpec{Name: "client", Role: topology.RoleClient, Links: []topology.LinkSpec{linkOn(o, "", addrs...)},
 		Sysctls: map[string]string{"net.ipv4.tcp_tw_reuse": "1"}}

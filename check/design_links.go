@@ -360,9 +360,12 @@ func (d *Design) planRulesDirector(uses []*realUse) error {
 // (topology.MaxSegments, less the front and outside segments).
 const maxRealSubnets = topology.MaxSegments - 2
 
-// clusterSubnets are the widest-needed subnets holding every real server
-// address: their /24s, or /16s, or /8s, whichever fit in a lab.
+// clusterSubnets are the narrowest subnets holding every real server
+// address: their /24s, or /16s, or /8s, whichever fit in a lab and leave
+// every address a host address (a pod range runs through x.y.z.0 and
+// x.y.z.255, which a /24 cannot hold).
 func clusterSubnets(uses []*realUse) ([]netip.Prefix, error) {
+widths:
 	for _, bits := range [][2]int{{24, 64}, {16, 56}, {8, 48}} {
 		seen := map[netip.Prefix]bool{}
 		var out []netip.Prefix
@@ -372,6 +375,9 @@ func clusterSubnets(uses []*realUse) ([]netip.Prefix, error) {
 				b = bits[1]
 			}
 			p, _ := u.Addr.Prefix(b)
+			if !isHostOf(p, u.Addr) {
+				continue widths
+			}
 			if !seen[p] {
 				seen[p] = true
 				out = append(out, p)

@@ -265,15 +265,14 @@ func (e *env) probeVIPs(names []string, n int64) []reachProbe {
 			continue
 		}
 		p := reachProbe{key: netip.AddrPortFrom(a, s.Port).String(), sent: n}
-		res, err := e.load(a, s.Port, n)
+		res, err := e.reachLoad(target{proto: "tcp", addr: netip.AddrPortFrom(a, s.Port)}, n)
 		if err != nil {
 			p.err = err
 		} else {
 			p.answered, p.sent = res.Successes, res.Requests
-			for k, v := range res.Errors {
-				p.errors = append(p.errors, fmt.Sprintf("%d × %s", v, k))
+			if res.Successes < res.Requests {
+				p.errors = []string{res.Errors}
 			}
-			slices.Sort(p.errors)
 		}
 		for _, rr := range s.Reals {
 			p.subjects = append(p.subjects, subjReal(rr.Addr), subjApp(rr.Addr, rr.Port))

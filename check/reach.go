@@ -54,13 +54,7 @@ func (e *env) tableOf(node string) ([]harness.ServiceState, error) {
 func liveReals(table []harness.ServiceState, s Service, addr netip.Addr) []harness.RealState {
 	for _, st := range table {
 		if s.FWMark != 0 && int(st.FWMark) == s.FWMark || st.FWMark == 0 && st.Addr == addr && st.Port == s.Port && st.Protocol == s.Protocol {
-			var out []harness.RealState
-			for _, r := range st.Reals {
-				if r.Weight > 0 {
-					out = append(out, r)
-				}
-			}
-			return out
+			return live(st)
 		}
 	}
 	return nil
@@ -198,7 +192,7 @@ func (e *env) realDiffs(st harness.ServiceState, s Service) []string {
 func (e *env) rulesTable() Result {
 	r := Result{ID: "table/director", Group: GroupTable, Title: "the director's IPVS table equals the rules file",
 		Where: []Pos{{File: e.b.Rules.File}}, Bound: "equal"}
-	table, err := e.tableOf("director")
+	table, err := e.rulesSnapshot()
 	if err != nil {
 		r.Status, r.Reason = Inconclusive, err.Error()
 		return r
@@ -214,17 +208,18 @@ func (e *env) rulesTable() Result {
 }
 
 // reach sends requests from the client to each service and counts who
-// answered.
+// answered; a large table is reached whole (reach_every.go).
 func (e *env) reach() []Result {
-	var out []Result
+	if len(e.d.Services) > reachEach {
+		return e.reachEvery()
+	}
+	out := e.reachNotChecked()
 	for _, s := range e.d.Services {
 		if !s.Checked {
-			out = append(out, Result{ID: "reach/" + s.Key, Group: GroupReach, Title: s.Key + " answers through every real server",
-				Where: []Pos{s.Pos}, Status: NotChecked, Reason: s.Why})
 			continue
 		}
-		for _, a := range s.Addrs[:min(len(s.Addrs), reachAddrs)] {
-			out = append(out, e.reachOne(s, a))
+		for _, t := range e.targetsOf(s) {
+			out = append(out, e.reachOne(s, t))
 			if e.ctx.Err() != nil {
 				return out
 			}
@@ -233,8 +228,12 @@ func (e *env) reach() []Result {
 	return out
 }
 
-func (e *env) reachOne(s Service, a netip.Addr) Result {
-	key := s.Protocol + " " + netip.AddrPortFrom(a, s.Port).String()
+func (e *env) reachOne(s Service, t target) Result {
+	a := t.addr.Addr()
+	key := t.String()
+	if s.FWMark != 0 {
+		key = fmt.Sprintf("fwmark %d via %s", s.FWMark, t)
+	}
 	r := Result{ID: "reach/" + key, Group: GroupReach, Where: []Pos{s.Pos}, Title: key + " answers the client through every live real server"}
 	var subjects []string
 	for _, rr := range s.Reals {
@@ -258,12 +257,8 @@ func (e *env) reachOne(s Service, a netip.Addr) Result {
 		r.Status, r.Reason = Fail, fmt.Sprintf("%s has no live real server for %s", node, key)
 		return r
 	}
-	if s.Protocol != "tcp" {
-		r.Status, r.Reason = NotChecked, fmt.Sprintf("%s: the lab sends HTTP over TCP only", strings.ToUpper(s.Protocol))
-		return r
-	}
 	t0 := time.Now()
-	res, err := e.load(a, s.Port, int64(max(40, 20*len(live))))
+	res, err := e.reachLoad(t, int64(max(40, 20*len(live))))
 	r.Elapsed = bench.Seconds(time.Since(t0))
 	if err != nil {
 		r.Status, r.Reason = Inconclusive, err.Error()
@@ -278,9 +273,12 @@ func (e *env) reachOne(s Service, a netip.Addr) Result {
 	r.Measured = fmt.Sprintf("%d of %d answered; by %s", res.Successes, res.Requests, servers(res.Servers))
 	switch {
 	case res.Successes < res.Requests:
-		r.Status, r.Reason = Fail, fmt.Sprintf("%d request(s) failed: %v", res.Requests-res.Successes, res.Errors)
+		r.Status, r.Reason = Fail, fmt.Sprintf("%d request(s) failed: %s", res.Requests-res.Successes, res.Errors)
 	case len(missing) > 0 && s.Persistence > 0:
 		r.Status, r.Reason = Pass, fmt.Sprintf("persistence kept the client's addresses off %s", strings.Join(missing, ", "))
+	case len(missing) > 0 && !spreadsAll(s.Scheduler):
+		r.Status, r.Reason = Pass, fmt.Sprintf("%s picks by address or weight, not in turn: it kept the client off %s (balance/%s checks its rule)",
+			s.Scheduler, strings.Join(missing, ", "), s.Key)
 	case len(missing) > 0:
 		r.Status, r.Reason = Fail, "never answered: "+strings.Join(missing, ", ")
 	default:
@@ -312,24 +310,41 @@ func (e *env) vipSubjects(a netip.Addr) []string {
 	return out
 }
 
-// load sends n requests, one connection each, from the client's
-// addresses to addr:port, bounded in time.
-func (e *env) load(a netip.Addr, port uint16, n int64) (*loadgen.Result, error) {
-	client := e.lab.Client()
-	var sources []netip.Addr
-	for _, l := range client.Links {
-		sources = append(sources, l.IPv4...)
-		if a.Is6() {
-			sources = l.IPv6
+// reachCounts are what a reach load found.
+type reachCounts struct {
+	Requests, Successes int64
+	Servers             map[string]int64
+	Errors              string
+}
+
+// reachLoad sends n requests to a target, one connection (or UDP socket)
+// each, from the client's addresses, bounded in time: HTTP through
+// loadgen, UDP and HTTPS (which loadgen does not speak) as probes.
+func (e *env) reachLoad(t target, n int64) (reachCounts, error) {
+	sources := e.sources(t.addr.Addr().Is6())
+	if t.proto == "udp" || t.tls {
+		replies := e.askAll(e.ctx, t, int(n), probeParallel, func(i int) netip.Addr { return sources[i%len(sources)] })
+		c := reachCounts{Requests: n, Servers: map[string]int64{}}
+		for name, k := range tallyReplies(replies) {
+			c.Servers[name] = int64(k)
+			c.Successes += int64(k)
 		}
-	}
-	if a.Is6() {
-		sources = slices.DeleteFunc(sources, func(s netip.Addr) bool { return s.Is4() })
+		_, c.Errors = failures(replies)
+		return c, nil
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
-	return loadgen.Run(ctx, loadgen.Config{Targets: []loadgen.Target{{Name: a.String(), Addr: netip.AddrPortFrom(a, port)}},
-		Sources: sources, Client: client, Clients: 4, Requests: n, Duration: 20 * time.Second, Timeout: 3 * time.Second})
+	res, err := loadgen.Run(ctx, loadgen.Config{Targets: []loadgen.Target{{Name: t.addr.Addr().String(), Addr: t.addr}},
+		Sources: sources, Client: e.lab.Client(), Clients: 4, Requests: n, Duration: 20 * time.Second, Timeout: 3 * time.Second})
+	if err != nil {
+		return reachCounts{}, err
+	}
+	var errs []string
+	for kind, k := range res.Errors {
+		errs = append(errs, fmt.Sprintf("%d × %s", k, kind))
+	}
+	slices.Sort(errs)
+	return reachCounts{Requests: res.Requests, Successes: res.Successes, Servers: res.Servers, Errors: strings.Join(errs, ", ")}, nil
 }
 
 func servers(m map[string]int64) string {

@@ -97,6 +97,9 @@ type Report struct {
 	Changes     []Change      `json:"changes"`
 	Results     []Result      `json:"results"`
 	Elapsed     bench.Seconds `json:"elapsed_s"`
+	// PeakMemory is the most memory lvslab held at once in the run (its
+	// peak resident set; keepalived and the kernel's IPVS table aside).
+	PeakMemory int64 `json:"peak_memory_bytes,omitempty"`
 }
 
 // Totals count results by status.

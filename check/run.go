@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lvslab/lvslab/bench"
@@ -72,7 +73,10 @@ type env struct {
 	files   map[string]*LabFiles
 	events  *keepalived.EventLog
 	addrs   *addrLog
-	fifos   []*os.File
+	marks   map[int][]target // fwmark → where the captured rules set it (marks_lab.go)
+	// snapshot is a rules director's table once read (reach_every.go).
+	snapshot []harness.ServiceState
+	fifos    []*os.File
 	// refused says keepalived cannot run a director's file: the checks
 	// that need it running are not checked.
 	refused string
@@ -111,6 +115,10 @@ func Run(ctx context.Context, b *Bundle, d *Design, o Options) (_ *Report, err e
 	}
 	e.report.Lateness = bench.Seconds(e.late.Worst())
 	e.report.Elapsed = bench.Seconds(time.Since(start))
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		e.report.PeakMemory = ru.Maxrss << 10 // KiB on Linux
+	}
 	for _, u := range d.Unbuilt {
 		e.report.Assumptions = append(e.report.Assumptions, Assumption{ID: "-", Fact: "not built in the lab: " + u, Give: "--capture"})
 	}
@@ -185,6 +193,7 @@ func (in Inputs) describe() []string {
 // setUp wires the real servers, starts their applications and opens
 // IPVS in each director with the sysctls it was captured with.
 func (e *env) setUp() error {
+	e.loadMarks()
 	for _, sp := range e.d.Servers {
 		n := e.lab.Node(sp.Node)
 		method := harness.MethodNAT
@@ -194,13 +203,16 @@ func (e *env) setUp() error {
 			method = harness.MethodDR
 		}
 		var vips []netip.Prefix
-		for _, v := range sp.VIPs {
+		for _, v := range append(slices.Clone(sp.VIPs), e.markedVIPs(sp)...) {
 			vips = append(vips, netip.PrefixFrom(v, v.BitLen()))
 		}
 		if err := harness.WireRealServer(n, method, vips); err != nil {
 			return err
 		}
 		if err := e.startApp(sp, n); err != nil {
+			return err
+		}
+		if err := e.openMarkedPorts(sp, e.apps[sp.Node]); err != nil {
 			return err
 		}
 	}
@@ -254,6 +266,9 @@ func (e *env) startApp(sp *ServerPlan, n *topology.Node) error {
 	app := harness.NewApp(n, name, e.answer)
 	e.apps[sp.Node] = app
 	for _, l := range sp.Listen {
+		if l.Port == 0 { // portless: a fwmark service's, opened by openMarkedPorts
+			continue
+		}
 		port, ok := e.appPort(sp.Node, l.Protocol, l.Port)
 		if !ok {
 			continue
@@ -366,7 +381,7 @@ func (e *env) keepalivedChecks() error {
 		e.add(agreement(e.b.Directors[0], e.b.Directors[1])...)
 	}
 	if e.refused != "" {
-		e.notChecked(e.refused, GroupElection, GroupTable, GroupReach, GroupBalance, GroupHealth, GroupTracking, GroupFailover, GroupSync)
+		e.notChecked(e.refused, GroupElection, GroupTable, GroupReach, GroupBalance, GroupHealth, GroupTracking, GroupFailover, GroupSync, GroupDrain)
 		return nil
 	}
 	if err := e.startDaemons(binary); err != nil {
@@ -380,6 +395,8 @@ func (e *env) keepalivedChecks() error {
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
 		{GroupHealth, e.health},
+		{GroupBalance, e.balance},
+		{GroupDrain, e.drain},
 		// These upset the pair: last, each leaving it at rest.
 		{GroupTracking, e.tracking},
 		{GroupFailover, e.failover},
@@ -469,6 +486,8 @@ func (e *env) rulesChecks() error {
 	}{
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
+		{GroupBalance, e.balance},
+		{GroupDrain, e.drain},
 	} {
 		if !e.wants(g.name) {
 			continue

@@ -77,7 +77,7 @@ func servicesOfConf(f *conf.File) []Service {
 						// keepalived's IPVS service, which health reads
 						s.FWMark, s.Protocol = *e.FWMark, ""
 					}
-					s.Checked, s.Why = false, "a group with firewall marks: how packets get the mark is not in keepalived.conf"
+					s.Checked, s.Why = false, "a group with firewall marks: how packets get the mark is not in keepalived.conf (give --capture with the marking rules)"
 					continue
 				}
 				s.Port = uint16(e.Port)

@@ -48,7 +48,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
-	ew.printf("\n%s\nverdict: %s (%s)\n", r.Totals(), r.Verdict(), time.Duration(r.Elapsed).Round(time.Second))
+	peak := ""
+	if r.PeakMemory > 0 {
+		peak = fmt.Sprintf(", peak memory %d MiB", r.PeakMemory>>20)
+	}
+	ew.printf("\n%s\nverdict: %s (%s%s)\n", r.Totals(), r.Verdict(), time.Duration(r.Elapsed).Round(time.Second), peak)
 	return ew.err
 }
 

@@ -21,6 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -190,16 +193,81 @@ func (a *App) handler(port uint16) http.Handler {
 	})
 }
 
-// echo answers each datagram with the App's name and the datagram.
+// echo answers each datagram with the App's name and the datagram, from
+// the address it came to: a node holding several real-server addresses
+// (or a VIP on lo) must answer from the one the director sent to, or NAT
+// cannot match the reply, and the name says which.
 func (a *App) echo(pc net.PacketConn, done chan struct{}) {
 	defer close(done)
+	dst := newDstConn(pc)
 	buf := make([]byte, 2048)
 	for {
-		n, from, err := pc.ReadFrom(buf)
+		n, to, from, err := dst.readFrom(buf)
 		if err != nil {
 			return
 		}
-		pc.WriteTo(append([]byte(a.Name+" "), buf[:n]...), from)
+		name := a.Name
+		if name == "" {
+			name = to.String()
+		}
+		dst.writeTo(append([]byte(name+" "), buf[:n]...), to, from)
+	}
+}
+
+// dstConn reads each datagram's destination address (IP_PKTINFO, or
+// IPV6_PKTINFO, which reports an IPv4 datagram on a dual-stack socket
+// too) and sends the reply from it.
+type dstConn struct {
+	r4 *ipv4.PacketConn // reads, on an IPv4 socket
+	r6 *ipv6.PacketConn // reads, on a dual-stack socket; writes an IPv6 source
+	// w4 writes an IPv4 source as IP_PKTINFO, which a dual-stack socket
+	// takes for an IPv4 peer as well: x/net/ipv6 leaves out a pktinfo
+	// whose source is IPv4-mapped.
+	w4 *ipv4.PacketConn
+}
+
+func newDstConn(pc net.PacketConn) *dstConn {
+	c := &dstConn{w4: ipv4.NewPacketConn(pc)}
+	if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() != nil {
+		c.r4 = c.w4
+		c.r4.SetControlMessage(ipv4.FlagDst, true)
+		return c
+	}
+	c.r6 = ipv6.NewPacketConn(pc)
+	c.r6.SetControlMessage(ipv6.FlagDst, true)
+	return c
+}
+
+func (c *dstConn) readFrom(b []byte) (int, netip.Addr, net.Addr, error) {
+	var to net.IP
+	var n int
+	var from net.Addr
+	var err error
+	if c.r4 != nil {
+		var cm *ipv4.ControlMessage
+		n, cm, from, err = c.r4.ReadFrom(b)
+		if cm != nil {
+			to = cm.Dst
+		}
+	} else {
+		var cm *ipv6.ControlMessage
+		n, cm, from, err = c.r6.ReadFrom(b)
+		if cm != nil {
+			to = cm.Dst
+		}
+	}
+	a, _ := netip.AddrFromSlice(to)
+	return n, a.Unmap(), from, err
+}
+
+func (c *dstConn) writeTo(b []byte, src netip.Addr, to net.Addr) {
+	switch {
+	case !src.IsValid():
+		c.w4.WriteTo(b, nil, to)
+	case src.Is4():
+		c.w4.WriteTo(b, &ipv4.ControlMessage{Src: src.AsSlice()}, to)
+	default:
+		c.r6.WriteTo(b, &ipv6.ControlMessage{Src: src.AsSlice()}, to)
 	}
 }
 

@@ -310,25 +310,10 @@ func (d *Director) Services() ([]ServiceState, error) {
 	}
 	var out []ServiceState
 	for _, s := range svcs {
-		st := ServiceState{Service: fromIPVS(s), Persistent: s.Flags&FlagPersistent != 0, Stats: Stats(statsOf(s.Stats))}
-		dsts, err := d.h.GetDestinations(s)
+		st, err := d.stateOf(s)
 		if err != nil {
-			return nil, fmt.Errorf("read real servers of %s: %w", st.Service, err)
+			return nil, err
 		}
-		for _, dst := range dsts {
-			a, _ := netip.AddrFromSlice(dst.Address)
-			method := MethodNAT
-			for m, f := range methodFlags {
-				if dst.ConnectionFlags&ipvs.ConnectionFlagFwdMask == f {
-					method = m
-				}
-			}
-			st.Reals = append(st.Reals, RealState{Real: Real{Addr: a.Unmap(), Port: dst.Port, Weight: dst.Weight, Method: method},
-				Active: dst.ActiveConnections, Inactive: dst.InactiveConnections, Stats: Stats(statsOf(ipvs.SvcStats(dst.Stats)))})
-		}
-		sort.Slice(st.Reals, func(i, j int) bool {
-			return lessAddrPort(st.Reals[i].Addr, st.Reals[i].Port, st.Reals[j].Addr, st.Reals[j].Port)
-		})
 		out = append(out, st)
 	}
 	// ipvsadm's order: mark, family, protocol, address, port.
@@ -346,6 +331,42 @@ func (d *Director) Services() ([]ServiceState, error) {
 		return lessAddrPort(a.Addr, a.Port, b.Addr, b.Port)
 	})
 	return out, nil
+}
+
+// State reads one service and its real servers, as Services would: what
+// a check of one service reads without a dump of a large table.
+func (d *Director) State(s Service) (ServiceState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	svc, err := d.h.GetService(s.ipvs())
+	if err != nil {
+		return ServiceState{}, fmt.Errorf("read IPVS service %s in %s: %w", s, d.Node.Namespace, err)
+	}
+	return d.stateOf(svc)
+}
+
+// stateOf reads a service's real servers; the caller holds d.mu.
+func (d *Director) stateOf(s *ipvs.Service) (ServiceState, error) {
+	st := ServiceState{Service: fromIPVS(s), Persistent: s.Flags&FlagPersistent != 0, Stats: Stats(statsOf(s.Stats))}
+	dsts, err := d.h.GetDestinations(s)
+	if err != nil {
+		return ServiceState{}, fmt.Errorf("read real servers of %s: %w", st.Service, err)
+	}
+	for _, dst := range dsts {
+		a, _ := netip.AddrFromSlice(dst.Address)
+		method := MethodNAT
+		for m, f := range methodFlags {
+			if dst.ConnectionFlags&ipvs.ConnectionFlagFwdMask == f {
+				method = m
+			}
+		}
+		st.Reals = append(st.Reals, RealState{Real: Real{Addr: a.Unmap(), Port: dst.Port, Weight: dst.Weight, Method: method},
+			Active: dst.ActiveConnections, Inactive: dst.InactiveConnections, Stats: Stats(statsOf(ipvs.SvcStats(dst.Stats)))})
+	}
+	sort.Slice(st.Reals, func(i, j int) bool {
+		return lessAddrPort(st.Reals[i].Addr, st.Reals[i].Port, st.Reals[j].Addr, st.Reals[j].Port)
+	})
+	return st, nil
 }
 
 func statsOf(s ipvs.SvcStats) Stats {
