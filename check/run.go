@@ -85,7 +85,7 @@ func Run(ctx context.Context, b *Bundle, d *Design, o Options) (_ *Report, err e
 	start := time.Now()
 	e := &env{ctx: ctx, b: b, d: d, o: o, late: &Lateness{}, apps: map[string]*harness.App{}, ipvs: map[string]*harness.Director{},
 		daemons: map[string]*keepalived.Daemon{}, files: map[string]*LabFiles{}}
-	e.report = &Report{Inputs: b.Inputs.describe(), Kernel: proc.KernelRelease(), Where: where()}
+	e.report = &Report{Inputs: b.Inputs.describe(), Kernel: proc.KernelRelease(), Where: where(), Remap: b.Remap}
 	for _, a := range d.Assumptions {
 		a.Where = b.display(a.Where)
 		e.report.Assumptions = append(e.report.Assumptions, a)
@@ -337,7 +337,7 @@ func (e *env) keepalivedChecks() error {
 	}
 	for _, dir := range e.b.Directors {
 		dirPath := topology.StateFile(e.d.Spec.Name, "check-"+dir.Node)
-		lf, changes, err := writeCopy(dir, e.b.Inputs.Root, dirPath, e.b.Inputs.RunNotify)
+		lf, changes, err := writeCopy(dir, dirPath, e.b.Inputs.RunNotify)
 		if err != nil {
 			return err
 		}

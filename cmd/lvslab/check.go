@@ -101,7 +101,8 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+s) }
+	// Progress names the operator's addresses, as the report does.
+	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+b.Remap.OriginalText(s)) }
 	if place == check.WhereVM {
 		code, err := check.RunInVM(ctx, check.VMRun{Kernel: *kernel, Args: guestArgs(args), Out: outDir, Timeout: *timeout,
 			Console: os.Stdout, Log: log})
