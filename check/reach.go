@@ -26,8 +26,8 @@ const reachAddrs = 4
 // holder is the director node that holds a, or "" (the rules director
 // serves every VIP).
 func (e *env) holder(a netip.Addr) string {
-	if len(e.b.Directors) == 0 {
-		return "director"
+	if h := e.d.vipHolder(); h != nil {
+		return h.Node
 	}
 	for _, n := range e.lab.Directors() {
 		for _, l := range n.Links {
@@ -300,8 +300,8 @@ func (e *env) vipSubjects(a netip.Addr) []string {
 			}
 		}
 	}
-	if len(e.b.Directors) == 0 {
-		out = append(out, subjDev("director", e.d.rulesDirector.addrs[0].dev))
+	if h := e.d.vipHolder(); h != nil {
+		out = append(out, subjDev(h.Node, h.addrs[0].dev))
 	}
 	return out
 }
