@@ -356,32 +356,57 @@ func (e *env) keepalivedChecks() error {
 	}
 	if len(e.b.Directors) == 2 && e.wants(GroupAgreement) {
 		e.add(agreement(e.b.Directors[0], e.b.Directors[1])...)
+	} else if e.wants(GroupAgreement) {
+		e.notChecked("one director: agreement compares the two files of a pair", GroupAgreement)
 	}
 	if e.refused != "" {
 		e.notChecked(e.refused, GroupElection, GroupTable, GroupReach, GroupBalance, GroupHealth, GroupTracking, GroupFailover, GroupSync)
 		return nil
 	}
-	if err := e.startDaemons(binary); err != nil {
-		return err
-	}
-	for _, g := range []struct {
-		name string
-		run  func() []Result
-	}{
+	groups := []checkGroup{
 		{GroupElection, e.election},
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
-	} {
+	}
+	if !slices.ContainsFunc(groups, func(g checkGroup) bool { return e.wants(g.name) }) {
+		return nil // what was asked needs no keepalived running
+	}
+	if err := e.startDaemons(binary); err != nil {
+		return err
+	}
+	for _, g := range groups {
 		if !e.wants(g.name) {
 			continue
 		}
 		e.step("checking %s", g.name)
-		e.add(g.run()...)
+		results := g.run()
+		if len(results) == 0 {
+			results = []Result{{ID: g.name, Group: g.name, Title: "every " + g.name + " check", Status: NotChecked,
+				Reason: nothingToCheck(g.name)}}
+		}
+		e.add(results...)
 		if err := e.ctx.Err(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkGroup is a group of checks as a run takes it.
+type checkGroup struct {
+	name string
+	run  func() []Result
+}
+
+// nothingToCheck says why a group found nothing to check in the files.
+func nothingToCheck(group string) string {
+	switch group {
+	case GroupElection, GroupFailover, GroupTracking:
+		return "the file runs no vrrp_instance"
+	case GroupTable, GroupReach, GroupBalance, GroupHealth, GroupDrain:
+		return "the file has no virtual_server with a real server"
+	}
+	return "the file gives it nothing to check"
 }
 
 // notChecked records a group as not checked, with the reason.
