@@ -2,7 +2,6 @@ package check
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,10 +12,7 @@ import (
 
 func planFile(t *testing.T, text string) *Design {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "lb.conf")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(writeFiles(t, map[string]string{"lb.conf": text}), "lb.conf")
 	b, err := Load(Inputs{Keepalived: []string{path}})
 	if err != nil {
 		t.Fatal(err)

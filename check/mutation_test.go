@@ -41,8 +41,7 @@ func TestShippedMutations(t *testing.T) {
 
 func writeFixture(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, text := range map[string]string{
+	return writeFiles(t, map[string]string{
 		"pair/lb1.conf":   "vrrp_instance VI_1 {\n    advert_int 1\n}\n",
 		"pair/lb2.conf":   "vrrp_instance VI_1 {\n    advert_int 1\n}\n",
 		"pair/serve.yaml": "- server: \"*\"\n",
@@ -58,16 +57,7 @@ mutations:
     text: "    advert_int 2"
     flips: agreement/instance/VI_1
 `,
-	} {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	})
 }
 
 func TestMutationApply(t *testing.T) {

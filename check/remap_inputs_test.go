@@ -49,20 +49,12 @@ func TestReportShowsOriginalAddresses(t *testing.T) {
 // Load with --remap moves the files keepalived reads, the capture and the
 // serve file onto one mapping, line for line.
 func TestLoadRemap(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	write("inc/vs.conf", "virtual_server 192.168.200.100 80 {\n    real_server 192.168.201.11 80 {\n        TCP_CHECK {\n        }\n    }\n}\n")
-	lb1 := write("lb1.conf", "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.168.200.100/24\n    }\n}\ninclude inc/*.conf\n")
-	serve := write("serve.yaml", "- server: 192.168.201.11:80\n  paths:\n    /: {status: 200, body: \"at 192.168.201.11\"}\n")
+	dir := writeFiles(t, map[string]string{
+		"inc/vs.conf": "virtual_server 192.168.200.100 80 {\n    real_server 192.168.201.11 80 {\n        TCP_CHECK {\n        }\n    }\n}\n",
+		"lb1.conf":    "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.168.200.100/24\n    }\n}\ninclude inc/*.conf\n",
+		"serve.yaml":  "- server: 192.168.201.11:80\n  paths:\n    /: {status: 200, body: \"at 192.168.201.11\"}\n",
+	})
+	lb1, serve := filepath.Join(dir, "lb1.conf"), filepath.Join(dir, "serve.yaml")
 	capture := filepath.Join(dir, "capture")
 	if err := os.CopyFS(filepath.Join(capture, "lb1"), os.DirFS("testdata/capture/lb1")); err != nil {
 		t.Fatal(err)
@@ -97,4 +89,21 @@ func TestLoadRemap(t *testing.T) {
 	if err != nil || strings.Contains(string(data), "192.168") || strings.Count(string(data), "\n") != 6 {
 		t.Errorf("the copy's source (%v):\n%s", err, data)
 	}
+}
+
+// writeFiles writes files (name → text, names relative, folders made)
+// into a new temporary folder and returns it.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
