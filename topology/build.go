@@ -444,7 +444,11 @@ func (n *Node) addRoute(r Route) error {
 		if err != nil {
 			return fmt.Errorf("route %s in %s: %w", r, n.Namespace, err)
 		}
-		route.LinkIndex, route.Scope = link.Attrs().Index, netlink.SCOPE_LINK
+		route.LinkIndex = link.Attrs().Index
+		if r.Type != "local" {
+			// A local route keeps host scope: the kernel refuses it on-link.
+			route.Scope = netlink.SCOPE_LINK
+		}
 	}
 	if r.Dst.IsValid() {
 		route.Dst = &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())}
