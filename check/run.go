@@ -359,14 +359,16 @@ func (e *env) keepalivedChecks() error {
 	} else if e.wants(GroupAgreement) {
 		e.notChecked("one director: agreement compares the two files of a pair", GroupAgreement)
 	}
-	if e.refused != "" {
-		e.notChecked(e.refused, GroupElection, GroupTable, GroupReach, GroupBalance, GroupHealth, GroupTracking, GroupFailover, GroupSync)
-		return nil
-	}
 	groups := []checkGroup{
 		{GroupElection, e.election},
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
+	}
+	if e.refused != "" {
+		for _, g := range groups {
+			e.notChecked(e.refused, g.name)
+		}
+		return nil
 	}
 	if !slices.ContainsFunc(groups, func(g checkGroup) bool { return e.wants(g.name) }) {
 		return nil // what was asked needs no keepalived running

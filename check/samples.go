@@ -61,8 +61,12 @@ func WriteSampleTable(w io.Writer, runs []SampleRun) error {
 	ew.printf("| sample | %s |\n|---|%s\n", strings.Join(groups, " | "), strings.Repeat("---|", len(groups)))
 	for _, s := range runs {
 		ew.printf("| %s |", s.Name())
-		for _, g := range groups {
-			ew.printf(" %s |", cell(sampleCell(s, g)))
+		for i, g := range groups {
+			c := sampleCell(s, g)
+			if s.Err != nil && i > 0 {
+				c = "not checked: as " + groups[0]
+			}
+			ew.printf(" %s |", cell(c))
 		}
 		ew.printf("\n")
 	}
