@@ -26,6 +26,9 @@ func (b *Bundle) remap() error {
 	p := newRemapPlanner()
 	for _, d := range b.Directors {
 		for _, name := range d.Conf.Files {
+			if strings.HasPrefix(name, "/") && d.root == "" {
+				continue // not read: the reader's problem, keepalived -t's error
+			}
 			data, err := d.readSource(name)
 			if err != nil {
 				return err
