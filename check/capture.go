@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -217,19 +215,8 @@ func readJSON(dir, file string, into any) error {
 }
 
 func readSmall(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCaptureFile+1))
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxCaptureFile {
-		return "", fmt.Errorf("%s is larger than %d bytes: capture one director with the capture script", path, maxCaptureFile)
-	}
-	return string(data), nil
+	data, err := readBounded(path, maxCaptureFile, "capture one director with the capture script")
+	return string(data), err
 }
 
 // Connected is the interface whose subnet holds a, if any.

@@ -73,7 +73,7 @@ type Stub struct {
 }
 
 // writeCopy writes a director's copy into dir and returns what changed.
-func writeCopy(d *Director, root, dir string, runNotify bool) (*LabFiles, []Change, error) {
+func writeCopy(d *Director, dir string, runNotify bool) (*LabFiles, []Change, error) {
 	lf := &LabFiles{Dir: dir, VRRPFifo: filepath.Join(dir, "vrrp.fifo"), LVSFifo: filepath.Join(dir, "lvs.fifo"),
 		Record: filepath.Join(dir, "record"), Toggle: filepath.Join(dir, "toggle"),
 		Notes: filepath.Join(dir, "notify.log"), States: filepath.Join(dir, "states")}
@@ -86,18 +86,18 @@ func writeCopy(d *Director, root, dir string, runNotify bool) (*LabFiles, []Chan
 		return nil, nil, err
 	}
 	repl, changes := replacements(d.Conf, lf, runNotify)
-	mainDir := filepath.Dir(d.Path)
 	for i, name := range d.Conf.Files {
-		src, dst := filepath.Join(mainDir, filepath.FromSlash(name)), filepath.Join(dir, "main", filepath.FromSlash(name))
+		dst := filepath.Join(dir, "main", filepath.FromSlash(name))
 		if path.IsAbs(name) {
-			if root == "" {
+			if d.root == "" {
 				continue // not read: a Problem of the reader, an error of keepalived -t
 			}
-			src, dst = filepath.Join(root, filepath.FromSlash(name)), filepath.Join(dir, "root", filepath.FromSlash(name))
+			dst = filepath.Join(dir, "root", filepath.FromSlash(name))
 		}
-		data, err := os.ReadFile(src)
+		// Read as the reader read it: remapped with --remap.
+		data, err := d.readSource(name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("copy %s for the lab: %w", src, err)
+			return nil, nil, fmt.Errorf("copy for the lab: %w", err)
 		}
 		lines := strings.Split(string(data), "\n")
 		for n := range lines {

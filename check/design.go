@@ -29,8 +29,10 @@ type Design struct {
 	subjects map[string][]string // assumption ID → subjects
 	segs     []*segPlan
 	pool     *addrPool
-	// rulesDirector is the one director of a rules file.
+	// rulesDirector is the one director of a rules file; heldVIPs the
+	// keepalived director that holds the VIPs without VRRP.
 	rulesDirector *Director
+	heldVIPs      *Director
 }
 
 // ServerPlan is one real-server node.
@@ -105,11 +107,14 @@ func Plan(b *Bundle, name string) (*Design, error) {
 	}
 	d.claimInputAddresses(b)
 	uses := realUses(d.Services)
-	if len(uses) == 0 {
-		return nil, errors.New("no real server in the input: a lab needs at least one to check anything")
+	if len(uses) == 0 && !slices.ContainsFunc(b.Directors, func(dir *Director) bool { return len(dir.Conf.Instances) > 0 }) {
+		return nil, errors.New("no real server and no vrrp_instance in the input: a lab needs one or the other to check anything")
 	}
 	if len(b.Directors) > 0 {
 		d.planDirectorLinks(b)
+		if err := d.planHeldVIPs(uses); err != nil {
+			return nil, err
+		}
 	} else if err := d.planRulesDirector(uses); err != nil {
 		return nil, err
 	}
@@ -203,7 +208,11 @@ func (d *Design) spec(name string) (*topology.Spec, error) {
 		spec.Segments = append(spec.Segments, topology.SegmentSpec{Name: s.name, IPv4: v4, IPv6: s.v6})
 	}
 	for _, dir := range d.Directors {
-		spec.Nodes = append(spec.Nodes, d.directorNode(dir))
+		n := d.directorNode(dir)
+		if dir == d.heldVIPs {
+			n.Routes = append(n.Routes, d.localVIPRoutes()...)
+		}
+		spec.Nodes = append(spec.Nodes, n)
 	}
 	if d.rulesDirector != nil {
 		spec.Nodes = append(spec.Nodes, d.rulesDirectorNode())
@@ -251,12 +260,15 @@ func (d *Design) routerNode() topology.NodeSpec {
 			n.Links = append(n.Links, linkOn(s, "", s.router4, s.router6))
 		}
 	}
-	if d.rulesDirector != nil {
-		front := d.segmentOfDev("director", d.rulesDirector.addrs[0].dev)
+	if h := d.vipHolder(); h != nil {
 		for _, p := range d.vipPrefixes() {
-			n.Routes = append(n.Routes, topology.Route{Dst: p, Via: d.rulesDirector.addrs[0].addr})
+			via, ok := d.frontAddr(h, p.Addr().Is6())
+			if !ok {
+				d.Unbuilt = append(d.Unbuilt, fmt.Sprintf("a route to %s: %s has no address of its family on its front link", p, h.Name))
+				continue
+			}
+			n.Routes = append(n.Routes, topology.Route{Dst: p, Via: via})
 		}
-		_ = front
 	}
 	// VIPs outside every segment's subnet are on-link where a director
 	// holds them: the master answers ARP for them.

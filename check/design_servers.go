@@ -211,8 +211,8 @@ func (d *Design) planOutside() error {
 
 // frontSegment says whether clients reach a VIP on the segment.
 func (d *Design) frontSegment(s *segPlan) bool {
-	if d.rulesDirector != nil {
-		_, ok := s.devs["director"]
+	if h := d.vipHolder(); h != nil {
+		_, ok := s.devs[h.Node]
 		return ok && !s.remote
 	}
 	for _, dir := range d.Directors {
@@ -308,12 +308,6 @@ func (d *Design) rulesDirectorNode() topology.NodeSpec {
 	}
 	front := dir.addrs[0].seg
 	n.Routes = append(n.Routes, topology.Route{Via: front.router4})
-	for i, p := range d.vipPrefixes() {
-		if i == maxLocalRoutes {
-			d.Unbuilt = append(d.Unbuilt, fmt.Sprintf("VIPs beyond %d local routes", maxLocalRoutes))
-			break
-		}
-		n.Routes = append(n.Routes, topology.Route{Dst: p, Dev: "lo", Type: "local"})
-	}
+	n.Routes = append(n.Routes, d.localVIPRoutes()...)
 	return n
 }

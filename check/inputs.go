@@ -101,6 +101,9 @@ type Director struct {
 
 	// addrs are the addresses the design gave its interfaces.
 	addrs []linkAddr
+	// root is --root; remap the mapping its files are read through.
+	root  string
+	remap *Remap
 }
 
 // Bundle is what the operator brought, read and checked.
@@ -109,6 +112,10 @@ type Bundle struct {
 	Directors []*Director
 	Rules     *ipvsadm.Table
 	Serve     *Serve
+	// Remap is the mapping of every subnet of the inputs (--remap): every
+	// part of the bundle is in the lab's addresses, the report shows the
+	// operator's. Nil without --remap.
+	Remap *Remap
 }
 
 // Load reads every input and names what is wrong in them.
@@ -149,6 +156,11 @@ func Load(in Inputs) (*Bundle, error) {
 			return nil, err
 		}
 	}
+	if in.Remap {
+		if err := b.remap(); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -172,16 +184,11 @@ func readDirectors(in Inputs) ([]*Director, error) {
 	if len(ds) == 2 && ds[0].Name == ds[1].Name {
 		return nil, fmt.Errorf("both directors are named %s: give the files different names or --config-id", ds[0].Name)
 	}
-	opts := conf.Options{}
-	if in.Root != "" {
-		opts.Root = os.DirFS(in.Root)
-	}
 	var errs []error
 	for i, d := range ds {
 		d.Node = nodeName(d.Name, i)
-		o := opts
-		o.ConfigID = d.ConfigID
-		f, err := conf.Read(d.Path, o)
+		d.root = in.Root
+		f, err := d.readConf()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s (director %s): %w", d.Path, d.Name, err))
 			continue

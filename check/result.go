@@ -85,6 +85,9 @@ type Change struct {
 // Report is a whole check run.
 type Report struct {
 	Inputs []string `json:"inputs"`
+	// Remap is the mapping the lab ran on (--remap): the writers show
+	// every address in the operator's own again.
+	Remap *Remap `json:"remap,omitempty"`
 	// Keepalived is the version line of the keepalived that ran, Kernel
 	// the release of the kernel under test, Where "host" or "vm".
 	Keepalived string `json:"keepalived,omitempty"`

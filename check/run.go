@@ -89,7 +89,7 @@ func Run(ctx context.Context, b *Bundle, d *Design, o Options) (_ *Report, err e
 	start := time.Now()
 	e := &env{ctx: ctx, b: b, d: d, o: o, late: &Lateness{}, apps: map[string]*harness.App{}, ipvs: map[string]*harness.Director{},
 		daemons: map[string]*keepalived.Daemon{}, files: map[string]*LabFiles{}}
-	e.report = &Report{Inputs: b.Inputs.describe(), Kernel: proc.KernelRelease(), Where: where()}
+	e.report = &Report{Inputs: b.Inputs.describe(), Kernel: proc.KernelRelease(), Where: where(), Remap: b.Remap}
 	for _, a := range d.Assumptions {
 		a.Where = b.display(a.Where)
 		e.report.Assumptions = append(e.report.Assumptions, a)
@@ -360,7 +360,7 @@ func (e *env) keepalivedChecks() error {
 	}
 	for _, dir := range e.b.Directors {
 		dirPath := topology.StateFile(e.d.Spec.Name, "check-"+dir.Node)
-		lf, changes, err := writeCopy(dir, e.b.Inputs.Root, dirPath, e.b.Inputs.RunNotify)
+		lf, changes, err := writeCopy(dir, dirPath, e.b.Inputs.RunNotify)
 		if err != nil {
 			return err
 		}
@@ -379,18 +379,10 @@ func (e *env) keepalivedChecks() error {
 	}
 	if len(e.b.Directors) == 2 && e.wants(GroupAgreement) {
 		e.add(agreement(e.b.Directors[0], e.b.Directors[1])...)
+	} else if e.wants(GroupAgreement) {
+		e.notChecked("one director: agreement compares the two files of a pair", GroupAgreement)
 	}
-	if e.refused != "" {
-		e.notChecked(e.refused, GroupElection, GroupTable, GroupReach, GroupBalance, GroupHealth, GroupTracking, GroupFailover, GroupSync, GroupDrain)
-		return nil
-	}
-	if err := e.startDaemons(binary); err != nil {
-		return err
-	}
-	for _, g := range []struct {
-		name string
-		run  func() []Result
-	}{
+	groups := []checkGroup{
 		{GroupElection, e.election},
 		{GroupTable, e.table},
 		{GroupReach, e.reach},
@@ -401,17 +393,52 @@ func (e *env) keepalivedChecks() error {
 		{GroupTracking, e.tracking},
 		{GroupFailover, e.failover},
 		{GroupSync, e.syncCheck},
-	} {
+	}
+	if e.refused != "" {
+		for _, g := range groups {
+			e.notChecked(e.refused, g.name)
+		}
+		return nil
+	}
+	if !slices.ContainsFunc(groups, func(g checkGroup) bool { return e.wants(g.name) }) {
+		return nil // what was asked needs no keepalived running
+	}
+	if err := e.startDaemons(binary); err != nil {
+		return err
+	}
+	for _, g := range groups {
 		if !e.wants(g.name) {
 			continue
 		}
 		e.step("checking %s", g.name)
-		e.add(g.run()...)
+		results := g.run()
+		if len(results) == 0 {
+			results = []Result{{ID: g.name, Group: g.name, Title: "every " + g.name + " check", Status: NotChecked,
+				Reason: nothingToCheck(g.name)}}
+		}
+		e.add(results...)
 		if err := e.ctx.Err(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkGroup is a group of checks as a run takes it.
+type checkGroup struct {
+	name string
+	run  func() []Result
+}
+
+// nothingToCheck says why a group found nothing to check in the files.
+func nothingToCheck(group string) string {
+	switch group {
+	case GroupElection, GroupFailover, GroupTracking:
+		return "the file runs no vrrp_instance"
+	case GroupTable, GroupReach, GroupBalance, GroupHealth, GroupDrain:
+		return "the file has no virtual_server with a real server"
+	}
+	return "the file gives it nothing to check"
 }
 
 // notChecked records a group as not checked, with the reason.

@@ -16,6 +16,7 @@ import (
 // and changes the results rest on, each check with its bound beside what
 // was measured, and the verdict.
 func (r *Report) WriteText(w io.Writer) error {
+	r = r.shown()
 	ew := &errWriter{w: w}
 	ew.printf("lvslab check: %s\n", strings.Join(r.Inputs, ", "))
 	ew.printf("ran on kernel %s (%s)", r.Kernel, r.Where)
@@ -23,6 +24,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		ew.printf(", %s", r.Keepalived)
 	}
 	ew.printf("; timers ran up to %s late here, added to every bound\n", time.Duration(r.Lateness).Round(time.Millisecond))
+	if pairs := r.Remap.Pairs(); len(pairs) > 0 {
+		ew.printf("\nremapped onto documentation prefixes (the lab ran on these; every address below is yours):\n")
+		for _, p := range pairs {
+			ew.printf("  %-20s -> %-20s first named at %s\n", p.From, p.To, p.Seen)
+		}
+	}
 	if len(r.Assumptions) > 0 {
 		ew.printf("\nassumed (checks marked \"assumed\" rest on these):\n")
 		for _, a := range r.Assumptions {
@@ -60,6 +67,7 @@ func (r *Report) WriteText(w io.Writer) error {
 func (r *Report) WriteJSON(w io.Writer) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
+	r = r.shown()
 	return e.Encode(struct {
 		*Report
 		Verdict Status `json:"verdict"`
@@ -104,6 +112,7 @@ const JUnitInconclusive = "inconclusive"
 
 // WriteJUnit writes the report as a JUnit XML file, one suite of checks.
 func (r *Report) WriteJUnit(w io.Writer) error {
+	r = r.shown()
 	s := junitSuite{Name: "lvslab check", Tests: len(r.Results), Time: time.Duration(r.Elapsed).Seconds()}
 	for _, res := range r.Results {
 		c := junitCase{Name: res.ID + ": " + res.Title, ClassName: "lvslab.check." + res.Group,

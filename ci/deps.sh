@@ -10,7 +10,8 @@
 #                           kernels' archive with it (on Ubuntu too)
 #   keepalived  the director pair of the ha suite and lvslab failover (VRRP,
 #               health checks, the sync daemon); its own service stays idle
-#               without /etc/keepalived/keepalived.conf, which lvslab never writes
+#               without /etc/keepalived/keepalived.conf, which lvslab never writes; its samples
+#               (/usr/share/doc/keepalived/samples) are what the byo specs check lvslab check against
 set -euo pipefail
 want=(
   iproute2

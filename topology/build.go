@@ -450,6 +450,7 @@ func (n *Node) addRoute(r Route) error {
 		}
 		route.LinkIndex = link.Attrs().Index
 		if r.Type != "local" {
+			// A local route keeps host scope: the kernel refuses it on-link.
 			route.Scope = netlink.SCOPE_LINK
 		}
 	}

@@ -150,7 +150,8 @@ func Plan(s *Spec) (*Spec, error) {
 	if count[RoleClient] != 1 {
 		bad("a lab needs exactly one client node, found %d", count[RoleClient])
 	}
-	if count[RoleRealServer] == 0 {
+	// An operator's VRRP-only pair (custom mode) balances nothing.
+	if count[RoleRealServer] == 0 && !custom {
 		bad("a lab needs at least one real-server node")
 	}
 	if count[RoleDirector] > 2 || count[RoleRouter] > 1 {

@@ -25,7 +25,8 @@ func init() {
 			"Exit status 1 when a check failed, 4 when one was inconclusive.",
 		usage: "check --keepalived FILE [--keepalived FILE2] [--config-id lb1,lb2] [--root DIR] | --ipvs-rules FILE\n" +
 			"       [--capture DIR] [--serve FILE] [--remap] [--keepalived-binary PATH] [--run-notify] [--checks GROUPS]\n" +
-			"       [--json] [--junit FILE] [--out DIR] [--where auto|host|vm] [--kernel K] | --capture-script",
+			"       [--json] [--junit FILE] [--out DIR] [--where auto|host|vm] [--kernel K] | --capture-script\n" +
+			"       | --mutations FILE… | --samples DIR   (many checks in one VM, a Markdown table: see docs/check.md)",
 		root: true,
 		run:  runCheck,
 	})
@@ -58,6 +59,9 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	name := fs.String("name", "check", "lab `name`")
 	timeout := fs.Duration("timeout", time.Hour, "give up after this long")
 	script := fs.Bool("capture-script", false, "print the script to run on each of your directors for --capture, and exit")
+	var bt batch
+	fs.Var((*stringList)(&bt.mutations), "mutations", "run a mutations `file`'s fixture and each of its one-line edits, and print what each flipped")
+	fs.StringVar(&bt.samples, "samples", "", "check every keepalived.conf.* of `folder` alone with --remap (e.g. "+check.DebianSamples+")")
 	if err := parse(find("check"), fs, args, false); err != nil {
 		return err
 	}
@@ -81,6 +85,10 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}
+	if len(bt.mutations) > 0 || bt.samples != "" {
+		return runBatch(ctx, &bt, checkInputsGiven(in, *ids), args, batchFlags{name: *name, where: *where, kernel: *kernel,
+			out: *out, timeout: *timeout, groups: splitList(*groups)})
+	}
 	// Everything the operator gave is read and planned before a lab or a
 	// VM exists: a mistake costs nothing.
 	b, err := check.Load(in)
@@ -101,7 +109,8 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+s) }
+	// Progress names the operator's addresses, as the report does.
+	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+b.Remap.OriginalText(s)) }
 	if place == check.WhereVM {
 		code, err := check.RunInVM(ctx, check.VMRun{Kernel: *kernel, Args: guestArgs(args), Out: outDir, Timeout: *timeout,
 			Console: os.Stdout, Log: log})
@@ -190,4 +199,44 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// batchFlags are the flags a batch shares with one check.
+type batchFlags struct {
+	name, where, kernel, out string
+	timeout                  time.Duration
+	groups                   []string
+}
+
+// runBatch checks a batch's files, then runs it here or in one VM.
+func runBatch(ctx context.Context, bt *batch, single bool, args []string, f batchFlags) error {
+	if err := bt.read(single); err != nil {
+		return usageError{err}
+	}
+	if len(f.groups) > 0 {
+		return usageError{errors.New("--checks: a batch runs the groups its files name (a mutations file's checks:, every group for samples)")}
+	}
+	place, err := check.Place(f.where)
+	if err != nil {
+		return usageError{err}
+	}
+	outDir, err := filepath.Abs(f.out)
+	if err != nil {
+		return usageError{err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+s) }
+	if place == check.WhereVM {
+		code, err := check.RunInVM(ctx, check.VMRun{Kernel: f.kernel, Args: guestArgs(args), Out: outDir, Timeout: f.timeout,
+			Console: os.Stdout, Log: log})
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return exitError{code: code}
+		}
+		return nil
+	}
+	return bt.run(ctx, f.name, outDir, check.Options{Progress: log})
 }
