@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/check"
+	"github.com/lvslab/lvslab/harness"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/vm"
 )
 
 func init() {
@@ -54,7 +56,7 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	junit := fs.String("junit", "", "also write the report as JUnit XML to `file` (lvslab summary reads it)")
 	out := fs.String("out", "results/check", "`folder` for report.json, report.txt and junit.xml")
-	where := fs.String("where", check.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
+	where := fs.String("where", vm.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
 	kernel := fs.String("kernel", "", "kernel `name` of the list the VM boots (default: the list's default)")
 	name := fs.String("name", "check", "lab `name`")
 	timeout := fs.Duration("timeout", time.Hour, "give up after this long")
@@ -99,7 +101,7 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	place, err := check.Place(*where)
+	inVM, err := vm.Choose(*where, harness.CheckIPVS)
 	if err != nil {
 		return usageError{err}
 	}
@@ -111,7 +113,7 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	defer cancel()
 	// Progress names the operator's addresses, as the report does.
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+b.Remap.OriginalText(s)) }
-	if place == check.WhereVM {
+	if inVM {
 		code, err := check.RunInVM(ctx, check.VMRun{Kernel: *kernel, Args: guestArgs(args), Out: outDir, Timeout: *timeout,
 			Console: os.Stdout, Log: log})
 		if err != nil {
@@ -216,7 +218,7 @@ func runBatch(ctx context.Context, bt *batch, single bool, args []string, f batc
 	if len(f.groups) > 0 {
 		return usageError{errors.New("--checks: a batch runs the groups its files name (a mutations file's checks:, every group for samples)")}
 	}
-	place, err := check.Place(f.where)
+	inVM, err := vm.Choose(f.where, harness.CheckIPVS)
 	if err != nil {
 		return usageError{err}
 	}
@@ -227,7 +229,7 @@ func runBatch(ctx context.Context, bt *batch, single bool, args []string, f batc
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+s) }
-	if place == check.WhereVM {
+	if inVM {
 		code, err := check.RunInVM(ctx, check.VMRun{Kernel: f.kernel, Args: guestArgs(args), Out: outDir, Timeout: f.timeout,
 			Console: os.Stdout, Log: log})
 		if err != nil {
