@@ -52,22 +52,10 @@ func (e *env) balance() []Result {
 
 func (e *env) balanceOne(s Service) (r Result) {
 	r = Result{ID: "balance/" + s.Key, Group: GroupBalance, Title: s.Key + " spreads clients as its scheduler promises", Where: []Pos{s.Pos}}
-	if !s.Checked {
-		r.Status, r.Reason = NotChecked, s.Why
-		return r
-	}
-	targets := e.targetsOf(s)
-	if len(targets) == 0 {
-		r.Status, r.Reason = NotChecked, "no address is marked for it in the captured firewall rules"
-		return r
-	}
-	t := targets[0]
-	r.RestsOn = e.d.RestsOn(e.serviceSubjects(s, t.addr.Addr())...)
 	t0 := time.Now()
 	defer func() { r.Elapsed = bench.Seconds(time.Since(t0)) }()
-	node, st, err := e.serviceState(s, t)
-	if err != nil {
-		r.Status, r.Reason = Fail, err.Error()
+	t, node, st, ok := e.serviceUnderLoad(s, &r)
+	if !ok {
 		return r
 	}
 	lv := live(st)
@@ -291,4 +279,27 @@ func (e *env) balanceSticky(r *Result, t target, st harness.ServiceState, lv []h
 		return
 	}
 	r.Status = Pass
+}
+
+// serviceUnderLoad finds the address a check loads service s through and
+// the service as the director holding it has it; when there is none to
+// load, it says why in r.
+func (e *env) serviceUnderLoad(s Service, r *Result) (t target, node string, st harness.ServiceState, ok bool) {
+	if !s.Checked {
+		r.Status, r.Reason = NotChecked, s.Why
+		return t, "", st, false
+	}
+	targets := e.targetsOf(s)
+	if len(targets) == 0 {
+		r.Status, r.Reason = NotChecked, "no address is marked for it in the captured firewall rules"
+		return t, "", st, false
+	}
+	t = targets[0]
+	r.RestsOn = e.d.RestsOn(e.serviceSubjects(s, t.addr.Addr())...)
+	node, st, err := e.serviceState(s, t)
+	if err != nil {
+		r.Status, r.Reason = Fail, err.Error()
+		return t, "", st, false
+	}
+	return t, node, st, true
 }

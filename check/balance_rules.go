@@ -285,7 +285,7 @@ func groupName(g netip.Prefix) string {
 }
 
 // tally lists counts by name: "198.51.100.11 3, 198.51.100.12 1".
-func tally(m map[string]int) string {
+func tally[N int | int64](m map[string]N) string {
 	var parts []string
 	for _, k := range sortedKeys(m) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))

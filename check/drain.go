@@ -53,22 +53,10 @@ func (e *env) drain() []Result {
 func (e *env) drainOne(s Service) (r Result) {
 	r = Result{ID: "drain/" + s.Key, Group: GroupDrain, Where: []Pos{s.Pos},
 		Title: s.Key + " drains a real server set to weight 0 under load, without a failed request"}
-	if !s.Checked {
-		r.Status, r.Reason = NotChecked, s.Why
-		return r
-	}
-	targets := e.targetsOf(s)
-	if len(targets) == 0 {
-		r.Status, r.Reason = NotChecked, "no address is marked for it in the captured firewall rules"
-		return r
-	}
-	t := targets[0]
-	r.RestsOn = e.d.RestsOn(e.serviceSubjects(s, t.addr.Addr())...)
 	t0 := time.Now()
 	defer func() { r.Elapsed = bench.Seconds(time.Since(t0)) }()
-	node, st, err := e.serviceState(s, t)
-	if err != nil {
-		r.Status, r.Reason = Fail, err.Error()
+	t, node, st, ok := e.serviceUnderLoad(s, &r)
+	if !ok {
 		return r
 	}
 	lv := live(st)

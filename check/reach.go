@@ -273,7 +273,7 @@ func (e *env) reachOne(s Service, t target) Result {
 			missing = append(missing, netip.AddrPortFrom(lr.Addr, lr.Port).String())
 		}
 	}
-	r.Measured = fmt.Sprintf("%d of %d answered; by %s", res.Successes, res.Requests, servers(res.Servers))
+	r.Measured = fmt.Sprintf("%d of %d answered; by %s", res.Successes, res.Requests, tally(res.Servers))
 	switch {
 	case res.Successes < res.Requests:
 		r.Status, r.Reason = Fail, fmt.Sprintf("%d request(s) failed: %s", res.Requests-res.Successes, res.Errors)
@@ -350,13 +350,3 @@ func (e *env) reachLoad(t target, n int64) (reachCounts, error) {
 	return reachCounts{Requests: res.Requests, Successes: res.Successes, Servers: res.Servers, Errors: strings.Join(errs, ", ")}, nil
 }
 
-func servers(m map[string]int64) string {
-	var parts []string
-	for _, k := range sortedKeys(m) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
