@@ -349,4 +349,3 @@ func (e *env) reachLoad(t target, n int64) (reachCounts, error) {
 	slices.Sort(errs)
 	return reachCounts{Requests: res.Requests, Successes: res.Successes, Servers: res.Servers, Errors: strings.Join(errs, ", ")}, nil
 }
-
