@@ -31,21 +31,29 @@ const (
 )
 
 func (e *env) balance() []Result {
-	chosen := sampleServices(e.d.Services, balanceSample)
+	return e.sampled(GroupBalance, balanceSample, e.balanceOne, func(left, chosen int) string {
+		return fmt.Sprintf("%d of %d services not measured: a sample of %d was (the first of each scheduler, protocol and persistence, the rest evenly spread over the table)",
+			left, len(e.d.Services), chosen)
+	})
+}
+
+// sampled runs one check on a sample of at most n services and says, as
+// not checked, how many it left out and why (unsampled).
+func (e *env) sampled(group string, n int, one func(Service) Result, unsampled func(left, chosen int) string) []Result {
+	chosen := sampleServices(e.d.Services, n)
 	var out []Result
 	for i, s := range chosen {
 		if len(chosen) > 10 && i%10 == 0 {
-			e.step("balance: %d of %d services", i, len(chosen))
+			e.step("%s: %d of %d services", group, i, len(chosen))
 		}
-		out = append(out, e.balanceOne(s))
+		out = append(out, one(s))
 		if e.ctx.Err() != nil {
 			return out
 		}
 	}
 	if left := len(e.d.Services) - len(chosen); left > 0 {
-		out = append(out, Result{ID: "balance/unsampled", Group: GroupBalance, Title: "the services not in the sample",
-			Status: NotChecked, Reason: fmt.Sprintf("%d of %d services not measured: a sample of %d was (the first of each scheduler, protocol and persistence, the rest evenly spread over the table)",
-				left, len(e.d.Services), len(chosen))})
+		out = append(out, Result{ID: group + "/unsampled", Group: group, Title: "the services not in the sample",
+			Status: NotChecked, Reason: unsampled(left, len(chosen))})
 	}
 	return out
 }

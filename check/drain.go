@@ -34,20 +34,10 @@ const (
 )
 
 func (e *env) drain() []Result {
-	chosen := sampleServices(e.d.Services, drainMax)
-	var out []Result
-	for _, s := range chosen {
-		out = append(out, e.drainOne(s))
-		if e.ctx.Err() != nil {
-			return out
-		}
-	}
-	if left := len(e.d.Services) - len(chosen); left > 0 {
-		out = append(out, Result{ID: "drain/unsampled", Group: GroupDrain, Title: "the services not drained",
-			Status: NotChecked, Reason: fmt.Sprintf("%d of %d services not drained: a drain takes %s, so %d were (the first of each scheduler, protocol and persistence)",
-				left, len(e.d.Services), drainFor, len(chosen))})
-	}
-	return out
+	return e.sampled(GroupDrain, drainMax, e.drainOne, func(left, chosen int) string {
+		return fmt.Sprintf("%d of %d services not drained: a drain takes %s, so %d were (the first of each scheduler, protocol and persistence)",
+			left, len(e.d.Services), drainFor, chosen)
+	})
 }
 
 func (e *env) drainOne(s Service) (r Result) {
