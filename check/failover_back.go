@@ -63,7 +63,10 @@ func (e *env) failoverPreempt(h home, node string) Result {
 			stayFor = max(stayFor, staysFor*s.Timing.masterDown(s.Priority))
 			continue
 		}
-		ctx, cancel := context.WithTimeout(e.ctx, time.Second)
+		// keepalived's own start of its timers, as the election check
+		// times it: under TCG its first event can come over a second
+		// after the exec, which the bound does not include.
+		ctx, cancel := context.WithTimeout(e.ctx, firstEventWait)
 		init, err := e.firstState(ctx, node, name, started)
 		cancel()
 		from := started

@@ -61,8 +61,10 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 	holder := watches[c.holder]
 	isLive := func(s realState) bool { return s.live() }
 	if snap, ok := waitFor(e.ctx, holder, time.Now(), up.Max+healthSlack, c.Service, c.Real, isLive); !ok {
-		r.Status = NotChecked
-		r.Reason = fmt.Sprintf("%s was not live in %s's table before the fault (%s), so no fault can be timed: its checker fails in the lab already (see the table check and the director's keepalived log)",
+		// The operator's file and application, as the lab runs them, never
+		// put it in rotation: that is a finding, not a gap of the lab.
+		r.Status = Fail
+		r.Reason = fmt.Sprintf("%s was not live in %s's table before the fault (%s): its checker fails with no fault at all (see the table check and the director's keepalived log)",
 			netip.AddrPortFrom(c.Real.Addr, c.Real.Port), e.nodeName(c.holder), stateOf(snap.table, c.Service, c.Real.Addr, c.Real.Port))
 		return r
 	}

@@ -62,6 +62,8 @@ type Mutation struct {
 	Line   int      `yaml:"line"`
 	Was    string   `yaml:"was"`
 	Text   string   `yaml:"text"`
+	// Flips names the check the edit must fail: a result's ID, or the
+	// subject of several (health/ADDR:PORT covers each fault of it).
 	Flips  string   `yaml:"flips"`
 	Checks []string `yaml:"checks"`
 
@@ -316,10 +318,20 @@ func (r MutationResult) Outcome() Status {
 		return Inconclusive
 	case r.Missing:
 		return NotChecked
-	case len(r.Flips) == 1 && r.Flips[0].ID == r.Mutation.Flips:
-		return Pass
+	case len(r.Flips) == 0:
+		return Fail
 	}
-	return Fail
+	failed := false
+	for _, f := range r.Flips {
+		if f.ID != r.Mutation.Flips && !strings.HasPrefix(f.ID, r.Mutation.Flips+"/") {
+			return Fail // a check it did not name
+		}
+		failed = failed || f.After == Fail
+	}
+	if !failed {
+		return Fail // changed, yet nothing caught the break
+	}
+	return Pass
 }
 
 // judge fills in what a pair of runs says of an edit.

@@ -166,3 +166,23 @@ func TestSampleTable(t *testing.T) {
 		t.Errorf("a not checked without a reason: %v", u)
 	}
 }
+
+func TestOutcomeBySubject(t *testing.T) {
+	m := Mutation{Flips: "health/198.51.100.11:8080"}
+	for _, c := range []struct {
+		name  string
+		flips []Flip
+		want  Status
+	}{
+		{"each fault of the subject fails", []Flip{{ID: "health/198.51.100.11:8080/refused", Before: Pass, After: Fail},
+			{ID: "health/198.51.100.11:8080/blackholed", Before: Pass, After: Fail}}, Pass},
+		{"a check of another subject moves too", []Flip{{ID: "health/198.51.100.11:8080/refused", Before: Pass, After: Fail},
+			{ID: "health/198.51.100.110:8080/refused", Before: Pass, After: Fail}}, Fail},
+		{"changed, but nothing fails", []Flip{{ID: "health/198.51.100.11:8080/refused", Before: Pass, After: NotChecked}}, Fail},
+		{"nothing changed", nil, Fail},
+	} {
+		if got := (MutationResult{Mutation: m, Flips: c.flips}).Outcome(); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}

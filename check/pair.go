@@ -259,6 +259,11 @@ func (e *env) startDaemon(node string) (time.Time, error) {
 // firstState is an instance's first BACKUP or FAULT event on a node
 // since an instant: keepalived's init, from which its Master_Down timer
 // runs.
+// firstEventWait bounds the wait for a restarted keepalived's first
+// event: its timers start then, though under TCG that is seconds after
+// the exec.
+const firstEventWait = 10 * time.Second
+
 func (e *env) firstState(ctx context.Context, node, name string, since time.Time) (keepalived.Event, error) {
 	return e.events.WaitEvent(ctx, since, func(ev keepalived.Event) bool {
 		return ev.Director == node && ev.Kind == "INSTANCE" && ev.Name == name && (ev.State == "BACKUP" || ev.State == "FAULT")
