@@ -406,6 +406,12 @@ func (e *env) keepalivedChecks() error {
 	if err := e.startDaemons(binary); err != nil {
 		return err
 	}
+	if !e.wants(GroupElection) && len(e.instanceNames()) > 0 {
+		// Every later group judges a pair at rest: its masters elected,
+		// their VIPs up. The election's results are not asked for.
+		e.step("waiting for the election")
+		e.election()
+	}
 	for _, g := range groups {
 		if !e.wants(g.name) {
 			continue
