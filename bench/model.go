@@ -57,6 +57,9 @@ type ModeBound struct {
 	// LightBusy is the busiest station's utilization under light load;
 	// the prediction holds only if it is at most MaxLightShare.
 	LightBusy float64 `json:"light_busy"`
+	// Refused says why no bound is predicted (Result.Refusal); Ceiling,
+	// Bottleneck and Check are then empty.
+	Refused string `json:"refused,omitempty"`
 	// Check compares the sweep's highest client count with the bound.
 	Check *BoundCheck `json:"check,omitempty"`
 	// LightSwitches and SweepSwitches are the machine's context switches
@@ -167,6 +170,24 @@ func (r *Result) model() *Model {
 // bound is one mode's asymptotic bounds from its light-load demands.
 func (r *Result) bound(m topology.Mode, dt demandTrials) (ModeBound, bool) {
 	b := ModeBound{Mode: m}
+	if len(dt[m]) == 0 && !slices.ContainsFunc(r.Light, func(t Trial) bool { return t.Mode == m }) {
+		return b, false
+	}
+	for _, d := range r.Demands {
+		if d.Mode == m {
+			b.DTotal += d.Seconds.Median
+			b.LightBusy = max(b.LightBusy, d.Busy)
+		}
+	}
+	for _, t := range r.Latency {
+		if t.Mode == m && t.RequestsPerSec > 0 {
+			b.R1 = 1 / t.RequestsPerSec
+			b.Z = b.R1 - b.DTotal
+		}
+	}
+	if b.Refused = r.Refusal(m); b.Refused != "" {
+		return b, true
+	}
 	// A station whose demand is not told apart from zero (its interval
 	// reaches 0: an idle station's noise, such as the director's in direct
 	// mode) bounds nothing, however small its capacity.
@@ -198,25 +219,14 @@ func (r *Result) bound(m topology.Mode, dt demandTrials) (ModeBound, bool) {
 			worst[by]++
 		}
 	}
-	if len(ceilings) == 0 {
-		return b, false
+	if len(ceilings) < MinVerdictTrials {
+		b.Refused = fmt.Sprintf("%s: only %d light-load trial(s) had a station whose demand bounds anything", m, len(ceilings))
+		return b, true
 	}
 	b.Ceiling = Estimated(ceilings)
 	for st, n := range worst {
 		if n > worst[b.Bottleneck] || (n == worst[b.Bottleneck] && st < b.Bottleneck) {
 			b.Bottleneck = st
-		}
-	}
-	for _, d := range r.Demands {
-		if d.Mode == m {
-			b.DTotal += d.Seconds.Median
-			b.LightBusy = max(b.LightBusy, d.Busy)
-		}
-	}
-	for _, t := range r.Latency {
-		if t.Mode == m && t.RequestsPerSec > 0 {
-			b.R1 = 1 / t.RequestsPerSec
-			b.Z = b.R1 - b.DTotal
 		}
 	}
 	b.Check = r.check(b, ceilings)
@@ -360,7 +370,13 @@ func (r *Result) paperHardware(dt demandTrials) *PaperHardware {
 		ph.Note = fmt.Sprintf("the real servers share station %s: its demand stands for the servers'", farm)
 	}
 	n := float64(PaperServers)
+	if r.Refusal(topology.ModeDirect) != "" {
+		return nil // every ratio is over direct's
+	}
 	for _, m := range r.Config.Modes {
+		if r.Refusal(m) != "" {
+			continue
+		}
 		var ratios, per []float64
 		for _, t := range dt.sortedTrials(m) {
 			dd, ds := dt[m][t][dir], dt[m][t][farm]

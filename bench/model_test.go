@@ -323,3 +323,87 @@ func TestParseCapsRefusesAStationGivenTwiceOrUnnamed(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestADemandFromTooFewTrialsIsRefused(t *testing.T) {
+	r := stationsResult(labDemands, 0.3, 3)
+	// Two of NAT's three trials saturated a station: the heavier run
+	// served no more than the lighter.
+	for i, tr := range r.Light {
+		if tr.Mode == topology.ModeNAT && tr.Level == 2 && tr.Trial != 2 {
+			r.Light[i].Requests = 40
+		}
+	}
+	r.Summarise()
+	why := r.Refusal(topology.ModeNAT)
+	if !strings.Contains(why, "rest on 1 light-load trial(s), fewer than 3") || !strings.Contains(why, "trial 1: its heavier run served no more") {
+		t.Errorf("NAT from one trial of three: refusal %q", why)
+	}
+	b, ok := r.Model.Bound(topology.ModeNAT)
+	if !ok || b.Refused == "" || b.Ceiling.Median != 0 || b.Check != nil {
+		t.Errorf("NAT's bound from one trial: %+v, want it refused", b)
+	}
+	for _, e := range r.Model.Paper.Ratios {
+		if e.Mode == topology.ModeNAT {
+			t.Errorf("the paper's hardware predicted NAT from one trial: %+v", e)
+		}
+	}
+	d, _ := r.Demand(topology.ModeNAT, "director")
+	if got := d.Seconds.Interval("%.3f"); got != "(1 trial(s), no interval)" {
+		t.Errorf("one trial's interval printed as %q", got)
+	}
+	var out bytes.Buffer
+	r.WriteTable(&out)
+	if strings.Contains(out.String(), "[2.000, 2.000]") || !strings.Contains(out.String(), "nat: no prediction: nat's demands rest on 1") {
+		t.Errorf("terminal:\n%s", out.String())
+	}
+}
+
+func TestALightRunAboveHalfBusyIsDropped(t *testing.T) {
+	r := stationsResult(labDemands, 0, 3)
+	for i, tr := range r.Light {
+		if tr.Mode == topology.ModeNAT && tr.Level == 2 && tr.Trial == 3 {
+			r.Light[i].Stations[1].Busy = 1.05
+		}
+	}
+	r.Summarise()
+	if why := r.Refusal(topology.ModeNAT); !strings.Contains(why, "trial 3: station director was 105% busy, above the 50%") {
+		t.Errorf("refusal %q", why)
+	}
+	if r.Refusal(topology.ModeDirect) != "" {
+		t.Errorf("direct refused: %s", r.Refusal(topology.ModeDirect))
+	}
+}
+
+func TestDemandsTakeThroughputOverTheStationsWindow(t *testing.T) {
+	// The station times span the load generator's start and end too: 0.2 s
+	// more than the measured time, in which a background of 0.5 CPU runs.
+	// Per-measured-second throughput would charge that to the requests.
+	r := stationsResult(labDemands, 0, 3)
+	for i, tr := range r.Light {
+		r.Light[i].Elapsed = 150 / tr.Rate // the lighter run is longer, as lightDuration makes it
+		r.Light[i].Requests = 150
+		r.Light[i].Window = r.Light[i].Elapsed + 0.2
+		for j := range tr.Stations {
+			r.Light[i].Stations[j].CPUSeconds = 0.5*r.Light[i].Window + 150*labDemands[tr.Mode][tr.Stations[j].Station]
+		}
+	}
+	r.Summarise()
+	if d, _ := r.Demand(topology.ModeDirect, "director"); math.Abs(d.Seconds.Median) > 1e-9 {
+		t.Errorf("the idle director in direct mode: demand %g s, want 0", d.Seconds.Median)
+	}
+	if d, _ := r.Demand(topology.ModeNAT, "director"); math.Abs(d.Seconds.Median-0.002) > 1e-9 {
+		t.Errorf("NAT's director: demand %g s, want 2 ms", d.Seconds.Median)
+	}
+}
+
+func TestLightRateSparesACappedStation(t *testing.T) {
+	m := &Machine{Stations: []topology.Station{{Name: "client", CPUs: topology.CPUList{0}}, {Name: "director", CPUs: topology.CPUList{1}}}}
+	single := Trial{Requests: 100, RequestsPerSec: 1000, Stations: []StationUse{{Station: "client", CPUSeconds: 0.1}, {Station: "director", CPUSeconds: 0.05}}}
+	if got := lightRate(single, m, 0.4); math.Abs(got-400) > 1e-9 {
+		t.Errorf("uncapped: %g req/s, want 0.4 / 1 ms", got)
+	}
+	m.Caps = map[string]float64{"director": 0.1} // 0.5 ms on 0.1 CPU: 5 ms of its capacity per request
+	if got := lightRate(single, m, 0.4); math.Abs(got-40) > 1e-9 {
+		t.Errorf("capped: %g req/s, want 0.4 / (2 × 5 ms)", got)
+	}
+}

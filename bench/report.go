@@ -419,7 +419,7 @@ func (r *Result) addBounds(p *plot.Plot) error {
 	lo, hi := float64(slices.Min(clients))/1.25, float64(slices.Max(clients))*1.25
 	for i, m := range r.Config.Modes {
 		b, ok := r.Model.Bound(m)
-		if !ok {
+		if !ok || b.Refused != "" {
 			continue
 		}
 		var pts plotter.XYs
@@ -472,8 +472,8 @@ func (r *Result) writeSweep(w io.Writer) {
 			if !ok || p.Ratio == nil {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %d | %.3f | [%.3f, %.3f] | %.1f%% | %.2f | %d | %s |\n", m, n, p.Ratio.Median,
-				p.Ratio.Lo, p.Ratio.Hi, 100*p.Ratio.CV, p.P99, p.Errors, paperNote(m))
+			fmt.Fprintf(w, "| %s | %d | %.3f | %s | %.1f%% | %.2f | %d | %s |\n", m, n, p.Ratio.Median,
+				p.Ratio.Interval("%.3f"), 100*p.Ratio.CV, p.P99, p.Errors, paperNote(m))
 		}
 	}
 	fmt.Fprintf(w, "\nThe paper (Ibrahim and Makan, *Linux on Carrier Grade Web Servers*): LVS-NAT peaked at %d conn/s where the servers took more than %d directly, a ratio of at most %.2f; it did not measure DR or TUN.\n",

@@ -98,6 +98,10 @@ type Trial struct {
 	Elapsed float64 `json:"elapsed_s,omitempty"`
 	Rate    float64 `json:"rate,omitempty"`
 	Level   int     `json:"level,omitempty"`
+	// Window is the wall time Stations cover: the load generator's start
+	// and end as well as Elapsed (in the VM, the host's time between the
+	// marks). Demands take utilization and throughput over it alike.
+	Window float64 `json:"window_s,omitempty"`
 	// Stations is the CPU time each station used; Switches the machine's
 	// context switches meanwhile.
 	Stations []StationUse `json:"stations,omitempty"`

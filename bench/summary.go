@@ -13,8 +13,13 @@ import (
 
 func ms(s float64) string { return fmt.Sprintf("%.3f", 1000*s) }
 
+// percent writes a share as percentages with its interval.
+func percent(e Estimate) string {
+	return Estimate{Median: 100 * e.Median, Lo: 100 * e.Lo, Hi: 100 * e.Hi, Values: e.Values}.Show("%.0f%%")
+}
+
 func msInterval(e Estimate) string {
-	return fmt.Sprintf("%s [%s, %s]", ms(e.Median), ms(e.Lo), ms(e.Hi))
+	return Estimate{Median: 1000 * e.Median, Lo: 1000 * e.Lo, Hi: 1000 * e.Hi, Values: e.Values}.Show("%.3f")
 }
 
 // writeVerdict writes the verdict on the paper's finding and its reason.
@@ -85,13 +90,16 @@ func (r *Result) writeDemands(w io.Writer, title string) {
 				fmt.Fprint(w, " – |")
 			}
 		}
-		fmt.Fprintf(w, " %s | %s | %.0f%% |\n", ms(b.DTotal), b.Bottleneck, 100*b.LightBusy)
+		bottleneck := b.Bottleneck
+		if b.Refused != "" {
+			bottleneck = "refused: " + b.Refused
+		}
+		fmt.Fprintf(w, " %s | %s | %.0f%% |\n", ms(b.DTotal), bottleneck, 100*b.LightBusy)
 	}
 	if len(r.Model.Paths) > 0 {
 		fmt.Fprintf(w, "\nAdded cost of each path, as a difference of two modes' total demands in the same trial (ms per request, and share of the mode's total), from %s:\n\n| path | mode − reference | added ms | share of the mode's demand |\n|---|---|---:|---:|\n", r.Model.PathsFrom)
 		for _, p := range r.Model.Paths {
-			fmt.Fprintf(w, "| %s | %s − %s | %s | %.0f%% [%.0f%%, %.0f%%] |\n", p.Path, p.Mode, p.Reference, msInterval(p.Seconds),
-				100*p.Share.Median, 100*p.Share.Lo, 100*p.Share.Hi)
+			fmt.Fprintf(w, "| %s | %s − %s | %s | %s |\n", p.Path, p.Mode, p.Reference, msInterval(p.Seconds), percent(p.Share))
 		}
 	}
 }
@@ -105,18 +113,22 @@ func (r *Result) writeBounds(w io.Writer) {
 	fmt.Fprintf(w, "| mode | R(1) ms | D ms | Z ms | bottleneck | ceiling req/s (%.0f%% interval) | measured at n | bound at n | | context switches per request, light → sweep |\n|---|---:|---:|---:|---|---|---|---|---|---|\n", 100*Confidence)
 	above := false
 	for _, b := range r.Model.Modes {
+		if b.Refused != "" {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | – | refused: %s | | | | |\n", b.Mode, ms(b.R1), ms(b.DTotal), ms(b.Z), b.Refused)
+			continue
+		}
 		measured, bound, verdict, switches := "–", "–", "no sweep", "–"
 		if c := b.Check; c != nil {
-			measured = fmt.Sprintf("%.0f [%.0f, %.0f] at %d", c.Measured.Median, c.Measured.Lo, c.Measured.Hi, c.Clients)
-			bound = fmt.Sprintf("%.0f [%.0f, %.0f]", c.Bound.Median, c.Bound.Lo, c.Bound.Hi)
+			measured = fmt.Sprintf("%s at %d", c.Measured.Show("%.0f"), c.Clients)
+			bound = c.Bound.Show("%.0f")
 			verdict = c.Verdict
 			above = above || c.Measured.Lo > c.Bound.Hi
 		}
 		if b.LightSwitches > 0 && b.SweepSwitches > 0 {
 			switches = fmt.Sprintf("%.1f → %.1f", b.LightSwitches, b.SweepSwitches)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f [%.0f, %.0f] | %s | %s | %s | %s |\n", b.Mode, ms(b.R1), ms(b.DTotal), ms(b.Z), b.Bottleneck,
-			b.Ceiling.Median, b.Ceiling.Lo, b.Ceiling.Hi, measured, bound, verdict, switches)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Mode, ms(b.R1), ms(b.DTotal), ms(b.Z), b.Bottleneck,
+			b.Ceiling.Show("%.0f"), measured, bound, verdict, switches)
 	}
 	if above {
 		fmt.Fprintf(w, "\nWhere the sweep runs above its bound, a request cost more CPU under light load than at saturation. A lightly loaded station pays for each request alone: it wakes from idle, and on a shared CPU the load generator and the real servers take turns request by request (a context switch each way; under TCG every switch between processes also flushes the emulated TLB). A saturated one batches that work: several requests per wake-up and per turn. The context switches per request above show it. Demands are assumed not to depend on the load; here they do.\n")
@@ -136,12 +148,12 @@ func (r *Result) writePaper(w io.Writer) {
 	}
 	fmt.Fprintf(w, "| mode | ratio to direct, N = %d | %.0f%% interval | paper |\n|---|---:|---|---|\n", ph.Servers, 100*Confidence)
 	for _, e := range ph.Ratios {
-		fmt.Fprintf(w, "| %s | %.3f | [%.3f, %.3f] | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi, paperNote(e.Mode))
+		fmt.Fprintf(w, "| %s | %.3f | %s | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Interval("%.3f"), paperNote(e.Mode))
 	}
 	if len(ph.PerDirector) > 0 {
 		fmt.Fprintf(w, "\nHow many real servers one director can feed before it saturates (D_servers ÷ D_director), the paper's next step:\n\n| mode | real servers per director | %.0f%% interval |\n|---|---:|---|\n", 100*Confidence)
 		for _, e := range ph.PerDirector {
-			fmt.Fprintf(w, "| %s | %.1f | [%.1f, %.1f] |\n", e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi)
+			fmt.Fprintf(w, "| %s | %.1f | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Interval("%.1f"))
 		}
 	}
 }
