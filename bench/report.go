@@ -364,12 +364,12 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			fmt.Fprintf(w, "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", t.Mode, t.RequestsPerSec, l.Mean, l.P50, l.P99, l.Max)
 		}
 	}
-	r.writeModel(w, "Where the time goes (light load)")
+	r.writeModel(w, "Where the time goes (light load)", nil)
 	if st := r.Stations; st != nil {
 		fmt.Fprintf(w, "\n# The stations run: a vCPU per station\n\nThe same modes under light load only, in a second VM with %d vCPUs in real time (kernel %s, %s), each station on a vCPU of its own: the per-station demands a single CPU cannot tell apart.\n\n",
 			st.Env.CPUs, st.Env.Kernel, st.Env.Accel)
 		st.writeMachine(w)
-		st.writeModel(w, "Where the time goes, per station (light load)")
+		st.writeModel(w, "Where the time goes, per station (light load)", r)
 	}
 	var warnings []string
 	warnings = append(warnings, r.modelWarnings()...)

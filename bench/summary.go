@@ -158,11 +158,29 @@ func (r *Result) writePaper(w io.Writer) {
 	}
 }
 
-// writeModel writes every model section of a result.
-func (r *Result) writeModel(w io.Writer, title string) {
+// writeModel writes every model section of a result; sweep is the
+// single-CPU run its stations are checked against (nil for none).
+func (r *Result) writeModel(w io.Writer, title string, sweep *Result) {
 	r.writeDemands(w, title)
+	r.writeSanity(w, sweep)
 	r.writeBounds(w)
 	r.writePaper(w)
+}
+
+// writeSanity writes the demands' sanity checks.
+func (r *Result) writeSanity(w io.Writer, sweep *Result) {
+	checks := r.Sanity(sweep)
+	if len(checks) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nSanity checks of the demands (a failed one makes the verdict inconclusive):\n\n| check | | measured |\n|---|---|---|\n")
+	for _, c := range checks {
+		mark := "passed"
+		if !c.Passed {
+			mark = "**failed**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", c.Check, mark, c.Detail)
+	}
 }
 
 // modelWarnings are the model's premises a result breaks.
@@ -192,7 +210,10 @@ func (r *Result) writeMethods(w io.Writer) {
 		"**Paths.** A path's added cost is the difference of two modes' total demands in the same trial (on one CPU from the sweep's highest client count, where the machine is saturated and its CPU time per request is the mode's whole cost; under the machine model from the light-load demands): IPVS's own cost is a balanced mode less routed (the director forwarding as a plain router), the extra hop routed less direct (direct also puts the client on the real servers' segment, so that difference includes a bridge hop and the router).",
 		"**Bounds.** Asymptotic bounds of a closed system (Lazowska et al., Quantitative System Performance, ch. 5): X(n) ≤ min(n/(D+Z), 1/D_max), D the total demand, Z = R(1) − D, D_max the bottleneck's demand per CPU of capacity; in a VM also the host's CPUs, which every vCPU thread shares. Predicted from the light-load runs, never from the saturated run judged (there 1/D_max = X/U_max equals X by construction), and checked against the sweep's highest client count.",
 		fmt.Sprintf("**The paper's hardware.** One director and %d real servers, each a machine of one station's speed, clients unlimited: a mode's ceiling is min(1/D_director, N/D_servers) from the light-load demands, trial by trial; real servers per director is D_servers/D_director.", PaperServers),
-		fmt.Sprintf("**Verdict.** Reproduced: NAT's measured ratio to direct at the highest client count is at most the paper's %.3f (%d ÷ %d conn/s) and the director is NAT's bottleneck. Reproduced only under the model: the paper's hardware predicted from per-station demands gives NAT at most that ratio. Otherwise not reproduced.", PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec),
+		fmt.Sprintf("**Verdict.** From intervals, never from a median alone. Reproduced physically: in a run whose director is capped at one real server's share, NAT's ratio to direct at the highest client count lies wholly at or below the paper's %.3f (%d ÷ %d conn/s) and the director is the bottleneck (no such run is made yet, so this verdict is not given). Consistent with the paper: NAT's ratio predicted for the paper's hardware has an interval that spans at most a factor of %g and reaches %.3f or lies below it (the paper's figure is an upper bound). Not reproduced: that interval lies wholly above %.3f. Inconclusive otherwise, or when a sanity check of the demands fails, or the prediction rests on fewer than %d light-load trials.",
+			PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec, maxVerdictSpread, PaperRatio, PaperRatio, MinVerdictTrials),
+		fmt.Sprintf("**Sanity checks.** A station no packet of a mode passes (the director and router in direct mode, the router in routed and NAT mode) has a demand whose interval reaches 0; DR's director, which sees only requests, is no dearer than NAT's (its interval not wholly above); each mode's total demand relative to direct's agrees with the single-CPU sweep's within a factor of %g (relative, since the sweep's clock runs by executed instructions and the stations run's in real time).", maxTotalsApart),
+		fmt.Sprintf("**Refusals.** A light-load trial is dropped, with its reason, when its heavier run served no more than its lighter (a station saturated) or a station was above %.0f%% busy; a mode with fewer than %d trials left predicts nothing. An interval from fewer than %d values is never printed.", 100*MaxLightShare, MinVerdictTrials, MinVerdictTrials),
 		"**Switch.** " + r.Env.Switch + ".",
 	}
 	for _, it := range items {
