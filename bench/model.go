@@ -514,19 +514,14 @@ func (r *Result) Verdict() (string, string) {
 // client count, which judges nothing on its own: on one CPU every station
 // shares it, so the ratio measures costs, not capacity.
 func (r *Result) measuredReason() string {
-	if len(r.Config.Clients) == 0 {
+	s := r.measuredRatio()
+	if s == "" {
 		return ""
 	}
-	n := slices.Max(r.Config.Clients)
-	p, ok := r.Point(topology.ModeNAT, n)
-	if !ok || p.Ratio == nil {
-		return ""
+	if !r.Config.Isolate {
+		s += ", where every station shares the CPU: costs, not capacity"
 	}
-	where := "on one CPU, where every station shares it: costs, not capacity"
-	if r.Config.Isolate {
-		where = "under the machine model"
-	}
-	return fmt.Sprintf("measured, NAT reaches %s of direct at %d clients %s", p.Ratio.Show("%.3f"), n, where)
+	return "measured, NAT ÷ direct on a " + s
 }
 
 // slowerDirector says how many times slower, relative to one real

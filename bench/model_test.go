@@ -478,3 +478,45 @@ func TestStationsAddUpToTheSweep(t *testing.T) {
 		t.Errorf("NAT at 2.5 times direct on one CPU against 1.17 in the stations: failed %v", failed)
 	}
 }
+
+func TestTheFirstScreenAnswers(t *testing.T) {
+	sweep := synthetic(1, 6, 0.01, map[topology.Mode]float64{topology.ModeNAT: 0.6, topology.ModeDR: 0.9})
+	sweep.Stations = stationsResult(labDemands, 0, 3)
+	var md, term bytes.Buffer
+	if err := sweep.WriteSummary(&md); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(md.String(), "\n")
+	first := strings.Join(lines[:8], "\n")
+	for _, want := range []string{"# lvslab bench: not reproduced", "NAT ÷ direct (paper ≤ 0.25): physical: no capped run; single CPU 0.6", "predicted for the paper's hardware 0.500",
+		"Knee: nat ", "Real servers one director feeds (paper: 8): nat 4.0", "Bottleneck: nat: director"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("the first eight lines lack %q:\n%s", want, first)
+		}
+	}
+	if lines[7] != "" || !strings.HasPrefix(lines[8], "## ") {
+		t.Errorf("the tables must follow the first screen:\n%s", strings.Join(lines[:10], "\n"))
+	}
+	if m, tables := strings.Index(md.String(), "# Method"), strings.Index(md.String(), "## Ratio to direct"); m < tables {
+		t.Error("the method must come after the tables")
+	}
+	sweep.WriteTable(&term)
+	if !strings.HasPrefix(term.String(), "lvslab bench: not reproduced\n") {
+		t.Errorf("the terminal opens with:\n%.300s", term.String())
+	}
+}
+
+func TestKnee(t *testing.T) {
+	r := &Result{Config: Settings{Config: Config{Modes: []topology.Mode{topology.ModeNAT}, Clients: []int{1, 4, 16, 32, 64}, Trials: 3}}}
+	// NAT of the 0.05-cap run: flat from 16 clients.
+	for i, x := range []float64{23, 53, 80, 97, 81} {
+		for tr := 1; tr <= 3; tr++ {
+			spread := map[int]float64{1: 0.9, 2: 1, 3: 1.3}[tr]
+			r.Trials = append(r.Trials, Trial{Mode: topology.ModeNAT, Clients: r.Config.Clients[i], Trial: tr, Requests: 1, RequestsPerSec: x * spread})
+		}
+	}
+	r.Points = Summarise(r)
+	if p, ok := r.knee(topology.ModeNAT); !ok || p.Clients != 16 {
+		t.Errorf("knee %+v %v, want 16 clients", p, ok)
+	}
+}

@@ -315,44 +315,8 @@ func (r *Result) oneClient(m topology.Mode) (Trial, bool) {
 // direct with its interval, the paper's figures beside them, the
 // single-client latency run and any warning.
 func (r *Result) WriteSummary(w io.Writer) error {
-	e, c := r.Env, r.Config
-	kernel := e.Kernel
-	if e.KernelName != "" {
-		kernel += " (" + e.KernelName + ")"
-	}
-	fmt.Fprintf(w, "# lvslab bench\n\n")
-	fmt.Fprintf(w, "Kernel %s, %d × %s, accelerator %s, lvslab %s, %s.\n", kernel, e.CPUs, e.CPUModel, e.Accel, e.Version, e.Started.Format("2006-01-02 15:04 MST"))
-	conn := "one TCP connection per request (like WebBench)"
-	if c.Connection == "keepalive" {
-		conn = "keep-alive connections"
-	}
-	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
-		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration.Seconds(), c.Warmup.Seconds())
-	if c.Light.Trials > 0 {
-		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs", c.Latency.Seconds(), c.Light.Trials, c.Light.Duration.Seconds())
-		if c.Light.Burst > 1 {
-			fmt.Fprintf(w, ", the requests in bursts of %d (a station serves them back to back, as a saturated one does, instead of waking from idle for each; its load is as light on average)", c.Light.Burst)
-		}
-		fmt.Fprint(w, ".")
-	}
-	if c.Batch {
-		fmt.Fprintf(w, " The load generator and the real servers ran under SCHED_BATCH: a woken process waits for the running one to block or use up its slice instead of preempting it, so that where stations share a CPU the context switches per request, and the throughput with them, do not change from run to run.")
-	}
-	if r.oneClientStandsIn() {
-		fmt.Fprintf(w, " In the figure, 1 client is the one-client run (a single measurement, no interval).")
-	}
-	if c.DirectorRules > 0 {
-		fmt.Fprintf(w, " **The director was slowed down on purpose by %d nftables rules.**", c.DirectorRules)
-	}
-	fmt.Fprintf(w, "\n\nIntervals are %.0f%% bootstrap intervals of the median; CV is the coefficient of variation over trials.\n\n", 100*Confidence)
-	r.writeMachine(w)
-	if r.Env.Switch != "" {
-		fmt.Fprintf(w, "\nSwitch: %s.\n", r.Env.Switch)
-	}
+	r.writeFirstScreen(w)
 	fmt.Fprintln(w)
-	r.writeVerdict(w)
-	fmt.Fprintln(w)
-
 	if len(r.Trials) > 0 {
 		r.writeSweep(w)
 	}
@@ -397,9 +361,48 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			fmt.Fprintf(w, "- %s\n", s)
 		}
 	}
+	fmt.Fprintf(w, "\n# Method\n\n")
+	r.writeSetup(w)
 	r.writeMethods(w)
 	_, err := fmt.Fprintf(w, "\nFiles: `%s` (every trial), `%s` (`benchstat -col /mode %s`), `%s`/`%s`.\n", ResultsJSON, ResultsText, ResultsText, FigureSVG, FigurePNG)
 	return err
+}
+
+// writeSetup says where and how the run was made.
+func (r *Result) writeSetup(w io.Writer) {
+	e, c := r.Env, r.Config
+	kernel := e.Kernel
+	if e.KernelName != "" {
+		kernel += " (" + e.KernelName + ")"
+	}
+	fmt.Fprintf(w, "Kernel %s, %d × %s, accelerator %s, lvslab %s, %s.\n", kernel, e.CPUs, e.CPUModel, e.Accel, e.Version, e.Started.Format("2006-01-02 15:04 MST"))
+	conn := "one TCP connection per request (like WebBench)"
+	if c.Connection == "keepalive" {
+		conn = "keep-alive connections"
+	}
+	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
+		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration.Seconds(), c.Warmup.Seconds())
+	if c.Light.Trials > 0 {
+		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs", c.Latency.Seconds(), c.Light.Trials, c.Light.Duration.Seconds())
+		if c.Light.Burst > 1 {
+			fmt.Fprintf(w, ", the requests in bursts of %d (a station serves them back to back, as a saturated one does, instead of waking from idle for each; its load is as light on average)", c.Light.Burst)
+		}
+		fmt.Fprint(w, ".")
+	}
+	if c.Batch {
+		fmt.Fprintf(w, " The load generator and the real servers ran under SCHED_BATCH: a woken process waits for the running one to block or use up its slice instead of preempting it, so that where stations share a CPU the context switches per request, and the throughput with them, do not change from run to run.")
+	}
+	if r.oneClientStandsIn() {
+		fmt.Fprintf(w, " In the figure, 1 client is the one-client run (a single measurement, no interval).")
+	}
+	if c.DirectorRules > 0 {
+		fmt.Fprintf(w, " **The director was slowed down on purpose by %d nftables rules.**", c.DirectorRules)
+	}
+	fmt.Fprintf(w, "\n\nIntervals are %.0f%% bootstrap intervals of the median; CV is the coefficient of variation over trials.\n\n", 100*Confidence)
+	r.writeMachine(w)
+	if r.Env.Switch != "" {
+		fmt.Fprintf(w, "\nSwitch: %s.\n", r.Env.Switch)
+	}
 }
 
 func paperNote(m topology.Mode) string {

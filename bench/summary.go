@@ -22,12 +22,6 @@ func msInterval(e Estimate) string {
 	return Estimate{Median: 1000 * e.Median, Lo: 1000 * e.Lo, Hi: 1000 * e.Hi, Values: e.Values}.Show("%.3f")
 }
 
-// writeVerdict writes the verdict on the paper's finding and its reason.
-func (r *Result) writeVerdict(w io.Writer) {
-	v, why := r.Verdict()
-	fmt.Fprintf(w, "## Verdict: %s\n\n%s.\n", v, upperFirst(why))
-}
-
 func upperFirst(s string) string {
 	if s == "" {
 		return s

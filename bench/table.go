@@ -8,11 +8,18 @@ import (
 	"text/tabwriter"
 )
 
-// WriteTable writes what lvslab bench prints when it is done: every
+// WriteTable writes what lvslab bench prints when it is done: the first
+// screen (FirstScreen), then every
 // point's throughput and ratio to direct, the single-client runs, each
 // station's demand with the bounds and predictions made from them, and the
 // verdict.
 func (r *Result) WriteTable(w io.Writer) error {
+	v, why, facts := r.FirstScreen()
+	fmt.Fprintf(w, "lvslab bench: %s\n%s.\n", v, upperFirst(why))
+	for _, f := range facts {
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "mode\tclients\treq/s\tratio to direct\t95% interval\tCV\tp99 ms\terrors\tloadgen-bound\t")
 	for _, p := range r.Points {
@@ -35,8 +42,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.Stations != nil {
 		r.Stations.writeModelTable(w, "stations run: ")
 	}
-	v, why := r.Verdict()
-	_, err := fmt.Fprintf(w, "\nverdict: %s: %s\n", v, why)
+	// Again at the end, where a terminal leaves it in sight.
+	_, err := fmt.Fprintf(w, "\nverdict: %s\n", v)
 	return err
 }
 
