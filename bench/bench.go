@@ -349,7 +349,14 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			for k := range 2 {
 				level := 1 + (k+t)%2 // the order of the two levels alternates
 				rate := rates[l.mode] * float64(level) / 2
-				d := lightDuration(light, rate)
+				// Both runs as long as the lighter one needs: a fixed
+				// amount of CPU per measurement (its console marks and
+				// progress line, the tty and relay work they cause) adds
+				// c/W to a station's utilization, which the slope drops
+				// only if W is the same at both rates. With the heavier
+				// run half as long it was charged as c/minLightRequests
+				// per request.
+				d := lightDuration(light, rates[l.mode]/2)
 				progress("light load", l.mode, 0, t, level, warmup+d, warmup+light)
 				tr, err := measure(ctx, l, lightClients, rate, cfg.Light.Burst, warmup, d, meter)
 				if err != nil {

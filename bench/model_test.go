@@ -520,3 +520,35 @@ func TestKnee(t *testing.T) {
 		t.Errorf("knee %+v %v, want 16 clients", p, ok)
 	}
 }
+
+func TestAFixedCostPerRunDropsOutOfRunsOfEqualLength(t *testing.T) {
+	// 57 ms of CPU per measurement on the idle director (marks, progress
+	// lines and the work they cause), whatever the rate.
+	build := func(equal bool) float64 {
+		r := stationsResult(labDemands, 0, 3)
+		for i, tr := range r.Light {
+			w := lightDuration(time.Second/2, tr.Rate)
+			if equal {
+				w = lightDuration(time.Second/2, 50) // the lighter run's length
+			}
+			r.Light[i].Window, r.Light[i].Elapsed = w.Seconds(), w.Seconds()
+			r.Light[i].Requests = int64(tr.Rate * w.Seconds())
+			for j, u := range tr.Stations {
+				r.Light[i].Stations[j].CPUSeconds = float64(r.Light[i].Requests) * labDemands[tr.Mode][u.Station]
+				if u.Station == "director" {
+					r.Light[i].Stations[j].CPUSeconds += 0.057
+				}
+			}
+		}
+		r.Summarise()
+		d, _ := r.Demand(topology.ModeDirect, "director")
+		return d.Seconds.Median
+	}
+	// 50 and 100 req/s: runs of 2.5 s and 1.5 s.
+	if got, want := build(false), 0.057*(1/1.5-1/2.5)/50; math.Abs(got-want) > 1e-6 {
+		t.Errorf("runs of unequal length: the idle director's demand %g s, want c·(1/W₂ − 1/W₁)/ΔX = %g (the bias this test pins)", got, want)
+	}
+	if got := build(true); math.Abs(got) > 1e-9 {
+		t.Errorf("runs of equal length: the idle director's demand %g s, want 0", got)
+	}
+}
