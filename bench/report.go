@@ -19,6 +19,9 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/internal/boundedread"
@@ -276,10 +279,110 @@ func (r *Result) SaveFigure(path string) error {
 	if err := r.addBounds(p); err != nil {
 		return err
 	}
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+	q, err := r.ratioPanel()
+	if err != nil {
+		return err
+	}
+	if err := savePanels(path, 8*vg.Inch, 9*vg.Inch, p, q); err != nil {
 		return fmt.Errorf("save figure %s: %w", path, err)
 	}
 	return nil
+}
+
+// ratioPanel is the figure's second panel: each mode's ratio to direct
+// against clients, with its interval, and the paper's NAT ratio as a
+// line. Absolute rates depend on the machine; the ratio is what can be
+// set beside the paper's.
+func (r *Result) ratioPanel() (*plot.Plot, error) {
+	q := plot.New()
+	q.Title.Text = fmt.Sprintf("Ratio to direct: only the ratio transfers between machines (paper: NAT ≤ %.2f)", PaperRatio)
+	q.X.Label.Text = "clients"
+	q.Y.Label.Text = "ratio to direct (median, 95% interval)"
+	q.X.Scale = plot.LogScale{}
+	var ticks []plot.Tick
+	for _, c := range r.Config.Clients {
+		ticks = append(ticks, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
+	}
+	q.X.Tick.Marker = plot.ConstantTicks(ticks)
+	lo, hi := float64(slices.Min(r.Config.Clients))/1.25, float64(slices.Max(r.Config.Clients))*1.25
+	q.X.Min, q.X.Max = lo, hi
+	q.Y.Min = 0
+	q.Legend.Top, q.Legend.Left = true, false
+	q.Add(plotter.NewGrid())
+	paper, err := plotter.NewLine(plotter.XYs{{X: lo, Y: PaperRatio}, {X: hi, Y: PaperRatio}})
+	if err != nil {
+		return nil, fmt.Errorf("figure: %w", err)
+	}
+	paper.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	q.Add(paper)
+	q.Legend.Add(fmt.Sprintf("paper: NAT ≤ %.2f (%d ÷ %d conn/s)", PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec), paper)
+	for i, m := range r.Config.Modes {
+		var pts struct {
+			plotter.XYs
+			plotter.YErrors
+		}
+		for _, pt := range r.Points {
+			if pt.Mode != m || pt.Ratio == nil {
+				continue
+			}
+			e := *pt.Ratio
+			pts.XYs = append(pts.XYs, plotter.XY{X: float64(pt.Clients), Y: e.Median})
+			var lo, hi float64 // no bar for fewer trials than an interval needs
+			if len(e.Values) >= MinVerdictTrials {
+				lo, hi = e.Median-e.Lo, e.Hi-e.Median
+			}
+			pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{lo, hi})
+		}
+		if len(pts.XYs) == 0 {
+			continue
+		}
+		line, scatter, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return nil, fmt.Errorf("figure: %w", err)
+		}
+		bars, err := plotter.NewYErrorBars(pts)
+		if err != nil {
+			return nil, fmt.Errorf("figure: %w", err)
+		}
+		line.Color, scatter.Color, bars.Color = plotutil.Color(i), plotutil.Color(i), plotutil.Color(i)
+		scatter.Shape = plotutil.Shape(i)
+		q.Add(line, scatter, bars)
+		q.Legend.Add(string(m), line, scatter)
+	}
+	q.Y.Max *= 1.35 // room for the legend above the lines
+	return q, nil
+}
+
+// savePanels draws plots one above the other into path, the extension
+// picking the format.
+func savePanels(path string, w, h vg.Length, plots ...*plot.Plot) error {
+	var c vg.CanvasWriterTo
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg":
+		c = vgsvg.New(w, h)
+	case ".png":
+		c = vgimg.PngCanvas{Canvas: vgimg.New(w, h)}
+	default:
+		return fmt.Errorf("unknown figure format %q: use .svg or .png", filepath.Ext(path))
+	}
+	rows := make([][]*plot.Plot, len(plots))
+	for i, p := range plots {
+		rows[i] = []*plot.Plot{p}
+	}
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Points(12), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+	canvases := plot.Align(rows, tiles, draw.New(c))
+	for i, p := range plots {
+		p.Draw(canvases[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // oneClientStandsIn says whether the figure draws the one-client runs at
