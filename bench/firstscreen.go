@@ -86,7 +86,7 @@ func (r *Result) knee(m topology.Mode) (Point, bool) {
 func (r *Result) kneeLine() string {
 	var parts []string
 	for _, m := range []topology.Mode{topology.ModeNAT, topology.ModeDirect} {
-		if !slices.Contains(r.Config.Modes, m) || len(r.Config.Clients) == 0 {
+		if !slices.ContainsFunc(r.Points, func(p Point) bool { return p.Mode == m }) {
 			continue
 		}
 		if p, ok := r.knee(m); ok {

@@ -519,6 +519,10 @@ func TestKnee(t *testing.T) {
 	if p, ok := r.knee(topology.ModeNAT); !ok || p.Clients != 16 {
 		t.Errorf("knee %+v %v, want 16 clients", p, ok)
 	}
+	r.Trials, r.Points = nil, nil
+	if got := r.kneeLine(); got != "no sweep" {
+		t.Errorf("light load only: knee %q", got)
+	}
 }
 
 func TestAFixedCostPerRunDropsOutOfRunsOfEqualLength(t *testing.T) {
