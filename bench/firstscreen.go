@@ -20,9 +20,12 @@ import (
 func (r *Result) FirstScreen() (verdict, why string, facts []string) {
 	verdict, why = r.Verdict()
 	st := r.perStation()
-	ratios := []string{"physical: no capped run"}
+	var ratios []string
 	if s := r.measuredRatio(); s != "" {
 		ratios = append(ratios, s)
+	}
+	if !r.Config.Isolate {
+		ratios = append([]string{"physical: no capped run"}, ratios...)
 	}
 	if st != nil && st.Model != nil && st.Model.Paper != nil {
 		for _, e := range st.Model.Paper.Ratios {
@@ -60,6 +63,11 @@ func (r *Result) measuredRatio() string {
 	where := "single CPU"
 	if r.Config.Isolate {
 		where = "machine model"
+		if r.Machine != nil {
+			if c, ok := r.Machine.Caps[stationHolding(r.Machine, "director")]; ok {
+				where = fmt.Sprintf("director capped at %g by --cap", c)
+			}
+		}
 	}
 	return fmt.Sprintf("%s %s at %d clients", where, p.Ratio.Show("%.3f"), n)
 }

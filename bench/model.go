@@ -489,7 +489,7 @@ func (r *Result) Verdict() (string, string) {
 	if failed := failedSanity(st.Sanity(sweep)); len(failed) > 0 {
 		return FindingInconclusive, joinReasons(append(reasons, failed...))
 	}
-	reasons = append(reasons, "no capped run (the director's vCPU capped at one real server's share of the servers' station): the physical verdict is not made")
+	reasons = append(reasons, st.physicalReason())
 	for _, m := range []topology.Mode{topology.ModeNAT, topology.ModeDirect} {
 		if why := st.Refusal(m); why != "" && slices.Contains(st.Config.Modes, m) {
 			return FindingInconclusive, joinReasons(append(reasons, "no prediction for the paper's hardware: "+why))
@@ -508,6 +508,19 @@ func (r *Result) Verdict() (string, string) {
 		}
 	}
 	return FindingInconclusive, joinReasons(append(reasons, "no NAT ratio predicted for the paper's hardware (NAT, direct and the director's and servers' stations are needed)"))
+}
+
+// physicalReason says why no physical verdict is made: it needs a run
+// whose director is capped at one real server's share of the servers'
+// station, derived in the same run, and none is made yet. A cap given by
+// --cap is a choice, not that derivation.
+func (r *Result) physicalReason() string {
+	if r.Machine != nil {
+		if c, ok := r.Machine.Caps[stationHolding(r.Machine, "director")]; ok {
+			return fmt.Sprintf("the director was capped at %g of a host CPU by --cap, a choice rather than one real server's share derived in the run: the physical verdict is not made", c)
+		}
+	}
+	return "no capped run (the director's vCPU capped at one real server's share of the servers' station): the physical verdict is not made"
 }
 
 // measuredReason states NAT's measured ratio at the sweep's highest

@@ -556,3 +556,22 @@ func TestAFixedCostPerRunDropsOutOfRunsOfEqualLength(t *testing.T) {
 		t.Errorf("runs of equal length: the idle director's demand %g s, want 0", got)
 	}
 }
+
+func TestACapGivenByHandIsNoPhysicalVerdict(t *testing.T) {
+	r := stationsResult(labDemands, 0, 3) // the director capped at 0.2 under --isolate
+	r.Config.Clients, r.Config.Trials = []int{32}, 3
+	for tr := 1; tr <= 3; tr++ {
+		for _, m := range r.Config.Modes {
+			x := map[topology.Mode]float64{topology.ModeNAT: 20, topology.ModeDirect: 100, topology.ModeRouted: 100, topology.ModeDR: 100}[m]
+			r.Trials = append(r.Trials, Trial{Mode: m, Clients: 32, Trial: tr, Requests: int64(x), RequestsPerSec: x * (1 + 0.01*float64(tr))})
+		}
+	}
+	r.Summarise()
+	v, why, facts := r.FirstScreen()
+	if v == FindingPhysical || !strings.Contains(why, "capped at 0.2 of a host CPU by --cap, a choice") {
+		t.Errorf("verdict %q: %s", v, why)
+	}
+	if !strings.Contains(facts[0], "director capped at 0.2 by --cap 0.200") {
+		t.Errorf("first fact %q", facts[0])
+	}
+}
