@@ -69,6 +69,9 @@ type Config struct {
 	// Marks makes each measurement print console marks for the host's
 	// vCPU sampler (set by RunInVM).
 	Marks bool `json:"marks,omitempty"`
+	// Housekeeping keeps the guest kernel's unbound work on the client's
+	// CPUs (housekeep; set by RunInVM under the machine model).
+	Housekeeping bool `json:"housekeeping,omitempty"`
 	// Switch is how the labs' bridges forward (static entries by default).
 	Switch topology.Switch `json:"switch,omitzero"`
 	// Progress, if set, is called before each measurement.
@@ -202,6 +205,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Caps) > 0 && !c.Isolate {
 		errs = append(errs, errors.New("caps need the machine model: add --isolate"))
+	}
+	if c.Housekeeping && !c.Isolate {
+		errs = append(errs, errors.New("housekeeping keeps kernel work on the client's station: it needs the machine model (isolate)"))
 	}
 	if err := topology.CheckSwitch(c.Switch); err != nil {
 		errs = append(errs, err)
@@ -452,6 +458,14 @@ func placeStations(cfg Config, labs []*modeLab) (*Machine, error) {
 	client := labs[0].lab.Client()
 	if err := topology.PinSelf(client.CPUs); err != nil {
 		return nil, fmt.Errorf("pin the load generator to the client's cpus %s: %w", client.CPUs, err)
+	}
+	if cfg.Housekeeping {
+		notes, err := housekeep(client.CPUs)
+		if err != nil {
+			return nil, err
+		}
+		m.Notes = append(m.Notes, fmt.Sprintf("the guest kernel's unbound work (workqueues, kernel threads, interrupts) was kept on the client's CPUs %s", client.CPUs))
+		m.Notes = append(m.Notes, notes...)
 	}
 	return m, nil
 }
