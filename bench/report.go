@@ -299,12 +299,14 @@ func (r *Result) ratioPanel() (*plot.Plot, error) {
 	q.X.Label.Text = "clients"
 	q.Y.Label.Text = "ratio to direct (median, 95% interval)"
 	q.X.Scale = plot.LogScale{}
+	// The same axis as the rates above, so that the panels line up.
+	clients := r.figureClients()
 	var ticks []plot.Tick
-	for _, c := range r.Config.Clients {
+	for _, c := range clients {
 		ticks = append(ticks, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
 	}
 	q.X.Tick.Marker = plot.ConstantTicks(ticks)
-	lo, hi := float64(slices.Min(r.Config.Clients))/1.25, float64(slices.Max(r.Config.Clients))*1.25
+	lo, hi := float64(slices.Min(clients))/1.25, float64(slices.Max(clients))*1.25
 	q.X.Min, q.X.Max = lo, hi
 	q.Y.Min = 0
 	q.Legend.Top, q.Legend.Left = true, false
