@@ -146,6 +146,24 @@ func (r *Result) Summarise() {
 	if r.Stations != nil {
 		r.Stations.Summarise()
 	}
+	f := &Finding{}
+	f.Verdict, f.Reason = r.Verdict()
+	if st := r.perStation(); st != nil {
+		var sweep *Result
+		if st != r {
+			sweep = r
+		}
+		f.Sanity = st.Sanity(sweep)
+	}
+	r.Finding = f
+}
+
+// Finding is the verdict on the paper's finding as results.json records
+// it, so that runs can be compared without reading their summaries.
+type Finding struct {
+	Verdict string        `json:"verdict"`
+	Reason  string        `json:"reason"`
+	Sanity  []SanityCheck `json:"sanity,omitempty"`
 }
 
 func (r *Result) model() *Model {

@@ -451,6 +451,9 @@ func TestVerdictIsInconclusiveWhenASanityCheckFails(t *testing.T) {
 	if v, why := r.Verdict(); v != FindingInconclusive || !strings.Contains(why, "no demand told apart from 0") {
 		t.Errorf("verdict %q (%s)", v, why)
 	}
+	if f := r.Finding; f == nil || f.Verdict != FindingInconclusive || len(failedSanity(f.Sanity)) != 2 {
+		t.Errorf("results.json's finding: %+v", f)
+	}
 	good := stationsResult(labDemands, 0, 3)
 	if f := failedSanity(good.Sanity(nil)); len(f) != 0 {
 		t.Errorf("the lab's own demands fail: %v", f)

@@ -35,6 +35,8 @@ type Result struct {
 	// Demands and Model are computed from Light, Latency and Points.
 	Demands []Demand `json:"demands,omitempty"`
 	Model   *Model   `json:"model,omitempty"`
+	// Finding is the verdict, its reason and the demands' sanity checks.
+	Finding *Finding `json:"finding,omitempty"`
 	// Stations is the default benchmark's second run: the same modes in a
 	// VM with a vCPU per station, under light load only, for per-station
 	// demands and the paper's hardware predicted.
