@@ -229,3 +229,13 @@ func TestResamplerMedianIsTheResamplesMedian(t *testing.T) {
 		}
 	}
 }
+
+func TestHousekeepingIsRefusedOutsideItsVM(t *testing.T) {
+	c := Config{Modes: []topology.Mode{topology.ModeDirect}, Clients: []int{1}, Trials: 1, Duration: Seconds(time.Second), Housekeeping: true}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "housekeeping keeps kernel work on the client's station: it needs the machine model") {
+		t.Errorf("housekeeping without --isolate: %v", err)
+	}
+	if _, err := housekeep(topology.CPUList{0}); err == nil || !strings.Contains(err.Error(), "for the benchmark's VM only") {
+		t.Errorf("housekeeping on this host: %v", err)
+	}
+}

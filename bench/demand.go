@@ -3,7 +3,11 @@
 package bench
 
 import (
+	"cmp"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/lvslab/lvslab/topology"
 )
@@ -41,25 +45,90 @@ type Demand struct {
 // demands.
 type demandTrials map[topology.Mode]map[int]map[string]float64
 
-// pairDemands is each station's demand from the two runs of one trial.
-func pairDemands(lo, hi Trial) map[string]float64 {
-	x := func(t Trial) float64 { return float64(t.Requests-t.Errors) / t.Elapsed }
+// pairDemands is each station's demand from the two runs of one trial,
+// or why the pair gives none. Utilization and throughput are both taken
+// over the window the station times span (Trial.Window): that window also
+// holds the load generator's start and end, and taking the throughput
+// over the shorter measured time instead charges the background of those
+// moments to the requests (B·o/N per request, o the extra time and N the
+// extra requests of the heavier run), a bias that gave even an idle
+// director a demand. A negative slope is kept: it is noise around a
+// demand of zero, and clipping it to 0 would bias the median up and could
+// make an interval of zero width.
+func pairDemands(lo, hi Trial) (map[string]float64, string) {
+	if len(lo.Stations) == 0 || len(hi.Stations) == 0 {
+		return nil, "its station times were lost (a console mark missing)"
+	}
+	x := func(t Trial) float64 { return float64(t.Requests-t.Errors) / t.span() }
+	if lo.span() <= 0 || hi.span() <= 0 {
+		return nil, "a run has no measured time"
+	}
 	dx := x(hi) - x(lo)
-	if lo.Elapsed <= 0 || hi.Elapsed <= 0 || dx <= 0 {
-		return nil
+	if dx <= 0 {
+		return nil, fmt.Sprintf("its heavier run served no more requests per second than its lighter (%.0f against %.0f): a station saturated, so the rate was too high for light load",
+			x(hi), x(lo))
 	}
 	out := map[string]float64{}
 	for _, a := range lo.Stations {
 		for _, b := range hi.Stations {
 			if a.Station == b.Station {
-				out[a.Station] = max(0, b.CPUSeconds/hi.Elapsed-a.CPUSeconds/lo.Elapsed) / dx
+				out[a.Station] = (b.CPUSeconds/hi.span() - a.CPUSeconds/lo.span()) / dx
 			}
 		}
 	}
-	return out
+	return out, ""
 }
 
+// busiest is the busiest station of two runs and its utilization.
+func busiest(runs ...Trial) (string, float64) {
+	station, busy := "", 0.0
+	for _, t := range runs {
+		for _, u := range t.Stations {
+			if u.Busy > busy {
+				station, busy = u.Station, u.Busy
+			}
+		}
+	}
+	return station, busy
+}
+
+// Refusal says why no prediction may rest on mode m's light-load demands,
+// or "" if one may: fewer than MinVerdictTrials trials gave them. A demand
+// from one or two trials has no interval worth the name (one trial's
+// bootstrap interval has zero width), and a prediction from it would look
+// precise and be a guess.
+func (r *Result) Refusal(m topology.Mode) string {
+	dt, dropped := r.lightDemands()
+	if n := len(dt[m]); n < MinVerdictTrials {
+		why := fmt.Sprintf("%s's demands rest on %d light-load trial(s), fewer than %d", m, n, MinVerdictTrials)
+		if len(dropped[m]) > 0 {
+			why += " (" + strings.Join(dropped[m], "; ") + ")"
+		}
+		return why
+	}
+	return ""
+}
+
+// span is the wall time a measurement's station times cover: its window,
+// or for results that record none, its measured time.
+func (t Trial) span() float64 {
+	if t.Window > 0 {
+		return t.Window
+	}
+	return t.Elapsed
+}
+
+// demandTrials is each mode's light-load demands, trial by trial.
 func (r *Result) demandTrials() demandTrials {
+	dt, _ := r.lightDemands()
+	return dt
+}
+
+// lightDemands is each mode's light-load demands, trial by trial, and per
+// mode why a trial gave none: a run lost, a rate the stations could not
+// follow, or a station above MaxLightShare busy (its demand would hold
+// queueing, and no prediction may rest on it).
+func (r *Result) lightDemands() (demandTrials, map[topology.Mode][]string) {
 	type key struct {
 		mode  topology.Mode
 		trial int
@@ -67,7 +136,7 @@ func (r *Result) demandTrials() demandTrials {
 	pairs := map[key][2]*Trial{}
 	for i := range r.Light {
 		t := &r.Light[i]
-		if t.Level != 1 && t.Level != 2 || len(t.Stations) == 0 {
+		if t.Level != 1 && t.Level != 2 {
 			continue
 		}
 		k := key{t.Mode, t.Trial}
@@ -76,12 +145,21 @@ func (r *Result) demandTrials() demandTrials {
 		pairs[k] = p
 	}
 	out := demandTrials{}
-	for k, p := range pairs {
+	dropped := map[topology.Mode][]string{}
+	for _, k := range slices.SortedFunc(maps.Keys(pairs), func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.mode, b.mode), a.trial-b.trial)
+	}) {
+		p := pairs[k]
 		if p[0] == nil || p[1] == nil {
+			dropped[k.mode] = append(dropped[k.mode], fmt.Sprintf("trial %d has one run of two", k.trial))
 			continue
 		}
-		ds := pairDemands(*p[0], *p[1])
+		ds, why := pairDemands(*p[0], *p[1])
+		if st, busy := busiest(*p[0], *p[1]); ds != nil && busy > MaxLightShare {
+			ds, why = nil, fmt.Sprintf("station %s was %.0f%% busy, above the %.0f%% light load allows", st, 100*busy, 100*MaxLightShare)
+		}
 		if ds == nil {
+			dropped[k.mode] = append(dropped[k.mode], fmt.Sprintf("trial %d: %s", k.trial, why))
 			continue
 		}
 		if out[k.mode] == nil {
@@ -89,7 +167,7 @@ func (r *Result) demandTrials() demandTrials {
 		}
 		out[k.mode][k.trial] = ds
 	}
-	return out
+	return out, dropped
 }
 
 // sortedTrials lists the trial numbers of a mode in order.

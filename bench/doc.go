@@ -16,7 +16,9 @@
 //
 // It builds labs through packages topology and harness and sends load
 // through package loadgen; it must not change the root namespace, and
-// leaves no lab behind, however a run ends.
+// leaves no lab behind, however a run ends. The one exception is its own
+// VM's kernel, whose unbound work it keeps on the client's CPUs under the
+// machine model (housekeep.go), and only inside that VM.
 //
 // Linux only, as the labs it builds: every file but this one is built for
 // linux alone.

@@ -19,6 +19,9 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/internal/boundedread"
@@ -276,10 +279,112 @@ func (r *Result) SaveFigure(path string) error {
 	if err := r.addBounds(p); err != nil {
 		return err
 	}
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+	q, err := r.ratioPanel()
+	if err != nil {
+		return err
+	}
+	if err := savePanels(path, 8*vg.Inch, 9*vg.Inch, p, q); err != nil {
 		return fmt.Errorf("save figure %s: %w", path, err)
 	}
 	return nil
+}
+
+// ratioPanel is the figure's second panel: each mode's ratio to direct
+// against clients, with its interval, and the paper's NAT ratio as a
+// line. Absolute rates depend on the machine; the ratio is what can be
+// set beside the paper's.
+func (r *Result) ratioPanel() (*plot.Plot, error) {
+	q := plot.New()
+	q.Title.Text = fmt.Sprintf("Ratio to direct: only the ratio transfers between machines (paper: NAT ≤ %.2f)", PaperRatio)
+	q.X.Label.Text = "clients"
+	q.Y.Label.Text = "ratio to direct (median, 95% interval)"
+	q.X.Scale = plot.LogScale{}
+	// The same axis as the rates above, so that the panels line up.
+	clients := r.figureClients()
+	var ticks []plot.Tick
+	for _, c := range clients {
+		ticks = append(ticks, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
+	}
+	q.X.Tick.Marker = plot.ConstantTicks(ticks)
+	lo, hi := float64(slices.Min(clients))/1.25, float64(slices.Max(clients))*1.25
+	q.X.Min, q.X.Max = lo, hi
+	q.Y.Min = 0
+	q.Legend.Top, q.Legend.Left = true, false
+	q.Add(plotter.NewGrid())
+	paper, err := plotter.NewLine(plotter.XYs{{X: lo, Y: PaperRatio}, {X: hi, Y: PaperRatio}})
+	if err != nil {
+		return nil, fmt.Errorf("figure: %w", err)
+	}
+	paper.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	q.Add(paper)
+	q.Legend.Add(fmt.Sprintf("paper: NAT ≤ %.2f (%d ÷ %d conn/s)", PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec), paper)
+	for i, m := range r.Config.Modes {
+		var pts struct {
+			plotter.XYs
+			plotter.YErrors
+		}
+		for _, pt := range r.Points {
+			if pt.Mode != m || pt.Ratio == nil {
+				continue
+			}
+			e := *pt.Ratio
+			pts.XYs = append(pts.XYs, plotter.XY{X: float64(pt.Clients), Y: e.Median})
+			var lo, hi float64 // no bar for fewer trials than an interval needs
+			if len(e.Values) >= MinVerdictTrials {
+				lo, hi = e.Median-e.Lo, e.Hi-e.Median
+			}
+			pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{lo, hi})
+		}
+		if len(pts.XYs) == 0 {
+			continue
+		}
+		line, scatter, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return nil, fmt.Errorf("figure: %w", err)
+		}
+		bars, err := plotter.NewYErrorBars(pts)
+		if err != nil {
+			return nil, fmt.Errorf("figure: %w", err)
+		}
+		line.Color, scatter.Color, bars.Color = plotutil.Color(i), plotutil.Color(i), plotutil.Color(i)
+		scatter.Shape = plotutil.Shape(i)
+		q.Add(line, scatter, bars)
+		q.Legend.Add(string(m), line, scatter)
+	}
+	q.Y.Max *= 1.35 // room for the legend above the lines
+	return q, nil
+}
+
+// savePanels draws plots one above the other into path, the extension
+// picking the format.
+func savePanels(path string, w, h vg.Length, plots ...*plot.Plot) error {
+	var c vg.CanvasWriterTo
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg":
+		c = vgsvg.New(w, h)
+	case ".png":
+		c = vgimg.PngCanvas{Canvas: vgimg.New(w, h)}
+	default:
+		return fmt.Errorf("unknown figure format %q: use .svg or .png", filepath.Ext(path))
+	}
+	rows := make([][]*plot.Plot, len(plots))
+	for i, p := range plots {
+		rows[i] = []*plot.Plot{p}
+	}
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Points(12), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+	canvases := plot.Align(rows, tiles, draw.New(c))
+	for i, p := range plots {
+		p.Draw(canvases[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // oneClientStandsIn says whether the figure draws the one-client runs at
@@ -315,12 +420,66 @@ func (r *Result) oneClient(m topology.Mode) (Trial, bool) {
 // direct with its interval, the paper's figures beside them, the
 // single-client latency run and any warning.
 func (r *Result) WriteSummary(w io.Writer) error {
+	r.writeFirstScreen(w)
+	fmt.Fprintln(w)
+	if len(r.Trials) > 0 {
+		r.writeSweep(w)
+	}
+	if len(r.Latency) > 0 {
+		fmt.Fprintf(w, "\n## One client (the paper's third test: %.1f ms per request, more than %d requests/s)\n\n", PaperSingleLatencyMs, PaperSingleReqPerSec)
+		fmt.Fprintf(w, "| mode | requests/s | mean ms | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n")
+		for _, t := range r.Latency {
+			l := t.Latency
+			fmt.Fprintf(w, "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", t.Mode, t.RequestsPerSec, l.Mean, l.P50, l.P99, l.Max)
+		}
+	}
+	r.writeModel(w, "Where the time goes (light load)", nil)
+	if st := r.Stations; st != nil {
+		fmt.Fprintf(w, "\n# The stations run: a vCPU per station\n\nThe same modes under light load only, in a second VM with %d vCPUs in real time (kernel %s, %s), each station on a vCPU of its own: the per-station demands a single CPU cannot tell apart.\n\n",
+			st.Env.CPUs, st.Env.Kernel, st.Env.Accel)
+		st.writeMachine(w)
+		st.writeModel(w, "Where the time goes, per station (light load)", r)
+	}
+	var warnings []string
+	warnings = append(warnings, r.modelWarnings()...)
+	if r.Stations != nil {
+		for _, s := range r.Stations.modelWarnings() {
+			warnings = append(warnings, "stations run: "+s)
+		}
+	}
+	for _, p := range r.Points {
+		if p.LoadgenBound > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the load generator, not the system under test, was the bottleneck in %d of %d trials",
+				p.Mode, p.Clients, p.LoadgenBound, len(p.RequestsPerSec.Values)))
+		}
+		if p.Ratio != nil && p.Ratio.CV > 0.05 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the trials' ratios vary by %.0f%% (CV): look for a drift across trials in %s",
+				p.Mode, p.Clients, 100*p.Ratio.CV, ResultsJSON))
+		}
+		if p.Errors > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s at %d clients: %d requests failed", p.Mode, p.Clients, p.Errors))
+		}
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(w, "\n## Warnings\n\n")
+		for _, s := range warnings {
+			fmt.Fprintf(w, "- %s\n", s)
+		}
+	}
+	fmt.Fprintf(w, "\n# Method\n\n")
+	r.writeSetup(w)
+	r.writeMethods(w)
+	_, err := fmt.Fprintf(w, "\nFiles: `%s` (every trial), `%s` (`benchstat -col /mode %s`), `%s`/`%s`.\n", ResultsJSON, ResultsText, ResultsText, FigureSVG, FigurePNG)
+	return err
+}
+
+// writeSetup says where and how the run was made.
+func (r *Result) writeSetup(w io.Writer) {
 	e, c := r.Env, r.Config
 	kernel := e.Kernel
 	if e.KernelName != "" {
 		kernel += " (" + e.KernelName + ")"
 	}
-	fmt.Fprintf(w, "# lvslab bench\n\n")
 	fmt.Fprintf(w, "Kernel %s, %d × %s, accelerator %s, lvslab %s, %s.\n", kernel, e.CPUs, e.CPUModel, e.Accel, e.Version, e.Started.Format("2006-01-02 15:04 MST"))
 	conn := "one TCP connection per request (like WebBench)"
 	if c.Connection == "keepalive" {
@@ -349,57 +508,6 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if r.Env.Switch != "" {
 		fmt.Fprintf(w, "\nSwitch: %s.\n", r.Env.Switch)
 	}
-	fmt.Fprintln(w)
-	r.writeVerdict(w)
-	fmt.Fprintln(w)
-
-	if len(r.Trials) > 0 {
-		r.writeSweep(w)
-	}
-	if len(r.Latency) > 0 {
-		fmt.Fprintf(w, "\n## One client (the paper's third test: %.1f ms per request, more than %d requests/s)\n\n", PaperSingleLatencyMs, PaperSingleReqPerSec)
-		fmt.Fprintf(w, "| mode | requests/s | mean ms | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n")
-		for _, t := range r.Latency {
-			l := t.Latency
-			fmt.Fprintf(w, "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", t.Mode, t.RequestsPerSec, l.Mean, l.P50, l.P99, l.Max)
-		}
-	}
-	r.writeModel(w, "Where the time goes (light load)")
-	if st := r.Stations; st != nil {
-		fmt.Fprintf(w, "\n# The stations run: a vCPU per station\n\nThe same modes under light load only, in a second VM with %d vCPUs in real time (kernel %s, %s), each station on a vCPU of its own: the per-station demands a single CPU cannot tell apart.\n\n",
-			st.Env.CPUs, st.Env.Kernel, st.Env.Accel)
-		st.writeMachine(w)
-		st.writeModel(w, "Where the time goes, per station (light load)")
-	}
-	var warnings []string
-	warnings = append(warnings, r.modelWarnings()...)
-	if r.Stations != nil {
-		for _, s := range r.Stations.modelWarnings() {
-			warnings = append(warnings, "stations run: "+s)
-		}
-	}
-	for _, p := range r.Points {
-		if p.LoadgenBound > 0 {
-			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the load generator, not the system under test, was the bottleneck in %d of %d trials",
-				p.Mode, p.Clients, p.LoadgenBound, len(p.RequestsPerSec.Values)))
-		}
-		if p.Ratio != nil && p.Ratio.CV > 0.05 {
-			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the trials' ratios vary by %.0f%% (CV): look for a drift across trials in %s",
-				p.Mode, p.Clients, 100*p.Ratio.CV, ResultsJSON))
-		}
-		if p.Errors > 0 {
-			warnings = append(warnings, fmt.Sprintf("%s at %d clients: %d requests failed", p.Mode, p.Clients, p.Errors))
-		}
-	}
-	if len(warnings) > 0 {
-		fmt.Fprintf(w, "\n## Warnings\n\n")
-		for _, s := range warnings {
-			fmt.Fprintf(w, "- %s\n", s)
-		}
-	}
-	r.writeMethods(w)
-	_, err := fmt.Fprintf(w, "\nFiles: `%s` (every trial), `%s` (`benchstat -col /mode %s`), `%s`/`%s`.\n", ResultsJSON, ResultsText, ResultsText, FigureSVG, FigurePNG)
-	return err
 }
 
 func paperNote(m topology.Mode) string {
@@ -419,7 +527,7 @@ func (r *Result) addBounds(p *plot.Plot) error {
 	lo, hi := float64(slices.Min(clients))/1.25, float64(slices.Max(clients))*1.25
 	for i, m := range r.Config.Modes {
 		b, ok := r.Model.Bound(m)
-		if !ok {
+		if !ok || b.Refused != "" {
 			continue
 		}
 		var pts plotter.XYs
@@ -472,8 +580,8 @@ func (r *Result) writeSweep(w io.Writer) {
 			if !ok || p.Ratio == nil {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %d | %.3f | [%.3f, %.3f] | %.1f%% | %.2f | %d | %s |\n", m, n, p.Ratio.Median,
-				p.Ratio.Lo, p.Ratio.Hi, 100*p.Ratio.CV, p.P99, p.Errors, paperNote(m))
+			fmt.Fprintf(w, "| %s | %d | %.3f | %s | %.1f%% | %.2f | %d | %s |\n", m, n, p.Ratio.Median,
+				p.Ratio.Interval("%.3f"), 100*p.Ratio.CV, p.P99, p.Errors, paperNote(m))
 		}
 	}
 	fmt.Fprintf(w, "\nThe paper (Ibrahim and Makan, *Linux on Carrier Grade Web Servers*): LVS-NAT peaked at %d conn/s where the servers took more than %d directly, a ratio of at most %.2f; it did not measure DR or TUN.\n",

@@ -35,6 +35,8 @@ type Result struct {
 	// Demands and Model are computed from Light, Latency and Points.
 	Demands []Demand `json:"demands,omitempty"`
 	Model   *Model   `json:"model,omitempty"`
+	// Finding is the verdict, its reason and the demands' sanity checks.
+	Finding *Finding `json:"finding,omitempty"`
 	// Stations is the default benchmark's second run: the same modes in a
 	// VM with a vCPU per station, under light load only, for per-station
 	// demands and the paper's hardware predicted.
@@ -98,6 +100,10 @@ type Trial struct {
 	Elapsed float64 `json:"elapsed_s,omitempty"`
 	Rate    float64 `json:"rate,omitempty"`
 	Level   int     `json:"level,omitempty"`
+	// Window is the wall time Stations cover: the load generator's start
+	// and end as well as Elapsed (in the VM, the host's time between the
+	// marks). Demands take utilization and throughput over it alike.
+	Window float64 `json:"window_s,omitempty"`
 	// Stations is the CPU time each station used; Switches the machine's
 	// context switches meanwhile.
 	Stations []StationUse `json:"stations,omitempty"`

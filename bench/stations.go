@@ -174,7 +174,7 @@ func (m *stationMeter) begin() error {
 	return nil
 }
 
-func (m *stationMeter) end() (_ []StationUse, marks [2]int, switches uint64, _ error) {
+func (m *stationMeter) end() (_ []StationUse, marks [2]int, switches uint64, window float64, _ error) {
 	if m.marks != nil {
 		*m.seq++
 		fmt.Fprintf(m.marks, "%s%d\n", markPrefix, *m.seq)
@@ -182,7 +182,7 @@ func (m *stationMeter) end() (_ []StationUse, marks [2]int, switches uint64, _ e
 	}
 	t, sw, err := cpuIdle()
 	if err != nil {
-		return nil, marks, 0, err
+		return nil, marks, 0, 0, err
 	}
 	elapsed := time.Since(m.at)
 	wall := elapsed.Seconds()
@@ -198,7 +198,7 @@ func (m *stationMeter) end() (_ []StationUse, marks [2]int, switches uint64, _ e
 		}
 		out = append(out, u)
 	}
-	return out, marks, sw - m.switches, nil
+	return out, marks, sw - m.switches, wall, nil
 }
 
 // markPrefix starts a console line that asks the host to sample the vCPU
@@ -282,12 +282,13 @@ func (c *guestConsole) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// use is what each station's vCPUs used between two marks.
-func (s *vcpuSampler) use(stations []topology.Station, mach *Machine, marks [2]int) ([]StationUse, bool) {
+// use is what each station's vCPUs used between two marks, and the
+// host's wall time between them.
+func (s *vcpuSampler) use(stations []topology.Station, mach *Machine, marks [2]int) ([]StationUse, float64, bool) {
 	a, ok1 := s.samples[marks[0]]
 	b, ok2 := s.samples[marks[1]]
 	if !ok1 || !ok2 || marks[0] == marks[1] {
-		return nil, false
+		return nil, 0, false
 	}
 	wall := b.At.Sub(a.At).Seconds()
 	var out []StationUse
@@ -302,7 +303,7 @@ func (s *vcpuSampler) use(stations []topology.Station, mach *Machine, marks [2]i
 		}
 		out = append(out, u)
 	}
-	return out, true
+	return out, wall, true
 }
 
 // merge replaces the guest's station figures of every
@@ -320,10 +321,10 @@ func (s *vcpuSampler) merge(r *Result) error {
 			if t.Marks == [2]int{} {
 				continue
 			}
-			if use, ok := s.use(r.Machine.Stations, r.Machine, t.Marks); ok {
-				t.Stations = use
+			if use, wall, ok := s.use(r.Machine.Stations, r.Machine, t.Marks); ok {
+				t.Stations, t.Window = use, wall
 			} else {
-				t.Stations = nil
+				t.Stations, t.Window = nil, 0
 				missing++
 			}
 		}

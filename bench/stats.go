@@ -50,6 +50,22 @@ func Estimated(values []float64) Estimate {
 	return e
 }
 
+// Interval writes the estimate's interval, each end with the verb f
+// ("%.3f"), or, from fewer than MinVerdictTrials values, says how few
+// there were: the bootstrap interval of one value has zero width, and of
+// two it is their range, either of which would read as certainty.
+func (e Estimate) Interval(f string) string {
+	if len(e.Values) < MinVerdictTrials {
+		return fmt.Sprintf("(%d trial(s), no interval)", len(e.Values))
+	}
+	return fmt.Sprintf("["+f+", "+f+"]", e.Lo, e.Hi)
+}
+
+// Show writes the median and its interval: Show("%.3f") "0.250 [0.2, 0.3]".
+func (e Estimate) Show(f string) string {
+	return fmt.Sprintf(f, e.Median) + " " + e.Interval(f)
+}
+
 // bootstrap returns the Confidence percentile interval of a statistic
 // computed on resamples. Hand-written: benchmath's own intervals are
 // order-statistic ones that need more samples than a few trials give.

@@ -13,14 +13,13 @@ import (
 
 func ms(s float64) string { return fmt.Sprintf("%.3f", 1000*s) }
 
-func msInterval(e Estimate) string {
-	return fmt.Sprintf("%s [%s, %s]", ms(e.Median), ms(e.Lo), ms(e.Hi))
+// percent writes a share as percentages with its interval.
+func percent(e Estimate) string {
+	return Estimate{Median: 100 * e.Median, Lo: 100 * e.Lo, Hi: 100 * e.Hi, Values: e.Values}.Show("%.0f%%")
 }
 
-// writeVerdict writes the verdict on the paper's finding and its reason.
-func (r *Result) writeVerdict(w io.Writer) {
-	v, why := r.Verdict()
-	fmt.Fprintf(w, "## Verdict: %s\n\n%s.\n", v, upperFirst(why))
+func msInterval(e Estimate) string {
+	return Estimate{Median: 1000 * e.Median, Lo: 1000 * e.Lo, Hi: 1000 * e.Hi, Values: e.Values}.Show("%.3f")
 }
 
 func upperFirst(s string) string {
@@ -85,13 +84,16 @@ func (r *Result) writeDemands(w io.Writer, title string) {
 				fmt.Fprint(w, " – |")
 			}
 		}
-		fmt.Fprintf(w, " %s | %s | %.0f%% |\n", ms(b.DTotal), b.Bottleneck, 100*b.LightBusy)
+		bottleneck := b.Bottleneck
+		if b.Refused != "" {
+			bottleneck = "refused: " + b.Refused
+		}
+		fmt.Fprintf(w, " %s | %s | %.0f%% |\n", ms(b.DTotal), bottleneck, 100*b.LightBusy)
 	}
 	if len(r.Model.Paths) > 0 {
 		fmt.Fprintf(w, "\nAdded cost of each path, as a difference of two modes' total demands in the same trial (ms per request, and share of the mode's total), from %s:\n\n| path | mode − reference | added ms | share of the mode's demand |\n|---|---|---:|---:|\n", r.Model.PathsFrom)
 		for _, p := range r.Model.Paths {
-			fmt.Fprintf(w, "| %s | %s − %s | %s | %.0f%% [%.0f%%, %.0f%%] |\n", p.Path, p.Mode, p.Reference, msInterval(p.Seconds),
-				100*p.Share.Median, 100*p.Share.Lo, 100*p.Share.Hi)
+			fmt.Fprintf(w, "| %s | %s − %s | %s | %s |\n", p.Path, p.Mode, p.Reference, msInterval(p.Seconds), percent(p.Share))
 		}
 	}
 }
@@ -105,18 +107,22 @@ func (r *Result) writeBounds(w io.Writer) {
 	fmt.Fprintf(w, "| mode | R(1) ms | D ms | Z ms | bottleneck | ceiling req/s (%.0f%% interval) | measured at n | bound at n | | context switches per request, light → sweep |\n|---|---:|---:|---:|---|---|---|---|---|---|\n", 100*Confidence)
 	above := false
 	for _, b := range r.Model.Modes {
+		if b.Refused != "" {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | – | refused: %s | | | | |\n", b.Mode, ms(b.R1), ms(b.DTotal), ms(b.Z), b.Refused)
+			continue
+		}
 		measured, bound, verdict, switches := "–", "–", "no sweep", "–"
 		if c := b.Check; c != nil {
-			measured = fmt.Sprintf("%.0f [%.0f, %.0f] at %d", c.Measured.Median, c.Measured.Lo, c.Measured.Hi, c.Clients)
-			bound = fmt.Sprintf("%.0f [%.0f, %.0f]", c.Bound.Median, c.Bound.Lo, c.Bound.Hi)
+			measured = fmt.Sprintf("%s at %d", c.Measured.Show("%.0f"), c.Clients)
+			bound = c.Bound.Show("%.0f")
 			verdict = c.Verdict
 			above = above || c.Measured.Lo > c.Bound.Hi
 		}
 		if b.LightSwitches > 0 && b.SweepSwitches > 0 {
 			switches = fmt.Sprintf("%.1f → %.1f", b.LightSwitches, b.SweepSwitches)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f [%.0f, %.0f] | %s | %s | %s | %s |\n", b.Mode, ms(b.R1), ms(b.DTotal), ms(b.Z), b.Bottleneck,
-			b.Ceiling.Median, b.Ceiling.Lo, b.Ceiling.Hi, measured, bound, verdict, switches)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Mode, ms(b.R1), ms(b.DTotal), ms(b.Z), b.Bottleneck,
+			b.Ceiling.Show("%.0f"), measured, bound, verdict, switches)
 	}
 	if above {
 		fmt.Fprintf(w, "\nWhere the sweep runs above its bound, a request cost more CPU under light load than at saturation. A lightly loaded station pays for each request alone: it wakes from idle, and on a shared CPU the load generator and the real servers take turns request by request (a context switch each way; under TCG every switch between processes also flushes the emulated TLB). A saturated one batches that work: several requests per wake-up and per turn. The context switches per request above show it. Demands are assumed not to depend on the load; here they do.\n")
@@ -136,21 +142,39 @@ func (r *Result) writePaper(w io.Writer) {
 	}
 	fmt.Fprintf(w, "| mode | ratio to direct, N = %d | %.0f%% interval | paper |\n|---|---:|---|---|\n", ph.Servers, 100*Confidence)
 	for _, e := range ph.Ratios {
-		fmt.Fprintf(w, "| %s | %.3f | [%.3f, %.3f] | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi, paperNote(e.Mode))
+		fmt.Fprintf(w, "| %s | %.3f | %s | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Interval("%.3f"), paperNote(e.Mode))
 	}
 	if len(ph.PerDirector) > 0 {
 		fmt.Fprintf(w, "\nHow many real servers one director can feed before it saturates (D_servers ÷ D_director), the paper's next step:\n\n| mode | real servers per director | %.0f%% interval |\n|---|---:|---|\n", 100*Confidence)
 		for _, e := range ph.PerDirector {
-			fmt.Fprintf(w, "| %s | %.1f | [%.1f, %.1f] |\n", e.Mode, e.Estimate.Median, e.Estimate.Lo, e.Estimate.Hi)
+			fmt.Fprintf(w, "| %s | %.1f | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Interval("%.1f"))
 		}
 	}
 }
 
-// writeModel writes every model section of a result.
-func (r *Result) writeModel(w io.Writer, title string) {
+// writeModel writes every model section of a result; sweep is the
+// single-CPU run its stations are checked against (nil for none).
+func (r *Result) writeModel(w io.Writer, title string, sweep *Result) {
 	r.writeDemands(w, title)
+	r.writeSanity(w, sweep)
 	r.writeBounds(w)
 	r.writePaper(w)
+}
+
+// writeSanity writes the demands' sanity checks.
+func (r *Result) writeSanity(w io.Writer, sweep *Result) {
+	checks := r.Sanity(sweep)
+	if len(checks) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nSanity checks of the demands (a failed one makes the verdict inconclusive):\n\n| check | | measured |\n|---|---|---|\n")
+	for _, c := range checks {
+		mark := "passed"
+		if !c.Passed {
+			mark = "**failed**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", c.Check, mark, c.Detail)
+	}
 }
 
 // modelWarnings are the model's premises a result breaks.
@@ -180,7 +204,10 @@ func (r *Result) writeMethods(w io.Writer) {
 		"**Paths.** A path's added cost is the difference of two modes' total demands in the same trial (on one CPU from the sweep's highest client count, where the machine is saturated and its CPU time per request is the mode's whole cost; under the machine model from the light-load demands): IPVS's own cost is a balanced mode less routed (the director forwarding as a plain router), the extra hop routed less direct (direct also puts the client on the real servers' segment, so that difference includes a bridge hop and the router).",
 		"**Bounds.** Asymptotic bounds of a closed system (Lazowska et al., Quantitative System Performance, ch. 5): X(n) ≤ min(n/(D+Z), 1/D_max), D the total demand, Z = R(1) − D, D_max the bottleneck's demand per CPU of capacity; in a VM also the host's CPUs, which every vCPU thread shares. Predicted from the light-load runs, never from the saturated run judged (there 1/D_max = X/U_max equals X by construction), and checked against the sweep's highest client count.",
 		fmt.Sprintf("**The paper's hardware.** One director and %d real servers, each a machine of one station's speed, clients unlimited: a mode's ceiling is min(1/D_director, N/D_servers) from the light-load demands, trial by trial; real servers per director is D_servers/D_director.", PaperServers),
-		fmt.Sprintf("**Verdict.** Reproduced: NAT's measured ratio to direct at the highest client count is at most the paper's %.3f (%d ÷ %d conn/s) and the director is NAT's bottleneck. Reproduced only under the model: the paper's hardware predicted from per-station demands gives NAT at most that ratio. Otherwise not reproduced.", PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec),
+		fmt.Sprintf("**Verdict.** From intervals, never from a median alone. Reproduced physically: in a run whose director is capped at one real server's share, NAT's ratio to direct at the highest client count lies wholly at or below the paper's %.3f (%d ÷ %d conn/s) and the director is the bottleneck (no such run is made yet, so this verdict is not given). Consistent with the paper: NAT's ratio predicted for the paper's hardware has an interval that spans at most a factor of %g and reaches %.3f or lies below it (the paper's figure is an upper bound). Not reproduced: that interval lies wholly above %.3f. Inconclusive otherwise, or when a sanity check of the demands fails, or the prediction rests on fewer than %d light-load trials.",
+			PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec, maxVerdictSpread, PaperRatio, PaperRatio, MinVerdictTrials),
+		fmt.Sprintf("**Sanity checks.** A station no packet of a mode passes (the director and router in direct mode, the router in routed and NAT mode) has a demand whose interval reaches 0; DR's director, which sees only requests, is no dearer than NAT's (its interval not wholly above); each mode's total demand relative to direct's agrees with the single-CPU sweep's within a factor of %g (relative, since the sweep's clock runs by executed instructions and the stations run's in real time).", maxTotalsApart),
+		fmt.Sprintf("**Refusals.** A light-load trial is dropped, with its reason, when its heavier run served no more than its lighter (a station saturated) or a station was above %.0f%% busy; a mode with fewer than %d trials left predicts nothing. An interval from fewer than %d values is never printed.", 100*MaxLightShare, MinVerdictTrials, MinVerdictTrials),
 		"**Switch.** " + r.Env.Switch + ".",
 	}
 	for _, it := range items {

@@ -244,7 +244,7 @@ func runInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 		if stations, err = capStations(cfg.Caps, o.CPUs); err != nil {
 			return nil, err
 		}
-		cfg.Marks = true
+		cfg.Marks, cfg.Housekeeping = true, true
 		hooks.tcg = true // the vCPU threads the model samples are MTTCG's
 		hooks.started = func(pid int, qmp string) error {
 			threads, err := vm.VCPUThreads(qmp, 30*time.Second)

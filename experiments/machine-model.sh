@@ -30,6 +30,9 @@ def points(r, mode):
     return {p["clients"]: p["requests_per_s"] for p in r["points"] if p["mode"] == mode}
 print("\nNAT with the director capped: measured against the ceiling predicted from light load")
 for b in capped["model"]["modes"]:
+    if b.get("refused"):
+        print(f'  {b["mode"]:6s} no prediction: {b["refused"]}')
+        continue
     c = b.get("check") or {}
     print(f'  {b["mode"]:6s} bottleneck {b["bottleneck"]:9s} ceiling {b["ceiling"]["median"]:.0f} [{b["ceiling"]["lo"]:.0f}, {b["ceiling"]["hi"]:.0f}] req/s;'
           f' at {c.get("clients")} clients measured {c.get("measured", {}).get("median", 0):.0f}: {c.get("verdict")}')

@@ -69,6 +69,14 @@ func IsGuest() bool {
 	return err == nil
 }
 
+// InGuest reports whether this process runs inside lvslab's VM, as init
+// or as the command it runs in a chroot (where the initramfs's files are
+// out of sight): the kernel was booted with lvslab's own command line.
+func InGuest() bool {
+	data, err := os.ReadFile("/proc/cmdline")
+	return err == nil && strings.TrimSpace(string(data)) == guestCmdline
+}
+
 // GuestMain is init (PID 1) of the VM, or its modprobe. It never returns
 // as init: it powers the guest off.
 func GuestMain() int {

@@ -127,6 +127,26 @@ func PIDs() ([]int, error) {
 	return out, nil
 }
 
+// KernelThreads lists the kernel's threads: kthreadd (pid 2) and the
+// processes it started.
+func KernelThreads() ([]int, error) {
+	fs, err := procFS()
+	if err != nil {
+		return nil, err
+	}
+	procs, err := fs.AllProcs()
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var out []int
+	for _, p := range procs {
+		if st, err := p.Stat(); err == nil && (p.PID == 2 || st.PPID == 2) {
+			out = append(out, p.PID)
+		}
+	}
+	return out, nil
+}
+
 // GroupMembers lists the live processes of a process group.
 func GroupMembers(pgid int) []int {
 	pids, _ := PIDs()
