@@ -66,6 +66,11 @@ func (e *env) runCase(c judged, watches map[string]*tableWatch) Result {
 		r.Status = Fail
 		r.Reason = fmt.Sprintf("%s was not live in %s's table before the fault (%s): its checker fails with no fault at all (see the table check and the director's keepalived log)",
 			netip.AddrPortFrom(c.Real.Addr, c.Real.Port), e.nodeName(c.holder), stateOf(snap.table, c.Service, c.Real.Addr, c.Real.Port))
+		for _, d := range e.b.Directors {
+			if d.Node == c.holder {
+				r.Reason += vipSourceHint(d.Conf, c.healthCase)
+			}
+		}
 		return r
 	}
 

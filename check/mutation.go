@@ -57,11 +57,11 @@ type Fixture struct {
 
 // Mutation is one edit: line Line of File becomes Text.
 type Mutation struct {
-	Name   string   `yaml:"name"`
-	File   string   `yaml:"file"`
-	Line   int      `yaml:"line"`
-	Was    string   `yaml:"was"`
-	Text   string   `yaml:"text"`
+	Name string `yaml:"name"`
+	File string `yaml:"file"`
+	Line int    `yaml:"line"`
+	Was  string `yaml:"was"`
+	Text string `yaml:"text"`
 	// Flips names the check the edit must fail: a result's ID, or the
 	// subject of several (health/ADDR:PORT covers each fault of it).
 	Flips  string   `yaml:"flips"`
