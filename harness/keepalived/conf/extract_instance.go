@@ -56,68 +56,30 @@ func (x *extractor) syncGroup(n *Node) {
 	x.f.SyncGroups = append(x.f.SyncGroups, g)
 }
 
+// instanceBlock is a vrrp_instance being read: the instance and the
+// address family its first address (or native_ipv6) fixed.
+type instanceBlock struct {
+	x      *extractor
+	v      *Instance
+	family string
+}
+
 func (x *extractor) instance(n *Node) {
 	name := n.Args[0]
 	v := Instance{Name: name, Pos: n.Line.Pos}
+	b := &instanceBlock{x: x, v: &v}
 	block := "vrrp_instance " + name
-	family := ""
-	setFamily := func(c *Node, a netip.Addr, what string) bool {
-		f := "inet"
-		if a.Is6() {
-			f = "inet6"
-		}
-		if family == "" {
-			family = f
-			return true
-		}
-		if family != f {
-			x.problem(c, "(%s) %s %s MUST be of the instance's family - skipping", name, what, a)
-			return false
-		}
-		return true
-	}
 	for _, c := range n.Children {
 		pos := c.Line.Pos
 		switch c.Keyword {
 		case "state":
-			s, ok := x.arg(c, 1, VRRPProcess)
-			if !ok {
-				continue
-			}
-			switch {
-			case s == "MASTER":
-				v.State = set("MASTER", pos)
-			case s == "BACKUP" && v.State.Value == "MASTER":
-				x.problem(c, "(%s) state previously set as MASTER - ignoring BACKUP", name)
-			case s == "BACKUP":
-				v.State = set("BACKUP", pos)
-			default:
-				x.problem(c, "(%s) unknown state '%s', defaulting to BACKUP", name, s)
-				v.State = set("BACKUP", pos)
-			}
+			b.state(c)
 		case "interface":
-			s, ok := x.arg(c, 1, VRRPProcess)
-			if !ok {
-				continue
-			}
-			if len(s) >= 16 {
-				x.problem(c, "Interface name '%s' too long - ignoring", s)
-				continue
-			}
-			v.Interface = set(s, pos)
+			b.iface(c)
 		case "dont_track_primary":
 			v.DontTrackPrimary = set(true, pos)
 		case "track_interface", "track_script", "track_process":
-			for _, e := range c.Children {
-				switch c.Keyword {
-				case "track_interface":
-					v.TrackInterfaces = x.track(name, c.Keyword, e, v.TrackInterfaces)
-				case "track_script":
-					v.TrackScripts = x.track(name, c.Keyword, e, v.TrackScripts)
-				case "track_process":
-					v.TrackProcesses = x.track(name, c.Keyword, e, v.TrackProcesses)
-				}
-			}
+			b.tracks(c)
 		case "virtual_router_id":
 			x.uint(&v.VRID, c, VRRPProcess, 1, 255, false)
 		case "priority":
@@ -127,26 +89,13 @@ func (x *extractor) instance(n *Node) {
 				v.AdvertInt = Setting[time.Duration]{}
 			}
 		case "version":
-			s, ok := x.arg(c, 1, VRRPProcess)
-			if !ok {
-				continue
-			}
-			ver, err := readInt(s, 2, 3, true)
-			if err != nil && !isWarning(err) {
-				x.problem(c, "(%s): Version must be either 2 or 3", name)
-				continue
-			}
-			if (v.Version.Set && v.Version.Value != int(ver)) || (ver == 2 && family == "inet6") {
-				x.problem(c, "(%s) vrrp_version %d conflicts with configured or deduced version; ignoring.", name, ver)
-				continue
-			}
-			v.Version = set(int(ver), pos)
+			b.version(c)
 		case "native_ipv6":
-			if family == "inet" {
+			if b.family == "inet" {
 				x.problem(c, "(%s) Cannot specify native_ipv6 with IPv4 addresses", name)
 				continue
 			}
-			family = "inet6"
+			b.family = "inet6"
 			v.Version = set(3, pos)
 		case "nopreempt":
 			v.NoPreempt = set(true, pos)
@@ -161,72 +110,18 @@ func (x *extractor) instance(n *Node) {
 		case "no_accept":
 			v.Accept = set(false, pos)
 		case "virtual_ipaddress", "virtual_ipaddress_excluded":
-			for _, e := range c.Children {
-				vip, ok := x.vip(e)
-				if !ok {
-					continue
-				}
-				if c.Keyword == "virtual_ipaddress" {
-					if !setFamily(e, vip.Prefix.Addr(), "address") {
-						continue
-					}
-					v.VIPs = append(v.VIPs, vip)
-				} else {
-					v.ExcludedVIPs = append(v.ExcludedVIPs, vip)
-				}
-			}
+			b.addresses(c)
 		case "virtual_routes":
 			for _, e := range c.Children {
 				v.VirtualRoutes = append(v.VirtualRoutes, Route{Words: append([]string{e.Keyword}, e.Args...), Pos: e.Line.Pos})
 			}
 		case "unicast_src_ip", "mcast_src_ip":
-			s, ok := x.arg(c, 1, VRRPProcess)
-			if !ok {
-				continue
-			}
-			a, ok := parseAddr(s)
-			if !ok {
-				x.problem(c, "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", name, s)
-				continue
-			}
-			if !setFamily(c, a, "src address") {
-				continue
-			}
-			if c.Keyword == "unicast_src_ip" {
-				v.UnicastSrcIP = set(a, pos)
-			} else {
-				v.McastSrcIP = set(a, pos)
-			}
+			b.srcIP(c)
 		case "unicast_peer":
 			for _, e := range c.Children {
-				a, ok := parseAddr(strings.SplitN(strings.SplitN(e.Keyword, "-", 2)[0], "/", 2)[0])
-				if !ok {
-					x.problem(e, "Configuration error: VRRP instance[%s] malformed unicast peer address[%s]. Skipping...", name, e.Keyword)
-					continue
+				if p, ok := b.peer(e); ok {
+					v.UnicastPeers = append(v.UnicastPeers, p)
 				}
-				if !setFamily(e, a, "unicast peer address") {
-					continue
-				}
-				p := Peer{Addr: a, MinTTL: 0, MaxTTL: 255, Pos: e.Line.Pos}
-				for i := 0; i < len(e.Args); i += 2 {
-					if i+1 >= len(e.Args) {
-						x.problem(e, "(%s) %s is missing a value", name, e.Args[i])
-						break
-					}
-					ttl, err := readUnsigned(e.Args[i+1], 0, 255, false)
-					if err != nil {
-						continue
-					}
-					if e.Args[i] == "min_ttl" {
-						p.MinTTL = int(ttl)
-					} else if e.Args[i] == "max_ttl" {
-						p.MaxTTL = int(ttl)
-					} else {
-						x.problem(e, "(%s) unknown unicast_peer option %s", name, e.Args[i])
-						break
-					}
-				}
-				v.UnicastPeers = append(v.UnicastPeers, p)
 			}
 		case "unicast_ttl":
 			x.uint(&v.UnicastTTL, c, VRRPProcess, 0, 255, false)
@@ -240,41 +135,13 @@ func (x *extractor) instance(n *Node) {
 		case "vmac_xmit_base":
 			v.VMACXmitBase = set(true, pos)
 		case "authentication":
-			for _, a := range c.Children {
-				s, ok := x.arg(a, 1, VRRPProcess)
-				if !ok {
-					continue
-				}
-				switch a.Keyword {
-				case "auth_type":
-					if s != "AH" && s != "PASS" {
-						x.problem(a, "(%s) unknown authentication type '%s'", name, s)
-						continue
-					}
-					v.Auth.Type = set(s, a.Line.Pos)
-				case "auth_pass":
-					if len(s) > 8 {
-						x.problem(a, "Truncating auth_pass to 8 characters")
-						s = s[:8]
-					}
-					v.Auth.Pass = set(s, a.Line.Pos)
-				}
-			}
+			b.authentication(c)
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_deleted", "notify", "notify_master_rx_lower_pri":
 			x.notify(c, &v.Notify, block)
 		case "smtp_alert":
 			x.flag(&v.SMTPAlert, c)
 		case "lvs_sync_daemon_interface":
-			x.problem(c, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated. Please use global lvs_sync_daemon", name)
-			s, ok := x.arg(c, 1, VRRPProcess)
-			if !ok {
-				continue
-			}
-			if x.f.Global.SyncDaemon != nil {
-				x.problem(c, "(%s) lvs_sync_daemon_interface has already been specified as %s - ignoring", name, x.f.Global.SyncDaemon.Interface)
-				continue
-			}
-			x.f.Global.SyncDaemon = &SyncDaemon{Pos: pos, Interface: s, Instance: name}
+			b.syncDaemonInterface(c)
 		case "garp_master_delay":
 			x.seconds(&v.GARPMasterDelay, c, VRRPProcess, 0)
 		case "garp_master_repeat":
@@ -288,6 +155,200 @@ func (x *extractor) instance(n *Node) {
 		}
 	}
 	x.f.Instances = append(x.f.Instances, v)
+}
+
+// setFamily fixes the instance's family at its first address, and
+// refuses an address of the other family.
+func (b *instanceBlock) setFamily(c *Node, a netip.Addr, what string) bool {
+	f := "inet"
+	if a.Is6() {
+		f = "inet6"
+	}
+	if b.family == "" {
+		b.family = f
+		return true
+	}
+	if b.family != f {
+		b.x.problem(c, "(%s) %s %s MUST be of the instance's family - skipping", b.v.Name, what, a)
+		return false
+	}
+	return true
+}
+
+func (b *instanceBlock) state(c *Node) {
+	x, v, name, pos := b.x, b.v, b.v.Name, c.Line.Pos
+	s, ok := x.arg(c, 1, VRRPProcess)
+	if !ok {
+		return
+	}
+	switch {
+	case s == "MASTER":
+		v.State = set("MASTER", pos)
+	case s == "BACKUP" && v.State.Value == "MASTER":
+		x.problem(c, "(%s) state previously set as MASTER - ignoring BACKUP", name)
+	case s == "BACKUP":
+		v.State = set("BACKUP", pos)
+	default:
+		x.problem(c, "(%s) unknown state '%s', defaulting to BACKUP", name, s)
+		v.State = set("BACKUP", pos)
+	}
+}
+
+func (b *instanceBlock) iface(c *Node) {
+	s, ok := b.x.arg(c, 1, VRRPProcess)
+	if !ok {
+		return
+	}
+	if len(s) >= 16 {
+		b.x.problem(c, "Interface name '%s' too long - ignoring", s)
+		return
+	}
+	b.v.Interface = set(s, c.Line.Pos)
+}
+
+func (b *instanceBlock) tracks(c *Node) {
+	x, v, name := b.x, b.v, b.v.Name
+	for _, e := range c.Children {
+		switch c.Keyword {
+		case "track_interface":
+			v.TrackInterfaces = x.track(name, c.Keyword, e, v.TrackInterfaces)
+		case "track_script":
+			v.TrackScripts = x.track(name, c.Keyword, e, v.TrackScripts)
+		case "track_process":
+			v.TrackProcesses = x.track(name, c.Keyword, e, v.TrackProcesses)
+		}
+	}
+}
+
+func (b *instanceBlock) version(c *Node) {
+	x, v, name := b.x, b.v, b.v.Name
+	s, ok := x.arg(c, 1, VRRPProcess)
+	if !ok {
+		return
+	}
+	ver, err := readInt(s, 2, 3, true)
+	if err != nil && !isWarning(err) {
+		x.problem(c, "(%s): Version must be either 2 or 3", name)
+		return
+	}
+	if (v.Version.Set && v.Version.Value != int(ver)) || (ver == 2 && b.family == "inet6") {
+		x.problem(c, "(%s) vrrp_version %d conflicts with configured or deduced version; ignoring.", name, ver)
+		return
+	}
+	v.Version = set(int(ver), c.Line.Pos)
+}
+
+// addresses reads virtual_ipaddress or virtual_ipaddress_excluded.
+func (b *instanceBlock) addresses(c *Node) {
+	for _, e := range c.Children {
+		vip, ok := b.x.vip(e)
+		if !ok {
+			continue
+		}
+		if c.Keyword == "virtual_ipaddress" {
+			if !b.setFamily(e, vip.Prefix.Addr(), "address") {
+				continue
+			}
+			b.v.VIPs = append(b.v.VIPs, vip)
+		} else {
+			b.v.ExcludedVIPs = append(b.v.ExcludedVIPs, vip)
+		}
+	}
+}
+
+// srcIP reads unicast_src_ip or mcast_src_ip.
+func (b *instanceBlock) srcIP(c *Node) {
+	x, v := b.x, b.v
+	s, ok := x.arg(c, 1, VRRPProcess)
+	if !ok {
+		return
+	}
+	a, ok := parseAddr(s)
+	if !ok {
+		x.problem(c, "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", v.Name, s)
+		return
+	}
+	if !b.setFamily(c, a, "src address") {
+		return
+	}
+	if c.Keyword == "unicast_src_ip" {
+		v.UnicastSrcIP = set(a, c.Line.Pos)
+	} else {
+		v.McastSrcIP = set(a, c.Line.Pos)
+	}
+}
+
+// peer reads a unicast_peer entry: an address, then min_ttl and max_ttl.
+func (b *instanceBlock) peer(e *Node) (Peer, bool) {
+	x, name := b.x, b.v.Name
+	a, ok := parseAddr(strings.SplitN(strings.SplitN(e.Keyword, "-", 2)[0], "/", 2)[0])
+	if !ok {
+		x.problem(e, "Configuration error: VRRP instance[%s] malformed unicast peer address[%s]. Skipping...", name, e.Keyword)
+		return Peer{}, false
+	}
+	if !b.setFamily(e, a, "unicast peer address") {
+		return Peer{}, false
+	}
+	p := Peer{Addr: a, MinTTL: 0, MaxTTL: 255, Pos: e.Line.Pos}
+	for i := 0; i < len(e.Args); i += 2 {
+		if i+1 >= len(e.Args) {
+			x.problem(e, "(%s) %s is missing a value", name, e.Args[i])
+			break
+		}
+		ttl, err := readUnsigned(e.Args[i+1], 0, 255, false)
+		if err != nil {
+			continue
+		}
+		if e.Args[i] == "min_ttl" {
+			p.MinTTL = int(ttl)
+		} else if e.Args[i] == "max_ttl" {
+			p.MaxTTL = int(ttl)
+		} else {
+			x.problem(e, "(%s) unknown unicast_peer option %s", name, e.Args[i])
+			break
+		}
+	}
+	return p, true
+}
+
+func (b *instanceBlock) authentication(c *Node) {
+	x, v, name := b.x, b.v, b.v.Name
+	for _, a := range c.Children {
+		s, ok := x.arg(a, 1, VRRPProcess)
+		if !ok {
+			continue
+		}
+		switch a.Keyword {
+		case "auth_type":
+			if s != "AH" && s != "PASS" {
+				x.problem(a, "(%s) unknown authentication type '%s'", name, s)
+				continue
+			}
+			v.Auth.Type = set(s, a.Line.Pos)
+		case "auth_pass":
+			if len(s) > 8 {
+				x.problem(a, "Truncating auth_pass to 8 characters")
+				s = s[:8]
+			}
+			v.Auth.Pass = set(s, a.Line.Pos)
+		}
+	}
+}
+
+// syncDaemonInterface is the deprecated lvs_sync_daemon_interface of an
+// instance: the global lvs_sync_daemon, unless that is set already.
+func (b *instanceBlock) syncDaemonInterface(c *Node) {
+	x, name := b.x, b.v.Name
+	x.problem(c, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated. Please use global lvs_sync_daemon", name)
+	s, ok := x.arg(c, 1, VRRPProcess)
+	if !ok {
+		return
+	}
+	if x.f.Global.SyncDaemon != nil {
+		x.problem(c, "(%s) lvs_sync_daemon_interface has already been specified as %s - ignoring", name, x.f.Global.SyncDaemon.Interface)
+		return
+	}
+	x.f.Global.SyncDaemon = &SyncDaemon{Pos: c.Line.Pos, Interface: s, Instance: name}
 }
 
 // vip reads a virtual_ipaddress entry (alloc_ipaddress).
