@@ -169,33 +169,13 @@ func (x *extractor) virtualServer(n *Node) {
 		pos := c.Line.Pos
 		switch c.Keyword {
 		case "ip_family":
-			s, ok := x.arg(c, 1, CheckerProcess)
-			if !ok {
-				continue
-			}
-			if s != "inet" && s != "inet6" {
-				x.problem(c, "unknown address family %s", s)
-				continue
-			}
-			if vs.Family.Set && vs.Family.Value != s {
-				x.problem(c, "Virtual server specified family %s conflicts with server family", s)
-				continue
-			}
-			vs.Family = set(s, pos)
+			x.vsFamily(&vs, c)
 		case "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop":
 			x.timing(&vs.Timing, c)
 		case "inhibit_on_failure":
 			vs.Inhibit = set(true, pos)
 		case "lb_algo", "lvs_sched":
-			s, ok := x.arg(c, 1, CheckerProcess)
-			if !ok {
-				continue
-			}
-			if !isScheduler(s) {
-				x.problem(c, "Invalid lvs_scheduler '%s' - ignoring", s)
-				continue
-			}
-			vs.Scheduler = set(s, pos)
+			x.vsScheduler(&vs, c)
 		case "ops":
 			vs.OPS = set(true, pos)
 		case "hashed", "flag-1", "flag-2", "flag-3":
@@ -208,35 +188,10 @@ func (x *extractor) virtualServer(n *Node) {
 			vs.SchedFlags = append(vs.SchedFlags, c.Keyword)
 		case "lb_kind", "lvs_method":
 			x.method(c, &vs.Method, &vs.Tunnel)
-		case "persistence_timeout":
-			if len(c.Args) == 0 {
-				vs.Persistence = set(360*time.Second, pos)
-				continue
-			}
-			var p Setting[int]
-			if x.uint(&p, c, CheckerProcess, 1, 2678400, false) {
-				vs.Persistence = set(time.Duration(p.Value)*time.Second, pos)
-			}
-		case "persistence_granularity":
-			s, ok := x.arg(c, 1, CheckerProcess)
-			if !ok {
-				continue
-			}
-			vs.Granularity = set(s, pos)
-			if !vs.Persistence.Set || vs.Persistence.Value == 0 {
-				vs.Persistence = Setting[time.Duration]{Value: 360 * time.Second, Pos: pos, Set: true, Default: "persistence_granularity turns persistence on"}
-			}
+		case "persistence_timeout", "persistence_granularity":
+			x.persistence(&vs, c)
 		case "protocol":
-			s, ok := x.arg(c, 1, CheckerProcess)
-			if !ok {
-				continue
-			}
-			switch u := strings.ToUpper(s); u {
-			case "TCP", "UDP", "SCTP":
-				vs.Protocol = set(u, pos)
-			default:
-				x.problem(c, "Unknown protocol %s - ignoring", s)
-			}
+			x.vsProtocol(&vs, c)
 		case "ha_suspend":
 			vs.HASuspend = set(true, pos)
 		case "virtualhost":
@@ -259,34 +214,8 @@ func (x *extractor) virtualServer(n *Node) {
 			x.uint(&vs.Hysteresis, c, CheckerProcess, 0, math.MaxUint32, true)
 		case "weight":
 			x.uint(&vs.Weight, c, CheckerProcess, 1, math.MaxInt32, true)
-		case "sorry_server":
-			ip, ok := x.arg(c, 1, CheckerProcess)
-			if !ok {
-				continue
-			}
-			port := ""
-			if len(c.Args) > 1 {
-				port = c.Args[1]
-			}
-			ap, ok := parseSockaddr(ip, port)
-			if !ok {
-				x.problem(c, "Invalid sorry server IP address %s - skipping", ip)
-				continue
-			}
-			vs.SorryServer = &SorryServer{Addr: ap, Pos: pos}
-		case "sorry_server_inhibit":
-			if vs.SorryServer == nil {
-				x.problem(c, "Ignoring sorry_server inhibit used before or without sorry_server")
-				continue
-			}
-			vs.SorryServer.Inhibit = set(true, pos)
-		case "sorry_server_lvs_method":
-			if vs.SorryServer == nil {
-				x.problem(c, "sorry_server forwarding used without sorry_server")
-				continue
-			}
-			var t Tunnel
-			x.method(c, &vs.SorryServer.Method, &t)
+		case "sorry_server", "sorry_server_inhibit", "sorry_server_lvs_method":
+			x.sorryServer(&vs, c)
 		case "real_server":
 			if c.Skipped {
 				continue
@@ -297,6 +226,112 @@ func (x *extractor) virtualServer(n *Node) {
 		}
 	}
 	x.f.VirtualServers = append(x.f.VirtualServers, vs)
+}
+
+// vsFamily reads ip_family, which must agree with the address.
+func (x *extractor) vsFamily(vs *VirtualServer, c *Node) {
+	pos := c.Line.Pos
+	s, ok := x.arg(c, 1, CheckerProcess)
+	if !ok {
+		return
+	}
+	if s != "inet" && s != "inet6" {
+		x.problem(c, "unknown address family %s", s)
+		return
+	}
+	if vs.Family.Set && vs.Family.Value != s {
+		x.problem(c, "Virtual server specified family %s conflicts with server family", s)
+		return
+	}
+	vs.Family = set(s, pos)
+}
+
+func (x *extractor) vsScheduler(vs *VirtualServer, c *Node) {
+	pos := c.Line.Pos
+	s, ok := x.arg(c, 1, CheckerProcess)
+	if !ok {
+		return
+	}
+	if !isScheduler(s) {
+		x.problem(c, "Invalid lvs_scheduler '%s' - ignoring", s)
+		return
+	}
+	vs.Scheduler = set(s, pos)
+}
+
+// persistence reads persistence_timeout (360s without a value) and
+// persistence_granularity, which turns persistence on.
+func (x *extractor) persistence(vs *VirtualServer, c *Node) {
+	pos := c.Line.Pos
+	switch c.Keyword {
+	case "persistence_timeout":
+		if len(c.Args) == 0 {
+			vs.Persistence = set(360*time.Second, pos)
+			return
+		}
+		var p Setting[int]
+		if x.uint(&p, c, CheckerProcess, 1, 2678400, false) {
+			vs.Persistence = set(time.Duration(p.Value)*time.Second, pos)
+		}
+	case "persistence_granularity":
+		s, ok := x.arg(c, 1, CheckerProcess)
+		if !ok {
+			return
+		}
+		vs.Granularity = set(s, pos)
+		if !vs.Persistence.Set || vs.Persistence.Value == 0 {
+			vs.Persistence = Setting[time.Duration]{Value: 360 * time.Second, Pos: pos, Set: true, Default: "persistence_granularity turns persistence on"}
+		}
+	}
+}
+
+func (x *extractor) vsProtocol(vs *VirtualServer, c *Node) {
+	pos := c.Line.Pos
+	s, ok := x.arg(c, 1, CheckerProcess)
+	if !ok {
+		return
+	}
+	switch u := strings.ToUpper(s); u {
+	case "TCP", "UDP", "SCTP":
+		vs.Protocol = set(u, pos)
+	default:
+		x.problem(c, "Unknown protocol %s - ignoring", s)
+	}
+}
+
+// sorryServer reads sorry_server and the keywords that refine it.
+func (x *extractor) sorryServer(vs *VirtualServer, c *Node) {
+	pos := c.Line.Pos
+	switch c.Keyword {
+	case "sorry_server":
+		ip, ok := x.arg(c, 1, CheckerProcess)
+		if !ok {
+			return
+		}
+		port := ""
+		if len(c.Args) > 1 {
+			port = c.Args[1]
+		}
+		ap, ok := parseSockaddr(ip, port)
+		if !ok {
+			x.problem(c, "Invalid sorry server IP address %s - skipping", ip)
+			return
+		}
+		vs.SorryServer = &SorryServer{Addr: ap, Pos: pos}
+	case "sorry_server_inhibit":
+		if vs.SorryServer == nil {
+			x.problem(c, "Ignoring sorry_server inhibit used before or without sorry_server")
+			return
+		}
+		vs.SorryServer.Inhibit = set(true, pos)
+	case "sorry_server_lvs_method":
+		if vs.SorryServer == nil {
+			x.problem(c, "sorry_server forwarding used without sorry_server")
+			return
+		}
+		var t Tunnel
+		x.method(c, &vs.SorryServer.Method, &t)
+	}
 }
 
 // timing reads a virtual or real server's timing keyword (vs_*_handler,
