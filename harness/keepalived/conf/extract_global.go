@@ -78,6 +78,59 @@ func (x *extractor) globalDef(n *Node) {
 		g.StartupScript = x.command(n, "global_defs", true)
 	case "shutdown_script":
 		g.ShutdownScript = x.command(n, "global_defs", true)
+	case "lvs_flush":
+		g.LVSFlush = set(true, pos)
+	case "lvs_flush_on_stop", "lvs_flush_onstop":
+		g.LVSFlushOnStop = set(true, pos)
+	case "enable_dbus", "dbus_service_name":
+		x.recordCommand(n, "global_defs")
+		if n.Keyword == "enable_dbus" {
+			g.DBus = set(true, pos)
+		}
+	case "enable_snmp_vrrp", "enable_snmp_keepalived":
+		x.recordCommand(n, "global_defs")
+		g.SNMPVRRP = set(true, pos)
+	case "enable_snmp_checker":
+		x.recordCommand(n, "global_defs")
+		g.SNMPChecker = set(true, pos)
+	case "enable_snmp_rfc":
+		x.recordCommand(n, "global_defs")
+		g.SNMPRFCv2 = set(true, pos)
+		g.SNMPRFCv3 = set(true, pos)
+	case "enable_snmp_rfcv2":
+		x.recordCommand(n, "global_defs")
+		g.SNMPRFCv2 = set(true, pos)
+	case "enable_snmp_rfcv3":
+		x.recordCommand(n, "global_defs")
+		g.SNMPRFCv3 = set(true, pos)
+	case "snmp_socket", "enable_traps", "reload_file", "reload_time_file", "tmp_config_directory", "process_names", "process_name",
+		"vrrp_process_name", "checker_process_name", "lvs_process_name", "bfd_process_name", "data_use_instance", "reload_check_config":
+		x.recordCommand(n, "global_defs")
+	case "config_save_dir":
+		x.recordCommand(n, "global_defs")
+		word(&g.ConfigSaveDir, n)
+	case "default_interface":
+		word(&g.DefaultIface, n)
+	case "dynamic_interfaces":
+		g.DynamicIfaces = set(true, pos)
+	case "max_auto_priority":
+		if len(n.Args) == 0 {
+			g.MaxAutoPriority = set(-1, pos)
+			return
+		}
+		x.uint(&g.MaxAutoPriority, n, p, 0, 99, true)
+	default:
+		x.globalVRRPDef(n)
+	}
+}
+
+// globalVRRPDef reads the global_defs keywords of the VRRP process's
+// defaults (vrrp_*).
+func (x *extractor) globalVRRPDef(n *Node) {
+	g := &x.f.Global
+	p := ParentProcess
+	pos := n.Line.Pos
+	switch n.Keyword {
 	case "vrrp_strict":
 		g.VRRPStrict = set(true, pos)
 	case "vrrp_version":
@@ -130,47 +183,6 @@ func (x *extractor) globalDef(n *Node) {
 		} else {
 			g.McastGroup6 = set(a, pos)
 		}
-	case "lvs_flush":
-		g.LVSFlush = set(true, pos)
-	case "lvs_flush_on_stop", "lvs_flush_onstop":
-		g.LVSFlushOnStop = set(true, pos)
-	case "enable_dbus", "dbus_service_name":
-		x.recordCommand(n, "global_defs")
-		if n.Keyword == "enable_dbus" {
-			g.DBus = set(true, pos)
-		}
-	case "enable_snmp_vrrp", "enable_snmp_keepalived":
-		x.recordCommand(n, "global_defs")
-		g.SNMPVRRP = set(true, pos)
-	case "enable_snmp_checker":
-		x.recordCommand(n, "global_defs")
-		g.SNMPChecker = set(true, pos)
-	case "enable_snmp_rfc":
-		x.recordCommand(n, "global_defs")
-		g.SNMPRFCv2 = set(true, pos)
-		g.SNMPRFCv3 = set(true, pos)
-	case "enable_snmp_rfcv2":
-		x.recordCommand(n, "global_defs")
-		g.SNMPRFCv2 = set(true, pos)
-	case "enable_snmp_rfcv3":
-		x.recordCommand(n, "global_defs")
-		g.SNMPRFCv3 = set(true, pos)
-	case "snmp_socket", "enable_traps", "reload_file", "reload_time_file", "tmp_config_directory", "process_names", "process_name",
-		"vrrp_process_name", "checker_process_name", "lvs_process_name", "bfd_process_name", "data_use_instance", "reload_check_config":
-		x.recordCommand(n, "global_defs")
-	case "config_save_dir":
-		x.recordCommand(n, "global_defs")
-		word(&g.ConfigSaveDir, n)
-	case "default_interface":
-		word(&g.DefaultIface, n)
-	case "dynamic_interfaces":
-		g.DynamicIfaces = set(true, pos)
-	case "max_auto_priority":
-		if len(n.Args) == 0 {
-			g.MaxAutoPriority = set(-1, pos)
-			return
-		}
-		x.uint(&g.MaxAutoPriority, n, p, 0, 99, true)
 	}
 }
 
