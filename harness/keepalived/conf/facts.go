@@ -430,181 +430,209 @@ func parseVRRPDump(w *factWriter, text string) error {
 	return sc.Err()
 }
 
+// checkDump is the state of reading a checker process's dump: the
+// section and the virtual server, real server and checker being read.
+type checkDump struct {
+	w                                    *factWriter
+	section, vs, proto, rs, sub, checker string
+	inVS                                 bool
+	n                                    map[string]int    // checkers per real server
+	rsOf                                 map[string]string // checker header -> the prefix of its real server
+	vsLines                              []string
+	vsHeader                             func(string) string
+}
+
 func parseCheckDump(w *factWriter, text string) error {
-	section := ""
-	var vs, proto, rs, sub, checker string
-	inVS := false
-	n := map[string]int{}       // checkers per real server
-	rsOf := map[string]string{} // checker header -> the prefix of its real server
+	d := &checkDump{w: w, n: map[string]int{}, rsOf: map[string]string{}}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	var vsLines []string
-	flushVS := func() {
-		for _, l := range vsLines {
-			w.add("vs %s %s", vs, strings.ReplaceAll(l, "{proto}", proto))
-		}
-		vsLines = nil
-	}
-	var vsHeader func(string) string
 	for sc.Scan() {
 		l := sc.Text()
 		if strings.HasPrefix(strings.TrimSpace(l), "------<") {
-			name := strings.Trim(strings.TrimSpace(l), "-<> ")
-			switch {
-			case !strings.HasPrefix(l, "------<"):
-				// A block within a section: a virtual server, its real
-				// server, a group.
-				switch name {
-				case "Virtual server":
-					flushVS()
-					vs, proto, rs, sub, inVS = "", "", "", "", true
-				case "Real server":
-					rs, sub = "pending", ""
-				default:
-					flushVS()
-					vs, rs, sub, inVS = "", "", "", false
-				}
-			default:
-				flushVS()
-				section, inVS = name, false
-			}
+			d.header(l)
 			continue
 		}
 		indent, key, value := dumpLine(l)
-		switch section {
+		var err error
+		switch d.section {
 		case "Global definitions":
 			if key == "Router ID" && value != "[unknown]" {
 				w.add("router_id = %s", value)
 			}
 		case "LVS Topology":
-			switch {
-			case !inVS:
-			case indent == 1 && key == "VS VIP":
-				// "VS VIP = A, VPORT = P"
-				f := strings.Split(value, ", VPORT = ")
-				if len(f) != 2 {
-					return fmt.Errorf("virtual server %q", l)
-				}
-				vsHeader = func(proto string) string { return fmt.Sprintf("[%s]:%s:%s", f[0], proto, f[1]) }
-				vs = "?"
-			case indent == 1 && key == "VS FWMARK":
-				vs = "FWM " + value
-				vsHeader = nil
-			case indent == 1 && key == "VS GROUP":
-				vs = value
-				vsHeader = nil
-			case indent == 3 && key == "RIP":
-				// "RIP = A, RPORT = P, WEIGHT = W EFF WEIGHT = E"
-				if vs == "?" {
-					vs = vsHeader(proto)
-				}
-				flushVS()
-				var a, port, weight string
-				for _, part := range strings.Split(key+" = "+value, ", ") {
-					kv := strings.SplitN(part, " = ", 2)
-					if len(kv) != 2 {
-						continue
-					}
-					switch kv[0] {
-					case "RIP":
-						a = kv[1]
-					case "RPORT":
-						port = kv[1]
-					case "WEIGHT":
-						weight = strings.Fields(kv[1])[0]
-					}
-				}
-				rs = fmt.Sprintf("vs %s rs [%s]:%s:%s", vs, a, proto, port)
-				rsOf[fmt.Sprintf("%s -> [%s]:%s:%s", vs, a, proto, port)] = rs
-				w.add("%s weight = %s", rs, weight)
-			case indent == 3 && rs != "" && rs != "pending":
-				switch {
-				case key == "forwarding method":
-					w.add("%s method = %s", rs, strings.Fields(strings.SplitN(value, ",", 2)[0])[0])
-				case strings.HasPrefix(key, "Inhibit on failure is"):
-					w.add("%s inhibit_on_failure = %v", rs, strings.HasSuffix(key, "ON"))
-				}
-			case indent == 3:
-				switch {
-				case key == "protocol":
-					proto = strings.ToLower(value)
-					vsLines = append(vsLines, "protocol = "+proto)
-				case key == "lvs_sched":
-					vsLines = append(vsLines, "scheduler = "+value)
-				case key == "default forwarding method":
-					vsLines = append(vsLines, "method = "+strings.Fields(strings.SplitN(value, ",", 2)[0])[0])
-				case key == "persistence timeout":
-					vsLines = append(vsLines, "persistence = "+value)
-				case key == "quorum":
-					vsLines = append(vsLines, "quorum = "+strings.ReplaceAll(value, ",", ""))
-				case key == "delay_loop":
-					vsLines = append(vsLines, "delay_loop = "+seconds(value))
-				case key == "connection timeout":
-					vsLines = append(vsLines, "connect_timeout = "+seconds(value))
-				case strings.HasPrefix(key, "Inhibit on failure is"):
-					vsLines = append(vsLines, fmt.Sprintf("inhibit_on_failure = %v", strings.HasSuffix(key, "ON")))
-				case key == "Using HA suspend":
-					vsLines = append(vsLines, "ha_suspend")
-				case key == "sorry server":
-					sub = value
-				}
-			case indent == 5 && sub != "" && rs == "":
-				switch {
-				case key == "forwarding method":
-					sub += " method " + strings.Fields(strings.SplitN(value, ",", 2)[0])[0]
-				case strings.HasPrefix(key, "Inhibit on failure is"):
-					vsLines = append(vsLines, fmt.Sprintf("sorry_server = %s inhibit %v", strings.ReplaceAll(sub, "(duplicates rs) ", ""), strings.HasSuffix(key, "ON")))
-					sub = ""
-				}
-			}
+			err = d.topology(l, indent, key, value)
 		case "Health checkers":
-			switch {
-			case indent == 1 && strings.Contains(key, " -> "):
-				prefix, ok := rsOf[key]
-				if !ok {
-					return fmt.Errorf("checker of an unknown real server %q", key)
-				}
-				n[prefix]++
-				checker = fmt.Sprintf("%s check %d", prefix, n[prefix])
-				sub = ""
-			case checker == "":
-			case indent == 3:
-				sub = key
-				switch key {
-				case "Delay loop":
-					w.add("%s delay_loop = %s", checker, micros(usec(value)))
-				case "Warmup":
-					w.add("%s warmup = %s", checker, micros(usec(value)))
-				case "Retries":
-					w.add("%s retry = %s", checker, value)
-				case "Delay before retry":
-					w.add("%s delay_before_retry = %s", checker, micros(usec(value)))
-				case "Keepalive method":
-					w.add("%s kind = %s", checker, strings.SplitN(value, ",", 2)[0])
-				case "Checked url":
-					sub = "url " + value
-				}
-			case indent == 5 && sub == "Connection":
-				switch key {
-				case "Dest":
-					// inet_sockaddrtopair: "[ADDR]:PORT", brackets for IPv4 too.
-					host, port, ok := strings.Cut(strings.TrimPrefix(value, "["), "]:")
-					a, err := netip.ParseAddr(host)
-					p, perr := strconv.ParseUint(port, 10, 16)
-					if !ok || err != nil || perr != nil {
-						return fmt.Errorf("checker destination %q", l)
-					}
-					w.add("%s dest = %s", checker, netip.AddrPortFrom(a, uint16(p)))
-				case "Timeout":
-					w.add("%s connect_timeout = %s", checker, seconds(value))
-				}
-			case indent == 7 && strings.HasPrefix(sub, "url "):
-				w.add("%s %s codes %s", checker, sub, key)
-			}
+			err = d.checkers(l, indent, key, value)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	flushVS()
+	d.flushVS()
 	return mergeCodes(w, sc.Err())
+}
+
+func (d *checkDump) flushVS() {
+	for _, l := range d.vsLines {
+		d.w.add("vs %s %s", d.vs, strings.ReplaceAll(l, "{proto}", d.proto))
+	}
+	d.vsLines = nil
+}
+
+// header starts a section, or a block within one.
+func (d *checkDump) header(l string) {
+	name := strings.Trim(strings.TrimSpace(l), "-<> ")
+	switch {
+	case !strings.HasPrefix(l, "------<"):
+		// A block within a section: a virtual server, its real
+		// server, a group.
+		switch name {
+		case "Virtual server":
+			d.flushVS()
+			d.vs, d.proto, d.rs, d.sub, d.inVS = "", "", "", "", true
+		case "Real server":
+			d.rs, d.sub = "pending", ""
+		default:
+			d.flushVS()
+			d.vs, d.rs, d.sub, d.inVS = "", "", "", false
+		}
+	default:
+		d.flushVS()
+		d.section, d.inVS = name, false
+	}
+}
+
+// topology reads a line of the LVS Topology section.
+func (d *checkDump) topology(l string, indent int, key, value string) error {
+	switch {
+	case !d.inVS:
+	case indent == 1 && key == "VS VIP":
+		// "VS VIP = A, VPORT = P"
+		f := strings.Split(value, ", VPORT = ")
+		if len(f) != 2 {
+			return fmt.Errorf("virtual server %q", l)
+		}
+		d.vsHeader = func(proto string) string { return fmt.Sprintf("[%s]:%s:%s", f[0], proto, f[1]) }
+		d.vs = "?"
+	case indent == 1 && key == "VS FWMARK":
+		d.vs = "FWM " + value
+		d.vsHeader = nil
+	case indent == 1 && key == "VS GROUP":
+		d.vs = value
+		d.vsHeader = nil
+	case indent == 3 && key == "RIP":
+		// "RIP = A, RPORT = P, WEIGHT = W EFF WEIGHT = E"
+		if d.vs == "?" {
+			d.vs = d.vsHeader(d.proto)
+		}
+		d.flushVS()
+		var a, port, weight string
+		for _, part := range strings.Split(key+" = "+value, ", ") {
+			kv := strings.SplitN(part, " = ", 2)
+			if len(kv) != 2 {
+				continue
+			}
+			switch kv[0] {
+			case "RIP":
+				a = kv[1]
+			case "RPORT":
+				port = kv[1]
+			case "WEIGHT":
+				weight = strings.Fields(kv[1])[0]
+			}
+		}
+		d.rs = fmt.Sprintf("vs %s rs [%s]:%s:%s", d.vs, a, d.proto, port)
+		d.rsOf[fmt.Sprintf("%s -> [%s]:%s:%s", d.vs, a, d.proto, port)] = d.rs
+		d.w.add("%s weight = %s", d.rs, weight)
+	case indent == 3 && d.rs != "" && d.rs != "pending":
+		switch {
+		case key == "forwarding method":
+			d.w.add("%s method = %s", d.rs, strings.Fields(strings.SplitN(value, ",", 2)[0])[0])
+		case strings.HasPrefix(key, "Inhibit on failure is"):
+			d.w.add("%s inhibit_on_failure = %v", d.rs, strings.HasSuffix(key, "ON"))
+		}
+	case indent == 3:
+		switch {
+		case key == "protocol":
+			d.proto = strings.ToLower(value)
+			d.vsLines = append(d.vsLines, "protocol = "+d.proto)
+		case key == "lvs_sched":
+			d.vsLines = append(d.vsLines, "scheduler = "+value)
+		case key == "default forwarding method":
+			d.vsLines = append(d.vsLines, "method = "+strings.Fields(strings.SplitN(value, ",", 2)[0])[0])
+		case key == "persistence timeout":
+			d.vsLines = append(d.vsLines, "persistence = "+value)
+		case key == "quorum":
+			d.vsLines = append(d.vsLines, "quorum = "+strings.ReplaceAll(value, ",", ""))
+		case key == "delay_loop":
+			d.vsLines = append(d.vsLines, "delay_loop = "+seconds(value))
+		case key == "connection timeout":
+			d.vsLines = append(d.vsLines, "connect_timeout = "+seconds(value))
+		case strings.HasPrefix(key, "Inhibit on failure is"):
+			d.vsLines = append(d.vsLines, fmt.Sprintf("inhibit_on_failure = %v", strings.HasSuffix(key, "ON")))
+		case key == "Using HA suspend":
+			d.vsLines = append(d.vsLines, "ha_suspend")
+		case key == "sorry server":
+			d.sub = value
+		}
+	case indent == 5 && d.sub != "" && d.rs == "":
+		switch {
+		case key == "forwarding method":
+			d.sub += " method " + strings.Fields(strings.SplitN(value, ",", 2)[0])[0]
+		case strings.HasPrefix(key, "Inhibit on failure is"):
+			d.vsLines = append(d.vsLines, fmt.Sprintf("sorry_server = %s inhibit %v", strings.ReplaceAll(d.sub, "(duplicates rs) ", ""), strings.HasSuffix(key, "ON")))
+			d.sub = ""
+		}
+	}
+	return nil
+}
+
+// checkers reads a line of the Health checkers section.
+func (d *checkDump) checkers(l string, indent int, key, value string) error {
+	switch {
+	case indent == 1 && strings.Contains(key, " -> "):
+		prefix, ok := d.rsOf[key]
+		if !ok {
+			return fmt.Errorf("checker of an unknown real server %q", key)
+		}
+		d.n[prefix]++
+		d.checker = fmt.Sprintf("%s check %d", prefix, d.n[prefix])
+		d.sub = ""
+	case d.checker == "":
+	case indent == 3:
+		d.sub = key
+		switch key {
+		case "Delay loop":
+			d.w.add("%s delay_loop = %s", d.checker, micros(usec(value)))
+		case "Warmup":
+			d.w.add("%s warmup = %s", d.checker, micros(usec(value)))
+		case "Retries":
+			d.w.add("%s retry = %s", d.checker, value)
+		case "Delay before retry":
+			d.w.add("%s delay_before_retry = %s", d.checker, micros(usec(value)))
+		case "Keepalive method":
+			d.w.add("%s kind = %s", d.checker, strings.SplitN(value, ",", 2)[0])
+		case "Checked url":
+			d.sub = "url " + value
+		}
+	case indent == 5 && d.sub == "Connection":
+		switch key {
+		case "Dest":
+			// inet_sockaddrtopair: "[ADDR]:PORT", brackets for IPv4 too.
+			host, port, ok := strings.Cut(strings.TrimPrefix(value, "["), "]:")
+			a, err := netip.ParseAddr(host)
+			p, perr := strconv.ParseUint(port, 10, 16)
+			if !ok || err != nil || perr != nil {
+				return fmt.Errorf("checker destination %q", l)
+			}
+			d.w.add("%s dest = %s", d.checker, netip.AddrPortFrom(a, uint16(p)))
+		case "Timeout":
+			d.w.add("%s connect_timeout = %s", d.checker, seconds(value))
+		}
+	case indent == 7 && strings.HasPrefix(d.sub, "url "):
+		d.w.add("%s %s codes %s", d.checker, d.sub, key)
+	}
+	return nil
 }
 
 // mergeCodes joins a URL's status code lines into one fact.
