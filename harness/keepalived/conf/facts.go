@@ -323,7 +323,6 @@ func dumpLine(l string) (indent int, key, value string) {
 func parseVRRPDump(w *factWriter, text string) error {
 	section := ""
 	inst, list := "", ""
-	var version int
 	var group string
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -356,37 +355,8 @@ func parseVRRPDump(w *factWriter, text string) error {
 			p := "instance " + inst
 			if indent == 3 {
 				list = ""
-				switch key {
-				case "Interface":
-					w.add("%s interface = %s", p, strings.SplitN(value, ",", 2)[0])
-				case "Virtual Router ID":
-					w.add("%s vrid = %s", p, value)
-				case "Priority":
-					w.add("%s priority = %s", p, value)
-				case "VRRP Version":
-					version, _ = strconv.Atoi(value)
-					w.add("%s version = %s", p, value)
-				case "Advert interval":
-					f := strings.Fields(value)
-					if len(f) != 2 {
-						return fmt.Errorf("advert interval %q", value)
-					}
-					n, _ := strconv.Atoi(f[0])
-					d := time.Duration(n) * time.Second
-					if f[1] == "milli-sec" {
-						d = time.Duration(n) * time.Millisecond
-					}
-					w.add("%s advert_int = %s", p, d)
-				case "Preempt":
-					w.add("%s preempt = %v", p, value == "enabled")
-				case "Preempt delay":
-					secs, _ := strconv.ParseFloat(strings.TrimSuffix(value, " secs"), 64)
-					w.add("%s preempt_delay = %s", p, time.Duration(secs*float64(time.Second)))
-				case "Using src_ip":
-					if strings.HasSuffix(value, " (from configuration)") {
-						w.add("%s src_ip = %s", p, strings.Fields(value)[0])
-					}
-				case "Virtual IP (" + strings.TrimSuffix(strings.TrimPrefix(key, "Virtual IP ("), ")") + ")":
+				if err := instanceFact(w, p, key, value); err != nil {
+					return err
 				}
 				switch {
 				case strings.HasPrefix(key, "Virtual IP ("):
@@ -401,32 +371,10 @@ func parseVRRPDump(w *factWriter, text string) error {
 				continue
 			}
 			if indent == 5 {
-				f := strings.Fields(key + " " + value)
-				switch list {
-				case "vip":
-					dev := ""
-					for i := 0; i+1 < len(f); i++ {
-						if f[i] == "dev" {
-							dev = f[i+1]
-						}
-					}
-					pfx, err := netip.ParsePrefix(f[0])
-					if err != nil {
-						// A full-length prefix is dumped without it.
-						a, aerr := netip.ParseAddr(f[0])
-						if aerr != nil {
-							return fmt.Errorf("VIP %q: %w", l, err)
-						}
-						pfx = netip.PrefixFrom(a, a.BitLen())
-					}
-					w.add("%s vip %s dev %s", p, pfx, dev)
-				case "peer":
-					w.add("%s unicast_peer %s", p, strings.Join(f, " "))
-				case "script":
-					w.add("%s track_script %s", p, strings.Join(f, " "))
+				if err := instanceListFact(w, p, list, l, strings.Fields(key+" "+value)); err != nil {
+					return err
 				}
 			}
-			_ = version
 		case "VRRP Sync groups":
 			if indent == 1 && strings.HasPrefix(key, "VRRP Sync Group") {
 				group = strings.SplitN(value, ",", 2)[0]
@@ -443,6 +391,71 @@ func parseVRRPDump(w *factWriter, text string) error {
 		}
 	}
 	return sc.Err()
+}
+
+// instanceFact adds the fact of a VRRP instance's setting line.
+func instanceFact(w *factWriter, p, key, value string) error {
+	switch key {
+	case "Interface":
+		w.add("%s interface = %s", p, strings.SplitN(value, ",", 2)[0])
+	case "Virtual Router ID":
+		w.add("%s vrid = %s", p, value)
+	case "Priority":
+		w.add("%s priority = %s", p, value)
+	case "VRRP Version":
+		w.add("%s version = %s", p, value)
+	case "Advert interval":
+		f := strings.Fields(value)
+		if len(f) != 2 {
+			return fmt.Errorf("advert interval %q", value)
+		}
+		n, _ := strconv.Atoi(f[0])
+		d := time.Duration(n) * time.Second
+		if f[1] == "milli-sec" {
+			d = time.Duration(n) * time.Millisecond
+		}
+		w.add("%s advert_int = %s", p, d)
+	case "Preempt":
+		w.add("%s preempt = %v", p, value == "enabled")
+	case "Preempt delay":
+		secs, _ := strconv.ParseFloat(strings.TrimSuffix(value, " secs"), 64)
+		w.add("%s preempt_delay = %s", p, time.Duration(secs*float64(time.Second)))
+	case "Using src_ip":
+		if strings.HasSuffix(value, " (from configuration)") {
+			w.add("%s src_ip = %s", p, strings.Fields(value)[0])
+		}
+	case "Virtual IP (" + strings.TrimSuffix(strings.TrimPrefix(key, "Virtual IP ("), ")") + ")":
+	}
+	return nil
+}
+
+// instanceListFact adds the fact of an entry of an instance's list (a
+// VIP, a unicast peer, a tracked script); l is the dump's line.
+func instanceListFact(w *factWriter, p, list, l string, f []string) error {
+	switch list {
+	case "vip":
+		dev := ""
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "dev" {
+				dev = f[i+1]
+			}
+		}
+		pfx, err := netip.ParsePrefix(f[0])
+		if err != nil {
+			// A full-length prefix is dumped without it.
+			a, aerr := netip.ParseAddr(f[0])
+			if aerr != nil {
+				return fmt.Errorf("VIP %q: %w", l, err)
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		w.add("%s vip %s dev %s", p, pfx, dev)
+	case "peer":
+		w.add("%s unicast_peer %s", p, strings.Join(f, " "))
+	case "script":
+		w.add("%s track_script %s", p, strings.Join(f, " "))
+	}
+	return nil
 }
 
 // checkDump is the state of reading a checker process's dump: the
