@@ -175,7 +175,6 @@ func (p *pass) replaceParam(line []byte, maxLen int, multiline **cursor) ([]byte
 	buf := p.scratch[:need]
 	copy(buf, line)
 	buf[len(line)] = 0
-	clen := func() int { return bytes.IndexByte(buf, 0) }
 	used := len(line)
 	found := false
 	mlPtr := *multiline
@@ -183,7 +182,7 @@ func (p *pass) replaceParam(line []byte, maxLen int, multiline **cursor) ([]byte
 	cur := 0
 	steps := 0
 	for {
-		i := bytes.IndexByte(buf[cur:clen()], '$')
+		i := bytes.IndexByte(buf[cur:cstrlen(buf)], '$')
 		if i < 0 {
 			break
 		}
@@ -191,7 +190,7 @@ func (p *pass) replaceParam(line []byte, maxLen int, multiline **cursor) ([]byte
 		if buf[cur+1] == 0 {
 			break
 		}
-		d, paramsEnd := p.findUse(buf[cur+1 : clen()])
+		d, paramsEnd := p.findUse(buf[cur+1 : cstrlen(buf)])
 		if d == nil {
 			cur++
 			continue
@@ -245,35 +244,11 @@ func (p *pass) replaceParam(line []byte, maxLen int, multiline **cursor) ([]byte
 			// keepalived logs "Parameter substitution on line '%s' would
 			// exceed maximum line length" and gives up on the line.
 			p.rd.problem(p.lastPos, fmt.Sprintf("substituting $%s would make the line longer than keepalived's %d bytes: keepalived stops substituting on this line", d.name, maxLen-1))
-			out := append([]byte(nil), buf[:clen()]...)
+			out := append([]byte(nil), buf[:cstrlen(buf)]...)
 			return out, false
 		}
 		if total != replacing {
-			if total < replacing {
-				// lengthening: move the tail right, NUL included
-				end := clen()
-				grow := replacing - total
-				copy(buf[cur+replacing:end+grow+1], buf[cur+total:end+1])
-			} else {
-				// shortening: move left from s to d until s reaches e
-				s := cur + total - replacing
-				dst := cur
-				e := clen()
-				if d.hasParams {
-					e = cur + 1 + paramsEnd + 1
-					if extra > 0 {
-						e++
-					}
-				}
-				for {
-					buf[dst] = buf[s]
-					if s >= e {
-						break
-					}
-					dst++
-					s++
-				}
-			}
+			shiftTail(buf, cur, total, replacing, d.hasParams, paramsEnd, extra)
 			used = used + replacing - total
 		}
 		copy(buf[cur:cur+replacing], d.value[:min(replacing, len(d.value))])
@@ -284,8 +259,42 @@ func (p *pass) replaceParam(line []byte, maxLen int, multiline **cursor) ([]byte
 	if found {
 		*multiline = nextPtr
 	}
-	return append([]byte(nil), buf[:clen()]...), found
+	return append([]byte(nil), buf[:cstrlen(buf)]...), found
 }
+
+// shiftTail moves the rest of the C string in buf after a substitution at
+// cur of total bytes by replacing bytes, the way replace_param moves it
+// (shortening stops at the end of the parameters of a use that has them).
+func shiftTail(buf []byte, cur, total, replacing int, hasParams bool, paramsEnd, extra int) {
+	if total < replacing {
+		// lengthening: move the tail right, NUL included
+		end := cstrlen(buf)
+		grow := replacing - total
+		copy(buf[cur+replacing:end+grow+1], buf[cur+total:end+1])
+	} else {
+		// shortening: move left from s to d until s reaches e
+		s := cur + total - replacing
+		dst := cur
+		e := cstrlen(buf)
+		if hasParams {
+			e = cur + 1 + paramsEnd + 1
+			if extra > 0 {
+				e++
+			}
+		}
+		for {
+			buf[dst] = buf[s]
+			if s >= e {
+				break
+			}
+			dst++
+			s++
+		}
+	}
+}
+
+// cstrlen is the length of the NUL-terminated string in buf.
+func cstrlen(buf []byte) int { return bytes.IndexByte(buf, 0) }
 
 // nextMultiline copies the next line of a multi-line definition being
 // expanded (read_line).
