@@ -18,7 +18,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -42,7 +41,6 @@ type App struct {
 	mu        sync.Mutex
 	listeners map[AppPort]*appListener
 	answer    AppAnswer
-	requests  atomic.Uint64
 }
 
 // AppPort is one port an App listens on.
@@ -164,12 +162,8 @@ func (a *App) SetAnswer(answer AppAnswer) {
 	a.mu.Unlock()
 }
 
-// Requests counts the HTTP requests served.
-func (a *App) Requests() uint64 { return a.requests.Load() }
-
 func (a *App) handler(port uint16) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.requests.Add(1)
 		local := netip.Addr{}
 		if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 			if ap, err := netip.ParseAddrPort(la.String()); err == nil {

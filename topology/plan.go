@@ -102,41 +102,7 @@ func Plan(s *Spec) (*Spec, error) {
 		if len(n.Links) == 0 {
 			bad("%s has no links: attach it to a segment (links: [{segment: back}])", where)
 		}
-		onSeg, devs := map[string]bool{}, map[string]bool{}
-		for _, l := range n.Links {
-			if why := badLinkName(l.Name); why != "" {
-				bad("%s: link name %q %s", where, l.Name, why)
-			}
-			if devs[l.Dev()] {
-				bad("%s has two links named %s: give each its own name", where, l.Dev())
-			}
-			devs[l.Dev()] = true
-			seg, ok := segs[l.Segment]
-			if !ok {
-				bad("%s: link to unknown segment %q: define it under segments", where, l.Segment)
-				continue
-			}
-			if onSeg[l.Segment] {
-				bad("%s is linked to segment %s twice", where, l.Segment)
-			}
-			onSeg[l.Segment] = true
-			if len(n.Name)+1+len(l.Segment) > maxIfName {
-				bad("%s: %q is longer than the kernel's %d-character link name limit: shorten the node or segment name",
-					where, n.Name+"-"+l.Segment, maxIfName)
-			}
-			for _, a := range l.IPv4 {
-				if !a.Is4() || !seg.IPv4.Contains(a) || !isHost(seg.IPv4, a) {
-					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv4)
-				}
-			}
-			for _, a := range l.IPv6 {
-				if !seg.IPv6.IsValid() {
-					bad("%s: address %s given but segment %s has no ipv6 prefix", where, a, seg.Name)
-				} else if !a.Is6() || !seg.IPv6.Contains(a) || !isHost(seg.IPv6, a) {
-					bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv6)
-				}
-			}
-		}
+		devs := checkLinks(n, where, segs, bad)
 		checkRoutes(n, devs, custom, bad)
 		for k, v := range n.Sysctls {
 			if !sysctlRE.MatchString(k) {
@@ -179,6 +145,47 @@ func Plan(s *Spec) (*Spec, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkLinks names what is wrong with a node's links (names, segments,
+// addresses) and returns the names of its links.
+func checkLinks(n *NodeSpec, where string, segs map[string]SegmentSpec, bad func(string, ...any)) map[string]bool {
+	onSeg, devs := map[string]bool{}, map[string]bool{}
+	for _, l := range n.Links {
+		if why := badLinkName(l.Name); why != "" {
+			bad("%s: link name %q %s", where, l.Name, why)
+		}
+		if devs[l.Dev()] {
+			bad("%s has two links named %s: give each its own name", where, l.Dev())
+		}
+		devs[l.Dev()] = true
+		seg, ok := segs[l.Segment]
+		if !ok {
+			bad("%s: link to unknown segment %q: define it under segments", where, l.Segment)
+			continue
+		}
+		if onSeg[l.Segment] {
+			bad("%s is linked to segment %s twice", where, l.Segment)
+		}
+		onSeg[l.Segment] = true
+		if len(n.Name)+1+len(l.Segment) > maxIfName {
+			bad("%s: %q is longer than the kernel's %d-character link name limit: shorten the node or segment name",
+				where, n.Name+"-"+l.Segment, maxIfName)
+		}
+		for _, a := range l.IPv4 {
+			if !a.Is4() || !seg.IPv4.Contains(a) || !isHost(seg.IPv4, a) {
+				bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv4)
+			}
+		}
+		for _, a := range l.IPv6 {
+			if !seg.IPv6.IsValid() {
+				bad("%s: address %s given but segment %s has no ipv6 prefix", where, a, seg.Name)
+			} else if !a.Is6() || !seg.IPv6.Contains(a) || !isHost(seg.IPv6, a) {
+				bad("%s: address %s is not a host address of segment %s (%s)", where, a, seg.Name, seg.IPv6)
+			}
+		}
+	}
+	return devs
 }
 
 // checkSegments names what is wrong with the lab's segments and returns

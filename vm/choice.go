@@ -62,3 +62,21 @@ func (c KernelChoice) Fetch(ctx context.Context, log func(string)) ([]*Kernel, e
 	}
 	return kernels, nil
 }
+
+// CheckRun checks every input of lvslab vm before a kernel is fetched or
+// booted: the run's options (fetching only: that no command was given)
+// and the kernel choice, naming everything wrong at once.
+func CheckRun(opts *Options, choice KernelChoice, fetchOnly bool) error {
+	var errs []error
+	if fetchOnly {
+		if len(opts.Argv) > 0 {
+			errs = append(errs, errors.New("--fetch takes no command"))
+		}
+	} else if err := opts.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := choice.Resolve(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -32,3 +32,10 @@ func TestKernelChoiceNamesEveryConflict(t *testing.T) {
 		t.Errorf("the list's default: %d, %v", len(listed), err)
 	}
 }
+
+func TestCheckRunNamesEveryProblemAtOnce(t *testing.T) {
+	err := CheckRun(&Options{Argv: []string{"true"}}, KernelChoice{Name: "no-such-kernel"}, true)
+	if err == nil || !strings.Contains(err.Error(), "--fetch takes no command") || !strings.Contains(err.Error(), "no-such-kernel") {
+		t.Errorf("CheckRun = %v, want both the command and the kernel named", err)
+	}
+}

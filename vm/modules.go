@@ -181,18 +181,3 @@ func (ix *ModuleIndex) visitSoft(name string, visit func(string, bool) error) er
 	}
 	return nil
 }
-
-// Under returns every module whose file lies under one of the given
-// directories (relative to the modules directory, e.g. "kernel/net/netfilter").
-func (ix *ModuleIndex) Under(dirs ...string) []string {
-	var out []string
-	for name, file := range ix.Files {
-		for _, d := range dirs {
-			if strings.HasPrefix(file, d+"/") {
-				out = append(out, name)
-				break
-			}
-		}
-	}
-	return out
-}

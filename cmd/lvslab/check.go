@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,15 +56,13 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	groups := fs.String("checks", "", "run only these `groups` ("+strings.Join(check.Groups, ",")+")")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	junit := fs.String("junit", "", "also write the report as JUnit XML to `file` (lvslab summary reads it)")
-	out := fs.String("out", "results/check", "`folder` for report.json, report.txt and junit.xml")
-	where := fs.String("where", vm.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
-	kernel := fs.String("kernel", "", "kernel `name` of the list the VM boots (default: the list's default)")
+	var p placement
+	p.register(fs, "results/check", time.Hour, "give up after this long")
 	name := fs.String("name", "check", "lab `name`")
-	timeout := fs.Duration("timeout", time.Hour, "give up after this long")
 	script := fs.Bool("capture-script", false, "print the script to run on each of your directors for --capture, and exit")
-	var bt batch
-	fs.Var((*stringList)(&bt.mutations), "mutations", "run a mutations `file`'s fixture and each of its one-line edits, and print what each flipped")
-	fs.StringVar(&bt.samples, "samples", "", "check every keepalived.conf.* of `folder` alone with --remap (e.g. "+check.DebianSamples+")")
+	var bt check.Batch
+	fs.Var((*stringList)(&bt.Mutations), "mutations", "run a mutations `file`'s fixture and each of its one-line edits, and print what each flipped")
+	fs.StringVar(&bt.Samples, "samples", "", "check every keepalived.conf.* of `folder` alone with --remap (e.g. "+check.DebianSamples+")")
 	if err := parse(find("check"), fs, args, false); err != nil {
 		return err
 	}
@@ -75,21 +74,12 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if *ids != "" {
 		in.ConfigIDs = strings.Split(*ids, ",")
 	}
-	var errs []error
-	for _, g := range splitList(*groups) {
-		if !contains(check.Groups, g) {
-			errs = append(errs, fmt.Errorf("--checks %s: no such group (use %s)", g, strings.Join(check.Groups, ",")))
-		}
-	}
-	if err := topology.CheckLabName(*name); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
+	only, err := check.ParseGroups(*groups)
+	if err := errors.Join(err, topology.CheckLabName(*name)); err != nil {
 		return usageError{err}
 	}
-	if len(bt.mutations) > 0 || bt.samples != "" {
-		return runBatch(ctx, &bt, checkInputsGiven(in, *ids), args, batchFlags{name: *name, where: *where, kernel: *kernel,
-			out: *out, timeout: *timeout, groups: splitList(*groups)})
+	if bt.Given() {
+		return runBatch(ctx, &bt, in.Given(), args, p, *name, only)
 	}
 	// Everything the operator gave is read and planned before a lab or a
 	// VM exists: a mistake costs nothing.
@@ -101,40 +91,24 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	inVM, err := vm.Choose(*where, harness.CheckIPVS)
+	ctx, outDir, inVM, cancel, err := p.place(ctx)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	outDir, err := filepath.Abs(*out)
-	if err != nil {
-		return usageError{err}
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	// Progress names the operator's addresses, as the report does.
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+b.Remap.OriginalText(s)) }
 	if inVM {
-		code, err := check.RunInVM(ctx, check.VMRun{Kernel: *kernel, Args: guestArgs(args), Out: outDir, Timeout: *timeout,
-			Console: os.Stdout, Log: log})
-		if err != nil {
-			return err
-		}
-		if err := copyJUnit(outDir, *junit); err != nil {
-			return err
-		}
-		if code != 0 {
-			return exitError{code: code}
-		}
-		return nil
+		return checkInVM(ctx, p, outDir, args, *junit, log)
 	}
-	report, err := check.Run(ctx, b, design, check.Options{Binary: in.Binary, Only: splitList(*groups), Progress: log, Out: outDir})
+	report, err := check.Run(ctx, b, design, check.Options{Binary: in.Binary, Only: only, Progress: log, Out: outDir})
 	if err != nil {
 		return err
 	}
 	if err := report.WriteFiles(outDir); err != nil {
 		return err
 	}
-	if err := copyJUnit(outDir, *junit); err != nil {
+	if err := check.CopyJUnit(outDir, *junit); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -145,100 +119,88 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch report.Verdict() {
+	return verdictExit(report.Verdict())
+}
+
+// runBatch checks a batch's files, then runs it here or in one VM.
+func runBatch(ctx context.Context, bt *check.Batch, single bool, args []string, p placement, name string, only []string) error {
+	if err := bt.Read(single); err != nil {
+		return usageError{err}
+	}
+	if len(only) > 0 {
+		return usageError{errors.New("--checks: a batch runs the groups its files name (a mutations file's checks:, every group for samples)")}
+	}
+	ctx, outDir, inVM, cancel, err := p.place(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+s) }
+	if inVM {
+		return checkInVM(ctx, p, outDir, args, "", log)
+	}
+	table, verdict, err := bt.Run(ctx, name, outDir, check.Options{Progress: log})
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(os.Stdout, table); err != nil {
+		return err
+	}
+	return verdictExit(verdict)
+}
+
+// placement is where a check runs (--where, --kernel), for how long and
+// where its files go.
+type placement struct {
+	where, kernel, out string
+	timeout            time.Duration
+}
+
+func (p *placement) register(fs *flag.FlagSet, out string, timeout time.Duration, timeoutUsage string) {
+	fs.StringVar(&p.out, "out", out, "`folder` for report.json, report.txt and junit.xml")
+	fs.StringVar(&p.where, "where", vm.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
+	fs.StringVar(&p.kernel, "kernel", "", "kernel `name` of the list the VM boots (default: the list's default)")
+	fs.DurationVar(&p.timeout, "timeout", timeout, timeoutUsage)
+}
+
+// place decides between this host and the VM and bounds the run in time.
+func (p placement) place(ctx context.Context) (context.Context, string, bool, context.CancelFunc, error) {
+	inVM, err := vm.Choose(p.where, harness.CheckIPVS)
+	if err != nil {
+		return nil, "", false, nil, usageError{err}
+	}
+	outDir, err := filepath.Abs(p.out)
+	if err != nil {
+		return nil, "", false, nil, usageError{err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	return ctx, outDir, inVM, cancel, nil
+}
+
+// checkInVM runs lvslab check in the VM, copies out its JUnit report
+// when junit names a file and exits with the guest's status.
+func checkInVM(ctx context.Context, p placement, outDir string, args []string, junit string, log func(string)) error {
+	code, err := check.RunInVM(ctx, check.VMRun{Kernel: p.kernel, Args: check.GuestArgs(args), Out: outDir, Timeout: p.timeout,
+		Console: os.Stdout, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := check.CopyJUnit(outDir, junit); err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitError{code: code}
+	}
+	return nil
+}
+
+// verdictExit is the exit status of a check's verdict.
+func verdictExit(v check.Status) error {
+	switch v {
 	case check.Fail:
 		return exitError{code: exitFailure}
 	case check.Inconclusive:
 		return exitError{code: exitInconclusive}
 	}
 	return nil
-}
-
-// guestArgs are the arguments the guest runs with: the user's, less
-// where and the JUnit copy (the host copies it out of --out).
-func guestArgs(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--where" || a == "-where" || a == "--junit" || a == "-junit" || a == "--kernel" || a == "-kernel":
-			i++
-		case strings.HasPrefix(strings.TrimLeft(a, "-"), "where=") || strings.HasPrefix(strings.TrimLeft(a, "-"), "junit=") ||
-			strings.HasPrefix(strings.TrimLeft(a, "-"), "kernel="):
-		default:
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// copyJUnit copies the run's junit.xml to where --junit asked for it.
-func copyJUnit(outDir, to string) error {
-	if to == "" {
-		return nil
-	}
-	data, err := os.ReadFile(filepath.Join(outDir, check.JUnitFile))
-	if err != nil {
-		return fmt.Errorf("the check wrote no JUnit report: %w", err)
-	}
-	return os.WriteFile(to, data, 0o644)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, x := range strings.Split(s, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// batchFlags are the flags a batch shares with one check.
-type batchFlags struct {
-	name, where, kernel, out string
-	timeout                  time.Duration
-	groups                   []string
-}
-
-// runBatch checks a batch's files, then runs it here or in one VM.
-func runBatch(ctx context.Context, bt *batch, single bool, args []string, f batchFlags) error {
-	if err := bt.read(single); err != nil {
-		return usageError{err}
-	}
-	if len(f.groups) > 0 {
-		return usageError{errors.New("--checks: a batch runs the groups its files name (a mutations file's checks:, every group for samples)")}
-	}
-	inVM, err := vm.Choose(f.where, harness.CheckIPVS)
-	if err != nil {
-		return usageError{err}
-	}
-	outDir, err := filepath.Abs(f.out)
-	if err != nil {
-		return usageError{err}
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+s) }
-	if inVM {
-		code, err := check.RunInVM(ctx, check.VMRun{Kernel: f.kernel, Args: guestArgs(args), Out: outDir, Timeout: f.timeout,
-			Console: os.Stdout, Log: log})
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			return exitError{code: code}
-		}
-		return nil
-	}
-	return bt.run(ctx, f.name, outDir, check.Options{Progress: log})
 }

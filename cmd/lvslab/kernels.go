@@ -4,12 +4,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/vm"
@@ -59,20 +56,9 @@ func runKernels(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	switch sub {
 	case "fetch":
-		wanted := words
-		if *all == (len(wanted) > 0) {
-			return usageError{errors.New("fetch takes kernel names or --all, not both and not neither")}
-		}
-		specs := l.Kernels
-		if !*all {
-			specs = nil
-			for _, n := range wanted {
-				s, err := l.Find(n)
-				if err != nil {
-					return usageError{err}
-				}
-				specs = append(specs, s)
-			}
+		specs, err := l.Pick(words, *all)
+		if err != nil {
+			return usageError{err}
 		}
 		for _, s := range specs {
 			k, err := vm.Fetch(ctx, s, vm.FetchOptions{Force: *force, Log: log})
@@ -87,18 +73,7 @@ func runKernels(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if err != nil {
 			return err
 		}
-		changed := 0
-		for _, p := range pins {
-			switch {
-			case p.Note != "":
-				fmt.Printf("%s: %s\n", p.Name, p.Note)
-			case p.Changed():
-				changed++
-				fmt.Printf("%s: %s %s -> %s\n", p.Name, p.Old.PackageNames(), p.Old.VersionString(), pinLine(p.New))
-			default:
-				fmt.Printf("%s: %s %s is still what %s resolves to\n", p.Name, p.Old.PackageNames(), p.Old.VersionString(), p.Old.Metapackage)
-			}
-		}
+		changed := vm.WritePinReport(os.Stdout, pins)
 		if changed == 0 || !*write {
 			if changed > 0 {
 				fmt.Printf("%d kernel(s) would change: run again with --write to rewrite %s\n", changed, *listFile)
@@ -117,68 +92,15 @@ func runKernels(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		return nil
 	}
-	return listKernels(l)
-}
-
-// pinLine is a build's packages with their versions and SHA256s.
-func pinLine(s vm.KernelSpec) string {
-	var parts []string
-	for _, d := range s.Debs() {
-		parts = append(parts, fmt.Sprintf("%s %s (sha256 %s)", d.Package, d.Version, d.SHA256))
-	}
-	return strings.Join(parts, " + ")
-}
-
-func listKernels(l *vm.KernelList) error {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "NAME\tPACKAGE\tVERSION\tSUITE\tSHA256\tCACHE\n")
-	bad := 0
-	var problems, notes []string
-	for _, s := range l.Kernels {
-		state := "cached, verified"
-		if _, err := vm.Cached(s); errors.Is(err, vm.ErrNotCached) {
-			state = "not cached (lvslab kernels fetch " + s.Name + ")"
-		} else if err != nil {
-			state, bad = "CHANGED", bad+1
-			problems = append(problems, err.Error())
-		}
-		name := s.Name
-		if s.Name == l.Default {
-			name += " (default)"
-		}
-		suite := s.Suite
-		if s.Moving {
-			suite += " (moving)"
-			notes = append(notes, fmt.Sprintf("%s follows %s, which replaces its kernel every few weeks: when fetching it says the pinned version is gone, re-pin it with: lvslab kernels update --write%s %s",
-				s.Name, s.Suite, listFlag(l), s.Name))
-		}
-		// A split build shows each of its packages on a line of its own.
-		for i, d := range s.Debs() {
-			if i == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s…\t%s\n", name, d.Package, d.Version, suite, d.SHA256[:12], state)
-			} else {
-				fmt.Fprintf(tw, "\t%s\t%s\t\t%s…\t\n", d.Package, d.Version, d.SHA256[:12])
-			}
-		}
-	}
-	tw.Flush()
-	fmt.Printf("list: %s; cache: %s\n", l.File, vm.CacheDir())
-	for _, n := range notes {
-		fmt.Println(n)
-	}
+	problems, err := l.WriteTable(os.Stdout)
 	for _, p := range problems {
 		fmt.Fprintln(os.Stderr, p)
 	}
-	if bad > 0 {
-		return exitError{code: exitFailure, msg: fmt.Sprintf("%d cached kernel(s) changed since they were fetched", bad)}
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return exitError{code: exitFailure, msg: fmt.Sprintf("%d cached kernel(s) changed since they were fetched", len(problems))}
 	}
 	return nil
-}
-
-// listFlag is the --kernels flag that names a list of the user's own.
-func listFlag(l *vm.KernelList) string {
-	if l.File == fixtures.KernelsFile {
-		return ""
-	}
-	return " --kernels " + l.File
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -61,7 +60,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	settings := loadgen.Config{Clients: *clients, Rate: *rate, Burst: *burst, Duration: *duration, Requests: *requests,
 		KeepAlive: *keepalive, Timeout: *timeout, Path: *path, LatencyFrom: loadgen.Clock(*latencyFrom), Procs: *procs}
 	if err := settings.CheckSettings(); err != nil {
-		return usageError{asFlags(err)}
+		return usageError{loadgen.AsFlags(err)}
 	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)
@@ -85,24 +84,13 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg.Clients, cfg.Rate, cfg.Burst, cfg.Duration, cfg.Requests = settings.Clients, settings.Rate, settings.Burst, settings.Duration, settings.Requests
-	cfg.KeepAlive, cfg.Timeout, cfg.Path, cfg.LatencyFrom, cfg.Procs = settings.KeepAlive, settings.Timeout, settings.Path, settings.LatencyFrom, settings.Procs
+	settings.Targets, settings.Sources, settings.Client = cfg.Targets, cfg.Sources, cfg.Client
+	cfg = settings
 	if err := cfg.CheckHostLimits(); err != nil {
 		fmt.Fprintf(os.Stderr, "lvslab load: warning: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	live := onTerminal()
-	cfg.Progress = func(s loadgen.Second) {
-		if live {
-			fmt.Fprintf(os.Stderr, "\r%3ds  %8d req/s  %6d errors ", s.At, s.Requests, s.Errors)
-			return
-		}
-		// Off a terminal (a CI log), one line every 10 seconds.
-		if s.At%10 == 0 {
-			done := time.Duration(s.At) * time.Second
-			fmt.Fprintf(os.Stderr, "lvslab load: %s of %s (%.0f%%), %d req/s and %d errors in the last second, about %s left\n",
-				done, cfg.Duration, 100*done.Seconds()/cfg.Duration.Seconds(), s.Requests, s.Errors, max(cfg.Duration-done, 0))
-		}
-	}
+	cfg.Progress = loadgen.ProgressPrinter(os.Stderr, "lvslab load", live, cfg.Duration)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -140,22 +128,4 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return exitError{code: exitFailure, msg: "no request succeeded"}
 	}
 	return nil
-}
-
-// asFlags names each setting loadgen refused by its flag, on one line.
-func asFlags(err error) error {
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	var parts []string
-	for _, e := range errs {
-		var se *loadgen.SettingError
-		if errors.As(e, &se) {
-			parts = append(parts, "--"+se.Error())
-		} else {
-			parts = append(parts, e.Error())
-		}
-	}
-	return errors.New(strings.Join(parts, "; "))
 }

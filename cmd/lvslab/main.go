@@ -187,21 +187,16 @@ func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: lvslab %s\n\n%s\n", c.usage, c.summary)
 	// A flag without usage text is lvslab's own (how a VM gets its
 	// configuration), not the user's: it is left out.
-	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	shown, listed := flag.NewFlagSet(fs.Name(), flag.ContinueOnError), false
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Usage != "" {
 			shown.Var(f.Value, f.Name, f.Usage)
+			listed = true
 		}
 	})
-	if hasFlags(shown) {
+	if listed {
 		shown.SetOutput(w)
 		fmt.Fprintln(w, "\nFlags:")
 		shown.PrintDefaults()
 	}
-}
-
-func hasFlags(fs *flag.FlagSet) bool {
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	return n > 0
 }

@@ -114,12 +114,7 @@ func runDown(ctx context.Context, fs *flag.FlagSet, args []string) error {
 
 // printPair shows a director pair, or its state as JSON.
 func printPair(lab string, asJSON bool) error {
-	t, err := topology.Open(lab)
-	if err != nil {
-		return err
-	}
-	defer t.Detach()
-	st, err := keepalived.ReadStatus(t)
+	st, err := keepalived.ReadLabStatus(lab)
 	if err != nil {
 		return err
 	}

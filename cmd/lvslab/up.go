@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/lvslab/lvslab/harness"
@@ -100,28 +99,7 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if *asJSON {
 		return printJSON(spec)
 	}
-	fmt.Printf("lab %s is up (%s, %d nodes, mode %s, real servers answer on port %d, took %s)\n\n",
-		spec.Name, cfg, len(spec.Nodes), spec.Mode, spec.VIP.Port, took.Round(time.Millisecond))
-	spec.WriteNodes(os.Stdout)
-	fmt.Printf("\nswitch: %s\n", spec.Switch)
-	for _, st := range topology.Stations(spec) {
-		fmt.Printf("station %s: cpus %s (%s)\n", st.Name, st.CPUs, strings.Join(st.Nodes, " "))
-	}
-	for _, n := range lab.Notes {
-		fmt.Println("note: " + n)
-	}
-	if lab.Master != nil {
-		fmt.Printf("\nkeepalived runs in both directors; %s is the VRRP master and holds the VIP (lvslab status --name %s --ha)\n", lab.Master.Name, spec.Name)
-	}
-	client := spec.ByRole(topology.RoleClient)[0]
-	fmt.Printf("\nenter a node:   sudo ip netns exec lvs-%s-%s bash\n", spec.Name, client.Name)
-	target := "direct"
-	if spec.Mode.Balanced() {
-		target = "vip"
-	}
-	fmt.Printf("load it:        sudo lvslab load --name %s --target %s --clients 16 --duration 10s\n", spec.Name, target)
-	fmt.Printf("tear it down:   sudo lvslab down --name %s\n", spec.Name)
-	return nil
+	return harness.WriteUpSummary(os.Stdout, spec, lab, cfg, took)
 }
 
 func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {

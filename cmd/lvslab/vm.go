@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -59,21 +58,9 @@ func runVM(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if self, err := os.Executable(); err == nil {
 		opts.InitBinary = self
 	}
-	// Every input is checked before a kernel is fetched or booted.
-	var errs []error
-	if *fetch {
-		if len(opts.Argv) > 0 {
-			errs = append(errs, errors.New("--fetch takes no command"))
-		}
-	} else if err := opts.Check(); err != nil {
-		errs = append(errs, err)
-	}
 	choice := vm.KernelChoice{List: *list, Name: *kernel, All: *matrix, Image: *image, Modules: *modules}
-	if _, _, err := choice.Resolve(); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return usageError{errors.Join(errs...)}
+	if err := vm.CheckRun(&opts, choice, *fetch); err != nil {
+		return usageError{err}
 	}
 	kernels, err := choice.Fetch(ctx, log)
 	if err != nil {

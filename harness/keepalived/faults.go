@@ -26,9 +26,6 @@ func (d *Director) Terminate() (time.Time, error) {
 	return at, d.Stop()
 }
 
-// SetLinksUp takes every link of the director down or up.
-func (d *Director) SetLinksUp(up bool) error { return d.Keepalived.SetLinksUp(up) }
-
 // SetBackLinkUp takes only the director's link to the real servers down
 // (or up): keepalived sees the back instance fail, and the sync group
 // takes the front instance with it.

@@ -40,6 +40,17 @@ type DirectorStatus struct {
 	Header string `json:"-"`
 }
 
+// ReadLabStatus opens the lab named and reads the state of its director
+// pair.
+func ReadLabStatus(lab string) (*Status, error) {
+	t, err := topology.Open(lab)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Detach()
+	return ReadStatus(t)
+}
+
 // ReadStatus reads the state of a lab's director pair, whichever process
 // runs it.
 func ReadStatus(t *topology.Lab) (*Status, error) {

@@ -187,128 +187,145 @@ func Defaults(f *File, version string) (used, note string) {
 	}
 
 	for i := range f.Instances {
-		v := &f.Instances[i]
-		switch {
-		case v.Priority.Set:
-		case v.State.Value == "MASTER":
-			def(&v.Priority, 255, of+" for state MASTER")
-		default:
-			def(&v.Priority, d.Priority, of)
-		}
-		if !v.State.Set {
-			st := "BACKUP"
-			if v.Priority.Value == 255 {
-				st = "MASTER"
-			}
-			def(&v.State, st, of)
-		}
-		def(&v.AdvertInt, d.AdvertInt, of)
-		if !v.Version.Set {
-			if len(v.VIPs) > 0 && v.VIPs[0].Prefix.Addr().Is6() {
-				def(&v.Version, 3, of+" for IPv6")
-			} else {
-				inherit(&v.Version, g.VRRPVersion, "vrrp_version")
-			}
-		}
-		def(&v.NoPreempt, false, of)
-		def(&v.PreemptDelay, 0, of)
-		inherit(&v.GARPMasterDelay, g.GARPMasterDelay, "vrrp_garp_master_delay")
-		inherit(&v.GARPMasterRepeat, g.GARPMasterRepeat, "vrrp_garp_master_repeat")
-		inherit(&v.DownTimerAdverts, g.DownTimerAdverts, "vrrp_down_timer_adverts")
-		strict := v.Strict.Value || (!v.Strict.Set && g.VRRPStrict.Value)
-		def(&v.Strict, g.VRRPStrict.Value, "vrrp_strict")
-		def(&v.Accept, !strict || v.Priority.Value == 255, of+" (off in strict mode unless the address owner)")
-		inherit(&v.LowerPrioNoAdvert, g.LowerPrioNoAdvert, "vrrp_lower_prio_no_advert")
-		inherit(&v.HigherPrioSendAdvert, g.HigherPrioSendAdvert, "vrrp_higher_prio_send_advert")
-		for j := range v.VIPs {
-			if v.VIPs[j].Dev == "" {
-				v.VIPs[j].Dev = v.Interface.Value
-			}
-		}
-		for j := range v.TrackInterfaces {
-			def(&v.TrackInterfaces[j].Weight, 0, of+" (down = FAULT)")
-		}
+		defaultInstance(&f.Instances[i], g, d, of)
 	}
-
 	for i := range f.VirtualServers {
 		vs := &f.VirtualServers[i]
-		if vs.FWMark == nil && vs.Group == "" {
-			def(&vs.Protocol, d.Protocol, of+" (keepalived reports it)")
-		}
-		def(&vs.Scheduler, d.Scheduler, of+" (keepalived reports it)")
-		def(&vs.Method, d.Method, of+" (keepalived reports it)")
-		def(&vs.DelayLoop, d.DelayLoop, of)
-		def(&vs.ConnectTimeout, d.ConnectTimeout, of)
-		def(&vs.Quorum, d.Quorum, of)
-		def(&vs.Hysteresis, 0, of)
-		def(&vs.Weight, d.VSWeight, of)
-		def(&vs.Persistence, 0, of+" (no persistence)")
-		def(&vs.Inhibit, false, of)
-		def(&vs.Alpha, false, of)
-		def(&vs.HASuspend, false, of)
-		if vs.SorryServer != nil {
-			inherit(&vs.SorryServer.Method, vs.Method, "the virtual server's lb_kind")
-			def(&vs.SorryServer.Inhibit, false, of)
-		}
+		defaultVirtualServer(vs, d, of)
 		for j := range vs.Reals {
 			rs := &vs.Reals[j]
-			if rs.Addr.Port() == 0 && vs.Addr.IsValid() {
-				rs.Addr = netip.AddrPortFrom(rs.Addr.Addr(), vs.Addr.Port())
-			}
-			inherit(&rs.Weight, vs.Weight, "the virtual server's weight")
-			inherit(&rs.Method, vs.Method, "the virtual server's lb_kind")
-			if !rs.Method.Set && vs.Method.Value == "TUN" {
-				rs.Tunnel = vs.Tunnel
-			}
-			inherit(&rs.Inhibit, vs.Inhibit, "the virtual server's inhibit_on_failure")
-			inherit(&rs.Alpha, vs.Alpha, "the virtual server's alpha")
-			inherit(&rs.DelayLoop, vs.DelayLoop, "the virtual server's delay_loop")
-			inherit(&rs.ConnectTimeout, vs.ConnectTimeout, "the virtual server's connect_timeout")
-			inheritKnown(&rs.Retry, vs.Retry, "the virtual server's retry")
-			inheritKnown(&rs.DelayBeforeRetry, vs.DelayBeforeRetry, "the virtual server's delay_before_retry")
-			inheritKnown(&rs.Warmup, vs.Warmup, "the virtual server's warmup")
+			defaultRealServer(rs, vs)
 			for k := range rs.Checkers {
-				ch := &rs.Checkers[k]
-				inherit(&ch.Alpha, rs.Alpha, "the real server's alpha")
-				inherit(&ch.ConnectTimeout, rs.ConnectTimeout, "the real server's connect_timeout")
-				inherit(&ch.DelayLoop, rs.DelayLoop, "the real server's delay_loop")
-				// A real server's retry, warmup and delay_before_retry
-				// come first, then the checker kind's own default.
-				inheritKnown(&ch.Retry, rs.Retry, "the real server's retry")
-				def(&ch.Retry, perKind(d.Retry, ch.Kind), of+" for "+ch.Kind)
-				inheritKnown(&ch.Warmup, rs.Warmup, "the real server's warmup")
-				inherit(&ch.Warmup, ch.DelayLoop, "its delay_loop")
-				inheritKnown(&ch.DelayBeforeRetry, rs.DelayBeforeRetry, "the real server's delay_before_retry")
-				if dbr := perKind(d.DelayBeforeRetry, ch.Kind); dbr < 0 {
-					inherit(&ch.DelayBeforeRetry, ch.DelayLoop, "its delay_loop ("+of+" for "+ch.Kind+")")
-				} else {
-					def(&ch.DelayBeforeRetry, dbr, of+" for "+ch.Kind)
-				}
-				if !ch.ConnectIP.Set {
-					ch.ConnectIP.Value = rs.Addr.Addr()
-					ch.ConnectIP.Default = "the real server's address"
-				}
-				if !ch.ConnectPort.Set {
-					ch.ConnectPort.Value = int(rs.Addr.Port())
-					ch.ConnectPort.Default = "the real server's port"
-				}
-				switch ch.Kind {
-				case "HTTP_GET", "SSL_GET":
-					def(&ch.HTTPProtocol, d.HTTPProtocol, of)
-					for u := range ch.URLs {
-						if len(ch.URLs[u].StatusCodes) == 0 {
-							ch.URLs[u].StatusCodes = slices.Clone(d.StatusCodes)
-						}
-					}
-				case "MISC_CHECK":
-					inherit(&ch.MiscTimeout, ch.DelayLoop, "its delay_loop")
-				case "SMTP_CHECK":
-					def(&ch.HeloName, d.HeloName, of)
-				}
+				defaultChecker(&rs.Checkers[k], rs, d, of)
 			}
 		}
 	}
 	return d.Version, note
+}
+
+// defaultInstance fills a VRRP instance's unset settings, from
+// global_defs where keepalived takes them from there.
+func defaultInstance(v *Instance, g *Global, d VersionDefaults, of string) {
+	switch {
+	case v.Priority.Set:
+	case v.State.Value == "MASTER":
+		def(&v.Priority, 255, of+" for state MASTER")
+	default:
+		def(&v.Priority, d.Priority, of)
+	}
+	if !v.State.Set {
+		st := "BACKUP"
+		if v.Priority.Value == 255 {
+			st = "MASTER"
+		}
+		def(&v.State, st, of)
+	}
+	def(&v.AdvertInt, d.AdvertInt, of)
+	if !v.Version.Set {
+		if len(v.VIPs) > 0 && v.VIPs[0].Prefix.Addr().Is6() {
+			def(&v.Version, 3, of+" for IPv6")
+		} else {
+			inherit(&v.Version, g.VRRPVersion, "vrrp_version")
+		}
+	}
+	def(&v.NoPreempt, false, of)
+	def(&v.PreemptDelay, 0, of)
+	inherit(&v.GARPMasterDelay, g.GARPMasterDelay, "vrrp_garp_master_delay")
+	inherit(&v.GARPMasterRepeat, g.GARPMasterRepeat, "vrrp_garp_master_repeat")
+	inherit(&v.DownTimerAdverts, g.DownTimerAdverts, "vrrp_down_timer_adverts")
+	strict := v.Strict.Value || (!v.Strict.Set && g.VRRPStrict.Value)
+	def(&v.Strict, g.VRRPStrict.Value, "vrrp_strict")
+	def(&v.Accept, !strict || v.Priority.Value == 255, of+" (off in strict mode unless the address owner)")
+	inherit(&v.LowerPrioNoAdvert, g.LowerPrioNoAdvert, "vrrp_lower_prio_no_advert")
+	inherit(&v.HigherPrioSendAdvert, g.HigherPrioSendAdvert, "vrrp_higher_prio_send_advert")
+	for j := range v.VIPs {
+		if v.VIPs[j].Dev == "" {
+			v.VIPs[j].Dev = v.Interface.Value
+		}
+	}
+	for j := range v.TrackInterfaces {
+		def(&v.TrackInterfaces[j].Weight, 0, of+" (down = FAULT)")
+	}
+}
+
+func defaultVirtualServer(vs *VirtualServer, d VersionDefaults, of string) {
+	if vs.FWMark == nil && vs.Group == "" {
+		def(&vs.Protocol, d.Protocol, of+" (keepalived reports it)")
+	}
+	def(&vs.Scheduler, d.Scheduler, of+" (keepalived reports it)")
+	def(&vs.Method, d.Method, of+" (keepalived reports it)")
+	def(&vs.DelayLoop, d.DelayLoop, of)
+	def(&vs.ConnectTimeout, d.ConnectTimeout, of)
+	def(&vs.Quorum, d.Quorum, of)
+	def(&vs.Hysteresis, 0, of)
+	def(&vs.Weight, d.VSWeight, of)
+	def(&vs.Persistence, 0, of+" (no persistence)")
+	def(&vs.Inhibit, false, of)
+	def(&vs.Alpha, false, of)
+	def(&vs.HASuspend, false, of)
+	if vs.SorryServer != nil {
+		inherit(&vs.SorryServer.Method, vs.Method, "the virtual server's lb_kind")
+		def(&vs.SorryServer.Inhibit, false, of)
+	}
+}
+
+// defaultRealServer fills a real server's unset settings from its
+// virtual server's.
+func defaultRealServer(rs *RealServer, vs *VirtualServer) {
+	if rs.Addr.Port() == 0 && vs.Addr.IsValid() {
+		rs.Addr = netip.AddrPortFrom(rs.Addr.Addr(), vs.Addr.Port())
+	}
+	inherit(&rs.Weight, vs.Weight, "the virtual server's weight")
+	inherit(&rs.Method, vs.Method, "the virtual server's lb_kind")
+	if !rs.Method.Set && vs.Method.Value == "TUN" {
+		rs.Tunnel = vs.Tunnel
+	}
+	inherit(&rs.Inhibit, vs.Inhibit, "the virtual server's inhibit_on_failure")
+	inherit(&rs.Alpha, vs.Alpha, "the virtual server's alpha")
+	inherit(&rs.DelayLoop, vs.DelayLoop, "the virtual server's delay_loop")
+	inherit(&rs.ConnectTimeout, vs.ConnectTimeout, "the virtual server's connect_timeout")
+	inheritKnown(&rs.Retry, vs.Retry, "the virtual server's retry")
+	inheritKnown(&rs.DelayBeforeRetry, vs.DelayBeforeRetry, "the virtual server's delay_before_retry")
+	inheritKnown(&rs.Warmup, vs.Warmup, "the virtual server's warmup")
+}
+
+func defaultChecker(ch *Checker, rs *RealServer, d VersionDefaults, of string) {
+	inherit(&ch.Alpha, rs.Alpha, "the real server's alpha")
+	inherit(&ch.ConnectTimeout, rs.ConnectTimeout, "the real server's connect_timeout")
+	inherit(&ch.DelayLoop, rs.DelayLoop, "the real server's delay_loop")
+	// A real server's retry, warmup and delay_before_retry
+	// come first, then the checker kind's own default.
+	inheritKnown(&ch.Retry, rs.Retry, "the real server's retry")
+	def(&ch.Retry, perKind(d.Retry, ch.Kind), of+" for "+ch.Kind)
+	inheritKnown(&ch.Warmup, rs.Warmup, "the real server's warmup")
+	inherit(&ch.Warmup, ch.DelayLoop, "its delay_loop")
+	inheritKnown(&ch.DelayBeforeRetry, rs.DelayBeforeRetry, "the real server's delay_before_retry")
+	if dbr := perKind(d.DelayBeforeRetry, ch.Kind); dbr < 0 {
+		inherit(&ch.DelayBeforeRetry, ch.DelayLoop, "its delay_loop ("+of+" for "+ch.Kind+")")
+	} else {
+		def(&ch.DelayBeforeRetry, dbr, of+" for "+ch.Kind)
+	}
+	if !ch.ConnectIP.Set {
+		ch.ConnectIP.Value = rs.Addr.Addr()
+		ch.ConnectIP.Default = "the real server's address"
+	}
+	if !ch.ConnectPort.Set {
+		ch.ConnectPort.Value = int(rs.Addr.Port())
+		ch.ConnectPort.Default = "the real server's port"
+	}
+	switch ch.Kind {
+	case "HTTP_GET", "SSL_GET":
+		def(&ch.HTTPProtocol, d.HTTPProtocol, of)
+		for u := range ch.URLs {
+			if len(ch.URLs[u].StatusCodes) == 0 {
+				ch.URLs[u].StatusCodes = slices.Clone(d.StatusCodes)
+			}
+		}
+	case "MISC_CHECK":
+		inherit(&ch.MiscTimeout, ch.DelayLoop, "its delay_loop")
+	case "SMTP_CHECK":
+		def(&ch.HeloName, d.HeloName, of)
+	}
 }
 
 // def fills an unset setting with a default.

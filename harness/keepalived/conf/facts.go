@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"bufio"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -73,58 +72,7 @@ func (f *File) Facts() Facts {
 		w.add("lvs_sync_daemon syncid = %d", id)
 	}
 	for _, v := range f.Instances {
-		p := "instance " + v.Name
-		iface := v.Interface.Value
-		devOf := func(dev string) string { return dev }
-		if v.UseVMAC.Value {
-			// The instance runs on its VMAC interface, "vrrp.VRID"
-			// unless named, and so do the VIPs of its interface.
-			vmac := v.VMACInterface.Value
-			if vmac == "" {
-				vmac = fmt.Sprintf("vrrp.%d", v.VRID.Value)
-			}
-			base := iface
-			iface = vmac
-			devOf = func(dev string) string {
-				if dev == base {
-					return vmac + "@" + base
-				}
-				return dev
-			}
-		}
-		w.add("%s interface = %s", p, iface)
-		w.add("%s vrid = %d", p, v.VRID.Value)
-		w.add("%s priority = %d", p, v.Priority.Value)
-		w.add("%s version = %d", p, v.Version.Value)
-		adv := v.AdvertInt.Value
-		if v.Version.Value == 2 {
-			// vrrp_complete_instance rounds a VRRPv2 interval to seconds.
-			adv = max(time.Second, (adv+time.Second/2)/time.Second*time.Second)
-		} else {
-			adv = adv / (10 * time.Millisecond) * (10 * time.Millisecond)
-		}
-		w.add("%s advert_int = %s", p, adv)
-		preempt := !v.NoPreempt.Value || v.State.Value == "MASTER" || v.Priority.Value == 255
-		w.add("%s preempt = %v", p, preempt)
-		if v.PreemptDelay.Value > 0 && preempt && v.State.Value != "MASTER" && !v.Strict.Value {
-			w.add("%s preempt_delay = %s", p, v.PreemptDelay.Value)
-		}
-		for _, a := range v.VIPs {
-			w.add("%s vip %s dev %s", p, a.Prefix, devOf(a.Dev))
-		}
-		src := v.UnicastSrcIP
-		if !src.Set {
-			src = v.McastSrcIP
-		}
-		if src.Set {
-			w.add("%s src_ip = %s", p, src.Value)
-		}
-		for _, peer := range v.UnicastPeers {
-			w.add("%s unicast_peer %s min_ttl %d max_ttl %d", p, peer.Addr, peer.MinTTL, peer.MaxTTL)
-		}
-		for _, t := range v.TrackScripts {
-			w.add("%s track_script %s weight %d", p, t.Name, t.Weight.Value)
-		}
+		instanceFacts(&w, v)
 	}
 	for _, sg := range f.SyncGroups {
 		for _, m := range sg.Members {
@@ -136,69 +84,135 @@ func (f *File) Facts() Facts {
 		if vs.FWMark != nil || (vs.Group != "" && !f.groupHasAddresses(vs.Group)) {
 			proto = "none"
 		}
-		key := vsKey(vs, proto)
-		p := "vs " + key
-		w.add("%s protocol = %s", p, proto)
-		w.add("%s scheduler = %s", p, vs.Scheduler.Value)
-		w.add("%s method = %s", p, vs.Method.Value)
-		if vs.Persistence.Value > 0 {
-			w.add("%s persistence = %d", p, int(vs.Persistence.Value/time.Second))
-		}
-		w.add("%s quorum = %d hysteresis = %d", p, vs.Quorum.Value, vs.Hysteresis.Value)
-		w.add("%s delay_loop = %s", p, vs.DelayLoop.Value)
-		w.add("%s connect_timeout = %s", p, vs.ConnectTimeout.Value)
-		w.add("%s inhibit_on_failure = %v", p, vs.Inhibit.Value)
-		if vs.HASuspend.Value {
-			w.add("%s ha_suspend", p)
-		}
-		if s := vs.SorryServer; s != nil {
-			w.add("%s sorry_server = %s method %s inhibit %v", p, trio(s.Addr, proto), s.Method.Value, s.Inhibit.Value)
-		}
+		p := virtualServerFacts(&w, vs, proto)
 		for _, rs := range vs.Reals {
-			addr := rs.Addr
-			if rs.Method.Value != "NAT" {
-				// validate_check_config: a DR or TUN real server takes
-				// its virtual server's port; of a firewall mark, none.
-				port := uint16(0)
-				if vs.Addr.IsValid() {
-					port = vs.Addr.Port()
-				}
-				if vs.FWMark == nil && vs.Group == "" || vs.FWMark != nil {
-					addr = netip.AddrPortFrom(addr.Addr(), port)
-				}
-			}
-			rp := p + " rs " + trio(addr, proto)
-			w.add("%s weight = %d", rp, rs.Weight.Value)
-			w.add("%s method = %s", rp, rs.Method.Value)
-			w.add("%s inhibit_on_failure = %v", rp, rs.Inhibit.Value)
-			n := 0
-			for _, ch := range rs.Checkers {
-				if ch.Dropped {
-					continue
-				}
-				n++
-				cp := fmt.Sprintf("%s check %d", rp, n)
-				w.add("%s kind = %s", cp, ch.Kind)
-				if ch.Kind == "FILE_CHECK" || ch.Kind == "BFD_CHECK" {
-					continue
-				}
-				w.add("%s delay_loop = %s", cp, ch.DelayLoop.Value)
-				w.add("%s warmup = %s", cp, ch.Warmup.Value)
-				w.add("%s retry = %d", cp, ch.Retry.Value)
-				if ch.Retry.Value > 0 {
-					w.add("%s delay_before_retry = %s", cp, ch.DelayBeforeRetry.Value)
-				}
-				if ch.Kind != "MISC_CHECK" {
-					w.add("%s connect_timeout = %s", cp, ch.ConnectTimeout.Value)
-					w.add("%s dest = %s", cp, netip.AddrPortFrom(ch.ConnectIP.Value, uint16(ch.ConnectPort.Value)))
-				}
-				for _, u := range ch.URLs {
-					w.add("%s url %s codes %s", cp, u.Path.Value, codes(u.StatusCodes))
-				}
-			}
+			realServerFacts(&w, p, vs, rs, proto)
 		}
 	}
 	return w.facts()
+}
+
+func instanceFacts(w *factWriter, v Instance) {
+	p := "instance " + v.Name
+	iface := v.Interface.Value
+	devOf := func(dev string) string { return dev }
+	if v.UseVMAC.Value {
+		// The instance runs on its VMAC interface, "vrrp.VRID"
+		// unless named, and so do the VIPs of its interface.
+		vmac := v.VMACInterface.Value
+		if vmac == "" {
+			vmac = fmt.Sprintf("vrrp.%d", v.VRID.Value)
+		}
+		base := iface
+		iface = vmac
+		devOf = func(dev string) string {
+			if dev == base {
+				return vmac + "@" + base
+			}
+			return dev
+		}
+	}
+	w.add("%s interface = %s", p, iface)
+	w.add("%s vrid = %d", p, v.VRID.Value)
+	w.add("%s priority = %d", p, v.Priority.Value)
+	w.add("%s version = %d", p, v.Version.Value)
+	adv := v.AdvertInt.Value
+	if v.Version.Value == 2 {
+		// vrrp_complete_instance rounds a VRRPv2 interval to seconds.
+		adv = max(time.Second, (adv+time.Second/2)/time.Second*time.Second)
+	} else {
+		adv = adv / (10 * time.Millisecond) * (10 * time.Millisecond)
+	}
+	w.add("%s advert_int = %s", p, adv)
+	preempt := !v.NoPreempt.Value || v.State.Value == "MASTER" || v.Priority.Value == 255
+	w.add("%s preempt = %v", p, preempt)
+	if v.PreemptDelay.Value > 0 && preempt && v.State.Value != "MASTER" && !v.Strict.Value {
+		w.add("%s preempt_delay = %s", p, v.PreemptDelay.Value)
+	}
+	for _, a := range v.VIPs {
+		w.add("%s vip %s dev %s", p, a.Prefix, devOf(a.Dev))
+	}
+	src := v.UnicastSrcIP
+	if !src.Set {
+		src = v.McastSrcIP
+	}
+	if src.Set {
+		w.add("%s src_ip = %s", p, src.Value)
+	}
+	for _, peer := range v.UnicastPeers {
+		w.add("%s unicast_peer %s min_ttl %d max_ttl %d", p, peer.Addr, peer.MinTTL, peer.MaxTTL)
+	}
+	for _, t := range v.TrackScripts {
+		w.add("%s track_script %s weight %d", p, t.Name, t.Weight.Value)
+	}
+}
+
+// virtualServerFacts adds a virtual server's facts and returns the prefix
+// of its facts' keys.
+func virtualServerFacts(w *factWriter, vs VirtualServer, proto string) string {
+	key := vsKey(vs, proto)
+	p := "vs " + key
+	w.add("%s protocol = %s", p, proto)
+	w.add("%s scheduler = %s", p, vs.Scheduler.Value)
+	w.add("%s method = %s", p, vs.Method.Value)
+	if vs.Persistence.Value > 0 {
+		w.add("%s persistence = %d", p, int(vs.Persistence.Value/time.Second))
+	}
+	w.add("%s quorum = %d hysteresis = %d", p, vs.Quorum.Value, vs.Hysteresis.Value)
+	w.add("%s delay_loop = %s", p, vs.DelayLoop.Value)
+	w.add("%s connect_timeout = %s", p, vs.ConnectTimeout.Value)
+	w.add("%s inhibit_on_failure = %v", p, vs.Inhibit.Value)
+	if vs.HASuspend.Value {
+		w.add("%s ha_suspend", p)
+	}
+	if s := vs.SorryServer; s != nil {
+		w.add("%s sorry_server = %s method %s inhibit %v", p, trio(s.Addr, proto), s.Method.Value, s.Inhibit.Value)
+	}
+	return p
+}
+
+func realServerFacts(w *factWriter, p string, vs VirtualServer, rs RealServer, proto string) {
+	addr := rs.Addr
+	if rs.Method.Value != "NAT" {
+		// validate_check_config: a DR or TUN real server takes
+		// its virtual server's port; of a firewall mark, none.
+		port := uint16(0)
+		if vs.Addr.IsValid() {
+			port = vs.Addr.Port()
+		}
+		if vs.FWMark == nil && vs.Group == "" || vs.FWMark != nil {
+			addr = netip.AddrPortFrom(addr.Addr(), port)
+		}
+	}
+	rp := p + " rs " + trio(addr, proto)
+	w.add("%s weight = %d", rp, rs.Weight.Value)
+	w.add("%s method = %s", rp, rs.Method.Value)
+	w.add("%s inhibit_on_failure = %v", rp, rs.Inhibit.Value)
+	n := 0
+	for _, ch := range rs.Checkers {
+		if ch.Dropped {
+			continue
+		}
+		n++
+		cp := fmt.Sprintf("%s check %d", rp, n)
+		w.add("%s kind = %s", cp, ch.Kind)
+		if ch.Kind == "FILE_CHECK" || ch.Kind == "BFD_CHECK" {
+			continue
+		}
+		w.add("%s delay_loop = %s", cp, ch.DelayLoop.Value)
+		w.add("%s warmup = %s", cp, ch.Warmup.Value)
+		w.add("%s retry = %d", cp, ch.Retry.Value)
+		if ch.Retry.Value > 0 {
+			w.add("%s delay_before_retry = %s", cp, ch.DelayBeforeRetry.Value)
+		}
+		if ch.Kind != "MISC_CHECK" {
+			w.add("%s connect_timeout = %s", cp, ch.ConnectTimeout.Value)
+			w.add("%s dest = %s", cp, netip.AddrPortFrom(ch.ConnectIP.Value, uint16(ch.ConnectPort.Value)))
+		}
+		for _, u := range ch.URLs {
+			w.add("%s url %s codes %s", cp, u.Path.Value, codes(u.StatusCodes))
+		}
+	}
 }
 
 // groupHasAddresses says whether a virtual_server_group has address
@@ -279,366 +293,4 @@ func normalizeCodes(in []string) []string {
 		c = e
 	}
 	return out
-}
-
-// ParseDump reads the facts of keepalived's data files: vrrp is
-// keepalived.data (the VRRP process's), check keepalived_check.data (the
-// checker's); either may be empty when keepalived runs no such process.
-func ParseDump(vrrp, check string) (Facts, error) {
-	var w factWriter
-	if err := parseVRRPDump(&w, vrrp); err != nil {
-		return nil, fmt.Errorf("keepalived.data: %w", err)
-	}
-	if err := parseCheckDump(&w, check); err != nil {
-		return nil, fmt.Errorf("keepalived_check.data: %w", err)
-	}
-	return w.facts(), nil
-}
-
-// dumpLine splits "   Key = Value" into its indent, key and value.
-func dumpLine(l string) (indent int, key, value string) {
-	indent = len(l) - len(strings.TrimLeft(l, " "))
-	t := strings.TrimSpace(l)
-	if i := strings.Index(t, " = "); i >= 0 {
-		return indent, t[:i], t[i+3:]
-	}
-	return indent, t, ""
-}
-
-func parseVRRPDump(w *factWriter, text string) error {
-	section := ""
-	inst, list := "", ""
-	var version int
-	var group string
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "------<") {
-			section = strings.Trim(l, "-<> ")
-			continue
-		}
-		indent, key, value := dumpLine(l)
-		switch section {
-		case "Global definitions":
-			switch key {
-			case "Router ID":
-				if value != "[unknown]" {
-					w.add("router_id = %s", value)
-				}
-			case "LVS syncd vrrp instance":
-				w.add("lvs_sync_daemon instance = %s", value)
-			case "LVS syncd interface":
-				w.add("lvs_sync_daemon interface = %s", value)
-			case "LVS syncd syncid":
-				w.add("lvs_sync_daemon syncid = %s", value)
-			}
-		case "VRRP Topology":
-			if indent == 1 && key == "VRRP Instance" {
-				inst, list = value, ""
-				continue
-			}
-			p := "instance " + inst
-			if indent == 3 {
-				list = ""
-				switch key {
-				case "Interface":
-					w.add("%s interface = %s", p, strings.SplitN(value, ",", 2)[0])
-				case "Virtual Router ID":
-					w.add("%s vrid = %s", p, value)
-				case "Priority":
-					w.add("%s priority = %s", p, value)
-				case "VRRP Version":
-					version, _ = strconv.Atoi(value)
-					w.add("%s version = %s", p, value)
-				case "Advert interval":
-					f := strings.Fields(value)
-					if len(f) != 2 {
-						return fmt.Errorf("advert interval %q", value)
-					}
-					n, _ := strconv.Atoi(f[0])
-					d := time.Duration(n) * time.Second
-					if f[1] == "milli-sec" {
-						d = time.Duration(n) * time.Millisecond
-					}
-					w.add("%s advert_int = %s", p, d)
-				case "Preempt":
-					w.add("%s preempt = %v", p, value == "enabled")
-				case "Preempt delay":
-					secs, _ := strconv.ParseFloat(strings.TrimSuffix(value, " secs"), 64)
-					w.add("%s preempt_delay = %s", p, time.Duration(secs*float64(time.Second)))
-				case "Using src_ip":
-					if strings.HasSuffix(value, " (from configuration)") {
-						w.add("%s src_ip = %s", p, strings.Fields(value)[0])
-					}
-				case "Virtual IP (" + strings.TrimSuffix(strings.TrimPrefix(key, "Virtual IP ("), ")") + ")":
-				}
-				switch {
-				case strings.HasPrefix(key, "Virtual IP ("):
-					list = "vip"
-				case key == "Unicast Peer :":
-					list = "peer"
-				case key == "Tracked scripts :":
-					list = "script"
-				case key == "Virtual IP Excluded :", strings.HasSuffix(key, " :"):
-					list = "other"
-				}
-				continue
-			}
-			if indent == 5 {
-				f := strings.Fields(key + " " + value)
-				switch list {
-				case "vip":
-					dev := ""
-					for i := 0; i+1 < len(f); i++ {
-						if f[i] == "dev" {
-							dev = f[i+1]
-						}
-					}
-					pfx, err := netip.ParsePrefix(f[0])
-					if err != nil {
-						// A full-length prefix is dumped without it.
-						a, aerr := netip.ParseAddr(f[0])
-						if aerr != nil {
-							return fmt.Errorf("VIP %q: %w", l, err)
-						}
-						pfx = netip.PrefixFrom(a, a.BitLen())
-					}
-					w.add("%s vip %s dev %s", p, pfx, dev)
-				case "peer":
-					w.add("%s unicast_peer %s", p, strings.Join(f, " "))
-				case "script":
-					w.add("%s track_script %s", p, strings.Join(f, " "))
-				}
-			}
-			_ = version
-		case "VRRP Sync groups":
-			if indent == 1 && strings.HasPrefix(key, "VRRP Sync Group") {
-				group = strings.SplitN(value, ",", 2)[0]
-				list = ""
-				continue
-			}
-			if indent == 3 {
-				list = key
-				continue
-			}
-			if indent == 5 && list == "VRRP member instances :" {
-				w.add("sync_group %s member %s", group, key)
-			}
-		}
-	}
-	return sc.Err()
-}
-
-func parseCheckDump(w *factWriter, text string) error {
-	section := ""
-	var vs, proto, rs, sub, checker string
-	inVS := false
-	n := map[string]int{}       // checkers per real server
-	rsOf := map[string]string{} // checker header -> the prefix of its real server
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	var vsLines []string
-	flushVS := func() {
-		for _, l := range vsLines {
-			w.add("vs %s %s", vs, strings.ReplaceAll(l, "{proto}", proto))
-		}
-		vsLines = nil
-	}
-	var vsHeader func(string) string
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(strings.TrimSpace(l), "------<") {
-			name := strings.Trim(strings.TrimSpace(l), "-<> ")
-			switch {
-			case !strings.HasPrefix(l, "------<"):
-				// A block within a section: a virtual server, its real
-				// server, a group.
-				switch name {
-				case "Virtual server":
-					flushVS()
-					vs, proto, rs, sub, inVS = "", "", "", "", true
-				case "Real server":
-					rs, sub = "pending", ""
-				default:
-					flushVS()
-					vs, rs, sub, inVS = "", "", "", false
-				}
-			default:
-				flushVS()
-				section, inVS = name, false
-			}
-			continue
-		}
-		indent, key, value := dumpLine(l)
-		switch section {
-		case "Global definitions":
-			if key == "Router ID" && value != "[unknown]" {
-				w.add("router_id = %s", value)
-			}
-		case "LVS Topology":
-			switch {
-			case !inVS:
-			case indent == 1 && key == "VS VIP":
-				// "VS VIP = A, VPORT = P"
-				f := strings.Split(value, ", VPORT = ")
-				if len(f) != 2 {
-					return fmt.Errorf("virtual server %q", l)
-				}
-				vsHeader = func(proto string) string { return fmt.Sprintf("[%s]:%s:%s", f[0], proto, f[1]) }
-				vs = "?"
-			case indent == 1 && key == "VS FWMARK":
-				vs = "FWM " + value
-				vsHeader = nil
-			case indent == 1 && key == "VS GROUP":
-				vs = value
-				vsHeader = nil
-			case indent == 3 && key == "RIP":
-				// "RIP = A, RPORT = P, WEIGHT = W EFF WEIGHT = E"
-				if vs == "?" {
-					vs = vsHeader(proto)
-				}
-				flushVS()
-				var a, port, weight string
-				for _, part := range strings.Split(key+" = "+value, ", ") {
-					kv := strings.SplitN(part, " = ", 2)
-					if len(kv) != 2 {
-						continue
-					}
-					switch kv[0] {
-					case "RIP":
-						a = kv[1]
-					case "RPORT":
-						port = kv[1]
-					case "WEIGHT":
-						weight = strings.Fields(kv[1])[0]
-					}
-				}
-				rs = fmt.Sprintf("vs %s rs [%s]:%s:%s", vs, a, proto, port)
-				rsOf[fmt.Sprintf("%s -> [%s]:%s:%s", vs, a, proto, port)] = rs
-				w.add("%s weight = %s", rs, weight)
-			case indent == 3 && rs != "" && rs != "pending":
-				switch {
-				case key == "forwarding method":
-					w.add("%s method = %s", rs, strings.Fields(strings.SplitN(value, ",", 2)[0])[0])
-				case strings.HasPrefix(key, "Inhibit on failure is"):
-					w.add("%s inhibit_on_failure = %v", rs, strings.HasSuffix(key, "ON"))
-				}
-			case indent == 3:
-				switch {
-				case key == "protocol":
-					proto = strings.ToLower(value)
-					vsLines = append(vsLines, "protocol = "+proto)
-				case key == "lvs_sched":
-					vsLines = append(vsLines, "scheduler = "+value)
-				case key == "default forwarding method":
-					vsLines = append(vsLines, "method = "+strings.Fields(strings.SplitN(value, ",", 2)[0])[0])
-				case key == "persistence timeout":
-					vsLines = append(vsLines, "persistence = "+value)
-				case key == "quorum":
-					vsLines = append(vsLines, "quorum = "+strings.ReplaceAll(value, ",", ""))
-				case key == "delay_loop":
-					vsLines = append(vsLines, "delay_loop = "+seconds(value))
-				case key == "connection timeout":
-					vsLines = append(vsLines, "connect_timeout = "+seconds(value))
-				case strings.HasPrefix(key, "Inhibit on failure is"):
-					vsLines = append(vsLines, fmt.Sprintf("inhibit_on_failure = %v", strings.HasSuffix(key, "ON")))
-				case key == "Using HA suspend":
-					vsLines = append(vsLines, "ha_suspend")
-				case key == "sorry server":
-					sub = value
-				}
-			case indent == 5 && sub != "" && rs == "":
-				switch {
-				case key == "forwarding method":
-					sub += " method " + strings.Fields(strings.SplitN(value, ",", 2)[0])[0]
-				case strings.HasPrefix(key, "Inhibit on failure is"):
-					vsLines = append(vsLines, fmt.Sprintf("sorry_server = %s inhibit %v", strings.ReplaceAll(sub, "(duplicates rs) ", ""), strings.HasSuffix(key, "ON")))
-					sub = ""
-				}
-			}
-		case "Health checkers":
-			switch {
-			case indent == 1 && strings.Contains(key, " -> "):
-				prefix, ok := rsOf[key]
-				if !ok {
-					return fmt.Errorf("checker of an unknown real server %q", key)
-				}
-				n[prefix]++
-				checker = fmt.Sprintf("%s check %d", prefix, n[prefix])
-				sub = ""
-			case checker == "":
-			case indent == 3:
-				sub = key
-				switch key {
-				case "Delay loop":
-					w.add("%s delay_loop = %s", checker, micros(usec(value)))
-				case "Warmup":
-					w.add("%s warmup = %s", checker, micros(usec(value)))
-				case "Retries":
-					w.add("%s retry = %s", checker, value)
-				case "Delay before retry":
-					w.add("%s delay_before_retry = %s", checker, micros(usec(value)))
-				case "Keepalive method":
-					w.add("%s kind = %s", checker, strings.SplitN(value, ",", 2)[0])
-				case "Checked url":
-					sub = "url " + value
-				}
-			case indent == 5 && sub == "Connection":
-				switch key {
-				case "Dest":
-					// inet_sockaddrtopair: "[ADDR]:PORT", brackets for IPv4 too.
-					host, port, ok := strings.Cut(strings.TrimPrefix(value, "["), "]:")
-					a, err := netip.ParseAddr(host)
-					p, perr := strconv.ParseUint(port, 10, 16)
-					if !ok || err != nil || perr != nil {
-						return fmt.Errorf("checker destination %q", l)
-					}
-					w.add("%s dest = %s", checker, netip.AddrPortFrom(a, uint16(p)))
-				case "Timeout":
-					w.add("%s connect_timeout = %s", checker, seconds(value))
-				}
-			case indent == 7 && strings.HasPrefix(sub, "url "):
-				w.add("%s %s codes %s", checker, sub, key)
-			}
-		}
-	}
-	flushVS()
-	return mergeCodes(w, sc.Err())
-}
-
-// mergeCodes joins a URL's status code lines into one fact.
-func mergeCodes(w *factWriter, err error) error {
-	merged := map[string][]string{}
-	var order []string
-	var rest []string
-	for _, l := range w.out {
-		if i := strings.Index(l, " codes "); i >= 0 && strings.Contains(l, " url ") {
-			k := l[:i]
-			if _, ok := merged[k]; !ok {
-				order = append(order, k)
-			}
-			merged[k] = append(merged[k], l[i+7:])
-			continue
-		}
-		rest = append(rest, l)
-	}
-	for _, k := range order {
-		rest = append(rest, k+" codes "+strings.Join(normalizeCodes(merged[k]), ","))
-	}
-	w.out = rest
-	return err
-}
-
-func seconds(s string) string {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return s
-	}
-	return (time.Duration(f*1e6) * time.Microsecond).String()
-}
-
-func usec(s string) uint64 {
-	v, _ := strconv.ParseUint(strings.TrimSuffix(s, " us"), 10, 64)
-	return v
 }
