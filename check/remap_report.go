@@ -1,3 +1,5 @@
+//go:build linux
+
 package check
 
 // shown is the report as the operator reads it: with --remap, every
