@@ -42,9 +42,10 @@ func (e *env) balance() []Result {
 func (e *env) sampled(group string, n int, one func(Service) Result, unsampled func(left, chosen int) string) []Result {
 	chosen := sampleServices(e.d.Services, n)
 	var out []Result
+	start := time.Now()
 	for i, s := range chosen {
 		if len(chosen) > 10 && i%10 == 0 {
-			e.step("%s: %d of %d services", group, i, len(chosen))
+			e.stepOf(group+", services", i, len(chosen), start)
 		}
 		out = append(out, one(s))
 		if e.ctx.Err() != nil {

@@ -107,6 +107,7 @@ func stateKey(s harness.Service) ipvsadm.ServiceKey {
 func (e *env) runReachJobs(jobs []*reachJob) {
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
+	start := time.Now()
 	srcs4, srcs6 := e.sources(false), e.sources(true)
 	for range min(reachParallel, len(jobs)) {
 		wg.Add(1)
@@ -127,7 +128,7 @@ func (e *env) runReachJobs(jobs []*reachJob) {
 					}
 				}
 				if n := done.Add(1); n%500 == 0 {
-					e.step("reach: %d of %d services", n, len(jobs))
+					e.stepOf("reach, services", int(n), len(jobs), start)
 				}
 			}
 		}()

@@ -131,6 +131,16 @@ func (e *env) step(format string, a ...any) {
 	}
 }
 
+// stepOf reports done of total items of a long step begun at start, with
+// an estimate of the time left from the pace so far.
+func (e *env) stepOf(what string, done, total int, start time.Time) {
+	left := ""
+	if done > 0 && done < total {
+		left = fmt.Sprintf(", about %s left", (time.Since(start) * time.Duration(total-done) / time.Duration(done)).Round(time.Second))
+	}
+	e.step("%s: %d of %d%s", what, done, total, left)
+}
+
 // wants says whether the run checks a group.
 func (e *env) wants(group string) bool {
 	return group == GroupAcceptance || len(e.o.Only) == 0 || slices.Contains(e.o.Only, group)
