@@ -125,6 +125,18 @@ func guestInit(code *int) error {
 	if err := os.WriteFile("/proc/sys/kernel/modprobe", []byte(guestModprobe), 0o644); err != nil {
 		return fmt.Errorf("set kernel modprobe helper: %w", err)
 	}
+	// The neighbour table's limits are the whole machine's, settable only
+	// here, in the guest's first namespace: a lab whose director reaches
+	// thousands of real-server addresses on its links (a Kubernetes-sized
+	// rules table) overflowed the default 1,024 entries and dropped
+	// packets at random. The guest is lvslab's own machine.
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		for k, v := range map[string]string{"gc_thresh1": "8192", "gc_thresh2": "32768", "gc_thresh3": "65536"} {
+			if err := os.WriteFile("/proc/sys/net/"+fam+"/neigh/default/"+k, []byte(v), 0o644); err != nil {
+				return fmt.Errorf("size the neighbour table: %w", err)
+			}
+		}
+	}
 	for _, f := range cfg.BootFiles {
 		if err := loadModuleFile(filepath.Join(guestPreloaded, f)); err != nil {
 			return fmt.Errorf("load module %w", err)
