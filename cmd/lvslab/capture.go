@@ -114,4 +114,3 @@ func (f flushing) Packet(p capture.Packet) error {
 	}
 	return f.w.Flush()
 }
-
