@@ -270,3 +270,12 @@ func ticksToDuration(ticks uint32) time.Duration {
 func percent(v uint32) float64 {
 	return math.Round(float64(v)/math.MaxUint32*100*1000) / 1000
 }
+
+// ParsePercent reads a percentage as tc writes it, "1%" or "1".
+func ParsePercent(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || math.IsNaN(v) {
+		return 0, fmt.Errorf("%q is not a percentage: write it as 1%% or 0.5%%", s)
+	}
+	return v, nil
+}
