@@ -52,3 +52,27 @@ func TestParseRateReadsTcUnits(t *testing.T) {
 		t.Errorf("FormatRate(2.5e6) = %q", got)
 	}
 }
+
+func TestTopologyFileImpairsALink(t *testing.T) {
+	const lab = "name: x\nsegments: [{name: back, ipv4: 192.0.2.0/24}]\nnodes:\n  - name: rs1\n    role: real-server\n    links: [{segment: back, impair: %s}]\n"
+	s, err := Parse([]byte(strings.ReplaceAll(lab, "%s", "{delay: 20ms, jitter: 5ms, loss: 1%, reorder: 25, rate: 10mbit}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Impairment{Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 1, Reorder: 25, Rate: 10_000_000}
+	if got := s.Nodes[0].Links[0].Impair; got != want {
+		t.Errorf("impair %+v, want %+v", got, want)
+	}
+	for in, msg := range map[string]string{
+		"{delay: soon}":   `nodes[0] (rs1).links[0].impair.delay "soon": write a duration`,
+		"{loss: 150%}":    "nodes[0] (rs1).links[0].impair: loss 150%: use 0 to 100%",
+		"{rate: fast}":    `nodes[0] (rs1).links[0].impair.rate "fast"`,
+		"{lose: 1%}":      "field lose not found",
+		"{corrupt: lots}": `impair.corrupt: "lots" is not a percentage`,
+	} {
+		_, err := Parse([]byte(strings.ReplaceAll(lab, "%s", in)))
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("impair %s: Parse = %v, want an error saying %q", in, err, msg)
+		}
+	}
+}
