@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/term"
 
@@ -35,7 +36,8 @@ func runCapture(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	filter := fs.String("filter", "", "keep only matching packets: terms joined by \"and\", each host ADDR, port N,\n"+
 		"or one of ip, ip6, arp, tcp, udp, icmp, icmp6, vrrp, ipip (e.g. \"tcp and port 80\")")
 	snaplen := fs.Int("snaplen", 0, fmt.Sprintf("bytes kept of each packet, 1 to %d (0: whole packets).\n"+
-		"Memory is bounded: packets are written as they come, never held, so it takes one buffer of --snaplen bytes per link", capture.MaxSnapLen))
+		"Memory is bounded: packets are written as they come, never held; each link takes one buffer of --snaplen bytes\n"+
+		"and a kernel queue of %d MiB", capture.MaxSnapLen, capture.RecvBuffer>>20))
 	words, err := parseInterspersed(find("capture"), fs, args)
 	if err != nil {
 		return err
@@ -96,21 +98,17 @@ func runCapture(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		defer cancel()
 	}
 	fmt.Fprintf(os.Stderr, "lvslab capture: capturing on %d link(s) of lab %s; Ctrl-C stops with the file complete\n", len(targets), lab)
-	stats, err := capture.Run(ctx, targets, opts, flushing{w})
+	// A tenth of a second: wireshark -k -i - feels live, and a busy link
+	// costs one write per buffer, not one per packet.
+	stopFlushing := w.FlushEvery(100 * time.Millisecond)
+	stats, err := capture.Run(ctx, targets, opts, w)
+	stopFlushing()
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	fmt.Fprintf(os.Stderr, "lvslab capture: %d packets written, %d dropped by the kernel\n", stats.Kept, stats.Dropped)
-	return err
-}
-
-// flushing flushes after every packet, so that a reader of a pipe sees
-// each packet as it comes rather than a buffer's worth later.
-type flushing struct{ w *capture.Writer }
-
-func (f flushing) Packet(p capture.Packet) error {
-	if err := f.w.Packet(p); err != nil {
-		return err
+	if stats.Dropped > 0 {
+		fmt.Fprintf(os.Stderr, "lvslab capture: warning: the file misses %d packets the links carried: narrow the capture with --filter or fewer links\n", stats.Dropped)
 	}
-	return f.w.Flush()
+	return err
 }

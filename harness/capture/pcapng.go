@@ -112,6 +112,32 @@ func (w *Writer) Flush() error {
 	return w.ng.Flush()
 }
 
+// FlushEvery flushes the file every interval until stop is called, so
+// that a reader of a stream sees packets soon after they come without a
+// write per packet, which costs a capture its packets on a busy link.
+func (w *Writer) FlushEvery(interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// A failed flush shows again at Close, which reports it.
+				_ = w.Flush()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
 // Close flushes the file; later packets are refused.
 func (w *Writer) Close() error {
 	w.mu.Lock()
