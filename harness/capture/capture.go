@@ -171,14 +171,22 @@ func (s *Session) read(link, fd int) {
 	defer s.wg.Done()
 	buf := make([]byte, s.opts.snapLen())
 	oob := make([]byte, unix.CmsgSpace(16))
+	flags := unix.MSG_TRUNC
 	for {
-		select {
-		case <-s.stop:
-			return
-		default:
+		// Once stopped, what the kernel queued before the stop is still
+		// read, without waiting: a failing spec's last packets are the
+		// ones that matter.
+		if flags&unix.MSG_DONTWAIT == 0 {
+			select {
+			case <-s.stop:
+				flags |= unix.MSG_DONTWAIT
+			default:
+			}
 		}
-		n, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, unix.MSG_TRUNC)
+		n, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, flags)
 		switch {
+		case errors.Is(err, unix.EAGAIN) && flags&unix.MSG_DONTWAIT != 0:
+			return
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
