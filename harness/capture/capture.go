@@ -189,6 +189,11 @@ func (s *Session) read(link, fd int) {
 			return
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
 			continue
+		case errors.Is(err, unix.ENETDOWN):
+			// The link went down (a spec's fault, or lvslab's SetLinkUp):
+			// the kernel says so once, and the socket carries on when the
+			// link comes back.
+			continue
 		case err != nil:
 			s.fail(fmt.Errorf("capture: read link %d: %w", link, err))
 			return
