@@ -279,3 +279,21 @@ func ParsePercent(s string) (float64, error) {
 	}
 	return v, nil
 }
+
+// Impairments reads every impaired link of the lab from the kernel, keyed
+// by "node:link"; clean links are left out.
+func (l *Lab) Impairments() (map[string]Impairment, error) {
+	out := map[string]Impairment{}
+	for _, n := range l.Nodes {
+		for _, ls := range n.Links {
+			im, err := n.Impairment(ls.Segment)
+			if err != nil {
+				return nil, err
+			}
+			if !im.IsZero() {
+				out[n.Name+":"+ls.Segment] = im
+			}
+		}
+	}
+	return out, nil
+}
