@@ -3,6 +3,7 @@
 package ipvs_test
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -25,26 +26,49 @@ type segment struct {
 	syn, ack bool
 }
 
+// frame is what else a capture saw of a segment: the Ethernet
+// destination and, for IP-in-IP, the outer header's addresses.
+type frame struct {
+	segment
+	dstMAC             string
+	outerSrc, outerDst netip.Addr // valid only for IP-in-IP
+}
+
 // segments keeps a capture's TCP segments, decoded as they come.
 type segments struct {
-	names []string
-	mu    sync.Mutex
-	seen  []segment
+	names  []string
+	mu     sync.Mutex
+	seen   []segment
+	frames []frame
 }
 
 func (s *segments) Packet(p capture.Packet) error {
 	pkt := gopacket.NewPacket(p.Data, layers.LayerTypeEthernet, gopacket.Default)
-	ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	eth, _ := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
 	tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
-	if ip == nil || tcp == nil {
+	var ips []*layers.IPv4
+	for _, l := range pkt.Layers() {
+		if ip, ok := l.(*layers.IPv4); ok {
+			ips = append(ips, ip)
+		}
+	}
+	if eth == nil || len(ips) == 0 || tcp == nil {
 		return nil
 	}
+	ip := ips[len(ips)-1] // the innermost: the connection's own header
 	src, _ := netip.AddrFromSlice(ip.SrcIP)
 	dst, _ := netip.AddrFromSlice(ip.DstIP)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seen = append(s.seen, segment{link: s.names[p.Link], src: netip.AddrPortFrom(src, uint16(tcp.SrcPort)),
-		dst: netip.AddrPortFrom(dst, uint16(tcp.DstPort)), syn: tcp.SYN, ack: tcp.ACK})
+	seg := segment{link: s.names[p.Link], src: netip.AddrPortFrom(src, uint16(tcp.SrcPort)),
+		dst: netip.AddrPortFrom(dst, uint16(tcp.DstPort)), syn: tcp.SYN, ack: tcp.ACK}
+	s.seen = append(s.seen, seg)
+	f := frame{segment: seg, dstMAC: eth.DstMAC.String()}
+	if len(ips) > 1 {
+		f.outerSrc, _ = netip.AddrFromSlice(ips[0].SrcIP)
+		f.outerDst, _ = netip.AddrFromSlice(ips[0].DstIP)
+	}
+	s.frames = append(s.frames, f)
 	return nil
 }
 
@@ -57,6 +81,19 @@ func (s *segments) handshake() []segment {
 	for _, seg := range s.seen {
 		if seg.syn {
 			out = append(out, seg)
+		}
+	}
+	return out
+}
+
+// handshakeFrames is handshake with what else each frame showed.
+func (s *segments) handshakeFrames() []frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []frame
+	for _, f := range s.frames {
+		if f.syn {
+			out = append(out, f)
 		}
 	}
 	return out
@@ -145,4 +182,43 @@ var _ = Describe("a NAT lab on impaired links", Label("nat", "impair"), func() {
 		res := lab.Load(400)
 		GinkgoWriter.Printf("400 requests under 2%% loss: p99 %.1f ms, max %.1f ms\n", res.Latency.P99, res.Latency.Max)
 	})
+})
+
+var _ = Describe("packets through a DR or TUN director", Label("capture"), func() {
+	for _, mode := range []topology.Mode{topology.ModeDR, topology.ModeTUN} {
+		It(fmt.Sprintf("in %s mode: leave the back link to the real server with the VIP inside, and the reply never passes the director", mode), Label(string(mode)), func() {
+			lab := labtest.Start(mode)
+			dir := lab.Director()
+			seen := captureOn(lab, dir.Name)
+			from, vip := lab.Sources(false)[0], lab.VIP(false)
+			server := labtest.Get(lab.Client(), from, vip).Header.Get(harness.HeaderServer)
+			rs := lab.Topology().Node(server)
+			rsLink, err := rs.Netlink().LinkByName(topology.SegmentBack)
+			Expect(err).NotTo(HaveOccurred())
+			rsMAC := rsLink.Attrs().HardwareAddr.String()
+			Eventually(func() int { return len(seen.handshakeFrames()) }).Should(BeNumerically(">=", 2))
+			var back []frame
+			for _, f := range seen.handshakeFrames() {
+				Expect(f.ack).To(BeFalse(), "a SYN-ACK passed the director on %s: %s replies must bypass it", f.link, mode)
+				Expect(f.dst).To(Equal(vip), "the connection's own header keeps the VIP as its destination on %s", f.link)
+				if f.link == dir.Name+":back" {
+					back = append(back, f)
+				}
+			}
+			Expect(back).To(HaveLen(1), "one SYN forwarded on the back link")
+			Expect(back[0].dstMAC).To(Equal(rsMAC), "forwarded to %s's MAC", server)
+			if mode == topology.ModeDR {
+				Expect(back[0].outerDst.IsValid()).To(BeFalse(), "DR sends the packet as it came, with no outer header")
+			} else {
+				Expect(back[0].outerDst).To(Equal(rs.Addr(false)), "TUN's outer header goes to the real server")
+				var dirBack []netip.Addr
+				for _, l := range dir.Links {
+					if l.Segment == topology.SegmentBack {
+						dirBack = l.IPv4
+					}
+				}
+				Expect(dirBack).To(ContainElement(back[0].outerSrc), "TUN's outer header comes from the director's back link")
+			}
+		})
+	}
 })
