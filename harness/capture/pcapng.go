@@ -22,7 +22,9 @@ type Packet struct {
 	Data   []byte
 }
 
-// Sink takes a capture's packets, from one goroutine per link at once.
+// Sink takes a capture's packets, from one goroutine per link at once. A
+// packet's Data is the reader's buffer, valid only during the call: a sink
+// that keeps packets copies them (Ring does).
 type Sink interface {
 	Packet(Packet) error
 }
