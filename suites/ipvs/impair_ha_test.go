@@ -49,4 +49,22 @@ var _ = Describe("a keepalived director pair on lossy links", Label("ha", "impai
 		Expect(d1.HoldsVIP()).To(BeTrue())
 		Expect(d2.HoldsVIP()).To(BeFalse())
 	})
+
+	It("fails over when every advert of the master is lost, within the backup's Master_Down_Interval, and reports its timing", func() {
+		l := buildHA(topology.ModeNAT)
+		_, d1, d2 := l.elect(keepalived.Options{})
+		took := armTakeover(d2, 30*time.Second)
+		master := l.Topology().Node(d1.Name())
+		fault := time.Now()
+		for _, ls := range master.Links {
+			Expect(master.Impair(ls.Segment, topology.Impairment{Loss: 100})).To(Succeed())
+			DeferCleanup(func() { Expect(master.Impair(ls.Segment, topology.Impairment{})).To(Succeed()) })
+		}
+		// director2's Master_Down_Interval is 3.609 s from the last advert
+		// it heard, which came up to one advert (1 s) before the fault.
+		t := took(fault)
+		Expect(t).To(BeNumerically(">=", 2500*time.Millisecond), "a takeover before Master_Down_Interval minus one advert")
+		Expect(t).To(BeNumerically("<", 5*time.Second), "Master_Down_Interval (3.609 s) and a second of slack for the guest")
+		Expect(d2.HoldsVIP()).To(BeTrue())
+	})
 })
