@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/harness"
+	"github.com/lvslab/lvslab/harness/capture"
 	"github.com/lvslab/lvslab/loadgen"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -55,4 +56,16 @@ func Example() {
 	lab.Director().Do(func() error { return nil })
 	lab.Server("rs3").Stop()                               // refuse connections
 	lab.Node("rs4").SetLinkUp(topology.SegmentBack, false) // cut a link
+	lab.Node("rs5").Impair(topology.SegmentBack, topology.Impairment{Delay: 20 * time.Millisecond, Loss: 1})
+
+	// Packets of the director's links as pcapng until ctx ends.
+	file, err := os.Create("director.pcapng")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer file.Close()
+	targets, _ := capture.Targets(lab.Topology(), []string{"director"})
+	w, _ := capture.NewWriter(file, capture.Interfaces(targets, capture.Options{}))
+	capture.Run(ctx, targets, capture.Options{}, w)
+	w.Close()
 }

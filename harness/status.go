@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/lvslab/lvslab/topology"
@@ -21,6 +23,9 @@ type LabStatus struct {
 	Spec    *topology.Spec      `json:"spec,omitempty"`
 	Servers map[string]Counters `json:"servers,omitempty"`
 	IPVS    []ServiceState      `json:"ipvs,omitempty"`
+	// Impairments are the lab's impaired links ("node:link"), read from
+	// the kernel.
+	Impairments map[string]topology.Impairment `json:"impairments,omitempty"`
 	// IPVSHeader is /proc/net/ip_vs's first line, for WriteTable.
 	IPVSHeader string `json:"-"`
 	// Broken says why a lab's state cannot be read (half-built, corrupt).
@@ -44,10 +49,22 @@ func ReadLabStatus(ctx context.Context, lab string, detail bool) (LabStatus, err
 	if s.Supervisor {
 		s.Servers, _ = Connect(lab).Counters(ctx)
 	}
+	if s.Impairments, err = readImpairments(lab); err != nil {
+		return s, err
+	}
 	if st.Spec.Mode.Balanced() {
 		s.IPVS, s.IPVSHeader, err = readTable(lab)
 	}
 	return s, err
+}
+
+func readImpairments(lab string) (map[string]topology.Impairment, error) {
+	t, err := topology.Open(lab)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Detach()
+	return t.Impairments()
 }
 
 // ReadLabStatuses reads every lab that is up; one whose state is corrupt
@@ -121,6 +138,17 @@ func (s LabStatus) WriteTable(w io.Writer) error {
 		for _, rs := range s.Spec.ByRole(topology.RoleRealServer) {
 			c := s.Servers[rs.Name]
 			fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%d\n", rs.Name, c.Up, c.Accepts, c.Requests, c.UDP)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.Impairments) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "IMPAIRED LINK\tIMPAIRMENT (on what the node sends)")
+		for _, link := range slices.Sorted(maps.Keys(s.Impairments)) {
+			fmt.Fprintf(tw, "%s\t%s\n", link, s.Impairments[link])
 		}
 		if err := tw.Flush(); err != nil {
 			return err

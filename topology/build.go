@@ -398,6 +398,11 @@ func (l *Lab) configure(n *Node) error {
 		if err := n.nl.LinkSetUp(link); err != nil {
 			return fmt.Errorf("bring up %s in %s: %w", ls.Dev(), n.Namespace, err)
 		}
+		if !ls.Impair.IsZero() {
+			if err := n.Impair(ls.Segment, ls.Impair); err != nil {
+				return err
+			}
+		}
 	}
 	for _, r := range l.Spec.Routes(n.Name) {
 		if err := n.addRoute(r); err != nil {

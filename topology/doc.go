@@ -36,6 +36,11 @@
 // throw-away thread inside the node's namespace; PinStations binds the
 // lab's recorded processes and IPVS's estimator there.
 //
+// A node's link can be impaired as a real link is (impair.go): netem and
+// a TBF rate as qdiscs on the link inside the node, read back from the
+// kernel rather than recorded. ParseLinks reads the NODE[:LINK] words of
+// the commands that act on links.
+//
 // This package must not touch the root namespace's links, routes, sysctls
 // or firewall, nor bind any process but those a lab records and the
 // caller's own (PinSelf), and it starts no servers: that is package harness.

@@ -56,10 +56,73 @@ type fileNode struct {
 }
 
 type fileLink struct {
-	Segment string   `yaml:"segment"`
-	IPv4    addrList `yaml:"ipv4"`
-	IPv6    addrList `yaml:"ipv6"`
-	Sources int      `yaml:"sources"`
+	Segment string      `yaml:"segment"`
+	IPv4    addrList    `yaml:"ipv4"`
+	IPv6    addrList    `yaml:"ipv6"`
+	Sources int         `yaml:"sources"`
+	Impair  *fileImpair `yaml:"impair"`
+}
+
+// fileImpair is a link's impairment as tc writes it: durations ("20ms"),
+// percentages ("1%") and a rate ("10mbit").
+type fileImpair struct {
+	Delay     string `yaml:"delay"`
+	Jitter    string `yaml:"jitter"`
+	Loss      string `yaml:"loss"`
+	Duplicate string `yaml:"duplicate"`
+	Reorder   string `yaml:"reorder"`
+	Corrupt   string `yaml:"corrupt"`
+	Rate      string `yaml:"rate"`
+}
+
+// impairment reads a link's impairment, every bad value an error naming
+// where it is.
+func (f *fileImpair) impairment(where string) (Impairment, []error) {
+	var im Impairment
+	var errs []error
+	durations := []struct {
+		name string
+		s    string
+		v    *time.Duration
+	}{{"delay", f.Delay, &im.Delay}, {"jitter", f.Jitter, &im.Jitter}}
+	for _, d := range durations {
+		if d.s == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s %q: write a duration (20ms)", where, d.name, d.s))
+		}
+		*d.v = v
+	}
+	percents := []struct {
+		name string
+		s    string
+		v    *float64
+	}{{"loss", f.Loss, &im.Loss}, {"duplicate", f.Duplicate, &im.Duplicate}, {"reorder", f.Reorder, &im.Reorder}, {"corrupt", f.Corrupt, &im.Corrupt}}
+	for _, p := range percents {
+		if p.s == "" {
+			continue
+		}
+		v, err := ParsePercent(p.s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", where, p.name, err))
+		}
+		*p.v = v
+	}
+	if f.Rate != "" {
+		v, err := ParseRate(f.Rate)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%w", where, err))
+		}
+		im.Rate = v
+	}
+	if len(errs) == 0 {
+		if err := im.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
+	}
+	return im, errs
 }
 
 // addrList takes one scalar or a list of them (addresses, CPUs).
@@ -172,6 +235,11 @@ func Parse(data []byte) (*Spec, error) {
 			if l.Sources < 0 || l.Sources > 64 {
 				errs = append(errs, fmt.Errorf("%s: sources %d: use 1 to 64", where, l.Sources))
 				link.Sources = 0
+			}
+			if l.Impair != nil {
+				im, bad := l.Impair.impairment(where + ".impair")
+				errs = append(errs, bad...)
+				link.Impair = im
 			}
 			for _, a := range l.IPv4 {
 				if ip := addr(where+".ipv4", a); ip.IsValid() {

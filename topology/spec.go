@@ -102,6 +102,9 @@ type LinkSpec struct {
 	Segment string       `json:"segment"`
 	IPv4    []netip.Addr `json:"ipv4"`
 	IPv6    []netip.Addr `json:"ipv6,omitempty"`
+	// Impair is what the link does to the packets the node sends on it
+	// (impair.go), set when the lab is built.
+	Impair Impairment `json:"impair,omitzero"`
 	// Sources is how many addresses to plan for this link when none are
 	// given (the client uses several so that dials do not run out of
 	// source ports).

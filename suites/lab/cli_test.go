@@ -3,8 +3,10 @@
 package lab_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/gopacket/pcapgo"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
@@ -131,7 +134,49 @@ var _ = Describe("the lvslab command", Ordered, Label("lab", "cli"), func() {
 		Entry("a bench name that makes bad lab names", []string{"bench", "--name", "bbA"}, "", `--name "bbA": lab name "bbAdirect": use 1-20`),
 		Entry("a VIP that is not global unicast", []string{"up"}, strings.ReplaceAll(paperYAML(), "ipv4: 203.0.113.10", "ipv4: 127.0.0.1"), "vip 127.0.0.1 is a loopback address"),
 		Entry("5,000 real servers", []string{"up"}, manyServersYAML(5000), "a lab has at most 200 nodes"),
+		Entry("a capture filter tcpdump has but lvslab lacks", []string{"capture", "--filter", "tcp or udp", "director"}, "", `terms are joined by "and"`),
+		Entry("a capture of nothing", []string{"capture", "-w", "/tmp/x.pcapng"}, "", "name the links to capture"),
+		Entry("a loss beyond 100 %", []string{"impair", "director", "--loss", "150%"}, "", "--loss 150%: use 0 to 100%"),
+		Entry("a rate tc cannot read", []string{"impair", "director", "--rate", "fast"}, "", `rate "fast": write bits per second`),
+		Entry("clear and an impairment at once", []string{"impair", "director", "--clear", "--delay", "1ms"}, "", "--clear with an impairment"),
 	)
+
+	It("captures until Ctrl-C into a complete pcapng, and impairs, shows and clears a link", Label("capture", "impair"), func() {
+		Expect(run("up", "--name", name("cap"), "--topology", "small")).To(gexec.Exit(0))
+		DeferCleanup(down, name("cap"))
+		file := filepath.Join(GinkgoT().TempDir(), "cap.pcapng")
+		c := start("capture", "--name", name("cap"), "rs1", "client:front", "-w", file)
+		Eventually(c.Err).Should(gbytes.Say("capturing on 2 link"))
+		Expect(run("load", "--name", name("cap"), "--target", "rs1", "--requests", "5", "--clients", "1", "--duration", "10s")).To(gexec.Exit(0))
+		c.Signal(syscall.SIGINT)
+		Eventually(c).WithTimeout(5 * time.Second).Should(gexec.Exit(0))
+		Expect(c.Err).To(gbytes.Say(`(\d+) packets written, 0 dropped`))
+		data, err := os.ReadFile(file)
+		Expect(err).NotTo(HaveOccurred())
+		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+		Expect(err).NotTo(HaveOccurred())
+		packets := 0
+		for {
+			if _, _, err := r.ReadPacketData(); err != nil {
+				Expect(err).To(MatchError(io.EOF), "the file ends cleanly after its last packet")
+				break
+			}
+			packets++
+		}
+		Expect(packets).To(BeNumerically(">=", 2*5*5), "5 connections of at least 5 packets, seen on both links")
+		Expect(r.NInterfaces()).To(Equal(2))
+
+		Expect(run("impair", "--name", name("cap"), "rs1", "--rate", "5mbit")).To(gexec.Exit(0))
+		s := run("status", "--name", name("cap"))
+		Expect(s.Out).To(gbytes.Say(`rs1:back\s+rate 5Mbit`))
+		Expect(run("impair", "--name", name("cap"), "rs1", "--clear")).To(gexec.Exit(0))
+		s = run("impair", "--name", name("cap"), "rs1")
+		Expect(s.Out).To(gbytes.Say(`rs1:back\s+clean`))
+		s = run("capture", "--name", name("cap"), "rs1:front", "-w", file+"2")
+		Expect(s).To(gexec.Exit(2))
+		Expect(s.Err).To(gbytes.Say(`node rs1 has no link "front" \(its links: back\)`))
+		Expect(file + "2").NotTo(BeAnExistingFile())
+	})
 
 	It("benchmarks direct against routed, writes every file, gates it against itself (inconclusive: a copy) and leaves nothing behind", func() {
 		out := GinkgoT().TempDir()

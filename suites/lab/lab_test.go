@@ -27,6 +27,7 @@ func startLab(spec *topology.Spec) *harness.Lab {
 	lab, err := harness.Up(context.Background(), spec, harness.UpOptions{Servers: harness.DefaultServerConfig})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(lab.Close()).To(Succeed()) })
+	labtest.CaptureOnFailure(lab.Topology())
 	return lab
 }
 

@@ -50,6 +50,7 @@ func StartServing(mode topology.Mode, cfg harness.ServerConfig, opts ...topology
 	lab, err := harness.Up(context.Background(), spec, harness.UpOptions{Servers: cfg})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(lab.Close)
+	CaptureOnFailure(lab.Topology())
 	l := &Lab{Lab: lab, Dir: lab.IPVS}
 	if l.Dir == nil {
 		return l

@@ -210,6 +210,11 @@ func prepareVMs(ctx context.Context, binary string, args []string, tools string)
 	if base.OutDir, err = flags.outDir(); err != nil {
 		return nil, 2, err
 	}
+	if base.OutDir != "" {
+		// Ginkgo's parallel processes in the guest are not told the
+		// reports' folder; a failing spec's capture goes there too.
+		base.Env = append(base.Env, ReportsEnv+"="+base.OutDir)
+	}
 	return &suiteVMs{binary: binary, flags: flags, filter: filter, procs: procs, ginkgo: ginkgo, base: base, say: say}, 0, nil
 }
 

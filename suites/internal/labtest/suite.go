@@ -24,7 +24,7 @@ import (
 var KnownLabels = []string{
 	"lab", "cli", "load", "isolation", "switch",
 	"nat", "dr", "tun", "scheduler", "persistence", "churn", "udp", "ipv6", "fwmark",
-	"perf", "gotcha", "ha", "byo", "kernel",
+	"perf", "gotcha", "ha", "byo", "kernel", "capture", "impair",
 }
 
 var (
