@@ -71,25 +71,6 @@ func labName(name string) (string, error) {
 	return "", usageError{fmt.Errorf("%d labs are up (%v): say which with --name", len(labs), labs)}
 }
 
-// switchFlag is --switch of up and bench: how the lab's bridges forward.
-type switchFlag struct{ learning bool }
-
-func (f *switchFlag) String() string {
-	if f.learning {
-		return "learning"
-	}
-	return "static"
-}
-
-func (f *switchFlag) Set(s string) error {
-	switch s {
-	case "static", "learning":
-		f.learning = s == "learning"
-		return nil
-	}
-	return errors.New("use static or learning")
-}
-
 // given says whether the command line set a flag.
 func given(fs *flag.FlagSet, name string) bool {
 	set := false

@@ -126,7 +126,7 @@ func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 // its bridges forward.
 type machineFlags struct {
 	isolate    bool
-	switchMode switchFlag
+	switchMode topology.SwitchFlag
 	ageing     time.Duration
 }
 
@@ -140,7 +140,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 // topology file's own switch settings stand unless a flag overrides them).
 func (m *machineFlags) apply(fs *flag.FlagSet, spec *topology.Spec) (*topology.Spec, error) {
 	if given(fs, "switch") {
-		spec.Switch.Learning = m.switchMode.learning
+		spec.Switch.Learning = m.switchMode.Learning
 	}
 	if given(fs, "ageing-time") {
 		spec.Switch.AgeingTime = m.ageing
