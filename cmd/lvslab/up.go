@@ -53,14 +53,12 @@ func (s *serverFlags) config() (harness.ServerConfig, error) {
 }
 
 func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	var tf topologyFlags
+	var tf topology.SpecFlags
 	var sf serverFlags
-	tf.register(fs)
+	tf.Register(fs)
 	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print the lab as JSON")
 	scheduler := fs.String("scheduler", "rr", "IPVS scheduler of the VIP's services (rr, wrr, lc, wlc, sh, mh, …)")
-	var mf machineFlags
-	mf.register(fs)
 	sync := fs.Bool("sync", false, "director pair (--topology paper-ha): run the IPVS sync daemon under keepalived")
 	nopreempt := fs.Bool("nopreempt", false, "director pair: a restarted director does not take the VIP back")
 	if err := parse(find("up"), fs, args, false); err != nil {
@@ -73,11 +71,10 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := tf.spec()
-	if err != nil {
-		return err
-	}
-	if spec, err = mf.apply(fs, spec); err != nil {
+	spec, err := tf.Spec(fs)
+	if fe := (*topology.FlagError)(nil); errors.As(err, &fe) {
+		return usageError{fe}
+	} else if err != nil {
 		return err
 	}
 	o := harness.UpOptions{Servers: cfg, Supervise: true, Director: harness.DirectorOptions{Scheduler: *scheduler}}
@@ -120,39 +117,4 @@ func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("--name: %w", err)}
 	}
 	return harness.Supervise(ctx, *name, cfg, nil, keepalived.RunSaved)
-}
-
-// machineFlags are how up places the lab on this machine's CPUs and how
-// its bridges forward.
-type machineFlags struct {
-	isolate    bool
-	switchMode topology.SwitchFlag
-	ageing     time.Duration
-}
-
-func (m *machineFlags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&m.isolate, "isolate", false, "give each station CPUs of its own (client, director, router, real servers; at least 3 CPUs):\nprocesses pinned, receive processing steered there with RPS, IPVS's estimator placed")
-	fs.Var(&m.switchMode, "switch", "static (a forwarding entry for every node's link: no flooding) or learning (a real switch's\nbehaviour: a port that never sends is flooded once its address ages out)")
-	fs.DurationVar(&m.ageing, "ageing-time", 0, "the bridges' ageing time (0: the kernel's 300s)")
-}
-
-// apply returns the planned spec with the machine flags given applied (a
-// topology file's own switch settings stand unless a flag overrides them).
-func (m *machineFlags) apply(fs *flag.FlagSet, spec *topology.Spec) (*topology.Spec, error) {
-	if given(fs, "switch") {
-		spec.Switch.Learning = m.switchMode.Learning
-	}
-	if given(fs, "ageing-time") {
-		spec.Switch.AgeingTime = m.ageing
-	}
-	if m.isolate {
-		if err := topology.IsolateOnline(spec); err != nil {
-			return nil, usageError{fmt.Errorf("--isolate: %w", err)}
-		}
-	}
-	p, err := topology.Plan(spec)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return p, nil
 }
