@@ -34,29 +34,11 @@ func init() {
 	})
 }
 
-type serverFlags struct {
-	bodySize    int
-	serviceTime time.Duration
-}
-
-func (s *serverFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&s.bodySize, "body-size", harness.DefaultServerConfig.BodySize, "response body size in `bytes`")
-	fs.DurationVar(&s.serviceTime, "service-time", 0, "time each request takes on a real server (emulates load)")
-}
-
-func (s *serverFlags) config() (harness.ServerConfig, error) {
-	c := harness.ServerConfig{BodySize: s.bodySize, ServiceTime: s.serviceTime}
-	if err := c.Validate(); err != nil {
-		return c, usageError{err}
-	}
-	return c, nil
-}
-
 func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var tf topology.SpecFlags
-	var sf serverFlags
+	var sf harness.ServerFlags
 	tf.Register(fs)
-	sf.register(fs)
+	sf.Register(fs)
 	asJSON := fs.Bool("json", false, "print the lab as JSON")
 	scheduler := fs.String("scheduler", "rr", "IPVS scheduler of the VIP's services (rr, wrr, lc, wlc, sh, mh, …)")
 	sync := fs.Bool("sync", false, "director pair (--topology paper-ha): run the IPVS sync daemon under keepalived")
@@ -67,9 +49,9 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := harness.CheckScheduler(*scheduler); err != nil {
 		return usageError{fmt.Errorf("--scheduler: %w", err)}
 	}
-	cfg, err := sf.config()
+	cfg, err := sf.Config()
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	spec, err := tf.Spec(fs)
 	if fe := (*topology.FlagError)(nil); errors.As(err, &fe) {
@@ -100,15 +82,15 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 }
 
 func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	var sf serverFlags
-	sf.register(fs)
+	var sf harness.ServerFlags
+	sf.Register(fs)
 	name := fs.String("name", "", "lab name")
 	if err := parse(find(harness.SupervisorCommand), fs, args, false); err != nil {
 		return err
 	}
-	cfg, err := sf.config()
+	cfg, err := sf.Config()
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if *name == "" {
 		return usageError{errors.New("--name is required")}
