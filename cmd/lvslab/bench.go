@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/lvslab/lvslab/bench"
-	"github.com/lvslab/lvslab/vm"
 )
 
 func init() {
@@ -78,7 +77,7 @@ func benchPlaced(ctx context.Context, cfg bench.Config, b *bench.Flags) (*bench.
 	if !place.InVM {
 		return benchHere(ctx, place.Config, b.Out)
 	}
-	o, err := guestRuns("bench", place.VM)
+	o, err := bench.GuestRuns("bench", place.VM)
 	if err != nil {
 		return nil, err
 	}
@@ -97,22 +96,6 @@ func benchHere(ctx context.Context, cfg bench.Config, out string) (*bench.Result
 	}
 	res.Env.Version = version()
 	return res, res.WriteFiles(out)
-}
-
-// guestRuns completes the options of a VM that runs this binary's command
-// what (bench, failover) from the configuration the host hands it, on the
-// guest's own kernel, into the same output folder.
-func guestRuns(what string, o bench.VMOptions) (bench.VMOptions, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return o, err
-	}
-	o.Command = func(configFile, out string) []string {
-		return []string{self, what, "--where", vm.WhereHost, "--config", configFile, "--out", out}
-	}
-	o.Console = os.Stderr
-	o.Log = func(s string) { fmt.Fprintf(os.Stderr, "lvslab %s: %s\n", what, s) }
-	return o, nil
 }
 
 // benchError gives a benchmark that failed in the VM the guest's exit

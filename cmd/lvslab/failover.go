@@ -68,7 +68,7 @@ func failoverPlaced(ctx context.Context, cfg bench.FailoverConfig, out, where st
 	if !inVM {
 		return failoverHere(ctx, cfg, out)
 	}
-	if o, err = guestRuns("failover", o); err != nil {
+	if o, err = bench.GuestRuns("failover", o); err != nil {
 		return nil, err
 	}
 	return bench.RunFailoverInVM(ctx, cfg, out, o)
