@@ -6,7 +6,9 @@
 // gate, and the failover benchmark of a keepalived pair. It places a
 // benchmark on this host or in the VM (vm.Choose, with the VM's options
 // resolved: where.go), and writes its progress lines and its terminal
-// table (progress.go, table.go).
+// table (progress.go, table.go). The flags of lvslab bench, failover and
+// gate and what they build are decided here too (flags.go, gate_flags.go),
+// so that the command only parses, places and prints.
 //
 // It owns the model that explains the numbers: each station's CPU time
 // per measurement (stations.go; in the VM the host samples the vCPU

@@ -438,3 +438,19 @@ func joinModes(ms []topology.Mode) string {
 	}
 	return strings.Join(s, " and ")
 }
+
+// GuestRuns completes the options of a VM that runs this binary's command
+// what (bench, failover) from the configuration the host hands it, on the
+// guest's own kernel, into the same output folder.
+func GuestRuns(what string, o VMOptions) (VMOptions, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return o, err
+	}
+	o.Command = func(configFile, out string) []string {
+		return []string{self, what, "--where", vm.WhereHost, "--config", configFile, "--out", out}
+	}
+	o.Console = os.Stderr
+	o.Log = func(s string) { fmt.Fprintf(os.Stderr, "lvslab %s: %s\n", what, s) }
+	return o, nil
+}

@@ -14,6 +14,8 @@
 // The operator's file is never given behaviour of lvslab's: the copies
 // keepalived runs differ only where a lab needs them to (pid files,
 // FIFOs, scripts replaced by stubs), each such Change reported by line.
+// It also owns lvslab check's flags and where a check runs, this host
+// or the VM (flags.go, where.go).
 //
 // It builds on packages topology, harness, harness/keepalived and
 // loadgen, and must not touch the root namespace or write anywhere but

@@ -5,6 +5,7 @@ package harness
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -321,4 +322,23 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		l.n.Add(1)
 	}
 	return c, err
+}
+
+// ServerFlags are the real servers' flags of lvslab up and its
+// supervisor: Register declares them, Config checks them.
+type ServerFlags struct {
+	bodySize    int
+	serviceTime time.Duration
+}
+
+// Register declares the flags on fs.
+func (s *ServerFlags) Register(fs *flag.FlagSet) {
+	fs.IntVar(&s.bodySize, "body-size", DefaultServerConfig.BodySize, "response body size in `bytes`")
+	fs.DurationVar(&s.serviceTime, "service-time", 0, "time each request takes on a real server (emulates load)")
+}
+
+// Config returns the real servers' configuration the flags say, checked.
+func (s *ServerFlags) Config() (ServerConfig, error) {
+	c := ServerConfig{BodySize: s.bodySize, ServiceTime: s.serviceTime}
+	return c, c.Validate()
 }

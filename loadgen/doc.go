@@ -16,7 +16,8 @@
 // Results carry an HdrHistogram of latencies, errors by kind, a
 // per-second series and per-real-server counts (from the X-Real-Server
 // header). What a run holds in memory grows with its clients, never with
-// its duration (MemoryBound).
+// its duration (MemoryBound). lvslab load's flags for a run's settings
+// are declared and checked here (Flags, flags.go).
 //
 // This package only sends traffic to the targets it is given; it does not
 // build labs or change their configuration.

@@ -3,6 +3,7 @@
 package loadgen
 
 import (
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -31,5 +32,29 @@ func TestProgressPrinterOffATerminalWritesEveryTenSeconds(t *testing.T) {
 	}
 	if !strings.HasPrefix(b.String(), "lvslab load: 10s of 20s (50%)") {
 		t.Errorf("first line: %q", b.String())
+	}
+}
+
+func TestFlagsSettingsRefusesByFlag(t *testing.T) {
+	for args, want := range map[string]string{
+		"--timeout=0s":                     "--timeout 0s",
+		"--clients=0 --latency-from=bogus": "--clients 0",
+	} {
+		var f Flags
+		fs := flag.NewFlagSet("load", flag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(strings.Fields(args)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Settings(); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: Settings() error %v, want one starting with %q", args, err, want)
+		}
+	}
+	var f Flags
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	f.Register(fs)
+	c, err := f.Settings()
+	if err != nil || c.Clients != 16 || c.LatencyFrom != Clock("connect") || c.Timeout != 5*time.Second {
+		t.Errorf("defaults: %+v, %v", c, err)
 	}
 }

@@ -34,7 +34,8 @@
 // receive processing, and that of the bridge ports leading to it, is
 // steered to those CPUs with RPS, written through a sysfs mounted on a
 // throw-away thread inside the node's namespace; PinStations binds the
-// lab's recorded processes and IPVS's estimator there.
+// lab's recorded processes and IPVS's estimator there. The flags that
+// pick, rename, rewire and place a topology are SpecFlags (flags.go).
 //
 // A node's link can be impaired as a real link is (impair.go): netem and
 // a TBF rate as qdiscs on the link inside the node, read back from the

@@ -156,3 +156,22 @@ func (l *Lab) StaticEntries(segment string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// SwitchFlag is the --switch flag of lvslab up and bench: static or learning.
+type SwitchFlag struct{ Learning bool }
+
+func (f *SwitchFlag) String() string {
+	if f.Learning {
+		return "learning"
+	}
+	return "static"
+}
+
+func (f *SwitchFlag) Set(s string) error {
+	switch s {
+	case "static", "learning":
+		f.Learning = s == "learning"
+		return nil
+	}
+	return errors.New("use static or learning")
+}

@@ -12,6 +12,7 @@
 // dynamically linked), shares the host's root filesystem read-only into
 // the guest (writable there through an overlay on tmpfs), runs one
 // command, streams the console and returns the guest's exit status.
+// lvslab vm's flags are RunFlags (flags.go).
 //
 // Inside the guest, GuestMain is init: it loads modules, mounts the host's
 // files, binds the cached modules tree from them (and answers the kernel's

@@ -9,14 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/lvslab/lvslab/check"
-	"github.com/lvslab/lvslab/harness"
-	"github.com/lvslab/lvslab/topology"
-	"github.com/lvslab/lvslab/vm"
 )
 
 func init() {
@@ -35,51 +29,22 @@ func init() {
 	})
 }
 
-// stringList is a flag given once or more.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	var in check.Inputs
-	var files stringList
-	fs.Var(&files, "keepalived", "keepalived.conf `file` of a director (once per director)")
-	ids := fs.String("config-id", "", "`ids` (lb1,lb2) of the directors one keepalived file describes with @ID lines")
-	fs.StringVar(&in.Root, "root", "", "`folder` that absolute include paths are read under (your /etc/keepalived is DIR/etc/keepalived)")
-	fs.StringVar(&in.Rules, "ipvs-rules", "", "ipvsadm -S -n `file`: IPVS rules without keepalived")
-	fs.StringVar(&in.Capture, "capture", "", "`folder` of the capture script's output, one folder per director (see --capture-script)")
-	fs.StringVar(&in.Serve, "serve", "", "YAML `file` of what your application answers on each real server")
-	fs.BoolVar(&in.Remap, "remap", false, "move every subnet of the input onto documentation prefixes (findings keep your addresses)")
-	fs.StringVar(&in.Binary, "keepalived-binary", "", "run this keepalived `binary` instead of the one installed")
-	fs.BoolVar(&in.RunNotify, "run-notify", false, "run your notify scripts in the lab instead of recording their calls")
-	groups := fs.String("checks", "", "run only these `groups` ("+strings.Join(check.Groups, ",")+")")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	junit := fs.String("junit", "", "also write the report as JUnit XML to `file` (lvslab summary reads it)")
-	var p placement
-	p.register(fs, "results/check", time.Hour, "give up after this long")
-	name := fs.String("name", "check", "lab `name`")
-	script := fs.Bool("capture-script", false, "print the script to run on each of your directors for --capture, and exit")
-	var bt check.Batch
-	fs.Var((*stringList)(&bt.Mutations), "mutations", "run a mutations `file`'s fixture and each of its one-line edits, and print what each flipped")
-	fs.StringVar(&bt.Samples, "samples", "", "check every keepalived.conf.* of `folder` alone with --remap (e.g. "+check.DebianSamples+")")
+	var f check.Flags
+	f.Register(fs)
 	if err := parse(find("check"), fs, args, false); err != nil {
 		return err
 	}
-	if *script {
+	if f.CaptureScript {
 		fmt.Print(check.CaptureScript)
 		return nil
 	}
-	in.Keepalived = files
-	if *ids != "" {
-		in.ConfigIDs = strings.Split(*ids, ",")
-	}
-	only, err := check.ParseGroups(*groups)
-	if err := errors.Join(err, topology.CheckLabName(*name)); err != nil {
+	if err := f.Finish(); err != nil {
 		return usageError{err}
 	}
-	if bt.Given() {
-		return runBatch(ctx, &bt, in.Given(), args, p, *name, only)
+	in, p := f.Inputs, &f.Placement
+	if f.Batch.Given() {
+		return runBatch(ctx, &f.Batch, in.Given(), args, p, f.Name, f.Only)
 	}
 	// Everything the operator gave is read and planned before a lab or a
 	// VM exists: a mistake costs nothing.
@@ -87,31 +52,31 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	design, err := check.Plan(b, *name)
+	design, err := check.Plan(b, f.Name)
 	if err != nil {
 		return err
 	}
-	ctx, outDir, inVM, cancel, err := p.place(ctx)
+	ctx, cancel, inVM, err := p.Place(ctx)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	defer cancel()
 	// Progress names the operator's addresses, as the report does.
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+b.Remap.OriginalText(s)) }
 	if inVM {
-		return checkInVM(ctx, p, outDir, args, *junit, log)
+		return checkInVM(ctx, p, args, f.JUnit, log)
 	}
-	report, err := check.Run(ctx, b, design, check.Options{Binary: in.Binary, Only: only, Progress: log, Out: outDir})
+	report, err := check.Run(ctx, b, design, check.Options{Binary: in.Binary, Only: f.Only, Progress: log, Out: p.Out})
 	if err != nil {
 		return err
 	}
-	if err := report.WriteFiles(outDir); err != nil {
+	if err := report.WriteFiles(p.Out); err != nil {
 		return err
 	}
-	if err := check.CopyJUnit(outDir, *junit); err != nil {
+	if err := check.CopyJUnit(p.Out, f.JUnit); err != nil {
 		return err
 	}
-	if *asJSON {
+	if f.JSON {
 		err = report.WriteJSON(os.Stdout)
 	} else {
 		err = report.WriteText(os.Stdout)
@@ -123,23 +88,23 @@ func runCheck(ctx context.Context, fs *flag.FlagSet, args []string) error {
 }
 
 // runBatch checks a batch's files, then runs it here or in one VM.
-func runBatch(ctx context.Context, bt *check.Batch, single bool, args []string, p placement, name string, only []string) error {
+func runBatch(ctx context.Context, bt *check.Batch, single bool, args []string, p *check.Placement, name string, only []string) error {
 	if err := bt.Read(single); err != nil {
 		return usageError{err}
 	}
 	if len(only) > 0 {
 		return usageError{errors.New("--checks: a batch runs the groups its files name (a mutations file's checks:, every group for samples)")}
 	}
-	ctx, outDir, inVM, cancel, err := p.place(ctx)
+	ctx, cancel, inVM, err := p.Place(ctx)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	defer cancel()
 	log := func(s string) { fmt.Fprintln(os.Stderr, "lvslab check: "+s) }
 	if inVM {
-		return checkInVM(ctx, p, outDir, args, "", log)
+		return checkInVM(ctx, p, args, "", log)
 	}
-	table, verdict, err := bt.Run(ctx, name, outDir, check.Options{Progress: log})
+	table, verdict, err := bt.Run(ctx, name, p.Out, check.Options{Progress: log})
 	if err != nil {
 		return err
 	}
@@ -149,43 +114,10 @@ func runBatch(ctx context.Context, bt *check.Batch, single bool, args []string, 
 	return verdictExit(verdict)
 }
 
-// placement is where a check runs (--where, --kernel), for how long and
-// where its files go.
-type placement struct {
-	where, kernel, out string
-	timeout            time.Duration
-}
-
-func (p *placement) register(fs *flag.FlagSet, out string, timeout time.Duration, timeoutUsage string) {
-	fs.StringVar(&p.out, "out", out, "`folder` for report.json, report.txt and junit.xml")
-	fs.StringVar(&p.where, "where", vm.WhereAuto, "auto (this host if its kernel has ip_vs, else the VM), host or vm")
-	fs.StringVar(&p.kernel, "kernel", "", "kernel `name` of the list the VM boots (default: the list's default)")
-	fs.DurationVar(&p.timeout, "timeout", timeout, timeoutUsage)
-}
-
-// place decides between this host and the VM and bounds the run in time.
-func (p placement) place(ctx context.Context) (context.Context, string, bool, context.CancelFunc, error) {
-	inVM, err := vm.Choose(p.where, harness.CheckIPVS)
+// checkInVM runs lvslab check in the VM and exits with the guest's status.
+func checkInVM(ctx context.Context, p *check.Placement, args []string, junit string, log func(string)) error {
+	code, err := p.RunInVM(ctx, args, junit, os.Stdout, log)
 	if err != nil {
-		return nil, "", false, nil, usageError{err}
-	}
-	outDir, err := filepath.Abs(p.out)
-	if err != nil {
-		return nil, "", false, nil, usageError{err}
-	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	return ctx, outDir, inVM, cancel, nil
-}
-
-// checkInVM runs lvslab check in the VM, copies out its JUnit report
-// when junit names a file and exits with the guest's status.
-func checkInVM(ctx context.Context, p placement, outDir string, args []string, junit string, log func(string)) error {
-	code, err := check.RunInVM(ctx, check.VMRun{Kernel: p.kernel, Args: check.GuestArgs(args), Out: outDir, Timeout: p.timeout,
-		Console: os.Stdout, Log: log})
-	if err != nil {
-		return err
-	}
-	if err := check.CopyJUnit(outDir, junit); err != nil {
 		return err
 	}
 	if code != 0 {

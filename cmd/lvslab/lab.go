@@ -4,50 +4,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"strings"
 
-	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
 )
-
-// topologyFlags are how up and bench pick a topology.
-type topologyFlags struct {
-	file, name, topology, mode string
-}
-
-func (t *topologyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&t.file, "f", "", "topology `file` (YAML); overrides --topology")
-	fs.StringVar(&t.topology, "topology", "paper", "shipped topology: "+strings.Join(fixtures.Topologies(), ", ")+" (paper: 8 real servers, small: 2, paper-ha: paper with a keepalived director pair)")
-	fs.StringVar(&t.name, "name", "", "lab `name` (default: the topology's name)")
-	fs.StringVar(&t.mode, "mode", "", "wiring of the real servers' replies: direct, routed, nat, dr or tun (default: the topology's)")
-}
-
-func (t *topologyFlags) spec() (*topology.Spec, error) {
-	if t.name != "" {
-		if err := topology.CheckLabName(t.name); err != nil {
-			return nil, usageError{fmt.Errorf("--name: %w", err)}
-		}
-	}
-	var s *topology.Spec
-	var err error
-	if t.file != "" {
-		s, err = topology.LoadFile(t.file)
-	} else if s, err = topology.Shipped(t.topology); err != nil {
-		err = usageError{err}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if t.name != "" {
-		s.Name = t.name
-	}
-	if t.mode != "" {
-		s.Mode = topology.Mode(t.mode)
-	}
-	return topology.Plan(s)
-}
 
 // labName picks the lab a command acts on: the one named, checked by the
 // lab-name rule before any path is built from it, or the only one that is up.
@@ -69,30 +29,4 @@ func labName(name string) (string, error) {
 		return labs[0], nil
 	}
 	return "", usageError{fmt.Errorf("%d labs are up (%v): say which with --name", len(labs), labs)}
-}
-
-// switchFlag is --switch of up and bench: how the lab's bridges forward.
-type switchFlag struct{ learning bool }
-
-func (f *switchFlag) String() string {
-	if f.learning {
-		return "learning"
-	}
-	return "static"
-}
-
-func (f *switchFlag) Set(s string) error {
-	switch s {
-	case "static", "learning":
-		f.learning = s == "learning"
-		return nil
-	}
-	return errors.New("use static or learning")
-}
-
-// given says whether the command line set a flag.
-func given(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

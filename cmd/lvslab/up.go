@@ -34,33 +34,13 @@ func init() {
 	})
 }
 
-type serverFlags struct {
-	bodySize    int
-	serviceTime time.Duration
-}
-
-func (s *serverFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&s.bodySize, "body-size", harness.DefaultServerConfig.BodySize, "response body size in `bytes`")
-	fs.DurationVar(&s.serviceTime, "service-time", 0, "time each request takes on a real server (emulates load)")
-}
-
-func (s *serverFlags) config() (harness.ServerConfig, error) {
-	c := harness.ServerConfig{BodySize: s.bodySize, ServiceTime: s.serviceTime}
-	if err := c.Validate(); err != nil {
-		return c, usageError{err}
-	}
-	return c, nil
-}
-
 func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	var tf topologyFlags
-	var sf serverFlags
-	tf.register(fs)
-	sf.register(fs)
+	var tf topology.SpecFlags
+	var sf harness.ServerFlags
+	tf.Register(fs)
+	sf.Register(fs)
 	asJSON := fs.Bool("json", false, "print the lab as JSON")
 	scheduler := fs.String("scheduler", "rr", "IPVS scheduler of the VIP's services (rr, wrr, lc, wlc, sh, mh, …)")
-	var mf machineFlags
-	mf.register(fs)
 	sync := fs.Bool("sync", false, "director pair (--topology paper-ha): run the IPVS sync daemon under keepalived")
 	nopreempt := fs.Bool("nopreempt", false, "director pair: a restarted director does not take the VIP back")
 	if err := parse(find("up"), fs, args, false); err != nil {
@@ -69,15 +49,14 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := harness.CheckScheduler(*scheduler); err != nil {
 		return usageError{fmt.Errorf("--scheduler: %w", err)}
 	}
-	cfg, err := sf.config()
+	cfg, err := sf.Config()
 	if err != nil {
-		return err
+		return usageError{err}
 	}
-	spec, err := tf.spec()
-	if err != nil {
-		return err
-	}
-	if spec, err = mf.apply(fs, spec); err != nil {
+	spec, err := tf.Spec(fs)
+	if fe := (*topology.FlagError)(nil); errors.As(err, &fe) {
+		return usageError{fe}
+	} else if err != nil {
 		return err
 	}
 	o := harness.UpOptions{Servers: cfg, Supervise: true, Director: harness.DirectorOptions{Scheduler: *scheduler}}
@@ -103,15 +82,15 @@ func runUp(ctx context.Context, fs *flag.FlagSet, args []string) error {
 }
 
 func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	var sf serverFlags
-	sf.register(fs)
+	var sf harness.ServerFlags
+	sf.Register(fs)
 	name := fs.String("name", "", "lab name")
 	if err := parse(find(harness.SupervisorCommand), fs, args, false); err != nil {
 		return err
 	}
-	cfg, err := sf.config()
+	cfg, err := sf.Config()
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if *name == "" {
 		return usageError{errors.New("--name is required")}
@@ -120,39 +99,4 @@ func runSupervise(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("--name: %w", err)}
 	}
 	return harness.Supervise(ctx, *name, cfg, nil, keepalived.RunSaved)
-}
-
-// machineFlags are how up places the lab on this machine's CPUs and how
-// its bridges forward.
-type machineFlags struct {
-	isolate    bool
-	switchMode switchFlag
-	ageing     time.Duration
-}
-
-func (m *machineFlags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&m.isolate, "isolate", false, "give each station CPUs of its own (client, director, router, real servers; at least 3 CPUs):\nprocesses pinned, receive processing steered there with RPS, IPVS's estimator placed")
-	fs.Var(&m.switchMode, "switch", "static (a forwarding entry for every node's link: no flooding) or learning (a real switch's\nbehaviour: a port that never sends is flooded once its address ages out)")
-	fs.DurationVar(&m.ageing, "ageing-time", 0, "the bridges' ageing time (0: the kernel's 300s)")
-}
-
-// apply returns the planned spec with the machine flags given applied (a
-// topology file's own switch settings stand unless a flag overrides them).
-func (m *machineFlags) apply(fs *flag.FlagSet, spec *topology.Spec) (*topology.Spec, error) {
-	if given(fs, "switch") {
-		spec.Switch.Learning = m.switchMode.learning
-	}
-	if given(fs, "ageing-time") {
-		spec.Switch.AgeingTime = m.ageing
-	}
-	if m.isolate {
-		if err := topology.IsolateOnline(spec); err != nil {
-			return nil, usageError{fmt.Errorf("--isolate: %w", err)}
-		}
-	}
-	p, err := topology.Plan(spec)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return p, nil
 }
