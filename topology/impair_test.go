@@ -76,3 +76,13 @@ func TestTopologyFileImpairsALink(t *testing.T) {
 		}
 	}
 }
+
+func TestImpairmentFlagsNameTheFlag(t *testing.T) {
+	err := Impairment{Loss: 101, Jitter: time.Second}.CheckFlags()
+	if err == nil || !strings.Contains(err.Error(), "--loss") || !strings.Contains(err.Error(), "--jitter") {
+		t.Errorf("CheckFlags: %v", err)
+	}
+	if (Impairment{}).Words() != "clean" || (Impairment{}).CheckFlags() != nil {
+		t.Error("a clean link")
+	}
+}

@@ -47,13 +47,10 @@ func runCapture(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("--filter: %w", err)}
 	}
 	opts := capture.Options{Filter: f, SnapLen: *snaplen, Count: *count}
+	if err := capture.CheckRun(*duration, opts); err != nil {
+		return usageError{err}
+	}
 	switch {
-	case *duration < 0:
-		return usageError{fmt.Errorf("--duration %s: use 0 (no limit) or more", *duration)}
-	case *count < 0:
-		return usageError{fmt.Errorf("--count %d: use 0 (no limit) or more", *count)}
-	case *snaplen < 0 || *snaplen > capture.MaxSnapLen:
-		return usageError{fmt.Errorf("--snaplen %d: use 1 to %d (0: whole packets)", *snaplen, capture.MaxSnapLen)}
 	case len(words) == 0:
 		return usageError{errors.New("name the links to capture: NODE (every link of it) or NODE:LINK")}
 	case *out == "" && term.IsTerminal(int(os.Stdout.Fd())):
@@ -63,16 +60,11 @@ func runCapture(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	release, err := topology.Use(lab)
+	t, done, err := topology.OpenInUse(lab)
 	if err != nil {
 		return err
 	}
-	defer release()
-	t, err := topology.Open(lab)
-	if err != nil {
-		return err
-	}
-	defer t.Detach()
+	defer done()
 	targets, err := capture.Targets(t, words)
 	if err != nil {
 		return usageError{err}
@@ -106,9 +98,6 @@ func runCapture(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
-	fmt.Fprintf(os.Stderr, "lvslab capture: %d packets written, %d dropped by the kernel\n", stats.Kept, stats.Dropped)
-	if stats.Dropped > 0 {
-		fmt.Fprintf(os.Stderr, "lvslab capture: warning: the file misses %d packets the links carried: narrow the capture with --filter or fewer links\n", stats.Dropped)
-	}
+	stats.Report(os.Stderr, "lvslab capture")
 	return err
 }

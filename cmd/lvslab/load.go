@@ -47,16 +47,11 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	// No down or up of this lab while it is loaded.
-	release, err := topology.Use(lab)
+	t, done, err := topology.OpenInUse(lab)
 	if err != nil {
 		return err
 	}
-	defer release()
-	t, err := topology.Open(lab)
-	if err != nil {
-		return err
-	}
-	defer t.Detach()
+	defer done()
 	cfg, err := loadgen.ForLab(t, lf.Target, lf.IPv6)
 	if err != nil {
 		return usageError{err}

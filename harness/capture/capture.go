@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -257,6 +258,29 @@ func (s *Session) Done() <-chan struct{} { return s.full }
 // dropped because a reader fell behind (per socket, summed).
 type Stats struct {
 	Kept, Dropped int64
+}
+
+// Report says what a capture wrote and, when the kernel dropped packets,
+// what to do about it.
+func (s Stats) Report(w io.Writer, prefix string) {
+	fmt.Fprintf(w, "%s: %d packets written, %d dropped by the kernel\n", prefix, s.Kept, s.Dropped)
+	if s.Dropped > 0 {
+		fmt.Fprintf(w, "%s: warning: the file misses %d packets the links carried: narrow the capture with --filter or fewer links\n", prefix, s.Dropped)
+	}
+}
+
+// CheckRun names what is wrong with a capture's limits, as the flags
+// that set them say them: a run of duration (0: no limit) with opts.
+func CheckRun(duration time.Duration, opts Options) error {
+	switch {
+	case duration < 0:
+		return fmt.Errorf("--duration %s: use 0 (no limit) or more", duration)
+	case opts.Count < 0:
+		return fmt.Errorf("--count %d: use 0 (no limit) or more", opts.Count)
+	case opts.SnapLen < 0 || opts.SnapLen > MaxSnapLen:
+		return fmt.Errorf("--snaplen %d: use 1 to %d (0: whole packets)", opts.SnapLen, MaxSnapLen)
+	}
+	return nil
 }
 
 // Stop ends the capture, closes its sockets and returns its counts and
