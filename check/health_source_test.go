@@ -3,6 +3,7 @@
 package check
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -38,5 +39,22 @@ func TestVIPSourceHint(t *testing.T) {
 		if got := vipSourceHint(c.f, c.c); (got != "") != c.hint || (c.hint && !strings.Contains(got, "preferred_lft 0")) {
 			t.Errorf("%s: %q", c.name, got)
 		}
+	}
+}
+
+func TestCheckerPorts(t *testing.T) {
+	ref := RealRef{Addr: netip.MustParseAddr("192.0.2.11"), Port: 80}
+	port := func(p int) conf.Setting[int] { return conf.Setting[int]{Value: p, Set: true} }
+	got := checkerPorts(ref, []conf.Checker{
+		{Kind: "HTTP_GET", ConnectPort: port(444)},
+		{Kind: "TCP_CHECK"}, // the server's own port
+		{Kind: "UDP_CHECK", ConnectPort: port(53)},
+		{Kind: "PING_CHECK"},
+		{Kind: "TCP_CHECK", ConnectPort: port(444)}, // listed once
+		{Kind: "TCP_CHECK", ConnectPort: port(8080), ConnectIP: conf.Setting[netip.Addr]{Value: netip.MustParseAddr("192.0.2.99"), Set: true}},
+	})
+	want := "[{tcp 444} {udp 53}]"
+	if s := fmt.Sprint(got); s != want {
+		t.Errorf("checkerPorts: %s, want %s", s, want)
 	}
 }

@@ -43,6 +43,24 @@ type RealRef struct {
 	Weight int
 	Method harness.ForwardMethod
 	Pos    Pos
+	// Probes are the other ports its checkers connect to on it
+	// (connect_port): the application answers there too, as the
+	// operator's must for its server to come up.
+	Probes []ipvsadm.Endpoint
+}
+
+// checkerPorts lists the ports other than ref's own that checkers
+// connect to on ref's address.
+func checkerPorts(ref RealRef, checkers []conf.Checker) []ipvsadm.Endpoint {
+	var out []ipvsadm.Endpoint
+	for _, c := range checkers {
+		p := probeOf(ref, c)
+		e := ipvsadm.Endpoint{Protocol: p.Proto, Port: p.Addr.Port()}
+		if (e.Protocol == "tcp" || e.Protocol == "udp") && p.Addr.Addr() == ref.Addr && e.Port != 0 && e.Port != ref.Port && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // maxGroupAddrs bounds how many addresses of a virtual_server_group
@@ -107,7 +125,9 @@ func servicesOfConf(f *conf.File) []Service {
 			if r.Weight.Set {
 				weight = r.Weight.Value
 			}
-			s.Reals = append(s.Reals, RealRef{Addr: r.Addr.Addr(), Port: port, Weight: weight, Method: m, Pos: posOf(r.Pos)})
+			ref := RealRef{Addr: r.Addr.Addr(), Port: port, Weight: weight, Method: m, Pos: posOf(r.Pos)}
+			ref.Probes = checkerPorts(ref, r.Checkers)
+			s.Reals = append(s.Reals, ref)
 		}
 		if ss := vs.SorryServer; ss != nil {
 			m := method
@@ -195,8 +215,10 @@ func realUses(services []Service) []*realUse {
 		if proto == "" {
 			proto = "tcp"
 		}
-		if e := (ipvsadm.Endpoint{Protocol: proto, Port: r.Port}); !slices.Contains(u.Listen, e) {
-			u.Listen = append(u.Listen, e)
+		for _, e := range append([]ipvsadm.Endpoint{{Protocol: proto, Port: r.Port}}, r.Probes...) {
+			if !slices.Contains(u.Listen, e) {
+				u.Listen = append(u.Listen, e)
+			}
 		}
 		if !slices.Contains(u.Methods, r.Method) {
 			u.Methods = append(u.Methods, r.Method)
