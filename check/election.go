@@ -109,12 +109,15 @@ func (e *env) electInstance(name string, started time.Time) Result {
 	r.RestsOn = e.d.RestsOn(e.instanceSubjects(name)...)
 	ctx, cancel := context.WithTimeout(e.ctx, w.Max+2*time.Second)
 	defer cancel()
+	// The predicted master, however the other fared first: started a
+	// little later, a director of lower priority can win its own timer's
+	// race and give way at the first advert of the one that preempts it.
 	ev, err := e.events.WaitEvent(ctx, started, func(ev keepalived.Event) bool {
-		return ev.Kind == "INSTANCE" && ev.Name == name && ev.State == "MASTER"
+		return ev.Kind == "INSTANCE" && ev.Name == name && ev.State == "MASTER" && (tie || ev.Director == winner.dir.Node)
 	})
 	if err != nil {
-		r.Status, r.Reason = Fail, fmt.Sprintf("no director became master within %s", roundMs(w.Max+2*time.Second))
-		r.Measured = "no master"
+		r.Status, r.Reason = Fail, fmt.Sprintf("%s did not become master within %s (masters now: %s)", winner.dir.Name, roundMs(w.Max+2*time.Second), strings.Join(e.masters(name), ", "))
+		r.Measured = "not master"
 		return r
 	}
 	took := e.tookOver(name, ev, started, winner.in)

@@ -271,7 +271,7 @@ func TestScriptWindows(t *testing.T) {
 	if u.Min != time.Second || u.Max != 4*time.Second || !strings.Contains(u.Formula, "widest") {
 		t.Errorf("union %+v", u)
 	}
-	if w := widenLate(Window{Min: 100 * time.Millisecond, Max: time.Second}, 300*time.Millisecond); w.Min != 0 || w.Max != 1300*time.Millisecond {
+	if w := widenLate(Window{Min: 100 * time.Millisecond, Max: time.Second}, 300*time.Millisecond); w.Min != 0 || w.Max != 1600*time.Millisecond {
 		t.Errorf("widened %+v", w)
 	}
 	for threshold, want := range map[int]int{3: 1, 1: 1, 10: 8} {

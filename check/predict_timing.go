@@ -41,6 +41,9 @@ func unionWindow(ws []Window) Window {
 // fired late sent its last advert earlier than the window's start
 // assumes, and the taker's own timer may fire late.
 func widenLate(w Window, late time.Duration) Window {
+	// Two timers in a row on the taker's side, in two processes:
+	// keepalived's own, and the watcher that reads the address it adds.
+	w.Hops = max(w.Hops, 2)
 	w = w.Widen(late)
 	w.Min = max(0, w.Min-late)
 	return w
