@@ -152,14 +152,21 @@ func (e *env) electInstance(name string, started time.Time) Result {
 // at init, or since) to the instant its first VIP appeared, which
 // keepalived adds before its gratuitous ARPs and its notification.
 func (e *env) tookOver(name string, ev keepalived.Event, since time.Time, in conf.Instance) time.Duration {
-	start := since
+	start, end := e.takeoverSpan(name, ev, since, in)
+	return end.Sub(start)
+}
+
+// takeoverSpan is when an instance's Master_Down timer started on
+// ev.Director and when its first VIP was added there.
+func (e *env) takeoverSpan(name string, ev keepalived.Event, since time.Time, in conf.Instance) (start, end time.Time) {
+	start = since
 	for _, b := range e.events.Events() {
 		if b.Director == ev.Director && b.Kind == "INSTANCE" && b.Name == name && b.State == "BACKUP" && !b.At.Before(since) && b.At.Before(ev.At) {
 			start = b.At
 			break
 		}
 	}
-	end := ev.At
+	end = ev.At
 	if len(in.VIPs) > 0 {
 		vip := in.VIPs[0].Prefix.Addr()
 		ctx, cancel := context.WithTimeout(e.ctx, time.Second)
@@ -168,7 +175,7 @@ func (e *env) tookOver(name string, ev keepalived.Event, since time.Time, in con
 			end = a.At
 		}
 	}
-	return end.Sub(start)
+	return start, end
 }
 
 // masters are the director nodes whose latest state of the instance is
@@ -217,8 +224,10 @@ func (e *env) electGroup(g conf.SyncGroup, started time.Time) Result {
 		r.Measured = "master on " + strings.Join(nodes, ", ")
 		return r
 	}
+	// keepalived 2.2.7 moves a sync group when every member wants to:
+	// at the last member's timer, timed from the last member's start.
 	var w Window
-	took := time.Duration(-1)
+	var lastStart, firstEnd time.Time
 	for _, m := range g.Members {
 		cs := e.candidates(m)
 		i := slices.IndexFunc(cs, func(c candidate) bool { return c.dir.Node == nodes[0] })
@@ -233,10 +242,18 @@ func (e *env) electGroup(g conf.SyncGroup, started time.Time) Result {
 			return ev.Kind == "INSTANCE" && ev.Name == m && ev.State == "MASTER" && ev.Director == nodes[0]
 		})
 		if err == nil {
-			if t := e.tookOver(m, ev, started, cs[i].in); took < 0 || t < took {
-				took = t
+			start, end := e.takeoverSpan(m, ev, started, cs[i].in)
+			if start.After(lastStart) {
+				lastStart = start
+			}
+			if firstEnd.IsZero() || end.Before(firstEnd) {
+				firstEnd = end
 			}
 		}
+	}
+	took := time.Duration(-1)
+	if !firstEnd.IsZero() {
+		took = firstEnd.Sub(lastStart)
 	}
 	w.Min = 0
 	late := e.late.Worst()

@@ -102,6 +102,19 @@ func (e *env) shareGroupWindows(ts []*takeover) {
 		}
 		t.window = unionWindow(members)
 	}
+	// keepalived 2.2.7 moves a sync group when every member wants to:
+	// at the last member's timer, so each is timed from the last start.
+	for _, t := range ts {
+		g, ok := syncGroupOf(e.confOf(t.to), t.name)
+		if !ok {
+			continue
+		}
+		for _, o := range ts {
+			if o.to == t.to && slices.Contains(g.Members, o.name) && o.from.After(t.from) {
+				t.from = o.from
+			}
+		}
+	}
 }
 
 // confOf is a director node's file.
