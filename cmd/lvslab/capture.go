@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lvslab/lvslab/harness/capture"
-	"github.com/lvslab/lvslab/topology"
 )
 
 func init() {
@@ -56,11 +55,7 @@ func runCapture(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	case *out == "" && term.IsTerminal(int(os.Stdout.Fd())):
 		return usageError{errors.New("stdout is a terminal: write to a file with -w FILE, or pipe -w - into a reader")}
 	}
-	lab, err := labName(*name)
-	if err != nil {
-		return err
-	}
-	t, done, err := topology.OpenInUse(lab)
+	t, done, err := useLab(*name)
 	if err != nil {
 		return err
 	}
@@ -89,7 +84,7 @@ func runCapture(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	fmt.Fprintf(os.Stderr, "lvslab capture: capturing on %d link(s) of lab %s; Ctrl-C stops with the file complete\n", len(targets), lab)
+	fmt.Fprintf(os.Stderr, "lvslab capture: capturing on %d link(s) of lab %s; Ctrl-C stops with the file complete\n", len(targets), t.Spec.Name)
 	// A tenth of a second: wireshark -k -i - feels live, and a busy link
 	// costs one write per buffer, not one per packet.
 	stopFlushing := w.FlushEvery(100 * time.Millisecond)

@@ -41,11 +41,7 @@ func runImpair(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if len(words) == 0 {
 		return usageError{errors.New("name the links to impair: NODE (every link of it) or NODE:LINK")}
 	}
-	lab, err := labName(*name)
-	if err != nil {
-		return err
-	}
-	t, done, err := topology.OpenInUse(lab)
+	t, done, err := useLab(*name)
 	if err != nil {
 		return err
 	}

@@ -30,3 +30,14 @@ func labName(name string) (string, error) {
 	}
 	return "", usageError{fmt.Errorf("%d labs are up (%v): say which with --name", len(labs), labs)}
 }
+
+// useLab opens the lab --name names (or the only one up) for a command
+// that acts on it while it runs, held so that no down or up removes it
+// meanwhile; done releases it.
+func useLab(name string) (*topology.Lab, func(), error) {
+	lab, err := labName(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return topology.OpenInUse(lab)
+}

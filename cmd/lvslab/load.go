@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/loadgen"
-	"github.com/lvslab/lvslab/topology"
 )
 
 func init() {
@@ -42,12 +41,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if settings.Procs > 0 {
 		runtime.GOMAXPROCS(settings.Procs)
 	}
-	lab, err := labName(*name)
-	if err != nil {
-		return err
-	}
-	// No down or up of this lab while it is loaded.
-	t, done, err := topology.OpenInUse(lab)
+	t, done, err := useLab(*name)
 	if err != nil {
 		return err
 	}
@@ -87,7 +81,7 @@ func runLoad(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if *asJSON {
 		err = res.WriteJSON(os.Stdout)
 	} else {
-		fmt.Printf("lab %s, target %s (%d address(es)), from %d source address(es)\n", lab, lf.Target, len(cfg.Targets), len(cfg.Sources))
+		fmt.Printf("lab %s, target %s (%d address(es)), from %d source address(es)\n", t.Spec.Name, lf.Target, len(cfg.Targets), len(cfg.Sources))
 		err = res.WriteTable(os.Stdout)
 	}
 	if err != nil {

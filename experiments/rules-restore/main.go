@@ -31,10 +31,7 @@ import (
 
 func main() {
 	c := ipvsadm.KubernetesScale
-	flag.IntVar(&c.Services, "services", c.Services, "virtual services")
-	flag.IntVar(&c.Reals, "reals", c.Reals, "real servers over all services")
-	flag.IntVar(&c.Pods, "pods", c.Pods, "pod addresses")
-	flag.Uint64Var(&c.Seed, "seed", c.Seed, "the table's seed")
+	c.RegisterFlags(flag.CommandLine)
 	withIpvsadm := flag.Bool("ipvsadm", true, "also time ipvsadm -R on the same file")
 	withMoby := flag.Bool("moby", false, "also time harness.Director.AddService/AddReal (moby/ipvs)")
 	reload := flag.Bool("reload", false, "also time ipvsadm.Restore into a table just cleared of the same rules")

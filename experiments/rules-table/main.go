@@ -21,11 +21,7 @@ import (
 
 func main() {
 	c := ipvsadm.KubernetesScale
-	flag.IntVar(&c.Services, "services", c.Services, "virtual services")
-	flag.IntVar(&c.Reals, "reals", c.Reals, "real servers over all services")
-	flag.IntVar(&c.Pods, "pods", c.Pods, "pod addresses")
-	flag.Uint64Var(&c.Seed, "seed", c.Seed, "the table's seed")
-	flag.Float64Var(&c.Affinity, "affinity", c.Affinity, "share of services with session affinity")
+	c.RegisterFlags(flag.CommandLine)
 	out := flag.String("o", "", "`file` to write (required)")
 	flag.Parse()
 	if err := run(c, *out); err != nil {

@@ -4,6 +4,7 @@ package ipvsadm
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -35,6 +36,16 @@ type SyntheticConfig struct {
 // 20,000 real servers on 2,000 pod addresses, a tenth of the services
 // with session affinity.
 var KubernetesScale = SyntheticConfig{Seed: 1, Services: 5000, Reals: 20000, Pods: 2000, Affinity: 0.1}
+
+// RegisterFlags lets a command set the table's size and seed on fs, c
+// holding the defaults.
+func (c *SyntheticConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.Services, "services", c.Services, "virtual services")
+	fs.IntVar(&c.Reals, "reals", c.Reals, "real servers over all services")
+	fs.IntVar(&c.Pods, "pods", c.Pods, "pod addresses")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "the table's seed")
+	fs.Float64Var(&c.Affinity, "affinity", c.Affinity, "share of services with session affinity")
+}
 
 // The benchmarking prefixes (RFC 2544) the table lives in.
 var (
