@@ -15,7 +15,7 @@ import (
 
 // Serial, as every keepalived spec: the pair's timers share the guest's
 // CPUs with nothing else.
-var _ = Describe("a keepalived director pair on lossy links", Label("ha", "impair"), Serial, func() {
+var _ = Describe("a keepalived director pair on impaired links", Label("ha", "impair"), Serial, func() {
 	It("keeps its master through 60 s of 1% loss on every director link at the default advert", func() {
 		l := buildHA(topology.ModeNAT)
 		pair, d1, d2 := l.elect(keepalived.Options{})
