@@ -233,6 +233,36 @@ func lateTimers(log string) string {
 	return strings.Join(late, "\n")
 }
 
+// judgedRemoval puts a fault in (fault returns when it took effect) and
+// waits for keepalived on d to report rs DOWN. A measurement in which
+// keepalived logged that its checker ran a timer late says nothing of its
+// timers: it is taken again, the fault cleared, rs back UP and the fault
+// put in half a delay_loop later, between two checks; three attempts at
+// most, and none passes unjudged. The fault is cleared after the spec.
+func judgedRemoval(pair *keepalived.Pair, d *keepalived.Director, rs *topology.Node, fault, clear func() (time.Time, error)) time.Duration {
+	GinkgoHelper()
+	mark := len(d.Log())
+	at, err := fault()
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(clear)
+	for attempt := 1; ; attempt++ {
+		took := rsEvent(pair, d, rs, "DOWN", at, 15*time.Second)
+		late := lateTimers(logSince(d, mark))
+		if late == "" {
+			return took
+		}
+		AddReportEntry(fmt.Sprintf("attempt %d not judged: keepalived ran late", attempt), late)
+		Expect(attempt).To(BeNumerically("<", 3), "keepalived's checker ran late in all %d attempts: its timing could not be judged", attempt)
+		at, err = clear()
+		Expect(err).NotTo(HaveOccurred())
+		rsEvent(pair, d, rs, "UP", at, 15*time.Second)
+		time.Sleep(keepalived.LabHealth.DelayLoop / 2)
+		mark = len(d.Log())
+		at, err = fault()
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
 // printEvents shows keepalived's events from since on, with their time
 // after it: what a timing spec's failure needs to be read.
 func printEvents(pair *keepalived.Pair, since time.Time) {
@@ -686,31 +716,11 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			// whole checker process: before 2.3.2 its check sockets linger
 			// 5 s on close (keepalived's pull request 2475, "Resolve 'A thread
 			// timer expired 5.xxxxxx seconds ago'"), and its timers then fire
-			// late or together. keepalived logs that line, and such a
-			// measurement is taken again, the fault then put in half a
-			// delay_loop after the server came back, between two checks;
-			// three attempts at most, and none passes unjudged.
-			mark := len(d1.Log())
-			at, err := rs.InjectFault(harness.FaultBlackhole)
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(rs.ClearFault, harness.FaultBlackhole)
-			var took time.Duration
-			for attempt := 1; ; attempt++ {
-				took = rsEvent(pair, d1, rs.Node, "DOWN", at, 15*time.Second)
-				late := lateTimers(logSince(d1, mark))
-				if late == "" {
-					break
-				}
-				AddReportEntry(fmt.Sprintf("attempt %d not judged: keepalived ran late", attempt), late)
-				Expect(attempt).To(BeNumerically("<", 3), "keepalived's checker ran late in all %d attempts: its timing could not be judged", attempt)
-				at, err = rs.ClearFault(harness.FaultBlackhole)
-				Expect(err).NotTo(HaveOccurred())
-				rsEvent(pair, d1, rs.Node, "UP", at, 15*time.Second)
-				time.Sleep(keepalived.LabHealth.DelayLoop / 2)
-				mark = len(d1.Log())
-				at, err = rs.InjectFault(harness.FaultBlackhole)
-				Expect(err).NotTo(HaveOccurred())
-			}
+			// late or together. keepalived logs that line, and judgedRemoval
+			// takes such a measurement again.
+			took := judgedRemoval(pair, d1, rs.Node,
+				func() (time.Time, error) { return rs.InjectFault(harness.FaultBlackhole) },
+				func() (time.Time, error) { return rs.ClearFault(harness.FaultBlackhole) })
 			Expect(took).To(BeNumerically(">=", 3*time.Second))
 			Expect(took).To(BeNumerically("<=", 4500*time.Millisecond))
 			Expect(realWeight(d1, rs.Node)).To(Equal(-1))

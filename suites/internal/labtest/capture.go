@@ -15,14 +15,39 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
+// CaptureEnv switches the capture of failing specs: "on" (the default)
+// or "off", which spares each spec its capture sockets and the ring, for
+// a run that measures the suite's own time or has no use for the files.
+// Like every LVSLAB_ variable it reaches the suite in the VM too.
+const CaptureEnv = "LVSLAB_CAPTURE"
+
+// captureOff is CaptureEnv as Run read it.
+var captureOff bool
+
+// parseCapture reads CaptureEnv's value: whether capture is off.
+func parseCapture(v string) (off bool, err error) {
+	switch v {
+	case "", "on":
+		return false, nil
+	case "off":
+		return true, nil
+	}
+	return false, fmt.Errorf("$%s=%q: use on (the default: a failing spec leaves a pcapng of its lab's links) or off", CaptureEnv, v)
+}
+
 // CaptureOnFailure captures every link of the lab's directors and real
 // servers into a bounded ring while the spec (or Ordered container) runs.
 // If it fails, the ring is written as pcapng next to the JUnit report and
 // named in the report twice: an entry, and an attachment line in the
 // spec's output, which CI systems that read JUnit attachments pick up. A
 // passing spec leaves nothing.
+//
+// With $LVSLAB_CAPTURE=off it does nothing.
 func CaptureOnFailure(lab *topology.Lab) {
 	GinkgoHelper()
+	if captureOff {
+		return
+	}
 	var targets []capture.Target
 	for _, n := range append(lab.Directors(), lab.RealServers()...) {
 		for _, l := range n.Links {

@@ -173,6 +173,10 @@ func prepareVMs(ctx context.Context, binary string, args []string, tools string)
 	if err := CheckLabelFilter(filter); err != nil {
 		return nil, 2, err
 	}
+	// Refused here, not after the VM's boot.
+	if _, err := parseCapture(os.Getenv(CaptureEnv)); err != nil {
+		return nil, 2, err
+	}
 	list, err := vm.LoadKernels("")
 	if err != nil {
 		return nil, 1, err

@@ -84,3 +84,18 @@ func TestChildOfASuiteDoesNotWaitForItsParentsTurn(t *testing.T) {
 		t.Fatalf("child: %v (%v)\n%s", err, ctx.Err(), out)
 	}
 }
+
+func TestCaptureSwitch(t *testing.T) {
+	for v, off := range map[string]bool{"": false, "on": false, "off": true} {
+		got, err := parseCapture(v)
+		if err != nil || got != off {
+			t.Errorf("parseCapture(%q) = %v, %v; want %v", v, got, err, off)
+		}
+	}
+	for _, v := range []string{"0", "false", "OFF", " off", "no"} {
+		_, err := parseCapture(v)
+		if err == nil || !strings.Contains(err.Error(), CaptureEnv) || !strings.Contains(err.Error(), "use on") {
+			t.Errorf("parseCapture(%q): %v; want an error naming %s and its values", v, err, CaptureEnv)
+		}
+	}
+}

@@ -29,30 +29,38 @@ var KnownLabels = []string{
 
 var (
 	prefix string
-	host   guard.Host
-	serial atomic.Int64
+	// base and code are the parts of prefix before the process number.
+	base, code string
+	host       guard.Host
+	serial     atomic.Int64
 )
 
 // Run runs a Ginkgo suite of lvslab specs from its Test function: it
 // needs root, refuses a label filter with an unknown label, names this
-// process's labs apart (code is a letter of the suite's own, so that two
+// process's labs apart (suiteCode is a letter of the suite's own, so that two
 // suites run at once by go test never share a name; $LVSLAB_TEST_PREFIX,
 // "t" by default, starts every name), sweeps what an
 // earlier run of this process left, and checks after every spec outside
 // an Ordered container (and after every lab Start builds) that nothing is
 // left and the root namespace is unchanged.
-func Run(t *testing.T, code, description string) {
+func Run(t *testing.T, suiteCode, description string) {
 	guard.RequireRoot(t)
 	if err := CheckLabelFilter(GinkgoLabelFilter()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		t.FailNow()
 	}
-	base := os.Getenv("LVSLAB_TEST_PREFIX")
+	code = suiteCode
+	base = os.Getenv(prefixEnv)
 	if base == "" {
 		base = "t"
 	}
 	if !prefixRE.MatchString(base) {
-		fmt.Fprintf(os.Stderr, "LVSLAB_TEST_PREFIX=%q: use 1-4 lower-case letters and digits, starting with a letter\n", base)
+		fmt.Fprintf(os.Stderr, prefixEnv+"=%q: use 1-4 lower-case letters and digits, starting with a letter\n", base)
+		t.FailNow()
+	}
+	var err error
+	if captureOff, err = parseCapture(os.Getenv(CaptureEnv)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		t.FailNow()
 	}
 	prefix = fmt.Sprintf("%s%s%d", base, code, GinkgoParallelProcess())
@@ -88,6 +96,19 @@ const ReportsEnv = "LVSLAB_REPORTS"
 // its test binary.
 func reportName() string {
 	return strings.TrimSuffix(filepath.Base(os.Args[0]), ".test") + "-junit.xml"
+}
+
+// prefixEnv starts every lab name of a suite run.
+const prefixEnv = "LVSLAB_TEST_PREFIX"
+
+// ChildEnv is the $LVSLAB_TEST_PREFIX of this suite run again in a child
+// process by one of its specs, and labs what every lab name of that child
+// (one Ginkgo process) starts with: apart from this process's labs and from
+// every other process of this run, since each sweeps its own prefix when
+// it starts. ("c" and this process's number after the run's own base.)
+func ChildEnv() (env, labs string) {
+	env = base[:min(len(base), 2)] + "c" + fmt.Sprint(GinkgoParallelProcess()%10)
+	return prefixEnv + "=" + env, env + code + "1"
 }
 
 // Prefix is what every lab name of this process starts with.
