@@ -53,7 +53,7 @@ test-ipvs: build
 
 # The IPVS suite on every kernel of the shipped list, one line each (specs
 # and wall time, in $(RESULTS)/matrix.txt), then the table of IPVS behaviour
-# by kernel ($(RESULTS)/kernels.md; docs/kernels.md is a copy). Every
+# by kernel ($(RESULTS)/kernels.md). Every
 # kernel runs even if one fails; the status says whether any did.
 test-matrix: deps build
 	@rm -f $(RESULTS)/matrix.txt $(RESULTS)/*ipvs-*.json $(RESULTS)/*ipvs-*-junit.xml; mkdir -p $(RESULTS); failed=; \

@@ -19,7 +19,7 @@ func init() {
 			"Exit status %d when a spec failed, %d when one was inconclusive (<failure type=\"inconclusive\">) and none failed,\n"+
 			"%d when no spec ran (a label filter that matched nothing).\n"+
 			"With --kernels, read the IPVS suite's JSON reports of several kernels and write the table of IPVS\n"+
-			"behaviour by kernel (docs/kernels.md).", exitFailure, exitInconclusive, exitNothingRan),
+			"behaviour by kernel (make test-matrix writes it to results/kernels.md).", exitFailure, exitInconclusive, exitNothingRan),
 		usage: "summary REPORT.xml… | summary --kernels REPORT.json…",
 		run:   runSummary,
 	})

@@ -18,7 +18,7 @@ import (
 // What IPVS offers changes with the kernel: each entry states the release
 // a control appeared in and the commit or patch that added it, checks that
 // this kernel has it exactly when its version says so, and records what it
-// showed for docs/kernels.md. A kernel without one is "not on this
+// showed for the behaviour-by-kernel table (lvslab summary --kernels). A kernel without one is "not on this
 // kernel", never a skipped spec.
 var _ = Describe("IPVS controls by kernel version", Ordered, Label("kernel", "nat"), func() {
 	var d *labtest.Lab

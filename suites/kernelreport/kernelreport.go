@@ -2,7 +2,7 @@
 // runs on several kernels, into one table of how IPVS behaved on each:
 // one row per behaviour a spec recorded (a report entry whose name starts
 // with BehaviourPrefix), one column per kernel (the KernelEntry of each
-// report). docs/kernels.md is its output. It only reads reports.
+// report): make test-matrix writes it to results/kernels.md. It only reads reports.
 package kernelreport
 
 import (
@@ -115,7 +115,7 @@ func (t *Table) Differs(behaviour string) bool {
 	return false
 }
 
-// Markdown is the table as docs/kernels.md shows it: a column per kernel,
+// Markdown is the table as make test-matrix writes it: a column per kernel,
 // a row per behaviour, and whether it differs from kernel to kernel.
 func (t *Table) Markdown() string {
 	var b strings.Builder
@@ -176,7 +176,7 @@ func compareReleases(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// Document is docs/kernels.md: the table with what it is and how it is
+// Document is the whole page (results/kernels.md): the table with what it is and how it is
 // made again.
 func (t *Table) Document() string {
 	var b strings.Builder
@@ -187,12 +187,12 @@ behaviour a spec records, one column per kernel. Where a behaviour or a control 
 the spec states both behaviours with the release that changed it and checks the one the kernel should show;
 a control a kernel lacks reads "not on this kernel". "differs" marks rows not the same on every kernel;
 measured rows (times) vary from run to run too and are not compared. How the kernels are pinned, fetched
-and booted: [vm-and-kernels.md](vm-and-kernels.md).
+and booted: docs/vm-and-kernels.md in the lvslab repository.
 
 Made by ` + "`make test-matrix`" + `, or by hand from the suite's JSON reports:
 
     make test-ipvs KERNEL=debian-5.10 FORCE_VM=1        # one kernel; results/ipvs-debian-5.10.json
-    bin/lvslab summary --kernels results/*ipvs-*.json > docs/kernels.md
+    bin/lvslab summary --kernels results/*ipvs-*.json > results/kernels.md
 
 `)
 	b.WriteString(t.Markdown())

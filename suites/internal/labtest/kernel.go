@@ -31,7 +31,7 @@ func KernelAtLeast(major, minor int) bool {
 }
 
 // Behaviour records what this kernel did, for the table of IPVS behaviour
-// by kernel (docs/kernels.md, made by lvslab summary --kernels): name is
+// by kernel (made by lvslab summary --kernels): name is
 // the row (the same on every kernel), the value what was seen or measured.
 // Record before asserting, so that a kernel that fails shows what it did.
 func Behaviour(name, format string, args ...any) {
