@@ -146,6 +146,10 @@ func (r *Result) Summarise() {
 	if r.Stations != nil {
 		r.Stations.Summarise()
 	}
+	if r.Capped != nil {
+		r.Capped.Summarise()
+	}
+	r.Physical = r.physicalOf()
 	f := &Finding{}
 	f.Verdict, f.Reason = r.Verdict()
 	if st := r.perStation(); st != nil {
@@ -439,11 +443,10 @@ func (md *Model) Bound(m topology.Mode) (ModeBound, bool) {
 
 // Verdicts on the paper's finding (gate rows have Verdict* of their own).
 const (
-	// FindingPhysical: in a run whose director is capped at one real
-	// server's share, NAT's ratio to direct has its whole interval at or
-	// below the paper's and the director is the bottleneck. No benchmark
-	// makes that run yet, so Verdict never gives it (physicalReason says
-	// so); the name is fixed here for the run that will.
+	// FindingPhysical: in the capped run, whose director is capped at one
+	// real server's share derived in the same benchmark (DeriveCap), NAT's
+	// ratio to direct at the top client count has its whole interval at or
+	// below the paper's and the director is the bottleneck.
 	FindingPhysical = "reproduced physically"
 	// FindingConsistent: NAT's ratio, predicted for the paper's hardware,
 	// has an interval that spans at most a factor of maxVerdictSpread and
@@ -498,8 +501,15 @@ func (r *Result) Verdict() (string, string) {
 	if m := r.measuredReason(); m != "" {
 		reasons = append(reasons, m)
 	}
+	// A measurement, not a prediction: the demands' checks do not bear on it.
+	if p := r.Physical; p != nil && p.Reproduced {
+		return FindingPhysical, joinReasons(append(reasons, p.Statement))
+	}
 	st := r.perStation()
 	if st == nil {
+		if r.Physical != nil {
+			reasons = append(reasons, r.Physical.Statement)
+		}
 		return FindingInconclusive, joinReasons(append(reasons, "no per-station demands (the stations run, or --isolate) to predict the paper's hardware from"))
 	}
 	var sweep *Result
@@ -509,7 +519,7 @@ func (r *Result) Verdict() (string, string) {
 	if failed := failedSanity(st.Sanity(sweep)); len(failed) > 0 {
 		return FindingInconclusive, joinReasons(append(reasons, failed...))
 	}
-	reasons = append(reasons, st.physicalReason())
+	reasons = append(reasons, r.physicalReason(st))
 	for _, m := range []topology.Mode{topology.ModeNAT, topology.ModeDirect} {
 		if why := st.Refusal(m); why != "" && slices.Contains(st.Config.Modes, m) {
 			return FindingInconclusive, joinReasons(append(reasons, "no prediction for the paper's hardware: "+why))
@@ -530,13 +540,17 @@ func (r *Result) Verdict() (string, string) {
 	return FindingInconclusive, joinReasons(append(reasons, "no NAT ratio predicted for the paper's hardware (NAT, direct and the director's and servers' stations are needed)"))
 }
 
-// physicalReason says why no physical verdict is made: it needs a run
-// whose director is capped at one real server's share of the servers'
-// station, derived in the same run, and none is made yet. A cap given by
-// --cap is a choice, not that derivation.
-func (r *Result) physicalReason() string {
-	if r.Machine != nil {
-		if c, ok := r.Machine.Caps[stationHolding(r.Machine, "director")]; ok {
+// physicalReason is what the capped run showed, short of the physical
+// verdict, or why no physical verdict is made: it needs a run whose
+// director is capped at one real server's share of the servers' station,
+// derived in the same benchmark (st: the run with stations). A cap given
+// by --cap is a choice, not that derivation.
+func (r *Result) physicalReason(st *Result) string {
+	if r.Physical != nil {
+		return r.Physical.Statement
+	}
+	if st.Machine != nil {
+		if c, ok := st.Machine.Caps[stationHolding(st.Machine, "director")]; ok {
 			return fmt.Sprintf("the director was capped at %g of a host CPU by --cap, a choice rather than one real server's share derived in the run: the physical verdict is not made", c)
 		}
 	}
