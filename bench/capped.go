@@ -378,7 +378,7 @@ func (r *Result) writeCapped(w io.Writer) {
 	fmt.Fprintf(w, "| direct, req/s at %d clients | %s, %s | > %d conn/s |\n", p.Clients, p.Direct.Show("%.0f"), kneeText(p.DirectKnee, p.Clients), PaperDirectConnsPerSec)
 	fmt.Fprintf(w, "| NAT's bottleneck at %d clients | %s, %.0f%% busy | the director |\n", p.Clients, p.Bottleneck, 100*p.Busy)
 	fmt.Fprintf(w, "| NAT director's CPU per request, saturated | %s ms | – |\n", msInterval(p.DirectorDemand))
-	fmt.Fprintf(w, "| the ceiling that implies under the cap (cap ÷ CPU per request) | %s req/s | %d conn/s |\n", p.Ceiling.Show("%.0f"), PaperNATConnsPerSec)
+	fmt.Fprintf(w, "| the ceiling that implies under the cap (cap ÷ CPU per request; NAT's own rate where the director is saturated) | %s req/s | %d conn/s |\n", p.Ceiling.Show("%.0f"), PaperNATConnsPerSec)
 	for _, e := range p.Feeds {
 		fmt.Fprintf(w, "| real servers one %s director feeds (D_servers ÷ D_director, saturated) | %s | %s |\n", e.Mode, e.Estimate.Show("%.1f"), feedsPaper(e.Mode))
 	}
@@ -422,4 +422,22 @@ func (r *Result) writeCappedTable(w io.Writer) {
 		fmt.Fprintf(w, "capped run: %-6s %2d clients: %s req/s%s\n", pt.Mode, pt.Clients, pt.RequestsPerSec.Show("%.0f"), ratio)
 	}
 	fmt.Fprintf(w, "capped run: %s\n", p.Statement)
+}
+
+// cappedWarnings are the capped run's failed requests and the points its
+// load generator limited: either would make its knee the wrong one.
+func (r *Result) cappedWarnings() []string {
+	if r.Capped == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range r.Capped.Points {
+		if p.LoadgenBound > 0 {
+			out = append(out, fmt.Sprintf("capped run, %s at %d clients: the load generator was the bottleneck in %d of %d trials", p.Mode, p.Clients, p.LoadgenBound, len(p.RequestsPerSec.Values)))
+		}
+		if p.Errors > 0 {
+			out = append(out, fmt.Sprintf("capped run, %s at %d clients: %d requests failed", p.Mode, p.Clients, p.Errors))
+		}
+	}
+	return out
 }

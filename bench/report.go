@@ -240,6 +240,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			warnings = append(warnings, "stations run: "+s)
 		}
 	}
+	warnings = append(warnings, r.cappedWarnings()...)
 	for _, p := range r.Points {
 		if p.LoadgenBound > 0 {
 			warnings = append(warnings, fmt.Sprintf("%s at %d clients: the load generator, not the system under test, was the bottleneck in %d of %d trials",
