@@ -133,7 +133,7 @@ func TestAKneeAboveThePapersRatioSaysHowMuchSlower(t *testing.T) {
 			t.Errorf("statement lacks %q: %s", want, p.Statement)
 		}
 	}
-	if v, why := r.Verdict(); v == FindingPhysical || !strings.Contains(why, "times slower than one real server") {
+	if v, why := r.Verdict(); v != FindingNotReproduced || !strings.Contains(why, "times slower than one real server") {
 		t.Errorf("verdict %q: %s", v, why)
 	}
 	// A ratio at 0.25 whose bottleneck is not the director is no
@@ -221,5 +221,22 @@ func TestTheFigureOpensWithTheCappedRun(t *testing.T) {
 	capped, ratio := strings.Index(s, "Capped run: the director at 0.12"), strings.Index(s, "only the ratio transfers between machines")
 	if capped < 0 || ratio < capped || !strings.Contains(s, "nat, capped") {
 		t.Errorf("the figure's panels: capped at %d, ratio at %d, a capped ratio line %v", capped, ratio, strings.Contains(s, "nat, capped"))
+	}
+}
+
+func TestTheCappedRunDecidesTheVerdictWithThePredictionBesideIt(t *testing.T) {
+	// NAT as fast as direct under the cap: the director at one real
+	// server's share feeds all of them, whatever a prediction says.
+	c := cappedResult(0.12, []float64{120, 300, 420, 470, 500}, 0.2, 1.7)
+	r := &Result{Capped: c}
+	r.Summarise()
+	v, why := r.Verdict()
+	if v != FindingNotReproduced {
+		t.Errorf("verdict %q, want %q: %s", v, FindingNotReproduced, why)
+	}
+	for _, want := range []string{"NAT 1.000 [", "beside it, the prediction for the paper's hardware, inconclusive"} {
+		if !strings.Contains(why, want) {
+			t.Errorf("reason lacks %q: %s", want, why)
+		}
 	}
 }

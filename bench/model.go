@@ -494,17 +494,50 @@ func (r *Result) perStation() *Result {
 
 // Verdict says whether a result reproduces the paper's finding (LVS-NAT
 // flat at the director's limit, at most PaperRatio of direct), and why,
-// from intervals (judgeRatio). A run whose demands fail a sanity check is
-// inconclusive, whatever they predict.
+// from intervals. A capped run with its cap derived in the run measures
+// the finding itself, so it decides when it has enough trials, and the
+// prediction for the paper's hardware is stated beside it; without one
+// the prediction decides (predictedVerdict).
 func (r *Result) Verdict() (string, string) {
 	var reasons []string
 	if m := r.measuredReason(); m != "" {
 		reasons = append(reasons, m)
 	}
-	// A measurement, not a prediction: the demands' checks do not bear on it.
-	if p := r.Physical; p != nil && p.Reproduced {
-		return FindingPhysical, joinReasons(append(reasons, p.Statement))
+	p := r.Physical
+	if p == nil || p.Ratio == nil || len(p.Ratio.Values) < MinVerdictTrials {
+		v, why := r.predictedVerdict()
+		return v, joinReasons(append(reasons, why))
 	}
+	v := p.verdict()
+	reasons = append(reasons, p.Statement)
+	if v == FindingInconclusive {
+		reasons = append(reasons, fmt.Sprintf("its interval reaches the paper's %.2f but spans more than a factor of %g: more capped trials would decide it", PaperRatio, maxVerdictSpread))
+	}
+	pv, why := r.predictedVerdict()
+	return v, joinReasons(append(reasons, "beside it, the prediction for the paper's hardware, "+pv+": "+why))
+}
+
+// verdict judges the capped run's measured ratio by the rules a
+// prediction is judged by (judgeRatio), "reproduced physically" first:
+// its whole interval at or below the paper's with the director the
+// bottleneck (Physical.judge).
+func (p *Physical) verdict() string {
+	switch {
+	case p.Reproduced:
+		return FindingPhysical
+	case p.Ratio.Lo > PaperRatio:
+		return FindingNotReproduced
+	case p.Ratio.Lo > 0 && p.Ratio.Hi <= maxVerdictSpread*p.Ratio.Lo:
+		return FindingConsistent
+	}
+	return FindingInconclusive
+}
+
+// predictedVerdict judges NAT's ratio predicted for the paper's hardware
+// from per-station demands (judgeRatio). Demands that fail a sanity check
+// make it inconclusive, whatever they predict.
+func (r *Result) predictedVerdict() (string, string) {
+	var reasons []string
 	st := r.perStation()
 	if st == nil {
 		if r.Physical != nil {
@@ -519,7 +552,9 @@ func (r *Result) Verdict() (string, string) {
 	if failed := failedSanity(st.Sanity(sweep)); len(failed) > 0 {
 		return FindingInconclusive, joinReasons(append(reasons, failed...))
 	}
-	reasons = append(reasons, r.physicalReason(st))
+	if p := r.Physical; p == nil || p.Ratio == nil || len(p.Ratio.Values) < MinVerdictTrials {
+		reasons = append(reasons, r.physicalReason(st))
+	}
 	for _, m := range []topology.Mode{topology.ModeNAT, topology.ModeDirect} {
 		if why := st.Refusal(m); why != "" && slices.Contains(st.Config.Modes, m) {
 			return FindingInconclusive, joinReasons(append(reasons, "no prediction for the paper's hardware: "+why))
