@@ -30,7 +30,10 @@ type Config struct {
 	Modes []topology.Mode `json:"modes"`
 	// Clients are the closed-loop client counts, ramped like WebBench's mixes.
 	Clients []int `json:"clients"`
-	Trials  int   `json:"trials"`
+	// SweepModes are the modes the sweep measures, if not all of Modes
+	// (the stations run saturates direct alone, for its servers' capacity).
+	SweepModes []topology.Mode `json:"sweep_modes,omitempty"`
+	Trials     int             `json:"trials"`
 	// Duration is measured; Warmup runs before each measurement, discarded.
 	Duration Seconds `json:"duration_s"`
 	Warmup   Seconds `json:"warmup_s"`
@@ -66,6 +69,9 @@ type Config struct {
 	// Caps are host CPU shares per station (VM only: the host applies them
 	// to the station's vCPU threads; recorded here for the model).
 	Caps map[string]float64 `json:"caps,omitempty"`
+	// CapFrom is how the director's cap was derived, in the default
+	// benchmark's capped run (CappedConfig); nil for a cap given by hand.
+	CapFrom *CapDerivation `json:"cap_derivation,omitempty"`
 	// Marks makes each measurement print console marks for the host's
 	// vCPU sampler (set by RunInVM).
 	Marks bool `json:"marks,omitempty"`
@@ -169,6 +175,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("mode %s is given twice", m))
 		}
 		seen[m] = true
+	}
+	for _, m := range c.SweepModes {
+		if !slices.Contains(c.Modes, m) {
+			errs = append(errs, fmt.Errorf("sweep mode %s is not one of the modes", m))
+		}
 	}
 	if len(c.Clients) == 0 && c.Trials > 0 {
 		errs = append(errs, errors.New("no client counts: give at least one"))
@@ -379,6 +390,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				// Rotate the order every trial and client count, so that no mode
 				// always runs first after a change of load.
 				l := labs[(i+t+ci)%len(labs)]
+				if !cfg.sweeps(l.mode) {
+					continue
+				}
 				progress("sweep", l.mode, clients, t, 0, warmup+sweep, warmup+sweep)
 				tr, err := measure(ctx, l, clients, 0, 0, warmup, sweep, meter)
 				if err != nil {
@@ -414,8 +428,17 @@ func newSchedule(cfg Config, modes int) *schedule {
 		add(modes, cfg.Warmup+cfg.Latency)
 	}
 	add(2*cfg.Light.Trials*modes, cfg.Warmup+cfg.Light.Duration)
-	add(cfg.Trials*len(cfg.Clients)*modes, cfg.Warmup+cfg.Duration)
+	swept := modes
+	if len(cfg.SweepModes) > 0 {
+		swept = len(cfg.SweepModes)
+	}
+	add(cfg.Trials*len(cfg.Clients)*swept, cfg.Warmup+cfg.Duration)
 	return s
+}
+
+// sweeps says whether the sweep measures mode m.
+func (c Config) sweeps(m topology.Mode) bool {
+	return len(c.SweepModes) == 0 || slices.Contains(c.SweepModes, m)
 }
 
 // next records that a step begins whose work is cost (planned as

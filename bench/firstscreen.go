@@ -24,7 +24,13 @@ func (r *Result) FirstScreen() (verdict, why string, facts []string) {
 	if s := r.measuredRatio(); s != "" {
 		ratios = append(ratios, s)
 	}
-	if !r.Config.Isolate {
+	p := r.Physical
+	switch {
+	case p != nil && p.Ratio != nil:
+		ratios = append([]string{p.ratioFact()}, ratios...)
+	case p != nil:
+		ratios = append([]string{"physical: " + p.Statement}, ratios...)
+	case !r.Config.Isolate:
 		ratios = append([]string{"physical: no capped run"}, ratios...)
 	}
 	if st != nil && st.Model != nil && st.Model.Paper != nil {
@@ -35,17 +41,33 @@ func (r *Result) FirstScreen() (verdict, why string, facts []string) {
 		}
 	}
 	facts = append(facts, fmt.Sprintf("NAT ÷ direct (paper ≤ %.2f): %s", PaperRatio, strings.Join(ratios, "; ")))
-	facts = append(facts, "knee: "+r.kneeLine())
+	physical := p != nil && p.Ratio != nil
+	if physical {
+		facts = append(facts, "knee: "+p.kneeFact())
+	} else {
+		facts = append(facts, "knee: "+r.kneeLine())
+	}
+	var feeds []string
 	if st != nil && st.Model != nil && st.Model.Paper != nil && len(st.Model.Paper.PerDirector) > 0 {
 		var per []string
 		for _, e := range st.Model.Paper.PerDirector {
 			per = append(per, fmt.Sprintf("%s %s", e.Mode, e.Estimate.Show("%.1f")))
 		}
-		facts = append(facts, "real servers one director feeds (paper: 8): "+strings.Join(per, ", "))
+		feeds = append(feeds, strings.Join(per, ", "))
+	}
+	if physical && p.feedsFact() != "" {
+		feeds = append(feeds, p.feedsFact())
+	}
+	if len(feeds) > 0 {
+		facts = append(facts, fmt.Sprintf("real servers one director feeds (paper: %d): %s", PaperServers, strings.Join(feeds, "; ")))
 	} else {
 		facts = append(facts, "real servers one director feeds: not predicted (no per-station demands)")
 	}
-	facts = append(facts, "bottleneck: "+r.bottleneckLine(st))
+	if physical {
+		facts = append(facts, "bottleneck: "+p.bottleneckFact()+"; "+r.bottleneckLine(st))
+	} else {
+		facts = append(facts, "bottleneck: "+r.bottleneckLine(st))
+	}
 	return verdict, why, facts
 }
 
@@ -66,6 +88,9 @@ func (r *Result) measuredRatio() string {
 		if r.Machine != nil {
 			if c, ok := r.Machine.Caps[stationHolding(r.Machine, "director")]; ok {
 				where = fmt.Sprintf("director capped at %g by --cap", c)
+				if r.Config.CapFrom != nil {
+					where = fmt.Sprintf("director capped at one real server's share, %g,", c)
+				}
 			}
 		}
 	}

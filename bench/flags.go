@@ -51,7 +51,7 @@ func (b *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.lightDuration, "light-duration", 500*time.Millisecond, "measured time of each of a light-load trial's two runs")
 	fs.Float64Var(&b.lightShare, "light-share", 0.4, "the busiest station's utilization a light-load run aims at (at most 0.5)")
 	fs.IntVar(&b.lightBurst, "light-burst", 8, "light-load requests come this many at a time (same mean rate), so that a station\nserves them back to back instead of waking from idle for each (1: evenly spaced)")
-	fs.IntVar(&b.VM.Stations, "stations", 4, "in the VM, then run every mode under light load in a second VM with this many vCPUs,\na vCPU per station (client, director, router, real servers), for per-station demands (0 skips it)")
+	fs.IntVar(&b.VM.Stations, "stations", 4, "in the VM, then run every mode under light load in a second VM with this many vCPUs,\na vCPU per station (client, director, router, real servers), for per-station demands, and then\nthe capped run: the director's vCPU at one real server's share, derived from the servers' station (0 skips both)")
 	fs.BoolVar(&b.isolate, "isolate", false, "the machine model: each station on CPUs of its own (in the VM: its vCPUs, in real time);\nevery measurement records each station's CPU time")
 	fs.StringVar(&b.caps, "cap", "", "with --isolate in the VM: cap stations' vCPUs at shares of a host CPU, e.g. director=0.25")
 	fs.BoolVar(&b.batch, "sched-batch", true, "run the load generator and real servers under SCHED_BATCH (no wake-up preemption),\nfor steady context switches per request where stations share CPUs")

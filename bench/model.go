@@ -146,6 +146,10 @@ func (r *Result) Summarise() {
 	if r.Stations != nil {
 		r.Stations.Summarise()
 	}
+	if r.Capped != nil {
+		r.Capped.Summarise()
+	}
+	r.Physical = r.physicalOf()
 	f := &Finding{}
 	f.Verdict, f.Reason = r.Verdict()
 	if st := r.perStation(); st != nil {
@@ -439,11 +443,10 @@ func (md *Model) Bound(m topology.Mode) (ModeBound, bool) {
 
 // Verdicts on the paper's finding (gate rows have Verdict* of their own).
 const (
-	// FindingPhysical: in a run whose director is capped at one real
-	// server's share, NAT's ratio to direct has its whole interval at or
-	// below the paper's and the director is the bottleneck. No benchmark
-	// makes that run yet, so Verdict never gives it (physicalReason says
-	// so); the name is fixed here for the run that will.
+	// FindingPhysical: in the capped run, whose director is capped at one
+	// real server's share derived in the same benchmark (DeriveCap), NAT's
+	// ratio to direct at the top client count has its whole interval at or
+	// below the paper's and the director is the bottleneck.
 	FindingPhysical = "reproduced physically"
 	// FindingConsistent: NAT's ratio, predicted for the paper's hardware,
 	// has an interval that spans at most a factor of maxVerdictSpread and
@@ -491,15 +494,55 @@ func (r *Result) perStation() *Result {
 
 // Verdict says whether a result reproduces the paper's finding (LVS-NAT
 // flat at the director's limit, at most PaperRatio of direct), and why,
-// from intervals (judgeRatio). A run whose demands fail a sanity check is
-// inconclusive, whatever they predict.
+// from intervals. A capped run with its cap derived in the run measures
+// the finding itself, so it decides when it has enough trials, and the
+// prediction for the paper's hardware is stated beside it; without one
+// the prediction decides (predictedVerdict).
 func (r *Result) Verdict() (string, string) {
 	var reasons []string
 	if m := r.measuredReason(); m != "" {
 		reasons = append(reasons, m)
 	}
+	p := r.Physical
+	if p == nil || p.Ratio == nil || len(p.Ratio.Values) < MinVerdictTrials {
+		v, why := r.predictedVerdict()
+		return v, joinReasons(append(reasons, why))
+	}
+	v := p.verdict()
+	reasons = append(reasons, p.Statement)
+	if v == FindingInconclusive {
+		reasons = append(reasons, fmt.Sprintf("its interval reaches the paper's %.2f but spans more than a factor of %g: more capped trials would decide it", PaperRatio, maxVerdictSpread))
+	}
+	pv, why := r.predictedVerdict()
+	return v, joinReasons(append(reasons, "beside it, the prediction for the paper's hardware, "+pv+": "+why))
+}
+
+// verdict judges the capped run's measured ratio by the rules a
+// prediction is judged by (judgeRatio), "reproduced physically" first:
+// its whole interval at or below the paper's with the director the
+// bottleneck (Physical.judge).
+func (p *Physical) verdict() string {
+	switch {
+	case p.Reproduced:
+		return FindingPhysical
+	case p.Ratio.Lo > PaperRatio:
+		return FindingNotReproduced
+	case p.Ratio.Lo > 0 && p.Ratio.Hi <= maxVerdictSpread*p.Ratio.Lo:
+		return FindingConsistent
+	}
+	return FindingInconclusive
+}
+
+// predictedVerdict judges NAT's ratio predicted for the paper's hardware
+// from per-station demands (judgeRatio). Demands that fail a sanity check
+// make it inconclusive, whatever they predict.
+func (r *Result) predictedVerdict() (string, string) {
+	var reasons []string
 	st := r.perStation()
 	if st == nil {
+		if r.Physical != nil {
+			reasons = append(reasons, r.Physical.Statement)
+		}
 		return FindingInconclusive, joinReasons(append(reasons, "no per-station demands (the stations run, or --isolate) to predict the paper's hardware from"))
 	}
 	var sweep *Result
@@ -509,7 +552,9 @@ func (r *Result) Verdict() (string, string) {
 	if failed := failedSanity(st.Sanity(sweep)); len(failed) > 0 {
 		return FindingInconclusive, joinReasons(append(reasons, failed...))
 	}
-	reasons = append(reasons, st.physicalReason())
+	if p := r.Physical; p == nil || p.Ratio == nil || len(p.Ratio.Values) < MinVerdictTrials {
+		reasons = append(reasons, r.physicalReason(st))
+	}
 	for _, m := range []topology.Mode{topology.ModeNAT, topology.ModeDirect} {
 		if why := st.Refusal(m); why != "" && slices.Contains(st.Config.Modes, m) {
 			return FindingInconclusive, joinReasons(append(reasons, "no prediction for the paper's hardware: "+why))
@@ -530,13 +575,17 @@ func (r *Result) Verdict() (string, string) {
 	return FindingInconclusive, joinReasons(append(reasons, "no NAT ratio predicted for the paper's hardware (NAT, direct and the director's and servers' stations are needed)"))
 }
 
-// physicalReason says why no physical verdict is made: it needs a run
-// whose director is capped at one real server's share of the servers'
-// station, derived in the same run, and none is made yet. A cap given by
-// --cap is a choice, not that derivation.
-func (r *Result) physicalReason() string {
-	if r.Machine != nil {
-		if c, ok := r.Machine.Caps[stationHolding(r.Machine, "director")]; ok {
+// physicalReason is what the capped run showed, short of the physical
+// verdict, or why no physical verdict is made: it needs a run whose
+// director is capped at one real server's share of the servers' station,
+// derived in the same benchmark (st: the run with stations). A cap given
+// by --cap is a choice, not that derivation.
+func (r *Result) physicalReason(st *Result) string {
+	if r.Physical != nil {
+		return r.Physical.Statement
+	}
+	if st.Machine != nil {
+		if c, ok := st.Machine.Caps[stationHolding(st.Machine, "director")]; ok {
 			return fmt.Sprintf("the director was capped at %g of a host CPU by --cap, a choice rather than one real server's share derived in the run: the physical verdict is not made", c)
 		}
 	}

@@ -38,9 +38,15 @@ type Result struct {
 	// Finding is the verdict, its reason and the demands' sanity checks.
 	Finding *Finding `json:"finding,omitempty"`
 	// Stations is the default benchmark's second run: the same modes in a
-	// VM with a vCPU per station, under light load only, for per-station
+	// VM with a vCPU per station, under light load (and direct saturated,
+	// for the servers' capacity the capped run's cap comes from), for per-station
 	// demands and the paper's hardware predicted.
 	Stations *Result `json:"stations,omitempty"`
+	// Capped is the default benchmark's third run: the director's vCPU
+	// capped at one real server's share (DeriveCap), for the knee shown
+	// physically; Physical is what it shows, and how the cap was derived.
+	Capped   *Result   `json:"capped,omitempty"`
+	Physical *Physical `json:"physical,omitempty"`
 }
 
 // Env is where a benchmark ran.

@@ -42,6 +42,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.Stations != nil {
 		r.Stations.writeModelTable(w, "stations run: ")
 	}
+	r.writeCappedTable(w)
 	// Again at the end, where a terminal leaves it in sight.
 	_, err := fmt.Fprintf(w, "\nverdict: %s\n", v)
 	return err

@@ -187,13 +187,18 @@ type VMOptions struct {
 const StationsDir = "stations"
 
 // StationsConfig is the default benchmark's second run: cfg's modes under
-// light load only, each station on a vCPU of its own, for per-station
-// demands (which a single-vCPU run cannot tell apart) and the paper's
-// hardware predicted from them.
+// light load, each station on a vCPU of its own, for per-station demands
+// (which a single-vCPU run cannot tell apart) and the paper's hardware
+// predicted from them; then direct alone saturated at the capped run's top
+// client count, for the host CPU the servers' station delivers (DeriveCap).
 func StationsConfig(cfg Config) Config {
 	c := cfg
 	c.Name = cfg.Name + "s"
-	c.Trials, c.Clients = 0, nil
+	c.Trials, c.Clients, c.SweepModes = 0, nil, nil
+	if slices.Contains(cfg.Modes, topology.ModeDirect) {
+		c.Trials, c.Clients = MinVerdictTrials, []int{slices.Max(CappedClients)}
+		c.SweepModes = []topology.Mode{topology.ModeDirect}
+	}
 	c.Isolate = true
 	c.Caps = nil
 	return c
@@ -215,9 +220,19 @@ func RunInVM(ctx context.Context, cfg Config, out string, o VMOptions) (*Result,
 	}
 	so := o
 	so.CPUs, so.ICount, so.Stations = o.Stations, "", 0
-	o.Log(fmt.Sprintf("the stations run: every mode under light load, a vCPU per station (%d vCPUs, real time), into %s", so.CPUs, filepath.Join(out, StationsDir)))
+	o.Log(fmt.Sprintf("the stations run: every mode under light load, then direct saturated, a vCPU per station (%d vCPUs, real time), into %s", so.CPUs, filepath.Join(out, StationsDir)))
 	if r.Stations, err = runInVM(ctx, StationsConfig(cfg), filepath.Join(out, StationsDir), so); err != nil {
 		return nil, fmt.Errorf("the stations run: %w", err)
+	}
+	if cappedRun(cfg, o) {
+		if d := DeriveCap(r.Stations); d.Refused != "" {
+			o.Log("no capped run: " + d.Refused)
+		} else {
+			o.Log(fmt.Sprintf("the capped run: %s; direct and the balanced modes at %v clients, into %s", d, CappedClients, filepath.Join(out, CappedDir)))
+			if r.Capped, err = runInVM(ctx, CappedConfig(cfg, d), filepath.Join(out, CappedDir), so); err != nil {
+				return nil, fmt.Errorf("the capped run: %w", err)
+			}
+		}
 	}
 	r.Summarise()
 	return r, r.WriteFiles(out)
