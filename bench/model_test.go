@@ -454,6 +454,11 @@ func TestVerdictIsInconclusiveWhenASanityCheckFails(t *testing.T) {
 	if f := r.Finding; f == nil || f.Verdict != FindingInconclusive || len(failedSanity(f.Sanity)) != 2 {
 		t.Errorf("results.json's finding: %+v", f)
 	}
+	bad[topology.ModeDR]["director"] = labDemands[topology.ModeDR]["director"]
+	bad[topology.ModeDirect]["director"] = -0.0004 // more idle background subtracted than it spent
+	if failed := failedSanity(stationsResult(bad, 0, 3).Sanity(nil)); len(failed) != 1 || !strings.Contains(failed[0], "below 0") {
+		t.Errorf("a demand wholly below 0: %v", failed)
+	}
 	good := stationsResult(labDemands, 0, 3)
 	if f := failedSanity(good.Sanity(nil)); len(f) != 0 {
 		t.Errorf("the lab's own demands fail: %v", f)

@@ -60,10 +60,16 @@ func (r *Result) Sanity(sweep *Result) []SanityCheck {
 			if !ok || len(d.Seconds.Values) < MinVerdictTrials {
 				continue
 			}
+			// Its interval must hold 0: wholly above, CPU time is charged
+			// to it that no request caused; wholly below, the idle
+			// background subtracted from it was larger than what it spent.
 			c := SanityCheck{Check: fmt.Sprintf("%s in %s mode, where no packet passes it, has no demand told apart from 0", st, m),
-				Passed: d.Seconds.Lo <= 0, Detail: msInterval(d.Seconds) + " ms per request"}
-			if !c.Passed {
+				Passed: d.Seconds.Lo <= 0 && d.Seconds.Hi >= 0, Detail: msInterval(d.Seconds) + " ms per request"}
+			switch {
+			case d.Seconds.Lo > 0:
 				c.Detail += ": CPU time is charged to a station that did nothing for these requests"
+			case d.Seconds.Hi < 0:
+				c.Detail += ": below 0, the idle background subtracted from it was not what it spent idle"
 			}
 			out = append(out, c)
 		}
