@@ -504,7 +504,7 @@ func (r *Result) Verdict() (string, string) {
 		reasons = append(reasons, m)
 	}
 	p := r.Physical
-	if p == nil || p.Ratio == nil || len(p.Ratio.Values) < MinVerdictTrials {
+	if !p.decides() {
 		v, why := r.predictedVerdict()
 		return v, joinReasons(append(reasons, why))
 	}
@@ -515,6 +515,12 @@ func (r *Result) Verdict() (string, string) {
 	}
 	pv, why := r.predictedVerdict()
 	return v, joinReasons(append(reasons, "beside it, the prediction for the paper's hardware, "+pv+": "+why))
+}
+
+// decides says whether a capped run measured NAT's ratio in enough
+// trials to decide the verdict.
+func (p *Physical) decides() bool {
+	return p != nil && p.Ratio != nil && len(p.Ratio.Values) >= MinVerdictTrials
 }
 
 // verdict judges the capped run's measured ratio by the rules a
@@ -552,7 +558,7 @@ func (r *Result) predictedVerdict() (string, string) {
 	if failed := failedSanity(st.Sanity(sweep)); len(failed) > 0 {
 		return FindingInconclusive, joinReasons(append(reasons, failed...))
 	}
-	if p := r.Physical; p == nil || p.Ratio == nil || len(p.Ratio.Values) < MinVerdictTrials {
+	if !r.Physical.decides() {
 		reasons = append(reasons, r.physicalReason(st))
 	}
 	for _, m := range []topology.Mode{topology.ModeNAT, topology.ModeDirect} {
