@@ -96,7 +96,7 @@ func (e *env) electInstance(name string, started time.Time) Result {
 		w = Window{Max: time.Second, Formula: "priority 255 takes over at once (the address owner)"}
 	}
 	late := e.late.Worst()
-	w = w.Widen(late)
+	w = takerLate(w, late)
 	var who []string
 	for _, c := range cs {
 		who = append(who, fmt.Sprintf("%s %s", c.dir.Name, c.words))
@@ -257,7 +257,7 @@ func (e *env) electGroup(g conf.SyncGroup, started time.Time) Result {
 	}
 	w.Min = 0
 	late := e.late.Worst()
-	w = w.Widen(late)
+	w = takerLate(w, late)
 	r.Bound = w.String() + ", the shortest of its members'"
 	r.Measured = fmt.Sprintf("master on %s after %s", e.nodeName(nodes[0]), roundMs(took))
 	r.Elapsed = bench.Seconds(took)

@@ -274,6 +274,11 @@ func TestScriptWindows(t *testing.T) {
 	if w := widenLate(Window{Min: 100 * time.Millisecond, Max: time.Second}, 300*time.Millisecond); w.Min != 0 || w.Max != 1600*time.Millisecond {
 		t.Errorf("widened %+v", w)
 	}
+	// An election ends as a takeover does: keepalived's timer, then the
+	// watcher's, each as late as the probe measured.
+	if w := takerLate(Window{Max: 3414 * time.Millisecond, Formula: "f"}, 22*time.Millisecond); w.Max != 3458*time.Millisecond || w.Formula != "f + 2 timers × 22ms lateness" {
+		t.Errorf("taker widened %+v", w)
+	}
 	for threshold, want := range map[int]int{3: 1, 1: 1, 10: 8} {
 		if got := syncRequests(threshold); got != want {
 			t.Errorf("syncRequests(%d) = %d, want %d", threshold, got, want)

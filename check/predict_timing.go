@@ -39,14 +39,20 @@ func unionWindow(ws []Window) Window {
 
 // widenLate widens a window by lateness both ways: a master whose timer
 // fired late sent its last advert earlier than the window's start
-// assumes, and the taker's own timer may fire late.
+// assumes, and the taker's side may be late (takerLate).
 func widenLate(w Window, late time.Duration) Window {
-	// Two timers in a row on the taker's side, in two processes:
-	// keepalived's own, and the watcher that reads the address it adds.
-	w.Hops = max(w.Hops, 2)
-	w = w.Widen(late)
+	w = takerLate(w, late)
 	w.Min = max(0, w.Min-late)
 	return w
+}
+
+// takerLate widens the end of a window that closes when a director
+// becomes master, as lvslab sees it: two timers in a row, in two
+// processes, keepalived's own and the watcher that reads the address it
+// adds. An election and a takeover end the same way.
+func takerLate(w Window, late time.Duration) Window {
+	w.Hops = max(w.Hops, 2)
+	return w.Widen(late)
 }
 
 // scriptTiming is how often keepalived runs a vrrp_script and how many
