@@ -47,7 +47,7 @@ func (b *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.duration, "duration", 1500*time.Millisecond, "measured time per mode, client count and trial")
 	fs.DurationVar(&b.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each measurement")
 	fs.DurationVar(&b.latency, "latency", time.Second, "single-client run per mode: the paper's third test, and R(1) of the model (0 skips it)")
-	fs.IntVar(&b.lightTrials, "light-trials", 3, "light-load trials per mode, that each station's demand is measured in (0 skips them)")
+	fs.IntVar(&b.lightTrials, "light-trials", 3, "light-load trials per mode, that each station's demand is measured in (0 skips them; the stations run takes twice as many)")
 	fs.DurationVar(&b.lightDuration, "light-duration", 500*time.Millisecond, "measured time of each of a light-load trial's two runs")
 	fs.Float64Var(&b.lightShare, "light-share", 0.4, "the busiest station's utilization a light-load run aims at (at most 0.5)")
 	fs.IntVar(&b.lightBurst, "light-burst", 8, "light-load requests come this many at a time (same mean rate), so that a station\nserves them back to back instead of waking from idle for each (1: evenly spaced)")

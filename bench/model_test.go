@@ -5,6 +5,7 @@ package bench
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -581,5 +582,67 @@ func TestACapGivenByHandIsNoPhysicalVerdict(t *testing.T) {
 	}
 	if !strings.Contains(facts[0], "director capped at 0.2 by --cap 0.200") {
 		t.Errorf("first fact %q", facts[0])
+	}
+}
+
+func TestZeroChecksHoldTheirLevelOnIdleStations(t *testing.T) {
+	// Idle stations' slopes from five make bench runs (ms, three trials
+	// each): 6 of these 20 lay wholly on one side of 0, and so failed the
+	// median's interval, which covers 75 % from three values.
+	runs := [][][]float64{
+		{{0.049, -0.149, -0.011}, {0.032, -0.028, 0.022}, {-0.122, -0.319, -0.013}, {-0.166, 0.055, 0.015}},
+		{{0.046, 0.188, 0.037}, {0.039, 0.11, 0.037}, {0.093, -0.043, 0.057}, {-0.141, 0.025, -0.082}},
+		{{-0.065, 0.005, 0.058}, {-0.1, -0.136, -0.08}, {-0.101, -0.233, -0.019}, {0.055, -0.221, -0.045}},
+		{{0.133, 0.05, 0.016}, {0.033, 0.104, -0.2}, {0.127, 0.054, -0.156}, {0.023, -0.108, 0.093}},
+		{{-0.096, -0.221, 0.175}, {0.11, -0.013, 0.215}, {-0.163, 0.439, -0.001}, {0.129, -0.061, -0.304}},
+	}
+	for i, run := range runs {
+		for _, v := range run {
+			if lo, hi, _ := zeroTest(v, len(run)); lo > 0 || hi < 0 {
+				t.Errorf("run %d: %v told apart from 0: [%g, %g]", i+1, v, lo, hi)
+			}
+		}
+	}
+	// Pure scatter around 0: a run of four checks of six slopes fails at
+	// most 1 − Confidence of the time; a demand of 0.3 ms is found.
+	rng := rand.New(rand.NewPCG(3, 4))
+	slopes := func(mean float64) []float64 {
+		v := make([]float64, 6)
+		for i := range v {
+			v[i] = mean + 0.13*rng.NormFloat64()
+		}
+		return v
+	}
+	const runsN = 4000
+	falseRuns, found := 0, 0
+	for range runsN {
+		failed := false
+		for range 4 {
+			if lo, hi, _ := zeroTest(slopes(0), 4); lo > 0 || hi < 0 {
+				failed = true
+			}
+		}
+		if failed {
+			falseRuns++
+		}
+		if lo, _, _ := zeroTest(slopes(0.3), 4); lo > 0 {
+			found++
+		}
+	}
+	t.Logf("idle runs failed: %.2f%%; a 0.3 ms demand found: %.1f%%", 100*float64(falseRuns)/runsN, 100*float64(found)/runsN)
+	if rate := float64(falseRuns) / runsN; rate > 1-Confidence+0.01 {
+		t.Errorf("idle runs failed %.1f%% of the time, more than %.0f%%", 100*rate, 100*(1-Confidence))
+	}
+	if power := float64(found) / runsN; power < 0.8 {
+		t.Errorf("a 0.3 ms demand found in %.0f%% of runs", 100*power)
+	}
+}
+
+func TestTheStationsRunTakesTwiceTheLightTrials(t *testing.T) {
+	if c := StationsConfig(Config{Modes: []topology.Mode{topology.ModeDirect}, Light: LightLoad{Trials: 3}}); c.Light.Trials != 6 {
+		t.Errorf("stations run light trials %d, want 6", c.Light.Trials)
+	}
+	if c := StationsConfig(Config{Modes: []topology.Mode{topology.ModeDirect}, Light: LightLoad{Trials: MaxTrials}}); c.Light.Trials != MaxTrials {
+		t.Errorf("stations run light trials %d, want at most %d", c.Light.Trials, MaxTrials)
 	}
 }
