@@ -15,6 +15,7 @@ import (
 
 	"github.com/lvslab/lvslab/fixtures"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/vm"
 )
 
 var gateOpt = GateOptions{Margin: 0.10, Alpha: 0.05}
@@ -321,6 +322,28 @@ func TestShippedBaselinesAreJudgedWhole(t *testing.T) {
 		expectInconclusive(t, r, r, 4*len(r.Config.Clients), "ratios repeat the baseline's to the last bit")
 		if c := th.Check(r); len(c.Unchecked) > 0 {
 			t.Errorf("%s: unchecked limits %q", f, c.Unchecked)
+		}
+	})
+}
+
+// A shipped baseline is named after a kernel of the shipped list and was
+// measured on the build that entry pins: re-pinning a kernel without
+// re-measuring its baseline fails here, not in a user's gate.
+func TestShippedBaselinesAreOfTheListedBuilds(t *testing.T) {
+	list, err := vm.LoadKernels("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachShippedBaseline(t, func(name string, r *Result) {
+		i := slices.IndexFunc(list.Kernels, func(k vm.KernelSpec) bool { return k.Name == name })
+		if i < 0 {
+			t.Errorf("baseline %s: no kernel of that name in %s", name, fixtures.KernelsFile)
+			return
+		}
+		k, e := list.Kernels[i], r.Env
+		if e.KernelName != name || e.KernelPackage != k.PackageNames() || e.KernelVersion != k.VersionString() || e.KernelSHA256 != k.BuildID() {
+			t.Errorf("baseline %s was measured on %s %s %s (%s), the list pins %s %s %s: measure it again (docs/benchmark.md)",
+				name, e.KernelPackage, e.KernelVersion, e.KernelSHA256, e.KernelName, k.PackageNames(), k.VersionString(), k.BuildID())
 		}
 	})
 }
