@@ -3,6 +3,7 @@
 package ipvs_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -43,6 +44,20 @@ func checkReport(r *check.Report) string {
 	return b.String()
 }
 
+// timedRows are the results timed against keepalived's timers, passed
+// or not, with the run's lateness: how near its bound each came, run
+// after run, from the JSON reports.
+func timedRows(r *check.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "timer lateness %.0f ms\n", 1000*float64(r.Lateness))
+	for _, res := range r.Results {
+		if res.Group == check.GroupElection || res.Group == check.GroupFailover || res.Group == check.GroupSync {
+			fmt.Fprintf(&b, "%s %s: %s; bound %s\n", res.Status, res.ID, res.Measured, res.Bound)
+		}
+	}
+	return b.String()
+}
+
 func natInputs(dir string) check.Inputs {
 	return check.Inputs{Keepalived: []string{filepath.Join(dir, "lb1.conf"), filepath.Join(dir, "lb2.conf")},
 		Capture: filepath.Join(dir, "capture"), Serve: filepath.Join(dir, "serve.yaml")}
@@ -56,6 +71,7 @@ var _ = Describe("lvslab check on an operator's own files", Label("byo"), func()
 		r, err := check.RunInputs(ctx, natInputs(filepath.Join(checkFixtures, "nat")), labtest.Name(""), progress)
 		Expect(err).NotTo(HaveOccurred())
 		text := checkReport(r)
+		AddReportEntry("keepalived's timers against their bounds", timedRows(r))
 		Expect(r.Verdict()).To(Equal(check.Pass), text)
 		for _, id := range []string{"acceptance/lb1", "acceptance/lb2", "agreement/instance/VI_front", "agreement/instance/VI_back",
 			"agreement/sync-daemon", "agreement/services", "election/VI_front", "election/VI_back", "election/group/VG_lvs",
