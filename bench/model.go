@@ -210,9 +210,10 @@ func (r *Result) bound(m topology.Mode, dt demandTrials) (ModeBound, bool) {
 	if b.Refused = r.Refusal(m); b.Refused != "" {
 		return b, true
 	}
-	// A station whose demand is not told apart from zero (its interval
-	// reaches 0: an idle station's noise, such as the director's in direct
-	// mode) bounds nothing, however small its capacity.
+	// A station whose median demand's interval reaches 0 (an idle
+	// station's noise, such as the director's in direct mode) bounds
+	// nothing, however small its capacity. Stations off the path get a
+	// test of their own in the sanity checks (Sanity).
 	negligible := map[string]bool{}
 	for _, d := range r.Demands {
 		if d.Mode == m && d.Seconds.Lo <= 0 {

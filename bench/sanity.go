@@ -78,13 +78,15 @@ func (r *Result) Sanity(sweep *Result) []SanityCheck {
 		lo, hi, level := zeroTest(z.d.Seconds.Values, len(zeros))
 		c := SanityCheck{Check: fmt.Sprintf("%s in %s mode, where no packet passes it, has no demand told apart from 0", z.station, z.mode),
 			Passed: lo <= 0 && hi >= 0,
-			Detail: fmt.Sprintf("%s ms per request; mean of %d trials %.3f ms, Student's t interval [%.3f, %.3f] at %.2f%%",
+			Detail: fmt.Sprintf("median %s ms per request; mean of %d trials %.3f ms, Student's t interval [%.3f, %.3f] at %.2f%%",
 				msInterval(z.d.Seconds), len(z.d.Seconds.Values), 1000*(lo+hi)/2, 1000*lo, 1000*hi, 100*level)}
 		switch {
 		case lo > 0:
 			c.Detail += ": CPU time is charged to a station that did nothing for these requests"
 		case hi < 0:
 			c.Detail += ": below 0, the idle background subtracted from it was not what it spent idle"
+		case !c.Passed:
+			c.Detail += ": a trial's demand is not a number"
 		}
 		out = append(out, c)
 	}
@@ -184,11 +186,11 @@ func failedSanity(cs []SanityCheck) []string {
 
 // zeroTest is the interval of the mean of a station's per-trial demands
 // that a demand of 0 falls outside of only by chance, at a level that
-// keeps that chance at 1 − Confidence for the run's checks together
-// (Bonferroni over checks). Not the reported bootstrap interval of the
-// median: from n values that covers at most 1 − 2^(1−n) (75 % from
-// three), so an idle station whose slopes scatter around 0 would fail a
-// quarter of the time, and a run's several idle stations most runs.
+// keeps that chance at 1 − Confidence for the run's zero checks together
+// (Bonferroni). Not the reported bootstrap interval of the median: from
+// n values that covers at most 1 − 2^(1−n) (75 % from three), so an idle
+// station whose slopes scatter around 0 would fail a quarter of the time
+// from three trials, and a run's four idle stations most runs.
 // Student's t keeps its level at any n ≥ 2 for slopes near normal, as
 // a difference of sums of many CPU-time samples is.
 func zeroTest(values []float64, checks int) (lo, hi, level float64) {

@@ -133,7 +133,7 @@ func (e *env) failoverStop(h home) Result {
 		w := nextMaster(master, e.sides(name, nil, master)).Window
 		w.Formula = "from the priority-0 advert: " + w.Formula
 		unwidened = append(unwidened, w)
-		return w.Widen(late)
+		return takerLate(w, late)
 	})
 	e.step("stopping %s gracefully", e.nodeName(master))
 	t0 := time.Now()

@@ -44,12 +44,12 @@ func checkReport(r *check.Report) string {
 	return b.String()
 }
 
-// timedRows are the results timed against keepalived's timers, passed
-// or not, with the run's lateness: how near its bound each came, run
+// timedRows are the results timed against keepalived's VRRP timers
+// (election, failover, sync), passed or not, with the run's lateness: how near its bound each came, run
 // after run, from the JSON reports.
 func timedRows(r *check.Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "timer lateness %.0f ms\n", 1000*float64(r.Lateness))
+	fmt.Fprintf(&b, "timer lateness %s\n", r.Lateness.Duration().Round(time.Millisecond))
 	for _, res := range r.Results {
 		if res.Group == check.GroupElection || res.Group == check.GroupFailover || res.Group == check.GroupSync {
 			fmt.Fprintf(&b, "%s %s: %s; bound %s\n", res.Status, res.ID, res.Measured, res.Bound)
