@@ -244,7 +244,16 @@ func (e *env) balanceSticky(r *Result, t target, st harness.ServiceState, lv []h
 	if rule == ruleBySource {
 		par = probeParallel
 	}
-	replies := e.askAll(e.ctx, t, n, par, func(i int) netip.Addr { return srcs[i/stickyRequests] })
+	// A round holds one connection per client address, and the next
+	// round starts when it is done: IPVS looks a persistence template up
+	// and then creates one, with no lock between (ip_vs_core.c,
+	// ip_vs_sched_persist), so a client's concurrent first connections
+	// can each create one and go to different servers. What persistence
+	// promises is the server of a template that exists.
+	var replies []reply
+	for range stickyRequests {
+		replies = append(replies, e.askAll(e.ctx, t, len(srcs), par, func(i int) netip.Addr { return srcs[i] })...)
+	}
 	obs := stickyObs{}
 	for _, rep := range replies {
 		if rep.err == nil {
