@@ -38,7 +38,7 @@ type Flags struct {
 // Register declares the flags on fs.
 func (b *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&b.modes, "modes", "direct,routed,nat,dr,tun", "modes to compare, interleaved; direct is the reference of every ratio")
-	// The default sweep keeps make bench near 8 minutes on 2 cores; 1.5 s
+	// The default sweep keeps make bench under 12 minutes on 2 cores; 1.5 s
 	// measurements keep a ratio's CV at or under 3 % (docs/findings.md).
 	// One client is left to the one-client run, which the figure draws at 1.
 	fs.StringVar(&b.clients, "clients", "8,32", "closed-loop client counts")
