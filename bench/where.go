@@ -187,10 +187,11 @@ type VMOptions struct {
 const StationsDir = "stations"
 
 // StationsConfig is the default benchmark's second run: cfg's modes under
-// light load (twice the trials), each station on a vCPU of its own, for per-station demands
-// (which a single-vCPU run cannot tell apart) and the paper's hardware
-// predicted from them; then direct alone saturated at the capped run's top
-// client count, for the host CPU the servers' station delivers (DeriveCap).
+// light load (twice the trials), each station on a vCPU of its own, for
+// per-station demands (which a single-vCPU run cannot tell apart) and the
+// paper's hardware predicted from them; then direct alone saturated at
+// the capped run's top client count, for the host CPU the servers'
+// station delivers (DeriveCap).
 func StationsConfig(cfg Config) Config {
 	c := cfg
 	c.Name = cfg.Name + "s"
