@@ -14,8 +14,9 @@ import (
 
 // CheckOutDir accepts an output folder that the guest, then the host,
 // write as root: an absolute path that is not a symlink and, if it exists,
-// a directory that holds no symlink (a link planted there would send the
-// guest's or the host's writes anywhere). It changes nothing.
+// a directory that others cannot write and that holds no symlink (a link
+// planted there would send the guest's or the host's writes anywhere). It
+// changes nothing.
 func CheckOutDir(dir string) error {
 	if !filepath.IsAbs(dir) {
 		return fmt.Errorf("output folder %q must be an absolute path", dir)
@@ -33,6 +34,11 @@ func CheckOutDir(dir string) error {
 		return fmt.Errorf("output folder %s is a symlink: the guest writes there, so give the real folder with --out", dir)
 	case !st.IsDir():
 		return fmt.Errorf("output folder %s is not a directory: give a folder with --out", dir)
+	case st.Mode().Perm()&0o002 != 0:
+		// A check cannot make such a folder safe: anyone may plant a link
+		// there after it, before the writes it was for.
+		return fmt.Errorf("output folder %s is writable by every user, who could plant a link there that lvslab would write through as root: give a folder of its own, e.g. %s",
+			dir, filepath.Join(dir, "lvslab-results"))
 	}
 	links, err := symlinksUnder(dir)
 	if err != nil {
@@ -61,11 +67,15 @@ func makeOutDir(dir string) error {
 	return nil
 }
 
-// symlinksUnder lists every symlink below dir and its target.
+// symlinksUnder lists every symlink below dir and its target. An entry
+// that vanishes during the walk holds no link.
 func symlinksUnder(dir string) (map[string]string, error) {
 	links := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if p != dir && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			return err
 		}
 		if d.Type()&fs.ModeSymlink != 0 {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -262,4 +263,38 @@ func TestTimeoutIsErrTimeout(t *testing.T) {
 	if errors.Is(err, ErrTimeout) {
 		t.Errorf("a QEMU that stopped at once is no timeout: %v", err)
 	}
+}
+
+// A report path straight in /tmp made /tmp the output folder: lvslab
+// walked all of it, failed on an entry that vanished meanwhile, and would
+// have written as root where anyone can plant a link.
+func TestWorldWritableOutDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckOutDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "writable by every user") || !strings.Contains(err.Error(), "give a folder of its own") {
+		t.Errorf("a world-writable output folder: %v", err)
+	}
+}
+
+func TestAnEntryVanishingDuringTheWalkIsNoError(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 200 {
+		os.MkdirAll(filepath.Join(dir, fmt.Sprintf("d%03d", i), "sub"), 0o755)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			os.RemoveAll(filepath.Join(dir, fmt.Sprintf("d%03d", i)))
+		}
+	}()
+	for range 20 {
+		if _, err := symlinksUnder(dir); err != nil {
+			t.Fatalf("a folder removed during the walk: %v", err)
+		}
+	}
+	<-done
 }
