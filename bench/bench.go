@@ -34,6 +34,10 @@ type Config struct {
 	// (the stations run saturates direct alone, for its servers' capacity).
 	SweepModes []topology.Mode `json:"sweep_modes,omitempty"`
 	Trials     int             `json:"trials"`
+	// TopTrials, if above Trials, is the trials of the highest client
+	// count alone: the point a verdict reads, which needs SureTrials for
+	// an interval at Confidence, without that cost at every count.
+	TopTrials int `json:"top_trials,omitempty"`
 	// Duration is measured; Warmup runs before each measurement, discarded.
 	Duration Seconds `json:"duration_s"`
 	Warmup   Seconds `json:"warmup_s"`
@@ -191,6 +195,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Trials < 0 || c.Trials > MaxTrials || c.Light.Trials < 0 || c.Light.Trials > MaxTrials || c.Trials+c.Light.Trials == 0 {
 		errs = append(errs, fmt.Errorf("trials %d and light-load trials %d: use 0 to %d each, and at least one in all", c.Trials, c.Light.Trials, MaxTrials))
+	}
+	if c.TopTrials < 0 || c.TopTrials > MaxTrials || (c.TopTrials > 0 && c.Trials == 0) {
+		errs = append(errs, fmt.Errorf("trials at the top client count %d: use 0 to %d, with a sweep", c.TopTrials, MaxTrials))
 	}
 	if c.Trials != 0 && (c.Duration <= 0 || c.Duration > MaxDuration) {
 		errs = append(errs, fmt.Errorf("duration %s: use a positive duration up to %s", c.Duration, MaxDuration))
@@ -384,8 +391,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			}
 		}
 	}
-	for t := 1; t <= cfg.Trials; t++ {
+	for t := 1; t <= cfg.lastTrial(); t++ {
 		for ci, clients := range cfg.Clients {
+			if t > cfg.trialsAt(clients) {
+				continue
+			}
 			for i := range labs {
 				// Rotate the order every trial and client count, so that no mode
 				// always runs first after a change of load.
@@ -433,6 +443,28 @@ func newSchedule(cfg Config, modes int) *schedule {
 		swept = len(cfg.SweepModes)
 	}
 	add(cfg.Trials*len(cfg.Clients)*swept, cfg.Warmup+cfg.Duration)
+	add((cfg.lastTrial()-cfg.Trials)*swept, cfg.Warmup+cfg.Duration)
+	return s
+}
+
+// trialsAt is the number of sweep trials at a client count.
+func (c Config) trialsAt(clients int) int {
+	if len(c.Clients) > 0 && clients == slices.Max(c.Clients) {
+		return c.lastTrial()
+	}
+	return c.Trials
+}
+
+// lastTrial is the number of the sweep's last trial.
+func (c Config) lastTrial() int { return max(c.Trials, c.TopTrials) }
+
+// trialsText says how many trials the sweep has: "3 trials (6 at 64
+// clients)".
+func (c Config) trialsText() string {
+	s := fmt.Sprintf("%d trials", c.Trials)
+	if c.lastTrial() > c.Trials && len(c.Clients) > 0 {
+		s += fmt.Sprintf(" (%d at %d clients)", c.lastTrial(), slices.Max(c.Clients))
+	}
 	return s
 }
 

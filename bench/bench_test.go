@@ -46,14 +46,47 @@ func TestEstimated(t *testing.T) {
 	if e.Median != 3 {
 		t.Errorf("median %g, want 3", e.Median)
 	}
-	if !(e.Lo <= e.Median && e.Median <= e.Hi && e.Lo >= 1 && e.Hi <= 5) {
-		t.Errorf("interval [%g, %g] should hold the median and stay within the data", e.Lo, e.Hi)
+	if e.Lo != 1 || e.Hi != 5 || e.Level != 1-2.0/32 || e.Sure() {
+		t.Errorf("five values: [%g, %g] at %g, want their range at 1 − 2/2⁵, not sure", e.Lo, e.Hi, e.Level)
 	}
 	if math.Abs(e.CV-math.Sqrt(2.5)/3) > 1e-9 {
 		t.Errorf("CV %g, want sd/mean = %g", e.CV, math.Sqrt(2.5)/3)
 	}
-	if again := Estimated([]float64{5, 1, 3, 2, 4}); again.Lo != e.Lo || again.Hi != e.Hi {
-		t.Error("the bootstrap must be reproducible: same data, same interval")
+	if got := Estimated([]float64{0.3, 0.2, 0.25}).Show("%.2f"); got != "0.25 [0.20, 0.30] (75 %)" {
+		t.Errorf("three values read %q: the range of three holds the median 75 %% of the time, and must say so", got)
+	}
+	ten := Estimated([]float64{10, 1, 9, 2, 8, 3, 7, 4, 6, 5})
+	if !ten.Sure() || ten.Lo != 2 || ten.Hi != 9 || ten.Interval("%g") != "[2, 9]" {
+		t.Errorf("ten values: [%g, %g] at %g, want the order statistics 2 and 9 at ≥ 95 %%", ten.Lo, ten.Hi, ten.Level)
+	}
+}
+
+// The level an Estimate states is the share of samples whose interval
+// holds the true median: simulated from a skewed distribution, since the
+// interval assumes none.
+func TestIntervalsHoldTheMedianAsOftenAsTheySay(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const draws = 4000
+	trueMedian := math.Ln2 // of the exponential distribution with rate 1
+	for _, n := range []int{3, 5, 6, 8, 12} {
+		held, level := 0, 0.0
+		for range draws {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = rng.ExpFloat64()
+			}
+			e := Estimated(v)
+			level = e.Level
+			if e.Lo <= trueMedian && trueMedian <= e.Hi {
+				held++
+			}
+		}
+		if got := float64(held) / draws; math.Abs(got-level) > 0.02 {
+			t.Errorf("%d values: the interval held the median in %.3f of samples, and says %.3f", n, got, level)
+		}
+		if (n >= SureTrials) != (level >= Confidence) {
+			t.Errorf("%d values: level %.3f, want Confidence from %d values on", n, level, SureTrials)
+		}
 	}
 }
 

@@ -94,15 +94,16 @@ func (d CapDerivation) String() string {
 // CappedConfig is the default benchmark's capped run: direct and the
 // balanced modes of cfg (routed adds nothing to the paper's question)
 // swept over CappedClients under the machine model, the director's vCPU
-// capped at d.Cap, MinVerdictTrials trials. No light load: the run
-// measures the knee and the saturated demands, not a prediction.
+// capped at d.Cap, MinVerdictTrials trials, and SureTrials at the top
+// client count, where the verdict reads NAT's ratio. No light load: the
+// run measures the knee and the saturated demands, not a prediction.
 func CappedConfig(cfg Config, d CapDerivation) Config {
 	c := cfg
 	c.Name = cfg.Name + "c"
 	c.Modes = filterModes(cfg.Modes, func(m topology.Mode) bool { return m != topology.ModeRouted })
 	c.SweepModes = nil
 	c.Clients = slices.Clone(CappedClients)
-	c.Trials = MinVerdictTrials
+	c.Trials, c.TopTrials = MinVerdictTrials, SureTrials
 	c.Latency, c.Light = 0, LightLoad{}
 	c.Isolate = true
 	c.Caps = map[string]float64{"director": d.Cap}
@@ -239,8 +240,8 @@ func (p *Physical) judge(dir string) (bool, string) {
 	}
 	bottleneck := fmt.Sprintf("the bottleneck %s (%.0f%% busy)", p.Bottleneck, 100*p.Busy)
 	switch {
-	case len(p.Ratio.Values) < MinVerdictTrials:
-		return false, fmt.Sprintf("%s, from %d trial(s): too few to judge", head, len(p.Ratio.Values))
+	case !p.Ratio.Sure():
+		return false, fmt.Sprintf("%s: too few to judge, %s", head, p.Ratio.Unsure())
 	case p.Ratio.Hi <= PaperRatio && p.Bottleneck == dir:
 		return true, fmt.Sprintf("%s, wholly at or below the paper's %.2f; %s; %s", head, PaperRatio, knee, bottleneck)
 	}
@@ -369,9 +370,9 @@ func (r *Result) writeCapped(w io.Writer) {
 		return
 	}
 	d := p.Derivation
-	fmt.Fprintf(w, "The paper's director was one machine in front of %d equal real servers. Here the director's vCPU was capped at one real server's share of what the real servers' station delivered, derived in this benchmark, not picked: the %s station's vCPU used %s host CPUs per second (median of %d trials, %.0f%% interval) saturated in direct mode at %d clients in the stations run; ÷ %d = **%.3f of a host CPU** [%.3f, %.3f]. Then direct and the balanced modes at %s clients, %d trials of %gs, in a VM with %d vCPUs in real time (kernel %s).\n\n",
-		d.Servers, d.Station, d.Capacity.Show("%.3f"), len(d.Capacity.Values), 100*Confidence, d.Clients, d.Servers, d.Cap, d.CapRange[0], d.CapRange[1],
-		strings.Trim(fmt.Sprint(c.Config.Clients), "[]"), c.Config.Trials, c.Config.Duration.Seconds(), c.Env.CPUs, c.Env.Kernel)
+	fmt.Fprintf(w, "The paper's director was one machine in front of %d equal real servers. Here the director's vCPU was capped at one real server's share of what the real servers' station delivered, derived in this benchmark, not picked: the %s station's vCPU used %s host CPUs per second (median of %d trials) saturated in direct mode at %d clients in the stations run; ÷ %d = **%.3f of a host CPU** [%.3f, %.3f]. Then direct and the balanced modes at %s clients, %s of %gs, in a VM with %d vCPUs in real time (kernel %s).\n\n",
+		d.Servers, d.Station, d.Capacity.Show("%.3f"), len(d.Capacity.Values), d.Clients, d.Servers, d.Cap, d.CapRange[0], d.CapRange[1],
+		strings.Trim(fmt.Sprint(c.Config.Clients), "[]"), c.Config.trialsText(), c.Config.Duration.Seconds(), c.Env.CPUs, c.Env.Kernel)
 	fmt.Fprintf(w, "| | capped run | paper |\n|---|---|---|\n")
 	fmt.Fprintf(w, "| NAT ÷ direct at %d clients | %s | ≤ %.2f (%d ÷ %d conn/s) |\n", p.Clients, p.Ratio.Show("%.3f"), PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec)
 	fmt.Fprintf(w, "| NAT, req/s at %d clients | %s, %s | %d conn/s, flat |\n", p.Clients, p.NAT.Show("%.0f"), kneeText(p.NATKnee, p.Clients), PaperNATConnsPerSec)

@@ -95,8 +95,8 @@ func busiest(runs ...Trial) (string, float64) {
 // Refusal says why no prediction may rest on mode m's light-load demands,
 // or "" if one may: fewer than MinVerdictTrials trials gave them. A demand
 // from one or two trials has no interval worth the name (one trial's
-// bootstrap interval has zero width), and a prediction from it would look
-// precise and be a guess.
+// range has zero width), and a prediction from it would look precise and
+// be a guess.
 func (r *Result) Refusal(m topology.Mode) string {
 	dt, dropped := r.lightDemands()
 	if n := len(dt[m]); n < MinVerdictTrials {

@@ -24,8 +24,8 @@ import (
 // The figure: the paper's Figure 7 drawn again from a result.
 
 // SaveFigure draws Figure 7 again: requests/s against the number of
-// clients, one line per mode, with the bootstrap interval of each median
-// as error bars. The capped run, if any, comes first: the paper's shape,
+// clients, one line per mode, with the interval of each median as error
+// bars. The capped run, if any, comes first: the paper's shape,
 // direct climbing and NAT flat at the director's cap. Then the sweep, then
 // each mode's ratio to direct, the one figure that transfers between
 // machines. The extension picks the format (.svg, .png).
@@ -91,7 +91,7 @@ func clientAxis(p *plot.Plot, clients []int) (lo, hi float64) {
 func (r *Result) ratesPanel(title string) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
-	p.Y.Label.Text = "requests/s (median, 95% interval)"
+	p.Y.Label.Text = "requests/s (median and its interval)"
 	clientAxis(p, r.figureClients())
 	p.Y.Min = 0
 	p.Legend.Top, p.Legend.Left = false, false // bottom right: the axis starts at 0, the lines run high
@@ -142,7 +142,7 @@ func (r *Result) ratesPanel(title string) (*plot.Plot, error) {
 func (r *Result) ratioPanel(capped *Result) (*plot.Plot, error) {
 	q := plot.New()
 	q.Title.Text = fmt.Sprintf("Ratio to direct: only the ratio transfers between machines (paper: NAT ≤ %.2f)", PaperRatio)
-	q.Y.Label.Text = "ratio to direct (median, 95% interval)"
+	q.Y.Label.Text = "ratio to direct (median and its interval)"
 	// The same axis as the rates above, so that the panels line up.
 	clients := r.figureClients()
 	if capped != nil {

@@ -281,6 +281,10 @@ func (r *Result) check(b ModeBound, ceilings []float64) *BoundCheck {
 	c := &BoundCheck{Clients: n, Measured: p.RequestsPerSec, Bound: Estimated(bounds)}
 	c.Off = c.Measured.Median/c.Bound.Median - 1
 	switch {
+	case !c.Bound.Sure():
+		c.Verdict = fmt.Sprintf("inconclusive: the bound rests on light-load trials, and %s", c.Bound.Unsure())
+	case !c.Measured.Sure():
+		c.Verdict = fmt.Sprintf("inconclusive: the measurement rests on trials, and %s", c.Measured.Unsure())
 	case !(c.Bound.Lo > 0 && c.Bound.Hi <= maxBoundSpread*c.Bound.Lo):
 		// An interval that wide overlaps nearly any measurement: it would
 		// pass what it did not check.
@@ -470,8 +474,8 @@ const maxVerdictSpread = 2.0
 func judgeRatio(e Estimate, what string) (string, string) {
 	show := fmt.Sprintf("%s gives NAT %s of direct", what, e.Show("%.3f"))
 	switch {
-	case len(e.Values) < MinVerdictTrials:
-		return FindingInconclusive, fmt.Sprintf("%s, from %d trial(s): too few to judge (give --light-trials %d or more)", show, len(e.Values), MinVerdictTrials)
+	case !e.Sure():
+		return FindingInconclusive, fmt.Sprintf("%s: too few to judge, %s (more light-load trials)", show, e.Unsure())
 	case e.Lo > PaperRatio:
 		return FindingNotReproduced, fmt.Sprintf("%s, wholly above the paper's %.2f", show, PaperRatio)
 	case !(e.Lo > 0 && e.Hi <= maxVerdictSpread*e.Lo):
@@ -519,9 +523,9 @@ func (r *Result) Verdict() (string, string) {
 }
 
 // decides says whether a capped run measured NAT's ratio in enough
-// trials to decide the verdict.
+// trials to decide the verdict: an interval at Confidence.
 func (p *Physical) decides() bool {
-	return p != nil && p.Ratio != nil && len(p.Ratio.Values) >= MinVerdictTrials
+	return p != nil && p.Ratio != nil && p.Ratio.Sure()
 }
 
 // verdict judges the capped run's measured ratio by the rules a

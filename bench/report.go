@@ -279,8 +279,8 @@ func (r *Result) writeSetup(w io.Writer) {
 	if c.Connection == "keepalive" {
 		conn = "keep-alive connections"
 	}
-	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %d trials of %gs after a %gs warm-up, modes interleaved in each trial.",
-		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.Trials, c.Duration.Seconds(), c.Warmup.Seconds())
+	fmt.Fprintf(w, "Closed-loop clients, %s, %d-byte responses from %d real servers (%s); %s of %gs after a %gs warm-up, modes interleaved in each trial.",
+		conn, c.BodyBytes, c.RealServers, c.Scheduler, c.trialsText(), c.Duration.Seconds(), c.Warmup.Seconds())
 	if c.Light.Trials > 0 {
 		fmt.Fprintf(w, " Before the sweep: one client per mode for %gs, and %d light-load trials per mode, each of two open-loop runs of at least %gs", c.Latency.Seconds(), c.Light.Trials, c.Light.Duration.Seconds())
 		if c.Light.Burst > 1 {
@@ -297,7 +297,7 @@ func (r *Result) writeSetup(w io.Writer) {
 	if c.DirectorRules > 0 {
 		fmt.Fprintf(w, " **The director was slowed down on purpose by %d nftables rules.**", c.DirectorRules)
 	}
-	fmt.Fprintf(w, "\n\nIntervals are %.0f%% bootstrap intervals of the median; CV is the coefficient of variation over trials.\n\n", 100*Confidence)
+	fmt.Fprintf(w, "\n\nIntervals are %s; CV is the coefficient of variation over trials.\n\n", intervalsAre)
 	r.writeMachine(w)
 	if r.Env.Switch != "" {
 		fmt.Fprintf(w, "\nSwitch: %s.\n", r.Env.Switch)
@@ -314,7 +314,7 @@ func paperNote(m topology.Mode) string {
 // writeSweep writes the sweep's tables: requests/s, ratios, peaks.
 func (r *Result) writeSweep(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "## Requests/s (median of %d trials)\n\n| clients |", c.Trials)
+	fmt.Fprintf(w, "## Requests/s (median of %s)\n\n| clients |", c.trialsText())
 	for _, m := range c.Modes {
 		fmt.Fprintf(w, " %s |", m)
 	}
@@ -331,7 +331,7 @@ func (r *Result) writeSweep(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
-	fmt.Fprintf(w, "\n## Ratio to direct\n\n| mode | clients | ratio | %.0f%% interval | CV | p99 ms | errors | paper |\n|---|---:|---:|---|---:|---:|---:|---|\n", 100*Confidence)
+	fmt.Fprint(w, "\n## Ratio to direct\n\n| mode | clients | ratio | interval | CV | p99 ms | errors | paper |\n|---|---:|---:|---|---:|---:|---:|---|\n")
 	for _, m := range c.Modes {
 		for _, n := range c.Clients {
 			p, ok := r.Point(m, n)

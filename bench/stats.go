@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/perf/benchmath"
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/combin"
 
@@ -18,45 +19,80 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-// Confidence is the level of every interval lvslab reports.
+// Confidence is the level an interval must reach to decide a verdict;
+// an interval from fewer trials says its own (Estimate.Level).
 const Confidence = 0.95
 
 // bootstrapResamples is enough for a stable 95 % percentile interval; the
 // generator is seeded, so the same data always gives the same interval.
 const bootstrapResamples = 4000
 
-// Estimate is a sample summarised by its median, a bootstrap confidence
-// interval of the median and its coefficient of variation.
+// Estimate is a sample summarised by its median, a confidence interval of
+// the median and its coefficient of variation.
 type Estimate struct {
-	Median float64   `json:"median"`
-	Lo     float64   `json:"lo"`
-	Hi     float64   `json:"hi"`
+	Median float64 `json:"median"`
+	Lo     float64 `json:"lo"`
+	Hi     float64 `json:"hi"`
+	// Level is the probability that [Lo, Hi] holds the true median: at
+	// least Confidence from SureTrials values on, less from fewer.
+	Level  float64   `json:"level"`
 	CV     float64   `json:"cv"`
 	Values []float64 `json:"values"`
 }
 
-// Estimated summarises values (in any order).
+// SureTrials is the fewest values whose interval of the median reaches
+// Confidence without assuming their distribution: their range holds the
+// median with probability 1 − 2·½ⁿ, 96.9 % from six, 75 % from three.
+const SureTrials = 6
+
+// Estimated summarises values (in any order). The interval is the order
+// statistics' interval of the median (benchmath's, as benchstat's), whose
+// level holds whatever the values' distribution; from fewer than
+// SureTrials values it is their range, at the lower level the range has.
 func Estimated(values []float64) Estimate {
 	e := Estimate{Values: slices.Clone(values)}
 	if len(values) == 0 {
 		return e
 	}
-	e.Median = median(values)
-	draw := newResampler(values)
-	e.Lo, e.Hi = bootstrap(draw.median)
+	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(values, &benchmath.DefaultThresholds), Confidence)
+	e.Median, e.Lo, e.Hi, e.Level = s.Center, s.Lo, s.Hi, s.Confidence
+	if math.IsInf(e.Lo, 0) || math.IsInf(e.Hi, 0) {
+		e.Lo, e.Hi = slices.Min(values), slices.Max(values)
+		e.Level = max(0, 1-2*math.Pow(0.5, float64(len(values))))
+	}
 	if mean, sd := stat.MeanStdDev(values, nil); len(values) > 1 && mean != 0 {
 		e.CV = sd / mean
 	}
 	return e
 }
 
+// intervalsAre is how reports name the intervals Estimated gives.
+const intervalsAre = "intervals of the median from order statistics (as benchstat's), at 95 % or more from 6 trials; from fewer, the trials' range, marked with the level it has (75 % from 3)"
+
+// Sure says whether the estimate's interval reaches Confidence: only such
+// an interval may decide a verdict.
+func (e Estimate) Sure() bool { return e.Level >= Confidence }
+
+// Unsure says why an estimate cannot decide a verdict ("" if it can):
+// "3 trials give only a 75 % range; 6 give a 95 % interval".
+func (e Estimate) Unsure() string {
+	if e.Sure() {
+		return ""
+	}
+	return fmt.Sprintf("%d trial(s) give only a %.0f %% range; %d give a %.0f %% interval", len(e.Values), 100*e.Level, SureTrials, 100*Confidence)
+}
+
 // Interval writes the estimate's interval, each end with the verb f
-// ("%.3f"), or, from fewer than MinVerdictTrials values, says how few
-// there were: the bootstrap interval of one value has zero width, and of
-// two it is their range, either of which would read as certainty.
+// ("%.3f"), and its level when below Confidence; from fewer than
+// MinVerdictTrials values it says how few there were: the range of one
+// value has zero width, and of two, a level of one half, either of which
+// would read as certainty.
 func (e Estimate) Interval(f string) string {
-	if len(e.Values) < MinVerdictTrials {
+	switch {
+	case len(e.Values) < MinVerdictTrials:
 		return fmt.Sprintf("(%d trial(s), no interval)", len(e.Values))
+	case !e.Sure():
+		return fmt.Sprintf("["+f+", "+f+"] (%.0f %%)", e.Lo, e.Hi, 100*e.Level)
 	}
 	return fmt.Sprintf("["+f+", "+f+"]", e.Lo, e.Hi)
 }
@@ -67,8 +103,8 @@ func (e Estimate) Show(f string) string {
 }
 
 // bootstrap returns the Confidence percentile interval of a statistic
-// computed on resamples. Hand-written: benchmath's own intervals are
-// order-statistic ones that need more samples than a few trials give.
+// computed on resamples: the gate's interval of a change between two
+// samples, which benchmath does not give.
 func bootstrap(statistic func(rng *rand.Rand) float64) (lo, hi float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	stats := make([]float64, bootstrapResamples)
@@ -246,8 +282,8 @@ func checkTrials(r *Result) error {
 	// Trials are numbered from 1 to Config.Trials, at most MaxTrials: a
 	// point of more is no run lvslab bench made, and its bootstrap would
 	// take minutes.
-	if r.Config.Trials < 0 || r.Config.Trials > MaxTrials {
-		errs = append(errs, fmt.Errorf("config trials %d: a benchmark has 0 to %d", r.Config.Trials, MaxTrials))
+	if r.Config.Trials < 0 || r.Config.Trials > MaxTrials || r.Config.TopTrials < 0 || r.Config.TopTrials > MaxTrials {
+		errs = append(errs, fmt.Errorf("config trials %d (%d at the top client count): a benchmark has 0 to %d", r.Config.Trials, r.Config.TopTrials, MaxTrials))
 	}
 	for i, t := range r.Latency {
 		if err := checkMeasurement(t); err != nil {
@@ -264,8 +300,8 @@ func checkTrials(r *Result) error {
 		if !(t.RequestsPerSec >= 0 && t.RequestsPerSec <= maxRate) {
 			errs = append(errs, fmt.Errorf("%s: requests_per_s %g is not a rate (0 to %g)", at, t.RequestsPerSec, float64(maxRate)))
 		}
-		if t.Trial < 1 || t.Trial > r.Config.Trials {
-			errs = append(errs, fmt.Errorf("%s: trial number %d is not one of the config's 1 to %d", at, t.Trial, r.Config.Trials))
+		if t.Trial < 1 || t.Trial > r.Config.trialsAt(t.Clients) {
+			errs = append(errs, fmt.Errorf("%s: trial number %d is not one of the config's 1 to %d", at, t.Trial, r.Config.trialsAt(t.Clients)))
 		}
 		if err := checkMeasurement(t); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", at, err))

@@ -15,11 +15,11 @@ func ms(s float64) string { return fmt.Sprintf("%.3f", 1000*s) }
 
 // percent writes a share as percentages with its interval.
 func percent(e Estimate) string {
-	return Estimate{Median: 100 * e.Median, Lo: 100 * e.Lo, Hi: 100 * e.Hi, Values: e.Values}.Show("%.0f%%")
+	return Estimate{Median: 100 * e.Median, Lo: 100 * e.Lo, Hi: 100 * e.Hi, Level: e.Level, Values: e.Values}.Show("%.0f%%")
 }
 
 func msInterval(e Estimate) string {
-	return Estimate{Median: 1000 * e.Median, Lo: 1000 * e.Lo, Hi: 1000 * e.Hi, Values: e.Values}.Show("%.3f")
+	return Estimate{Median: 1000 * e.Median, Lo: 1000 * e.Lo, Hi: 1000 * e.Hi, Level: e.Level, Values: e.Values}.Show("%.3f")
 }
 
 func upperFirst(s string) string {
@@ -65,8 +65,8 @@ func (r *Result) writeDemands(w io.Writer, title string) {
 		return
 	}
 	names := stationNames(r.Machine)
-	fmt.Fprintf(w, "\n## %s\n\nCPU time per request (ms), median of %d light-load trials per mode with its %.0f%% interval; the bottleneck is the station with the most demand per CPU of capacity.\n\n| mode |",
-		title, r.Config.Light.Trials, 100*Confidence)
+	fmt.Fprintf(w, "\n## %s\n\nCPU time per request (ms), median of %d light-load trials per mode with its interval; the bottleneck is the station with the most demand per CPU of capacity.\n\n| mode |",
+		title, r.Config.Light.Trials)
 	for _, n := range names {
 		fmt.Fprintf(w, " %s |", n)
 	}
@@ -104,7 +104,7 @@ func (r *Result) writeBounds(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\n## Predicted bounds and the sweep\n\nPredicted from the light-load runs before the sweep: X(n) ≤ min(n/(D+Z), 1/D_max), with Z = R(1) − D. Drawn dashed in the figure.\n\n")
-	fmt.Fprintf(w, "| mode | R(1) ms | D ms | Z ms | bottleneck | ceiling req/s (%.0f%% interval) | measured at n | bound at n | | context switches per request, light → sweep |\n|---|---:|---:|---:|---|---|---|---|---|---|\n", 100*Confidence)
+	fmt.Fprintf(w, "| mode | R(1) ms | D ms | Z ms | bottleneck | ceiling req/s (interval) | measured at n | bound at n | | context switches per request, light → sweep |\n|---|---:|---:|---:|---|---|---|---|---|---|\n")
 	above := false
 	for _, b := range r.Model.Modes {
 		if b.Refused != "" {
@@ -140,12 +140,12 @@ func (r *Result) writePaper(w io.Writer) {
 	if ph.Note != "" {
 		fmt.Fprintf(w, "Note: %s.\n\n", ph.Note)
 	}
-	fmt.Fprintf(w, "| mode | ratio to direct, N = %d | %.0f%% interval | paper |\n|---|---:|---|---|\n", ph.Servers, 100*Confidence)
+	fmt.Fprintf(w, "| mode | ratio to direct, N = %d | interval | paper |\n|---|---:|---|---|\n", ph.Servers)
 	for _, e := range ph.Ratios {
 		fmt.Fprintf(w, "| %s | %.3f | %s | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Interval("%.3f"), paperNote(e.Mode))
 	}
 	if len(ph.PerDirector) > 0 {
-		fmt.Fprintf(w, "\nHow many real servers one director can feed before it saturates (D_servers ÷ D_director), the paper's next step:\n\n| mode | real servers per director | %.0f%% interval |\n|---|---:|---|\n", 100*Confidence)
+		fmt.Fprintf(w, "\nHow many real servers one director can feed before it saturates (D_servers ÷ D_director), the paper's next step:\n\n| mode | real servers per director | interval |\n|---|---:|---|\n")
 		for _, e := range ph.PerDirector {
 			fmt.Fprintf(w, "| %s | %.1f | %s |\n", e.Mode, e.Estimate.Median, e.Estimate.Interval("%.1f"))
 		}
@@ -196,7 +196,7 @@ func (r *Result) modelWarnings() []string {
 func (r *Result) writeMethods(w io.Writer) {
 	fmt.Fprintf(w, "\n## Methods\n\n")
 	items := []string{
-		"**Sweep.** Closed-loop clients, one TCP connection per request unless keep-alive; the modes run back to back in an order rotated every trial; requests/s is successful requests over the measured time after a warm-up. A mode's ratio to direct pairs each trial with direct's at the same client count, seconds apart; intervals are bootstrap intervals of the median over trials.",
+		"**Sweep.** Closed-loop clients, one TCP connection per request unless keep-alive; the modes run back to back in an order rotated every trial; requests/s is successful requests over the measured time after a warm-up. A mode's ratio to direct pairs each trial with direct's at the same client count, seconds apart; intervals are " + intervalsAre + ".",
 		"**Single client.** One client per mode, closed loop: the paper's third test, and R(1) = 1/X(1), the time a request takes with nothing queued.",
 		fmt.Sprintf("**Demand.** Each light-load trial runs every mode open loop at two rates, the busiest station near %.0f%% and near %.0f%% of its capacity (judged from the single-client run; no run may pass %.0f%%). A station's demand is the slope of its CPU time per second over the throughput between the two, U = B + X·D (utilization regressed on throughput, Rolia and Vetland 1995): the utilization law D = U/X (Denning and Buzen 1978) without charging the requests for what the station spends whatever the load (B: the idle loop, timers, the runtimes' polling).",
 			100*r.Config.Light.Share, 50*r.Config.Light.Share, 100*MaxLightShare),
@@ -204,10 +204,10 @@ func (r *Result) writeMethods(w io.Writer) {
 		"**Paths.** A path's added cost is the difference of two modes' total demands in the same trial (on one CPU from the sweep's highest client count, where the machine is saturated and its CPU time per request is the mode's whole cost; under the machine model from the light-load demands): IPVS's own cost is a balanced mode less routed (the director forwarding as a plain router), the extra hop routed less direct (direct also puts the client on the real servers' segment, so that difference includes a bridge hop and the router).",
 		"**Bounds.** Asymptotic bounds of a closed system (Lazowska et al., Quantitative System Performance, ch. 5): X(n) ≤ min(n/(D+Z), 1/D_max), D the total demand, Z = R(1) − D, D_max the bottleneck's demand per CPU of capacity; in a VM also the host's CPUs, which every vCPU thread shares. Predicted from the light-load runs, never from the saturated run judged (there 1/D_max = X/U_max equals X by construction), and checked against the sweep's highest client count.",
 		fmt.Sprintf("**The paper's hardware.** One director and %d real servers, each a machine of one station's speed, clients unlimited: a mode's ceiling is min(1/D_director, N/D_servers) from the light-load demands, trial by trial; real servers per director is D_servers/D_director.", PaperServers),
-		fmt.Sprintf("**Verdict.** From intervals, never from a median alone. Reproduced physically: in the capped run, whose director's vCPU is capped at one real server's share (the host CPU the real servers' station delivered per second, saturated in direct mode in the stations run, ÷ %d), NAT's ratio to direct at the highest client count lies wholly at or below the paper's %.3f (%d ÷ %d conn/s) and the director is the busiest station there (CPU time over capacity, the host's CPUs among them). Otherwise the capped run's measured ratio is judged as a prediction is, and the reason gives its knee, its ratio and how much slower the director would have to be for %.2f: the ceiling the cap gives at the director's saturated CPU per request over %.2f times direct's rate, trial by trial. Consistent with the paper: the ratio's interval spans at most a factor of %g and reaches %.3f or lies below it (the paper's figure is an upper bound). Not reproduced: the interval lies wholly above %.3f. Inconclusive otherwise. NAT's ratio predicted for the paper's hardware is judged by the same rules and stated beside it; it decides only where the capped run has fewer than %d trials, and it is inconclusive when a sanity check of the demands fails or it rests on fewer than %d light-load trials.",
-			PaperServers, PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec, PaperRatio, PaperRatio, maxVerdictSpread, PaperRatio, PaperRatio, MinVerdictTrials, MinVerdictTrials),
-		fmt.Sprintf("**Sanity checks.** A station no packet of a mode passes (the director and router in direct mode, the router in routed and NAT mode) has a demand not told apart from 0: Student's t interval of the mean of its trials' demands holds 0, at %.0f%% for the run's zero checks together (Bonferroni; the median's interval from n trials covers at most 1 − 2^(1−n), 75%% from three); DR's director, which sees only requests, is no dearer than NAT's (its interval not wholly above); each mode's total demand relative to direct's agrees with the single-CPU sweep's within a factor of %g (relative, since the sweep's clock runs by executed instructions and the stations run's in real time).", 100*Confidence, maxTotalsApart),
-		fmt.Sprintf("**Refusals.** A light-load trial is dropped, with its reason, when its heavier run served no more than its lighter (a station saturated) or a station was above %.0f%% busy; a mode with fewer than %d trials left predicts nothing. An interval from fewer than %d values is never printed.", 100*MaxLightShare, MinVerdictTrials, MinVerdictTrials),
+		fmt.Sprintf("**Verdict.** From intervals, never from a median alone. Reproduced physically: in the capped run, whose director's vCPU is capped at one real server's share (the host CPU the real servers' station delivered per second, saturated in direct mode in the stations run, ÷ %d), NAT's ratio to direct at the highest client count lies wholly at or below the paper's %.3f (%d ÷ %d conn/s) and the director is the busiest station there (CPU time over capacity, the host's CPUs among them). Otherwise the capped run's measured ratio is judged as a prediction is, and the reason gives its knee, its ratio and how much slower the director would have to be for %.2f: the ceiling the cap gives at the director's saturated CPU per request over %.2f times direct's rate, trial by trial. Consistent with the paper: the ratio's interval spans at most a factor of %g and reaches %.3f or lies below it (the paper's figure is an upper bound). Not reproduced: the interval lies wholly above %.3f. Inconclusive otherwise, and whenever the interval judged is not at %.0f%% (from fewer than %d trials, the capped run's at its highest client count). NAT's ratio predicted for the paper's hardware is judged by the same rules and stated beside it; it decides only where the capped run's ratio has no such interval, and it is inconclusive when a sanity check of the demands fails.",
+			PaperServers, PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec, PaperRatio, PaperRatio, maxVerdictSpread, PaperRatio, PaperRatio, 100*Confidence, SureTrials),
+		fmt.Sprintf("**Sanity checks.** A station no packet of a mode passes (the director and router in direct mode, the router in routed and NAT mode) has a demand not told apart from 0: Student's t interval of the mean of its trials' demands holds 0, at %.0f%% for the run's zero checks together, so that a sane run fails one 1%% of the time (Bonferroni; the median's interval from n trials covers at most 1 − 2^(1−n), 75%% from three); DR's director, which sees only requests, is no dearer than NAT's (its interval not wholly above); each mode's total demand relative to direct's agrees with the single-CPU sweep's within a factor of %g at the nearest ends of their intervals (relative, since the sweep's clock runs by executed instructions and the stations run's in real time).", 100*sanityConfidence, maxTotalsApart),
+		fmt.Sprintf("**Refusals.** A light-load trial is dropped, with its reason, when its heavier run served no more than its lighter (a station saturated) or a station was above %.0f%% busy; a mode with fewer than %d trials left predicts nothing. An interval from fewer than %d values is never printed, and one from fewer than %d is their range, marked with its level.", 100*MaxLightShare, MinVerdictTrials, MinVerdictTrials, SureTrials),
 		"**Switch.** " + r.Env.Switch + ".",
 	}
 	for _, it := range items {

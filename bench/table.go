@@ -21,7 +21,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tclients\treq/s\tratio to direct\t95% interval\tCV\tp99 ms\terrors\tloadgen-bound\t")
+	fmt.Fprintln(tw, "mode\tclients\treq/s\tratio to direct\tinterval\tCV\tp99 ms\terrors\tloadgen-bound\t")
 	for _, p := range r.Points {
 		ratio, ci, cv := "-", "-", "-"
 		if p.Ratio != nil {
@@ -53,7 +53,7 @@ func (r *Result) writeModelTable(w io.Writer, prefix string) {
 	if r.Model == nil {
 		return
 	}
-	fmt.Fprintf(w, "\n%sCPU time per request under light load, ms (95%% interval):\n", prefix)
+	fmt.Fprintf(w, "\n%sCPU time per request under light load, ms (median, interval):\n", prefix)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, d := range r.Demands {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t\n", d.Mode, d.Station, msInterval(d.Seconds))

@@ -202,7 +202,7 @@ func StationsConfig(cfg Config) Config {
 	}
 	// Twice the first run's light-load trials: the zero checks (Sanity)
 	// judge each station's slopes, which scatter ±0.13 ms here (60 slopes
-	// of idle stations in five runs); six find a demand of 0.3 ms in 90 %
+	// of idle stations in five runs); six find a demand of 0.4 ms in 86 %
 	// of runs (TestZeroChecksHoldTheirLevelOnIdleStations).
 	c.Light.Trials = min(2*cfg.Light.Trials, MaxTrials)
 	c.Isolate = true
