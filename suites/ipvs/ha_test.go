@@ -113,17 +113,73 @@ func (l *haLab) openPair(o keepalived.Options, start bool) *keepalived.Pair {
 func (l *haLab) elect(o keepalived.Options) (*keepalived.Pair, *keepalived.Director, *keepalived.Director) {
 	GinkgoHelper()
 	pair := l.openPair(o, false)
+	d1, d2 := electIn(pair)
+	return pair, d1, d2
+}
+
+// electIn elects director1 in an open pair whose keepalived runs nowhere.
+func electIn(pair *keepalived.Pair) (*keepalived.Director, *keepalived.Director) {
+	GinkgoHelper()
 	d1, d2 := pair.Director(topology.Director1), pair.Director(topology.Director2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	Expect(d1.Start()).To(Succeed())
 	_, err := d1.WaitVIP(ctx)
 	Expect(err).NotTo(HaveOccurred())
+	started := time.Now()
 	Expect(d2.Start()).To(Succeed())
-	_, err = d2.WaitState(ctx, "BACKUP", time.Time{})
+	_, err = d2.WaitState(ctx, "BACKUP", started)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(d2.HoldsVIP()).To(BeFalse(), "both directors hold the VIP after the election")
-	return pair, d1, d2
+	return d1, d2
+}
+
+// reelect puts a pair back as elect leaves it: keepalived stopped on both
+// directors, both rebooted, director1 elected again.
+func reelect(pair *keepalived.Pair) {
+	GinkgoHelper()
+	for _, d := range pair.Directors {
+		if d.Running() {
+			Expect(d.Stop()).To(Succeed())
+		}
+		Expect(d.Reboot()).To(Succeed())
+	}
+	electIn(pair)
+}
+
+// judgedVRRP runs attempt, which puts a fault in and asserts what VRRP
+// promises of it, and judges a failure only if neither director's
+// keepalived ran a timer late meanwhile: VRRP's timers promise nothing to
+// a process that did not run, and keepalived logs when its scheduler woke
+// that late ("A thread timer expired … seconds ago", as under a starved
+// 2-CPU host). Such an attempt is reported, reelect puts the pair back and
+// the attempt is taken again; three at most, and none passes unjudged.
+func judgedVRRP(pair *keepalived.Pair, attempt func()) {
+	GinkgoHelper()
+	for n := 1; ; n++ {
+		marks := map[*keepalived.Director]int{}
+		for _, d := range pair.Directors {
+			marks[d] = len(d.Log())
+		}
+		err := InterceptGomegaFailure(attempt)
+		if err == nil {
+			return
+		}
+		var late []string
+		for _, d := range pair.Directors {
+			if l := lateTimers(logSince(d, marks[d])); l != "" {
+				late = append(late, d.Name()+": "+l)
+			}
+		}
+		switch {
+		case len(late) == 0:
+			Fail(err.Error())
+		case n == 3:
+			Fail(fmt.Sprintf("keepalived ran a timer late in all %d attempts, so VRRP's timing could not be judged; the last attempt: %v\n%s", n, err, strings.Join(late, "\n")))
+		}
+		AddReportEntry(fmt.Sprintf("attempt %d not judged: keepalived ran late", n), err.Error()+"\n"+strings.Join(late, "\n"))
+		reelect(pair)
+	}
 }
 
 // armTakeover starts watching for the director to take the VIP, before a
@@ -209,11 +265,12 @@ func expectNeighbour(pair *keepalived.Pair, d *keepalived.Director) {
 		"the client's neighbour entry for the VIP does not point at %s (%s)", d.Name(), mac)
 }
 
-// logSince is what a director's keepalived logged after offset bytes.
+// logSince is what a director's keepalived logged after offset bytes: all
+// of a log begun anew since (shorter than offset).
 func logSince(d *keepalived.Director, offset int) string {
 	log := d.Log()
 	if offset > len(log) {
-		return ""
+		return log
 	}
 	return log[offset:]
 }
@@ -619,23 +676,28 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 
 		It("with nopreempt, keeps the VIP on the backup when the former master restarts", func() {
 			pair, d1, d2 := l.elect(keepalived.Options{NoPreempt: true})
-			taken := armTakeover(d2, 10*time.Second)
-			at, err := d1.Crash()
-			Expect(err).NotTo(HaveOccurred())
-			taken(at)
-			Expect(d1.Reboot()).To(Succeed())
-			restarted := time.Now()
-			Expect(d1.Start()).To(Succeed())
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			_, err = d1.WaitState(ctx, "BACKUP", restarted)
-			Expect(err).NotTo(HaveOccurred())
-			// Without nopreempt the priority-150 director would take the VIP
-			// back one Master_Down_Interval after it starts.
-			Consistently(func() bool { return d2.HoldsVIP() && !d1.HoldsVIP() }).
-				WithTimeout(2*pair.Options.MasterDownInterval(keepalived.DefaultPriority)).WithPolling(100*time.Millisecond).Should(BeTrue(),
-				"the restarted former master took the VIP back")
-			l.expectCarrier(pair, d2, at)
+			// A restarted keepalived that sleeps past its Master_Down timer
+			// before it reads the adverts queued meanwhile takes the VIP,
+			// nopreempt or not: judged only while both ran on time.
+			judgedVRRP(pair, func() {
+				taken := armTakeover(d2, 10*time.Second)
+				at, err := d1.Crash()
+				Expect(err).NotTo(HaveOccurred())
+				taken(at)
+				Expect(d1.Reboot()).To(Succeed())
+				restarted := time.Now()
+				Expect(d1.Start()).To(Succeed())
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				_, err = d1.WaitState(ctx, "BACKUP", restarted)
+				Expect(err).NotTo(HaveOccurred())
+				// Without nopreempt the priority-150 director would take the
+				// VIP back one Master_Down_Interval after it starts.
+				Consistently(func() bool { return d2.HoldsVIP() && !d1.HoldsVIP() }).
+					WithTimeout(2*pair.Options.MasterDownInterval(keepalived.DefaultPriority)).WithPolling(100*time.Millisecond).Should(BeTrue(),
+					"the restarted former master took the VIP back")
+				l.expectCarrier(pair, d2, at)
+			})
 		})
 
 		It("moves the whole sync group (VIP and floating gateway) when only the master's back link fails, within [2.5, 3.9] s", func() {
