@@ -115,7 +115,7 @@ var _ = Describe("a keepalived director pair on impaired links", Label("ha", "im
 			// TCG guest.
 			least := health.ConnectTimeout*time.Duration(health.Retry+1) + health.DelayBeforeRetry*time.Duration(health.Retry)
 			most := least + health.DelayLoop + 500*time.Millisecond
-			took := judgedRemoval(pair, d1, rs, delayLink(rs, delay), delayLink(rs, 0))
+			took := judgedRemoval(pair, d1, rs, delayLink(rs, delay), delayLink(rs, 0), "")
 			AddReportEntry("removed under a "+delay.String()+" delay (connect_timeout "+health.ConnectTimeout.String()+") after", took.Round(time.Millisecond).String())
 			Expect(took).To(BeNumerically(">=", least))
 			Expect(took).To(BeNumerically("<=", most))
