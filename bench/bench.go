@@ -393,14 +393,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	for t := 1; t <= cfg.lastTrial(); t++ {
 		for ci, clients := range cfg.Clients {
-			if t > cfg.trialsAt(clients) {
-				continue
-			}
 			for i := range labs {
 				// Rotate the order every trial and client count, so that no mode
 				// always runs first after a change of load.
 				l := labs[(i+t+ci)%len(labs)]
-				if !cfg.sweeps(l.mode) {
+				if !cfg.sweeps(l.mode) || t > cfg.trialsAt(clients) {
 					continue
 				}
 				progress("sweep", l.mode, clients, t, 0, warmup+sweep, warmup+sweep)

@@ -370,8 +370,8 @@ func (r *Result) writeCapped(w io.Writer) {
 		return
 	}
 	d := p.Derivation
-	fmt.Fprintf(w, "The paper's director was one machine in front of %d equal real servers. Here the director's vCPU was capped at one real server's share of what the real servers' station delivered, derived in this benchmark, not picked: the %s station's vCPU used %s host CPUs per second (median of %d trials) saturated in direct mode at %d clients in the stations run; ÷ %d = **%.3f of a host CPU** [%.3f, %.3f]. Then direct and the balanced modes at %s clients, %s of %gs, in a VM with %d vCPUs in real time (kernel %s).\n\n",
-		d.Servers, d.Station, d.Capacity.Show("%.3f"), len(d.Capacity.Values), d.Clients, d.Servers, d.Cap, d.CapRange[0], d.CapRange[1],
+	fmt.Fprintf(w, "The paper's director was one machine in front of %d equal real servers. Here the director's vCPU was capped at one real server's share of what the real servers' station delivered, derived in this benchmark, not picked: the %s station's vCPU used %s host CPUs per second (median of %d trials) saturated in direct mode at %d clients in the stations run; ÷ %d = **%.3f of a host CPU** [%.3f, %.3f]%s. Then direct and the balanced modes at %s clients, %s of %gs, in a VM with %d vCPUs in real time (kernel %s).\n\n",
+		d.Servers, d.Station, d.Capacity.Show("%.3f"), len(d.Capacity.Values), d.Clients, d.Servers, d.Cap, d.CapRange[0], d.CapRange[1], levelNote(d.Capacity),
 		strings.Trim(fmt.Sprint(c.Config.Clients), "[]"), c.Config.trialsText(), c.Config.Duration.Seconds(), c.Env.CPUs, c.Env.Kernel)
 	fmt.Fprintf(w, "| | capped run | paper |\n|---|---|---|\n")
 	fmt.Fprintf(w, "| NAT ÷ direct at %d clients | %s | ≤ %.2f (%d ÷ %d conn/s) |\n", p.Clients, p.Ratio.Show("%.3f"), PaperRatio, PaperNATConnsPerSec, PaperDirectConnsPerSec)

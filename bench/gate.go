@@ -291,7 +291,7 @@ func (g *GateReport) Passed() bool { return g.Regressions == 0 && g.Inconclusive
 // the reason of every inconclusive one.
 func (g *GateReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ratio to direct\tbaseline\tthis run\tchange\t%.0f%% interval\tp (n)\tverdict\n", 100*Confidence)
+	fmt.Fprintf(tw, "ratio to direct\tbaseline\tthis run\tchange\tbootstrap interval\tp (n)\tverdict\n")
 	var reasons []string
 	for _, r := range g.Rows {
 		point := fmt.Sprintf("%s/clients=%d", r.Mode, r.Clients)

@@ -54,7 +54,8 @@ func Estimated(values []float64) Estimate {
 	if len(values) == 0 {
 		return e
 	}
-	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(values, &benchmath.DefaultThresholds), Confidence)
+	// NewSample sorts the slice it is given: the caller's stays in order.
+	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(values), &benchmath.DefaultThresholds), Confidence)
 	e.Median, e.Lo, e.Hi, e.Level = s.Center, s.Lo, s.Hi, s.Confidence
 	if math.IsInf(e.Lo, 0) || math.IsInf(e.Hi, 0) {
 		e.Lo, e.Hi = slices.Min(values), slices.Max(values)
@@ -88,13 +89,18 @@ func (e Estimate) Unsure() string {
 // value has zero width, and of two, a level of one half, either of which
 // would read as certainty.
 func (e Estimate) Interval(f string) string {
-	switch {
-	case len(e.Values) < MinVerdictTrials:
+	if len(e.Values) < MinVerdictTrials {
 		return fmt.Sprintf("(%d trial(s), no interval)", len(e.Values))
-	case !e.Sure():
-		return fmt.Sprintf("["+f+", "+f+"] (%.0f %%)", e.Lo, e.Hi, 100*e.Level)
 	}
-	return fmt.Sprintf("["+f+", "+f+"]", e.Lo, e.Hi)
+	return fmt.Sprintf("["+f+", "+f+"]", e.Lo, e.Hi) + levelNote(e)
+}
+
+// levelNote is " (75 %)" for an interval below Confidence, else "".
+func levelNote(e Estimate) string {
+	if e.Sure() || len(e.Values) < MinVerdictTrials {
+		return ""
+	}
+	return fmt.Sprintf(" (%.0f %%)", 100*e.Level)
 }
 
 // Show writes the median and its interval: Show("%.3f") "0.250 [0.2, 0.3]".
@@ -279,9 +285,9 @@ func checkTrials(r *Result) error {
 	}
 	seen := map[key]bool{}
 	var errs []error
-	// Trials are numbered from 1 to Config.Trials, at most MaxTrials: a
-	// point of more is no run lvslab bench made, and its bootstrap would
-	// take minutes.
+	// Trials are numbered from 1 to Config.Trials (TopTrials at the top
+	// client count), at most MaxTrials: a point of more is no run lvslab
+	// bench made, and the gate's bootstrap of it would take minutes.
 	if r.Config.Trials < 0 || r.Config.Trials > MaxTrials || r.Config.TopTrials < 0 || r.Config.TopTrials > MaxTrials {
 		errs = append(errs, fmt.Errorf("config trials %d (%d at the top client count): a benchmark has 0 to %d", r.Config.Trials, r.Config.TopTrials, MaxTrials))
 	}

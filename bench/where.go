@@ -195,7 +195,7 @@ const StationsDir = "stations"
 func StationsConfig(cfg Config) Config {
 	c := cfg
 	c.Name = cfg.Name + "s"
-	c.Trials, c.Clients, c.SweepModes = 0, nil, nil
+	c.Trials, c.TopTrials, c.Clients, c.SweepModes = 0, 0, nil, nil
 	if slices.Contains(cfg.Modes, topology.ModeDirect) {
 		c.Trials, c.Clients = MinVerdictTrials, []int{slices.Max(CappedClients)}
 		c.SweepModes = []topology.Mode{topology.ModeDirect}

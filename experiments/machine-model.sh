@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 B=$(readlink -f "${LVSLAB_BIN:-bin/lvslab}")
 CAP=${1:-0.15}
 OUT=$(readlink -f "${OUT:-results/machine-model}")
-sweep=(--isolate --clients 1,4,16,32,64 --trials 3 --duration 2s --light-trials 3)
+sweep=(--isolate --clients 1,4,16,32,64 --trials 6 --duration 2s --light-trials 6) # six: intervals at 95 %
 
 echo "== capped: the director's vCPU at $CAP of a host CPU"
 $B bench "${sweep[@]}" --modes direct,nat --cap "director=$CAP" --name mmcap --out "$OUT/capped"
@@ -38,7 +38,7 @@ for b in capped["model"]["modes"]:
           f' at {c.get("clients")} clients measured {c.get("measured", {}).get("median", 0):.0f}: {c.get("verdict")}')
 nat = points(capped, "nat")
 print("  NAT req/s by clients: " + ", ".join(f'{n}: {e["median"]:.0f} [{e["lo"]:.0f}, {e["hi"]:.0f}]' for n, e in sorted(nat.items())))
-print("\ndirect with and without the cap (req/s, median [95% interval])")
+print("\ndirect with and without the cap (req/s, median [interval])")
 a, b = points(capped, "direct"), points(free, "direct")
 for n in sorted(a):
     if n in b:

@@ -9,14 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // CheckOutDir accepts an output folder that the guest, then the host,
 // write as root: an absolute path that is not a symlink and, if it exists,
-// a directory that others cannot write and that holds no symlink (a link
-// planted there would send the guest's or the host's writes anywhere). It
-// changes nothing.
+// a directory of this user's or root's that others cannot write and that
+// holds no symlink (a link planted there would send the guest's or the
+// host's writes anywhere). It changes nothing.
 func CheckOutDir(dir string) error {
 	if !filepath.IsAbs(dir) {
 		return fmt.Errorf("output folder %q must be an absolute path", dir)
@@ -37,8 +39,9 @@ func CheckOutDir(dir string) error {
 	case st.Mode().Perm()&0o002 != 0:
 		// A check cannot make such a folder safe: anyone may plant a link
 		// there after it, before the writes it was for.
-		return fmt.Errorf("output folder %s is writable by every user, who could plant a link there that lvslab would write through as root: give a folder of its own, e.g. %s",
-			dir, filepath.Join(dir, "lvslab-results"))
+		return fmt.Errorf("output folder %s is writable by every user, who could plant a link there that lvslab would write through as root: give a folder of your own that only you can write", dir)
+	case !ownedHere(st):
+		return fmt.Errorf("output folder %s belongs to another user, who could plant a link there that lvslab would write through as root: give a folder of your own", dir)
 	}
 	links, err := symlinksUnder(dir)
 	if err != nil {
@@ -64,7 +67,16 @@ func makeOutDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output folder %s: %w (give a folder you can write with --out)", dir, err)
 	}
-	return nil
+	// Again: another user may have put a link or a folder of theirs
+	// there between the check and MkdirAll, which accepts either.
+	return CheckOutDir(dir)
+}
+
+// ownedHere says whether a file belongs to this process's user, root, or
+// the user who ran sudo (a results folder made before "sudo make test").
+func ownedHere(st fs.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return !ok || sys.Uid == 0 || int(sys.Uid) == os.Geteuid() || strconv.Itoa(int(sys.Uid)) == os.Getenv("SUDO_UID")
 }
 
 // symlinksUnder lists every symlink below dir and its target. An entry

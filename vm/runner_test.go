@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -274,7 +276,7 @@ func TestWorldWritableOutDirIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := CheckOutDir(dir)
-	if err == nil || !strings.Contains(err.Error(), "writable by every user") || !strings.Contains(err.Error(), "give a folder of its own") {
+	if err == nil || !strings.Contains(err.Error(), "writable by every user") || !strings.Contains(err.Error(), "give a folder of your own") {
 		t.Errorf("a world-writable output folder: %v", err)
 	}
 }
@@ -298,3 +300,36 @@ func TestAnEntryVanishingDuringTheWalkIsNoError(t *testing.T) {
 	}
 	<-done
 }
+
+// Another user's folder could be theirs to plant a link in after the
+// check: refused, as a world-writable one is.
+func TestAnotherUsersOutDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	st, err := os.Lstat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ownedHere(st) {
+		t.Errorf("this user's own folder %s refused", dir)
+	}
+	t.Setenv("SUDO_UID", "1000")
+	if ownedHere(ownedBy{st, 65534}) {
+		t.Error("a folder of uid 65534 taken for this user's")
+	}
+	if !ownedHere(ownedBy{st, 1000}) {
+		t.Error("the folder of the user who ran sudo refused")
+	}
+	if os.Geteuid() == 0 && os.Chown(dir, 65534, 65534) == nil {
+		if err := CheckOutDir(dir); err == nil || !strings.Contains(err.Error(), "belongs to another user") {
+			t.Errorf("another user's output folder: %v", err)
+		}
+	}
+}
+
+// ownedBy is a file's information with another owner.
+type ownedBy struct {
+	fs.FileInfo
+	uid uint32
+}
+
+func (o ownedBy) Sys() any { return &syscall.Stat_t{Uid: o.uid} }
