@@ -323,21 +323,30 @@ func lateTimers(log string) string {
 }
 
 // judgedRemoval puts a fault in (fault returns when it took effect) and
-// waits for keepalived on d to report rs DOWN. A measurement in which
-// keepalived logged that its checker ran a timer late says nothing of its
-// timers, and one in which a check failed in a way the fault does not
-// cause (a log line holding foreign, if not "") measured another fault:
-// it is taken again, the fault cleared, rs back UP and the fault put in
-// half a delay_loop later, between two checks; three attempts at most,
-// and none passes unjudged. The fault is cleared after the spec.
+// times keepalived on d reporting rs DOWN (judgedCheck). The fault is
+// cleared after the spec.
 func judgedRemoval(pair *keepalived.Pair, d *keepalived.Director, rs *topology.Node, fault, clear func() (time.Time, error), foreign string) time.Duration {
 	GinkgoHelper()
-	mark := len(d.Log())
-	at, err := fault()
-	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(clear)
+	return judgedCheck(pair, d, rs, "DOWN", fault, clear, foreign)
+}
+
+// judgedCheck makes cause happen and waits for keepalived on d to report
+// rs in state (DOWN or UP). A measurement in which keepalived logged that
+// its checker ran a timer late says nothing of its timers, and one in
+// which a check failed in a way the cause does not make it (a log line
+// holding foreign, if not "") measured another fault: it is taken again,
+// undo done, rs back in the other state and cause repeated half a
+// delay_loop later, between two checks; three attempts at most, and none
+// passes unjudged.
+func judgedCheck(pair *keepalived.Pair, d *keepalived.Director, rs *topology.Node, state string, cause, undo func() (time.Time, error), foreign string) time.Duration {
+	GinkgoHelper()
+	other := map[string]string{"DOWN": "UP", "UP": "DOWN"}[state]
+	mark := len(d.Log())
+	at, err := cause()
+	Expect(err).NotTo(HaveOccurred())
 	for attempt := 1; ; attempt++ {
-		took := rsEvent(pair, d, rs, "DOWN", at, 15*time.Second)
+		took := rsEvent(pair, d, rs, state, at, 15*time.Second)
 		log := logSince(d, mark)
 		unjudged := lateTimers(log)
 		if foreign != "" {
@@ -352,12 +361,12 @@ func judgedRemoval(pair *keepalived.Pair, d *keepalived.Director, rs *topology.N
 		}
 		AddReportEntry(fmt.Sprintf("attempt %d not judged: keepalived ran late, or a check failed as the fault does not make it", attempt), unjudged)
 		Expect(attempt).To(BeNumerically("<", 3), "no attempt of %d could be judged: keepalived ran late, or checks failed as the fault does not make them:\n%s", attempt, unjudged)
-		at, err = clear()
+		at, err = undo()
 		Expect(err).NotTo(HaveOccurred())
-		rsEvent(pair, d, rs, "UP", at, 15*time.Second)
+		rsEvent(pair, d, rs, other, at, 15*time.Second)
 		time.Sleep(keepalived.LabHealth.DelayLoop / 2)
 		mark = len(d.Log())
-		at, err = fault()
+		at, err = cause()
 		Expect(err).NotTo(HaveOccurred())
 	}
 }
@@ -786,9 +795,9 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			// A refused connection fails a check at once. A check that timed
 			// out instead ("Timeout WEB read", a server too starved to answer
 			// within connect_timeout on a loaded host) measured a slow server.
-			took := judgedRemoval(pair, d1, rs.Node,
-				func() (time.Time, error) { return rs.InjectFault(harness.FaultRefused) },
-				func() (time.Time, error) { return rs.ClearFault(harness.FaultRefused) }, "Timeout")
+			refuse := func() (time.Time, error) { return rs.InjectFault(harness.FaultRefused) }
+			answer := func() (time.Time, error) { return rs.ClearFault(harness.FaultRefused) }
+			took := judgedRemoval(pair, d1, rs.Node, refuse, answer, "Timeout")
 			Expect(took).To(BeNumerically(">=", time.Second))
 			Expect(took).To(BeNumerically("<=", 2*time.Second))
 			Expect(realWeight(d1, rs.Node)).To(Equal(-1), "rs3 is still in the table")
@@ -803,9 +812,7 @@ var _ = Describe("a keepalived director pair", Label("ha"), Serial, func() {
 			// 2.2.7's log shows "HTTP status code success" twice before
 			// "succeed on service". So [1, 2] s, and the time a check itself
 			// takes in a TCG guest.
-			at, err := rs.ClearFault(harness.FaultRefused)
-			Expect(err).NotTo(HaveOccurred())
-			took = rsEvent(pair, d1, rs.Node, "UP", at, 10*time.Second)
+			took = judgedCheck(pair, d1, rs.Node, "UP", answer, refuse, "")
 			Expect(took).To(BeNumerically(">=", time.Second))
 			Expect(took).To(BeNumerically("<=", 2500*time.Millisecond))
 			Expect(realWeight(d1, rs.Node)).To(Equal(1))
