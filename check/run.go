@@ -383,6 +383,7 @@ func (e *env) keepalivedChecks() error {
 			return err
 		}
 		e.add(acceptanceResult(acc, time.Since(t0)))
+		e.add(scriptPrograms(dir, e.report.Keepalived)...)
 		if acc.CannotRun() {
 			e.refused = fmt.Sprintf("keepalived cannot run %s's file (keepalived -t exit %d)", dir.Name, acc.Exit)
 		}

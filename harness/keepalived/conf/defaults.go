@@ -365,3 +365,29 @@ func perKind[T any](m map[string]T, kind string) T {
 	}
 	return m[""]
 }
+
+// VersionOf reads the version from the first line keepalived -v prints
+// ("Keepalived v2.2.7 (01/16,2022)" gives "2.2.7"); "" if it has none.
+func VersionOf(line string) string {
+	for _, f := range strings.Fields(line) {
+		if _, ok := parseVersion(f); ok {
+			return strings.TrimPrefix(f, "v")
+		}
+	}
+	return ""
+}
+
+// RenamesLinkedScripts says whether a keepalived version may run a
+// script, whose path is a link, under another name (lib/notify.c
+// check_script_secure). From 1.3.6 it resolves the path with realpath();
+// from 1.4.0 it keeps the written file name where the resolved folder
+// holds it as the same file, and runs the resolved path otherwise; from
+// 2.3.0 it execs the resolved file with the written name as argv[0].
+// ok is false for a version it cannot read.
+func RenamesLinkedScripts(version string) (renames, ok bool) {
+	v, ok := parseVersion(version)
+	if !ok {
+		return false, false
+	}
+	return slices.Compare(v, []int{1, 3, 6}) >= 0 && slices.Compare(v, []int{2, 3, 0}) < 0, true
+}

@@ -229,7 +229,7 @@ func TestFixtures(t *testing.T) {
 		f := readFixture(t, "unicast/lb2.conf", "x")
 		Defaults(f, "2.2.7")
 		s := f.Scripts[0]
-		if s.Name != "chk_haproxy" || !slices.Equal(s.Command.Args, []string{"/bin/pidof", "haproxy"}) {
+		if s.Name != "chk_haproxy" || !slices.Equal(s.Command.Args, []string{"/usr/bin/pgrep", "-x", "haproxy"}) {
 			t.Errorf("script %+v", s)
 		}
 		at(t, "interval", s.Interval, 2*time.Second, 12)
@@ -374,5 +374,19 @@ func TestDefaultsFor(t *testing.T) {
 	}
 	if !slices.Contains(KnownVersions(), "2.2.7") {
 		t.Error(KnownVersions())
+	}
+}
+
+func TestRenamesLinkedScripts(t *testing.T) {
+	for line, want := range map[string]bool{
+		"Keepalived v2.2.7 (01/16,2022)": true, "Keepalived v1.4.0": true, "Keepalived v1.3.5": false, "Keepalived v2.3.0": false,
+	} {
+		got, ok := RenamesLinkedScripts(VersionOf(line))
+		if !ok || got != want {
+			t.Errorf("%s: renames %v (ok %v), want %v", line, got, ok, want)
+		}
+	}
+	if _, ok := RenamesLinkedScripts(VersionOf("keepalived")); ok {
+		t.Error("a line without a version was read as one")
 	}
 }
