@@ -377,17 +377,37 @@ func VersionOf(line string) string {
 	return ""
 }
 
-// RenamesLinkedScripts says whether a keepalived version may run a
-// script, whose path is a link, under another name (lib/notify.c
-// check_script_secure). From 1.3.6 it resolves the path with realpath();
-// from 1.4.0 it keeps the written file name where the resolved folder
-// holds it as the same file, and runs the resolved path otherwise; from
-// 2.3.0 it execs the resolved file with the written name as argv[0].
-// ok is false for a version it cannot read.
-func RenamesLinkedScripts(version string) (renames, ok bool) {
+// ScriptNaming is the name a keepalived version runs a script's program
+// under when the path written leads through a link (lib/notify.c
+// check_script_secure): a program that acts on the name it was called by
+// does something else under another.
+type ScriptNaming int
+
+const (
+	// KeepsWrittenName: before 1.3.6; 1.4.0 to 2.0.5, which run the
+	// written name in the resolved folder; from 2.3.0, which exec the
+	// resolved file with the written path as argv[0].
+	KeepsWrittenName ScriptNaming = iota
+	// TakesTargetName: 1.3.6 to 1.3.x run the path realpath() gives.
+	TakesTargetName
+	// KeepsNameIfSameFile: 2.0.6 to 2.2.x run the written name in the
+	// resolved folder where that is the same file, else the resolved path.
+	KeepsNameIfSameFile
+)
+
+// ScriptNamingOf is a keepalived version's ScriptNaming; ok is false for
+// a version it cannot read.
+func ScriptNamingOf(version string) (naming ScriptNaming, ok bool) {
 	v, ok := parseVersion(version)
-	if !ok {
-		return false, false
+	switch {
+	case !ok:
+		return KeepsWrittenName, false
+	case slices.Compare(v, []int{1, 3, 6}) < 0, slices.Compare(v, []int{2, 3, 0}) >= 0:
+		return KeepsWrittenName, true
+	case slices.Compare(v, []int{1, 4, 0}) < 0:
+		return TakesTargetName, true
+	case slices.Compare(v, []int{2, 0, 6}) < 0:
+		return KeepsWrittenName, true
 	}
-	return slices.Compare(v, []int{1, 3, 6}) >= 0 && slices.Compare(v, []int{2, 3, 0}) < 0, true
+	return KeepsNameIfSameFile, true
 }

@@ -377,16 +377,18 @@ func TestDefaultsFor(t *testing.T) {
 	}
 }
 
-func TestRenamesLinkedScripts(t *testing.T) {
-	for line, want := range map[string]bool{
-		"Keepalived v2.2.7 (01/16,2022)": true, "Keepalived v1.4.0": true, "Keepalived v1.3.5": false, "Keepalived v2.3.0": false,
+func TestScriptNamingOf(t *testing.T) {
+	for line, want := range map[string]ScriptNaming{
+		"Keepalived v1.3.5": KeepsWrittenName, "Keepalived v1.3.6": TakesTargetName, "Keepalived v1.3.9": TakesTargetName,
+		"Keepalived v1.4.0": KeepsWrittenName, "Keepalived v2.0.5": KeepsWrittenName, "Keepalived v2.0.6": KeepsNameIfSameFile,
+		"Keepalived v2.2.7 (01/16,2022)": KeepsNameIfSameFile, "Keepalived v2.2.8": KeepsNameIfSameFile, "Keepalived v2.3.0": KeepsWrittenName,
 	} {
-		got, ok := RenamesLinkedScripts(VersionOf(line))
+		got, ok := ScriptNamingOf(VersionOf(line))
 		if !ok || got != want {
-			t.Errorf("%s: renames %v (ok %v), want %v", line, got, ok, want)
+			t.Errorf("%s: naming %v (ok %v), want %v", line, got, ok, want)
 		}
 	}
-	if _, ok := RenamesLinkedScripts(VersionOf("keepalived")); ok {
+	if _, ok := ScriptNamingOf(VersionOf("keepalived")); ok {
 		t.Error("a line without a version was read as one")
 	}
 }
