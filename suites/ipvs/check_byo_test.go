@@ -16,11 +16,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/lvslab/lvslab/check"
+	"github.com/lvslab/lvslab/harness/keepalived/conf"
 	"github.com/lvslab/lvslab/suites/internal/labtest"
 )
 
 // lvslab check on files an operator brings: the NAT pair fixture through
-// the whole check, a file broken on purpose named by file and line, the
+// the whole check, a file broken on purpose named by file and line, a
+// script program keepalived would run under another name, the
 // mutations of every fixture whose runs need no keepalived running, and
 // each of Debian's sample configurations, remapped. The whole mutation
 // table and the samples' full checks are lvslab check --mutations and
@@ -108,6 +110,47 @@ var _ = Describe("lvslab check on an operator's own files", Label("byo"), func()
 		Expect(broken.Reason).To(ContainSubstring("256"), text)
 		other, _ := r.Result("acceptance/lb1")
 		Expect(other.Status).To(Equal(check.Pass), text)
+	}, SpecTimeout(5*time.Minute))
+
+	It("fails a tracked script whose linked program keepalived runs under its target's name, by file and line", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		Expect(os.CopyFS(dir, os.DirFS(filepath.Join(checkFixtures, "unicast")))).To(Succeed())
+		// Debian's layout of pidof, built here: a link to killall5 in another folder.
+		bin, sbin := filepath.Join(dir, "bin"), filepath.Join(dir, "sbin")
+		Expect(os.Mkdir(bin, 0o755)).To(Succeed())
+		Expect(os.Mkdir(sbin, 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(sbin, "killall5"), []byte("#!/bin/sh\n"), 0o755)).To(Succeed())
+		Expect(os.Symlink("../sbin/killall5", filepath.Join(bin, "pidof"))).To(Succeed())
+		lb1 := filepath.Join(dir, "lb1.conf")
+		data, err := os.ReadFile(lb1)
+		Expect(err).NotTo(HaveOccurred())
+		const was = `script "/usr/bin/pgrep -x haproxy"`
+		Expect(strings.Split(string(data), "\n")[10]).To(ContainSubstring(was))
+		edited := strings.Replace(string(data), was, `script "`+filepath.Join(bin, "pidof")+` haproxy"`, 1)
+		Expect(os.WriteFile(lb1, []byte(edited), 0o644)).To(Succeed())
+
+		opts := progress
+		opts.Only = []string{check.GroupAcceptance}
+		r, err := check.RunInputs(ctx, check.Inputs{Keepalived: []string{lb1, filepath.Join(dir, "lb2.conf")}}, labtest.Name(""), opts)
+		Expect(err).NotTo(HaveOccurred())
+		text := checkReport(r)
+		res, ok := r.Result("acceptance/program/vrrp_script-chk_haproxy/lb1")
+		Expect(ok).To(BeTrue(), text)
+		Expect(res.Where).To(ContainElement(check.Pos{File: lb1, Line: 11}), text)
+		naming, known := conf.ScriptNamingOf(conf.VersionOf(r.Keepalived))
+		Expect(known).To(BeTrue(), "keepalived's version line %q", r.Keepalived)
+		AddReportEntry("keepalived's name for a linked script", r.Keepalived+": "+res.Measured)
+		if naming == conf.KeepsNameIfSameFile || naming == conf.TakesTargetName {
+			// 1.3.6 to 1.3.x, and 2.0.6 to 2.2.x: run as killall5.
+			Expect(res.Status).To(Equal(check.Fail), text)
+			Expect(res.Reason).To(ContainSubstring("killall5"), text)
+		} else {
+			// Other releases keep the written name.
+			Expect(res.Status).To(Equal(check.Pass), text)
+		}
+		if other, ok := r.Result("acceptance/program/vrrp_script-chk_haproxy/lb2"); ok {
+			Expect(other.Status).To(Equal(check.Pass), "lb2's pgrep -x is no name dispatcher:\n%s", text)
+		}
 	}, SpecTimeout(5*time.Minute))
 
 	mutations, _ := filepath.Glob(filepath.Join(checkFixtures, "mutations", "*.yaml"))
