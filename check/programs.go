@@ -95,7 +95,7 @@ func programsOf(f *conf.File) []scriptProgram {
 		for _, rs := range vs.Reals {
 			for _, c := range rs.Checkers {
 				if c.Kind == "MISC_CHECK" {
-					add(scriptProgram{fmt.Sprintf("misc-%s-%s:%d", rs.Addr, c.Pos.File, c.Pos.Line), fmt.Sprintf("MISC_CHECK of %s in %s", rs.Addr, virtualName(vs)), c.Misc})
+					add(scriptProgram{fmt.Sprintf("misc-%s-%s:%d", rs.Addr, c.Pos.File, c.Pos.Line), fmt.Sprintf("MISC_CHECK of %s in %s", rs.Addr, serviceKey(vs)), c.Misc})
 				}
 			}
 		}
@@ -158,15 +158,4 @@ func namingRule(n conf.ScriptNaming) string {
 		return "a linked program under the name its links lead to, unless the target's folder holds the written name as the same file"
 	}
 	return "a program under the name written"
-}
-
-// virtualName names a virtual_server as its file does.
-func virtualName(vs conf.VirtualServer) string {
-	switch {
-	case vs.Group != "":
-		return "group " + vs.Group
-	case vs.FWMark != nil:
-		return fmt.Sprintf("fwmark %d", *vs.FWMark)
-	}
-	return vs.Addr.String()
 }

@@ -79,18 +79,16 @@ func servicesOfConf(f *conf.File) []Service {
 	var out []Service
 	for _, vs := range f.VirtualServers {
 		s := Service{Protocol: strings.ToLower(orDefault(vs.Protocol, "UDP")), Scheduler: orDefault(vs.Scheduler, "wlc"),
-			SchedFlags: vs.SchedFlags, Persistence: vs.Persistence.Value, Pos: posOf(vs.Pos), Checked: true}
+			SchedFlags: vs.SchedFlags, Persistence: vs.Persistence.Value, Pos: posOf(vs.Pos), Checked: true, Key: serviceKey(vs)}
 		method := methodOf(orDefault(vs.Method, "NAT"))
 		switch {
 		case vs.FWMark != nil:
 			s.FWMark, s.Protocol = *vs.FWMark, ""
-			s.Key = fmt.Sprintf("fwmark %d", s.FWMark)
 		case vs.Group != "":
 			g, ok := groups[vs.Group]
 			if !ok {
 				continue // keepalived drops it; acceptance says so
 			}
-			s.Key = "group " + vs.Group
 			for _, e := range g.Entries {
 				if e.FWMark != nil {
 					if len(s.Addrs) == 0 {
@@ -107,7 +105,6 @@ func servicesOfConf(f *conf.File) []Service {
 			}
 		default:
 			s.Addrs, s.Port = []netip.Addr{vs.Addr.Addr()}, vs.Addr.Port()
-			s.Key = s.Protocol + " " + vs.Addr.String()
 		}
 		for _, r := range vs.Reals {
 			m := method
@@ -188,6 +185,18 @@ func methodOf(kind string) harness.ForwardMethod {
 		return harness.MethodTUN
 	}
 	return harness.MethodNAT
+}
+
+// serviceKey names a virtual_server as results do: "fwmark N",
+// "group NAME", or its protocol and address ("tcp 192.0.2.10:80").
+func serviceKey(vs conf.VirtualServer) string {
+	switch {
+	case vs.FWMark != nil:
+		return fmt.Sprintf("fwmark %d", *vs.FWMark)
+	case vs.Group != "":
+		return "group " + vs.Group
+	}
+	return strings.ToLower(orDefault(vs.Protocol, "UDP")) + " " + vs.Addr.String()
 }
 
 func posOf(p conf.Pos) Pos { return Pos{File: p.File, Line: p.Line} }
