@@ -221,6 +221,9 @@ func expectVRRPWithin(took, lo, hi time.Duration, late *check.Lateness) {
 func armTakeover(d *keepalived.Director, limit time.Duration) func(since time.Time) time.Duration {
 	GinkgoHelper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	// An attempt that fails before it times the takeover must not leave
+	// its watcher subscribed in the director's namespace until limit.
+	DeferCleanup(cancel)
 	got, err := d.WatchVIP(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	return func(since time.Time) time.Duration {
