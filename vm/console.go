@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -117,4 +119,54 @@ func pump(r io.Reader, s *lineSplitter) {
 			s.Flush()
 		}
 	}
+}
+
+// kernelDeath keeps what the guest kernel printed as it died, so that the
+// error names the oops and where it struck rather than the console's last
+// lines (the guest boots with oops=panic and panic=-1: QEMU just ends).
+type kernelDeath struct{ oops, where, panic string }
+
+var kernelTime = regexp.MustCompile(`\[ *[0-9]+\.[0-9]+\] `)
+
+// read takes one console line.
+func (k *kernelDeath) read(line string) {
+	// A kernel line starts with its time since boot, "[  481.031199] ",
+	// maybe after a command's output that had no newline yet.
+	loc := kernelTime.FindStringIndex(line)
+	if loc == nil {
+		return
+	}
+	msg := line[loc[1]:]
+	switch {
+	case k.oops == "" && startsWithAny(msg, "Oops:", "BUG:", "kernel BUG at", "general protection fault"):
+		k.oops = msg
+	case k.where == "" && strings.HasPrefix(msg, "RIP: 0010:"):
+		k.where = strings.TrimPrefix(msg, "RIP: 0010:")
+	case strings.HasPrefix(msg, "Kernel panic - not syncing"):
+		k.panic = msg
+	}
+}
+
+func startsWithAny(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// err is the guest kernel's death as an error, or nil if it did not die.
+func (k *kernelDeath) err() error {
+	if k.panic == "" {
+		return nil
+	}
+	what := k.panic
+	if k.oops != "" {
+		what += "; " + k.oops
+		if k.where != "" {
+			what += " in " + k.where
+		}
+	}
+	return fmt.Errorf("the guest kernel died (%s): the command did not finish, so its results are incomplete; the kernel's own lines are in the console above. A guest kernel dying is no result of the command: run it again, and report it with those lines if it repeats on this kernel", what)
 }

@@ -305,9 +305,13 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 	booted := make(chan struct{})
 	lines := make(chan struct{})
 	var tail []string
+	var death kernelDeath
 	seen, done := false, false
 	console := &lineSplitter{
 		line: func(line string, shown int) {
+			if !done && !strings.HasPrefix(line, markerPrefix) {
+				death.read(line)
+			}
 			switch {
 			case strings.HasPrefix(line, markerBooted):
 				if !seen {
@@ -370,6 +374,9 @@ func runQEMU(ctx context.Context, qemu, accel, initrd string, bootLimit time.Dur
 				return res, earlyExit{tail: lastLines(tail, stderr.String())}
 			}
 			if res.ExitCode < 0 {
+				if err := death.err(); err != nil {
+					return res, err
+				}
 				return res, fmt.Errorf("the guest stopped without an exit status (QEMU: %v): %s", err, lastLines(tail, stderr.String()))
 			}
 			return res, nil

@@ -333,3 +333,30 @@ type ownedBy struct {
 }
 
 func (o ownedBy) Sys() any { return &syscall.Stat_t{Uid: o.uid} }
+
+// A guest kernel that dies is named by its oops and panic, from the lines
+// it printed (as 6.12 printed them under TCG), not by the console's tail.
+func TestAGuestKernelsDeathIsNamed(t *testing.T) {
+	var k kernelDeath
+	for _, line := range []string{
+		"••••[  481.023153] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI",
+		"[  481.023837] CPU: 1 UID: 0 PID: 164 Comm: ginkgo Not tainted 6.12.117+deb12-amd64 #1  Debian 6.12.117-1~deb12u1",
+		"[  481.024711] RIP: 0010:netif_rx_internal+0x1e/0x120",
+		"[  481.030797] RIP: 0010:netif_rx_internal+0x1e/0x120",
+		"[  481.031199] Kernel panic - not syncing: Fatal exception in interrupt",
+	} {
+		if k.err() != nil {
+			t.Fatalf("a death before the panic line: %v", k.err())
+		}
+		k.read(line)
+	}
+	err := k.err()
+	if err == nil {
+		t.Fatal("the panic was not seen")
+	}
+	for _, want := range []string{"Kernel panic - not syncing: Fatal exception in interrupt", "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI in netif_rx_internal+0x1e/0x120", "run it again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+}
