@@ -156,6 +156,9 @@ func guestInit(code *int) error {
 	if err := loopbackUp(); err != nil {
 		return err
 	}
+	if err := holdReceiveTimestamps(); err != nil {
+		return err
+	}
 	fmt.Printf("%s in %s (kernel %s)\n", markerBooted, uptime(), cfg.Release)
 	if len(missing) > 0 {
 		fmt.Printf("lvslab-guest: modules not loaded: %s\n", strings.Join(missing, "; "))
@@ -170,6 +173,24 @@ func loopbackUp() error {
 	}
 	if err != nil {
 		return fmt.Errorf("bring the guest's loopback up: %w", err)
+	}
+	return nil
+}
+
+// holdReceiveTimestamps keeps the kernel's receive timestamps on for the
+// guest's life, with a socket that asks for them and is never closed. A
+// packet capture turning them on or off live-patches the receive path
+// (netstamp_needed_key, net/core/dev.c); under multi-threaded TCG a vCPU
+// ran the patch's int3 after the patch had completed and the guest kernel
+// died ("Oops: int3" in netif_rx_internal, once on 6.12). Held on from
+// boot, the key is patched once, before any command runs.
+func holdReceiveTimestamps() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err == nil {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}
+	if err != nil {
+		return fmt.Errorf("hold the kernel's receive timestamps on: %w", err)
 	}
 	return nil
 }
