@@ -65,9 +65,10 @@ var _ = Describe("the release gate", Ordered, Label("perf", "nat", "dr"), func()
 	})
 
 	It("fails a director slowed down by a long firewall", func() {
-		// 300 rules cost NAT about a third of its rate, DR a little less
-		// (docs/findings.md): far beyond the 10 % margin.
-		rows := gate(bench("slow", "--director-rules", "300"), 1)
+		// 600 rules: 300 cost NAT a third of its rate and DR a quarter, but
+		// on PREEMPT_RT, whose director costs more per packet anyway, only
+		// 27 % and 14 %, too close to the 10 % margin (docs/findings.md).
+		rows := gate(bench("slow", "--director-rules", "600"), 1)
 		Expect(rows).To(HaveLen(2))
 		for _, r := range rows {
 			Expect(r.Regression).To(BeTrue(), "%s changed by %+.1f%%", r.Mode, 100*r.Change)
