@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -36,7 +37,9 @@ const (
 type Table struct {
 	// Kernels are the columns, oldest release first.
 	Kernels []string
-	// Behaviours are the rows, in the order first seen.
+	// Behaviours are the rows, in the order of the specs' places in the
+	// suite's files (where each was first reported): the same from run to
+	// run, whatever order Ginkgo ran the specs in, and a spec's rows together.
 	Behaviours []string
 	// Seen[behaviour][kernel] is what that kernel showed.
 	Seen map[string]map[string]string
@@ -51,6 +54,20 @@ func Read(paths ...string) (*Table, error) {
 		return nil, errors.New("name at least one Ginkgo JSON report (make test-ipvs writes results/ipvs-KERNEL.json)")
 	}
 	t := &Table{Seen: map[string]map[string]string{}, Measured: map[string]bool{}}
+	type place struct {
+		file        string
+		line, entry int
+	}
+	where := map[string]place{}
+	before := func(a, b place) bool {
+		if a.file != b.file {
+			return a.file < b.file
+		}
+		if a.line != b.line {
+			return a.line < b.line
+		}
+		return a.entry < b.entry
+	}
 	for _, path := range paths {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -78,7 +95,7 @@ func Read(paths ...string) (*Table, error) {
 		}
 		for _, r := range reports {
 			for _, s := range r.SpecReports {
-				for _, e := range s.ReportEntries {
+				for i, e := range s.ReportEntries {
 					name, ok := strings.CutPrefix(e.Name, BehaviourPrefix)
 					if m, measured := strings.CutPrefix(e.Name, MeasurePrefix); measured {
 						name, ok = m, true
@@ -92,11 +109,24 @@ func Read(paths ...string) (*Table, error) {
 						t.Behaviours = append(t.Behaviours, name)
 					}
 					t.Seen[name][kernel] = e.StringRepresentation()
+					at := place{filepath.Base(s.LeafNodeLocation.FileName), s.LeafNodeLocation.LineNumber, i}
+					if p, ok := where[name]; !ok || before(at, p) {
+						where[name] = at
+					}
 				}
 			}
 		}
 	}
 	slices.SortStableFunc(t.Kernels, func(a, b string) int { return compareReleases(release(a), release(b)) })
+	slices.SortStableFunc(t.Behaviours, func(a, b string) int {
+		switch {
+		case before(where[a], where[b]):
+			return -1
+		case before(where[b], where[a]):
+			return 1
+		}
+		return 0
+	})
 	return t, nil
 }
 

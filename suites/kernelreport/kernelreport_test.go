@@ -68,3 +68,33 @@ func TestTableHasAColumnPerKernelOldestFirst(t *testing.T) {
 		t.Error("no report accepted")
 	}
 }
+
+// Rows follow the specs' places in the suite's files, not the order a run
+// happened to take them in: the generated document does not reshuffle.
+func TestRowsFollowTheSpecsPlaces(t *testing.T) {
+	spec := func(file string, line int, names ...string) types.SpecReport {
+		s := types.SpecReport{LeafNodeLocation: types.CodeLocation{FileName: "/clone/suites/ipvs/" + file, LineNumber: line}}
+		for _, n := range names {
+			s.ReportEntries = append(s.ReportEntries, types.ReportEntry{Name: BehaviourPrefix + n, Value: types.WrapEntryValue("v")})
+		}
+		return s
+	}
+	kernel := types.SpecReport{ReportEntries: types.ReportEntries{{Name: KernelEntry, Value: types.WrapEntryValue("debian-6.1 6.1.0-56-amd64")}}}
+	a, b, c := spec("gotcha_test.go", 40, "a1", "a2"), spec("gotcha_test.go", 300, "b"), spec("tun_test.go", 10, "c")
+	var orders []string
+	for i, specs := range []types.SpecReports{{kernel, c, b, a}, {kernel, a, c, b}} {
+		data, _ := json.Marshal([]types.Report{{SpecReports: specs}})
+		path := filepath.Join(t.TempDir(), "r.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tab, err := Read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orders = append(orders, strings.Join(tab.Behaviours, ","))
+		if orders[i] != "a1,a2,b,c" {
+			t.Errorf("run %d: rows %s, want a1,a2,b,c", i+1, orders[i])
+		}
+	}
+}
